@@ -1,0 +1,72 @@
+"""The failure types jobs can end with: the contract shared by activities, retry policies, alerts and tests.
+
+An activity raises `JobError` subclasses; `to_application_error` turns one into Temporal's `ApplicationError`
+with its `type` set to the class name, so `RetryPolicy.non_retryable_error_types` and the job's failure can name
+it. Messages must never contain secrets: they end up in workflow histories.
+"""
+
+from __future__ import annotations
+
+from temporalio.exceptions import ApplicationError
+
+
+class JobError(Exception):
+    """Base of every failure a job can end with. `permanent` errors are never retried."""
+
+    permanent: bool = False
+
+    def to_application_error(self) -> ApplicationError:
+        """The Temporal form of this error, typed by class name."""
+        return ApplicationError(str(self), type=type(self).__name__, non_retryable=self.permanent)
+
+
+class PermanentError(JobError):
+    """Retrying cannot help: the input or the receiving side refuses the job."""
+
+    permanent = True
+
+
+class TransientError(JobError):
+    """The other side is down or busy: retried by the job's policy."""
+
+
+class InvalidJob(PermanentError):
+    """The job's input does not validate (e.g. JSON sent by a non-Python producer)."""
+
+
+class TemplateNotFound(PermanentError):
+    """The email names a template that does not exist."""
+
+
+class TemplateError(PermanentError):
+    """The template exists but does not render: a missing variable or a syntax error."""
+
+
+class AttachmentNotFound(PermanentError):
+    """An attachment's storage key names nothing in storage."""
+
+
+class RecipientRejected(PermanentError):
+    """The SMTP server refused the recipients or the message for good (a 5xx reply)."""
+
+
+class MessageRejected(PermanentError):
+    """The SMTP server refused the sender, the login or the message itself for good (a 5xx reply)."""
+
+
+class SmtpUnavailable(TransientError):
+    """The SMTP server could not be reached, timed out or answered 4xx."""
+
+
+PERMANENT_ERROR_TYPES: tuple[str, ...] = tuple(
+    cls.__name__
+    for cls in (
+        InvalidJob,
+        TemplateNotFound,
+        TemplateError,
+        AttachmentNotFound,
+        RecipientRejected,
+        MessageRejected,
+    )
+)
+"""Names of the errors no retry policy retries (they are also raised non-retryable)."""

@@ -1,0 +1,69 @@
+"""Email templates: a named directory holding `subject.txt` and `body.txt` and/or `body.html`.
+
+Rendering is sandboxed (templates may come from people who should not run code in the worker), strict (a missing
+variable is an error, not an empty string in a customer's inbox) and autoescaped for HTML. Your templates dir is
+searched first, then the built-ins (`welcome`, `password-reset`, `report-ready`), so a file of yours overrides
+the built-in of the same name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from activities.errors import TemplateError, TemplateNotFound
+
+BUILTIN_TEMPLATES = Path(__file__).parent / "email_templates"
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """A rendered template: a one-line subject and at least one body."""
+
+    subject: str
+    text: str | None
+    html: str | None
+
+
+class TemplateRenderer:
+    """Renders named email templates from the user's directory, falling back to the built-ins."""
+
+    def __init__(self, templates_dir: Path | None = None) -> None:
+        search = [str(p) for p in (templates_dir, BUILTIN_TEMPLATES) if p is not None]
+        self._env = SandboxedEnvironment(
+            loader=jinja2.FileSystemLoader(search),
+            undefined=jinja2.StrictUndefined,
+            autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
+            keep_trailing_newline=False,
+        )
+
+    def render(self, name: str, context: Mapping[str, Any]) -> RenderedEmail:
+        """Render template `name`; raises `TemplateNotFound` or `TemplateError` (both permanent)."""
+        subject = self._render(name, "subject.txt", context, required=True)
+        text = self._render(name, "body.txt", context)
+        html = self._render(name, "body.html", context)
+        if text is None and html is None:
+            raise TemplateNotFound(f"template '{name}' has no body.txt or body.html")
+        assert subject is not None
+        return RenderedEmail(subject=" ".join(subject.split()), text=text, html=html)
+
+    def _render(self, name: str, part: str, context: Mapping[str, Any], required: bool = False) -> str | None:
+        try:
+            template = self._env.get_template(f"{name}/{part}")
+        except jinja2.TemplateNotFound:
+            if required:
+                raise TemplateNotFound(f"template '{name}' not found (no {name}/{part})") from None
+            return None
+        except jinja2.TemplateSyntaxError as e:
+            raise TemplateError(f"template '{name}/{part}' line {e.lineno}: {e.message}") from None
+        try:
+            return template.render(context)
+        except jinja2.UndefinedError as e:
+            raise TemplateError(f"template '{name}/{part}': {e.message}") from None
+        except jinja2.TemplateError as e:
+            raise TemplateError(f"template '{name}/{part}': {e}") from None

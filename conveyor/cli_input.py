@@ -1,0 +1,42 @@
+"""Turning command-line options into job fields: `--var k=v` pairs, `--context` JSON, `--attach` files."""
+
+from __future__ import annotations
+
+import base64
+import json
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from conveyor.errors import InvalidJobError
+
+
+def template_context(pairs: list[str], context_json: str | None) -> dict[str, Any]:
+    """The template variables: the `--context` JSON object, then each `--var name=value` over it."""
+    context: dict[str, Any] = {}
+    if context_json:
+        try:
+            context = json.loads(context_json)
+        except json.JSONDecodeError as e:
+            raise InvalidJobError(f"--context is not JSON: {e.msg} at position {e.pos}") from None
+        if not isinstance(context, dict):
+            raise InvalidJobError('--context must be a JSON object, e.g. \'{"name": "Ann"}\'')
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidJobError(f"--var {pair!r} must look like name=value")
+        context[name.strip()] = value
+    return context
+
+
+def attachments(paths: list[Path]) -> list[dict[str, Any]]:
+    """Each file as an inline attachment (the job model enforces the size cap)."""
+    result = []
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise InvalidJobError(f"--attach {path}: {e.strerror}") from None
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        result.append({"filename": path.name, "content_type": content_type, "content": base64.b64encode(data).decode()})
+    return result

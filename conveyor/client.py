@@ -1,0 +1,166 @@
+"""`Jobs`: what an application imports to enqueue jobs and follow them.
+
+    jobs = await Jobs.connect()
+    handle = await jobs.email(EmailJob(to=["ann@example.com"], template="welcome", context={"name": "Ann"}))
+    print(await jobs.status(handle.id))
+
+Input is validated here, before anything reaches Temporal, so a bad job raises `InvalidJobError` and nothing is
+enqueued. A `key` makes enqueueing idempotent: the job id becomes `<kind>-<key>`, and enqueueing the same key
+again hands back the existing job (running or finished) instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from conveyor import search_attributes
+from conveyor.connection import connect
+from conveyor.errors import InvalidJobError, JobFailed, JobNotFound
+from conveyor.kinds import KINDS, JobKind
+from conveyor.settings import Settings
+from conveyor.status import JobStatus, read_status
+from workflows.email import EmailJob, EmailResult
+from workflows.job import describe_errors
+
+MAX_PAYLOAD_BYTES = 1_500_000
+"""Largest job input accepted: Temporal refuses payloads over 2 MB, and the history needs room besides."""
+
+KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:@+=")
+
+
+@dataclass(frozen=True)
+class JobHandle:
+    """A job that was enqueued: its id, and a way to wait for its result."""
+
+    id: str
+    kind: JobKind | None
+    """None for a workflow that is not a Conveyor job kind (e.g. started under another id scheme)."""
+    workflow: WorkflowHandle[Any, Any]
+
+    async def result(self) -> Any:
+        """Wait for the job to end; its result model, or `JobFailed` naming the failure's type."""
+        try:
+            return await self.workflow.result()
+        except WorkflowFailureError as e:
+            cause = e.cause
+            kind = cause.type if isinstance(cause, ApplicationError) and cause.type else type(cause).__name__
+            message = cause.message if isinstance(cause, FailureError) else str(cause)
+            raise JobFailed(self.id, kind or "Failure", message) from None
+
+
+def validate(kind: JobKind, job: BaseModel | Mapping[str, Any]) -> BaseModel:
+    """`job` as `kind`'s request model, or `InvalidJobError` naming the fields at fault."""
+    try:
+        model = job if isinstance(job, kind.request) else kind.request.model_validate(job)
+    except ValidationError as e:
+        raise InvalidJobError(f"invalid {kind.name} job: {describe_errors(e)}") from None
+    size = len(model.model_dump_json())
+    if size > MAX_PAYLOAD_BYTES:
+        raise InvalidJobError(
+            f"invalid {kind.name} job: {size} bytes of input, over the {MAX_PAYLOAD_BYTES} limit; "
+            "store large files and pass their storage key"
+        )
+    return model
+
+
+def job_id(kind: JobKind, key: str | None) -> str:
+    """`<kind>-<key>` for an idempotent job, `<kind>-<random>` otherwise."""
+    if key is None:
+        return f"{kind.name}-{uuid.uuid4().hex}"
+    if not key or len(key) > 200 or not set(key) <= KEY_CHARS:
+        raise InvalidJobError("key must be 1-200 characters of letters, digits and -_.:@+=")
+    return f"{kind.name}-{key}"
+
+
+class Jobs:
+    """Enqueue jobs and follow them. Build it with `await Jobs.connect()`, or around an existing client."""
+
+    def __init__(self, client: Client, settings: Settings | None = None) -> None:
+        self.client = client
+        self.settings = settings or Settings()
+
+    @classmethod
+    async def connect(cls, settings: Settings | None = None) -> Jobs:
+        """Connect to the Temporal cluster in `settings` (default: `CONVEYOR_*` variables, then `conveyor dev`)."""
+        settings = settings or Settings()
+        return cls(await connect(settings), settings)
+
+    async def email(
+        self,
+        job: EmailJob | Mapping[str, Any],
+        *,
+        key: str | None = None,
+        delay: timedelta | None = None,
+    ) -> JobHandle:
+        """Enqueue an email. `key` makes it idempotent; `delay` starts it later."""
+        return await self.enqueue("email", job, key=key, delay=delay)
+
+    async def enqueue(
+        self,
+        kind: str,
+        job: BaseModel | Mapping[str, Any],
+        *,
+        key: str | None = None,
+        delay: timedelta | None = None,
+    ) -> JobHandle:
+        """Enqueue a job of `kind` (see `conveyor.kinds.KINDS`); the typed methods above call this."""
+        spec = KINDS.get(kind)
+        if spec is None:
+            raise InvalidJobError(f"unknown job kind {kind!r}; known: {', '.join(KINDS)}")
+        model = validate(spec, job)
+        if delay is not None and delay < timedelta(0):
+            raise InvalidJobError("delay must not be negative")
+        jid = job_id(spec, key)
+        try:
+            handle = await self.client.start_workflow(
+                spec.workflow,
+                model,
+                id=jid,
+                task_queue=spec.task_queue(self.settings),
+                # Same key while running: hand back the running job. Same key after it ended: refuse a second
+                # run (the default would start one and send twice); we then hand back the ended job.
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                start_delay=delay,
+                search_attributes=(
+                    search_attributes.for_job(key, spec.recipients(model)) if self.settings.search_attributes else None
+                ),
+                result_type=spec.result,
+            )
+        except WorkflowAlreadyStartedError:
+            handle = self.client.get_workflow_handle(jid, result_type=spec.result)
+        return JobHandle(id=jid, kind=spec, workflow=handle)
+
+    def handle(self, job_id: str) -> JobHandle:
+        """A handle on an existing job by id; its kind (and result type) is read from the id's prefix."""
+        spec = KINDS.get(job_id.partition("-")[0])
+        result_type = spec.result if spec else None
+        return JobHandle(job_id, spec, self.client.get_workflow_handle(job_id, result_type=result_type))
+
+    async def status(self, job_id: str) -> JobStatus:
+        """The job's state, attempts, failure, progress and web UI link; `JobNotFound` if there is none."""
+        try:
+            return await read_status(
+                self.client.get_workflow_handle(job_id), self.settings.web_ui, self.settings.namespace
+            )
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                raise JobNotFound(f"no job {job_id!r}") from None
+            raise
+
+    async def result(self, job_id: str) -> Any:
+        """Wait for the job to end: its result, or `JobFailed`."""
+        return await self.handle(job_id).result()
+
+
+__all__ = ["EmailResult", "JobHandle", "Jobs"]

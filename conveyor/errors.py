@@ -1,0 +1,29 @@
+"""The errors a producer sees. Every one is raised before anything is enqueued, or names the job it concerns."""
+
+from __future__ import annotations
+
+
+class ConveyorError(Exception):
+    """Base of Conveyor's client-side errors."""
+
+
+class InvalidJobError(ConveyorError, ValueError):
+    """The job's input does not validate; nothing was enqueued. `str()` names the fields and why."""
+
+
+class TemporalUnavailable(ConveyorError):
+    """Temporal cannot be reached at the configured address."""
+
+
+class JobNotFound(ConveyorError, LookupError):
+    """No job has this id (or it is older than the namespace's retention)."""
+
+
+class JobFailed(ConveyorError):
+    """The job ended without success. `type` is the failure's type (e.g. `RecipientRejected`)."""
+
+    def __init__(self, job_id: str, type: str, message: str) -> None:
+        super().__init__(f"job {job_id} failed: {type}: {message}")
+        self.job_id = job_id
+        self.type = type
+        self.message = message

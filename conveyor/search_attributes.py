@@ -1,0 +1,51 @@
+"""The custom search attributes Conveyor tags jobs with, so jobs can be found by key or recipient.
+
+The job kind needs none: it is the workflow type (`WorkflowType='SendEmail'`), which also covers jobs started by
+other Temporal clients. `conveyor dev` registers these at server start; `conveyor setup` on a real cluster.
+"""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+JOB_KEY = SearchAttributeKey.for_keyword("JobKey")
+"""The idempotency key a producer gave (`key=`), if any."""
+RECIPIENTS = SearchAttributeKey.for_keyword_list("Recipients")
+"""Every email address or phone number the job reaches."""
+
+ALL: tuple[SearchAttributeKey, ...] = (JOB_KEY, RECIPIENTS)
+
+
+def dev_server_flags() -> list[str]:
+    """`--search-attribute Name=Type` flags that register them on `temporal server start-dev`."""
+    flags: list[str] = []
+    for key in ALL:
+        cli_type = key.indexed_value_type.name.title().replace("_", "")  # KEYWORD_LIST -> KeywordList
+        flags += ["--search-attribute", f"{key.name}={cli_type}"]
+    return flags
+
+
+def for_job(key: str | None, recipients: list[str]) -> TypedSearchAttributes:
+    """The search attributes of a new job."""
+    pairs: list[SearchAttributePair] = [SearchAttributePair(RECIPIENTS, recipients[:100])]
+    if key is not None:
+        pairs.append(SearchAttributePair(JOB_KEY, key))
+    return TypedSearchAttributes(pairs)
+
+
+async def register(client: Client, namespace: str) -> list[str]:
+    """Register the missing ones on a cluster (idempotent); returns the names it added."""
+    existing = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    missing = {
+        k.name: IndexedValueType.ValueType(k.indexed_value_type.value)
+        for k in ALL
+        if k.name not in existing.custom_attributes
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    return sorted(missing)

@@ -1,0 +1,99 @@
+"""The real parts every test stands on: a Temporal dev server, the time-skipping server, an SMTP server with
+STARTTLS + AUTH, and a Conveyor worker on a task queue of its own per test."""
+
+from __future__ import annotations
+
+import sysconfig
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.smtp import SmtpTls
+from conveyor import Jobs, Settings, search_attributes
+from tests.smtp_server import PASSWORD, USER, SmtpServer
+from worker.build import build_workers
+from worker.dev import SINGLE_PARTITION
+from worker.run import running
+
+BIN = Path(sysconfig.get_path("scripts"))
+TEMPORAL = BIN / "temporal"
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real Temporal dev server (in memory) with Conveyor's search attributes, for the whole session."""
+    extra: list[str] = []
+    for value in SINGLE_PARTITION:
+        extra += ["--dynamic-config-value", value]
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(search_attributes.ALL),
+        dev_server_extra_args=extra,
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server: timers, delays and backoff pass in an instant."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServer]:
+    """aiosmtpd requiring STARTTLS and AUTH, with a certificate from a CA made for this session."""
+    server = SmtpServer(tmp_path_factory.mktemp("smtp"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def settings_for(env: WorkflowEnvironment, smtp: SmtpServer, tmp: Path, **overrides: object) -> Settings:
+    """Settings pointing at the test servers, on a task queue of the test's own."""
+    values: dict[str, object] = {
+        "temporal_address": env.client.service_client.config.target_host,
+        "task_queue": f"test-{uuid.uuid4().hex[:12]}",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp.port,
+        "smtp_tls": SmtpTls.STARTTLS,
+        "smtp_username": USER,
+        "smtp_password": SecretStr(PASSWORD),
+        "smtp_ca_file": smtp.ca_file,
+        "smtp_timeout": 10.0,
+        "mail_from": "Conveyor Tests <jobs@conveyor.test>",
+        "home": tmp / "conveyor-home",
+        **overrides,
+    }
+    return Settings.model_validate(values)
+
+
+@pytest.fixture
+def settings(temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path) -> Settings:
+    """Settings for the dev server and the test SMTP server."""
+    return settings_for(temporal_env, smtp_server, tmp_path)
+
+
+@pytest.fixture
+async def jobs(temporal_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Jobs]:
+    """A `Jobs` client with a Conveyor worker running on the test's task queue (dev server)."""
+    async with running(build_workers(temporal_env.client, settings)):
+        yield Jobs(temporal_env.client, settings)
+
+
+@pytest.fixture
+async def time_jobs(time_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path) -> AsyncIterator[Jobs]:
+    """The same on the time-skipping server (which has no custom search attributes)."""
+    settings = settings_for(time_env, smtp_server, tmp_path, search_attributes=False)
+    async with running(build_workers(time_env.client, settings)):
+        yield Jobs(time_env.client, settings)

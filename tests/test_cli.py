@@ -1,0 +1,64 @@
+"""The `conveyor` command line, run as the real executable against the dev server and the test SMTP server."""
+
+from __future__ import annotations
+
+import json
+
+from conveyor import Jobs, Settings
+from tests.cli import conveyor
+from tests.smtp_server import SmtpServer
+
+
+async def test_send_status_wait(jobs: Jobs, settings: Settings, smtp_server: SmtpServer) -> None:
+    sent = await conveyor(settings, "send", "email", "--to", "cli-ann@example.com", "--template", "welcome",
+                          "--var", "name=Ann")  # fmt: skip
+    assert sent.code == 0, sent.err
+    job_id = sent.out.strip()
+    assert job_id.startswith("email-")
+
+    waited = await conveyor(settings, "wait", job_id)
+    assert waited.code == 0, waited.err
+    [msg] = smtp_server.to("cli-ann@example.com")
+    assert msg["Subject"] == "Welcome to Conveyor, Ann!"
+
+    shown = await conveyor(settings, "status", job_id, "--json")
+    assert shown.code == 0, shown.err
+    status = json.loads(shown.out)
+    assert status["state"] == "completed" and status["attempts"] == 1 and status["kind"] == "email"
+    assert status["ui_url"].endswith(f"/namespaces/default/workflows/{job_id}")
+
+    readable = await conveyor(settings, "status", job_id)
+    assert "completed" in readable.out and "attempts   1" in readable.out
+
+
+async def test_failed_job_exits_1_with_reason(jobs: Jobs, settings: Settings, smtp_server: SmtpServer) -> None:
+    smtp_server.fail("cli-gone@example.com", 550)
+    sent = await conveyor(settings, "send", "email", "--to", "cli-gone@example.com", "--subject", "x", "--text", "y")
+    waited = await conveyor(settings, "wait", sent.out.strip())
+    assert waited.code == 1
+    assert "RecipientRejected" in waited.err
+    shown = await conveyor(settings, "status", sent.out.strip())
+    assert "failed" in shown.out and "RecipientRejected" in shown.out
+
+
+async def test_bad_input_prints_one_line_and_exits_2(jobs: Jobs, settings: Settings) -> None:
+    ran = await conveyor(settings, "send", "email", "--to", "not-an-address", "--template", "welcome",
+                         "--key", "cli-refused")  # fmt: skip
+    assert ran.code == 2
+    assert ran.err.strip().count("\n") == 0 and "to.0" in ran.err
+    assert ran.out == ""
+    missing = await conveyor(settings, "status", "email-cli-refused")
+    assert missing.code == 1 and "no job" in missing.err
+
+
+async def test_bad_duration_and_var_exit_2(jobs: Jobs, settings: Settings) -> None:
+    for extra in (["--delay", "soon"], ["--var", "novalue"]):
+        ran = await conveyor(settings, "send", "email", "--to", "a@example.com", "--template", "welcome", *extra)
+        assert ran.code == 2, ran
+        assert ran.err.startswith("error: ")
+
+
+async def test_unreachable_temporal_is_one_line(settings: Settings) -> None:
+    down = settings.model_copy(update={"temporal_address": "127.0.0.1:1"})
+    ran = await conveyor(down, "status", "email-x")
+    assert ran.code == 1 and "cannot reach Temporal at 127.0.0.1:1" in ran.err

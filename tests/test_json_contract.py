@@ -1,0 +1,47 @@
+"""Non-Python producers: any Temporal client can enqueue a job with plain JSON, no Conveyor code.
+
+Run with the real `temporal` CLI, the same way a Node or Go service would call `StartWorkflowExecution`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from conveyor import JobFailed, Jobs, Settings
+from tests.cli import run
+from tests.conftest import TEMPORAL
+from tests.smtp_server import SmtpServer
+
+
+async def start_by_cli(settings: Settings, workflow_type: str, payload: dict[str, object]) -> str:
+    job_id = f"email-{uuid.uuid4().hex}"
+    ran = await run(
+        str(TEMPORAL), "workflow", "start", "--address", settings.temporal_address,
+        "--type", workflow_type, "--task-queue", settings.task_queue, "--workflow-id", job_id,
+        "--input", json.dumps(payload),
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    return job_id
+
+
+async def test_temporal_cli_json_is_processed_like_any_job(
+    jobs: Jobs, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    job_id = await start_by_cli(
+        settings, "SendEmail", {"to": ["json-ann@example.com"], "template": "welcome", "context": {"name": "Ann"}}
+    )
+    result = await jobs.result(job_id)
+    assert result.accepted == ["json-ann@example.com"]
+    [msg] = smtp_server.to("json-ann@example.com")
+    assert msg["Message-ID"] == f"<{job_id}@conveyor.test>"
+
+
+async def test_invalid_json_fails_fast_naming_the_field(jobs: Jobs, settings: Settings) -> None:
+    job_id = await start_by_cli(settings, "SendEmail", {"to": ["not-an-address"], "template": "welcome"})
+    with pytest.raises(JobFailed) as failed:
+        await jobs.result(job_id)
+    assert failed.value.type == "InvalidJob"
+    assert "to.0" in failed.value.message

@@ -1,0 +1,15 @@
+"""`conveyor worker`: the production worker process, against a configured cluster."""
+
+from __future__ import annotations
+
+from conveyor.connection import connect
+from conveyor.settings import Settings
+from worker.build import build_workers
+from worker.run import run_until, stop_on_signals
+
+
+async def run_worker(settings: Settings) -> None:
+    """Connect, then run every task queue's worker until SIGTERM/SIGINT."""
+    stop = stop_on_signals()
+    client = await connect(settings)
+    await run_until(build_workers(client, settings), stop)

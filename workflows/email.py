@@ -1,0 +1,36 @@
+"""`SendEmail`: one email, rendered and sent by a single activity, retried by the `email` policy row."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.common import RawValue
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.email import EmailActivities
+    from activities.email_models import EmailJob, EmailResult, SendEmailInput
+    from workflows.job import JobProgress, JobWorkflow, decode, job_failure
+    from workflows.policies import POLICIES
+
+__all__ = ["EmailJob", "EmailResult", "SendEmail"]
+
+
+@workflow.defn(name="SendEmail")
+class SendEmail(JobWorkflow):
+    """Send one email. Input: an `EmailJob` as JSON. Result: an `EmailResult`."""
+
+    @workflow.run
+    async def run(self, raw: RawValue) -> EmailResult:
+        """Validate the job, then render and send it in one activity."""
+        job = decode(raw, EmailJob)
+        self.progress = JobProgress(stage="sending", percent=10)
+        try:
+            result = await workflow.execute_activity_method(
+                EmailActivities.send_email,
+                SendEmailInput(job_id=workflow.info().workflow_id, job=job),
+                **POLICIES["email"].activity_options(),
+            )
+        except ActivityError as e:
+            raise job_failure(e) from e
+        self.progress = JobProgress(stage="sent", percent=100)
+        return result

@@ -1,0 +1,58 @@
+"""Every timeout and retry policy of every job, in one table. Workflows look their row up; no numbers elsewhere.
+
+Read a row as: each attempt of the job's activity may take `attempt_timeout`; a failed attempt is retried after
+`first_retry`, then each wait grows by `backoff` up to `max_retry_wait`, for `max_attempts` attempts in all.
+Errors named in `never_retry` (and any raised non-retryable) fail the job at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from temporalio.common import RetryPolicy
+
+from activities.errors import PERMANENT_ERROR_TYPES
+
+
+@dataclass(frozen=True)
+class JobPolicy:
+    """Timeouts and retries of one job kind's activities."""
+
+    attempt_timeout: timedelta
+    first_retry: timedelta
+    backoff: float
+    max_retry_wait: timedelta
+    max_attempts: int
+    heartbeat_timeout: timedelta | None = None
+    never_retry: tuple[str, ...] = field(default=PERMANENT_ERROR_TYPES)
+
+    def retry_policy(self) -> RetryPolicy:
+        """Temporal's form of this row."""
+        return RetryPolicy(
+            initial_interval=self.first_retry,
+            backoff_coefficient=self.backoff,
+            maximum_interval=self.max_retry_wait,
+            maximum_attempts=self.max_attempts,
+            non_retryable_error_types=list(self.never_retry),
+        )
+
+    def activity_options(self) -> dict[str, Any]:
+        """Keyword arguments for `workflow.execute_activity`."""
+        return {
+            "start_to_close_timeout": self.attempt_timeout,
+            "heartbeat_timeout": self.heartbeat_timeout,
+            "retry_policy": self.retry_policy(),
+        }
+
+
+S, MIN = timedelta(seconds=1), timedelta(minutes=1)
+
+POLICIES: dict[str, JobPolicy] = {
+    # An SMTP outage of ~18 minutes is ridden out (1 s, 2 s, 4 s ... 5 min, 12 attempts) before the job fails.
+    "email": JobPolicy(
+        attempt_timeout=2 * MIN, first_retry=1 * S, backoff=2.0, max_retry_wait=5 * MIN, max_attempts=12
+    ),
+}
+"""One row per job kind."""
