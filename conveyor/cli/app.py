@@ -1,0 +1,65 @@
+"""The `conveyor` Typer app and what every command shares: consoles, error handling, durations.
+
+Exit codes: 0 success; 1 the job failed or Temporal is unreachable; 2 bad input (nothing was enqueued).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from conveyor.errors import ConveyorError, InvalidJobError, JobFailed
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Durable background jobs on Temporal.")
+send_app = typer.Typer(no_args_is_help=True, help="Enqueue a job.")
+app.add_typer(send_app, name="send")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
+UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90s`, `10m`, `2h`, `1d` -> timedelta; `InvalidJobError` otherwise."""
+    match = DURATION.match(text.strip())
+    if not match:
+        raise InvalidJobError(f"duration {text!r} must look like 90s, 10m, 2h or 1d")
+    return timedelta(seconds=float(match[1]) * UNITS[match[2]])
+
+
+def command(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
+    """Run an async command; turn Conveyor's errors into one line on stderr and an exit code."""
+
+    @wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return asyncio.run(fn(*args, **kwargs))
+        except InvalidJobError as e:
+            err.print(f"error: {e}")
+            raise typer.Exit(2) from None
+        except JobFailed as e:
+            err.print(f"failed: {e.type}: {e.message}")
+            raise typer.Exit(1) from None
+        except ConveyorError as e:
+            err.print(f"error: {e}")
+            raise typer.Exit(1) from None
+
+    return run
+
+
+def setup_logging() -> None:
+    """Plain log lines on stderr for the long-running commands."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,48 @@
+"""Enqueueing jobs: `conveyor send email ...`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from conveyor.cli.app import command, parse_duration, send_app
+from conveyor.cli.input import attachments, template_context
+from conveyor.client import Jobs, validate
+from conveyor.kinds import KINDS
+
+
+@send_app.command("email")
+@command
+async def send_email(
+    to: list[str] = typer.Option(..., "--to", help="Recipient (repeat for more)."),
+    cc: list[str] = typer.Option([], "--cc"),
+    bcc: list[str] = typer.Option([], "--bcc"),
+    reply_to: str | None = typer.Option(None, "--reply-to"),
+    template: str | None = typer.Option(None, "--template", help="Template name, e.g. welcome."),
+    var: list[str] = typer.Option([], "--var", help="Template variable name=value (repeat)."),
+    context_json: str | None = typer.Option(None, "--context", help="Template variables as a JSON object."),
+    subject: str | None = typer.Option(None, "--subject"),
+    text: str | None = typer.Option(None, "--text"),
+    html: str | None = typer.Option(None, "--html"),
+    attach: list[Path] = typer.Option([], "--attach", help="File to attach (repeat)."),
+    key: str | None = typer.Option(None, "--key", help="Idempotency key: the same key sends once."),
+    delay: str | None = typer.Option(None, "--delay", help="Start later: 90s, 10m, 2h, 1d."),
+) -> None:
+    """Enqueue an email and print its job id."""
+    job = {
+        "to": to, "cc": cc, "bcc": bcc, "reply_to": reply_to,
+        "template": template, "context": template_context(var, context_json),
+        "subject": subject, "text": text, "html": html, "attachments": attachments(attach),
+    }  # fmt: skip
+    await enqueue_and_print("email", job, key, delay)
+
+
+async def enqueue_and_print(kind: str, job: dict[str, Any], key: str | None, delay: str | None) -> None:
+    """Validate before connecting (bad input never needs a server), enqueue, print the job id."""
+    model = validate(KINDS[kind], job)
+    when = parse_duration(delay) if delay else None
+    jobs = await Jobs.connect()
+    handle = await jobs.enqueue(kind, model, key=key, delay=when)
+    print(handle.id)

@@ -1,0 +1,38 @@
+"""Running things: `conveyor dev`, `conveyor worker`, `conveyor setup`.
+
+Worker code is imported inside the commands that run one, so producers' commands never load it.
+"""
+
+from __future__ import annotations
+
+from conveyor import search_attributes
+from conveyor.cli.app import app, command, out, setup_logging
+from conveyor.connection import connect
+from conveyor.settings import Settings
+
+
+@app.command()
+def dev() -> None:
+    """Run everything locally: Temporal dev server + web UI, SMTP outbox, worker. Ctrl-C stops all."""
+    from worker.dev import run_dev
+
+    setup_logging()
+    command(run_dev)(Settings())
+
+
+@app.command()
+def worker() -> None:
+    """Run the worker against the configured Temporal cluster until SIGTERM/SIGINT."""
+    from worker.main import run_worker
+
+    setup_logging()
+    command(run_worker)(Settings())
+
+
+@app.command()
+@command
+async def setup() -> None:
+    """Prepare a cluster for Conveyor: register its search attributes (idempotent)."""
+    settings = Settings()
+    added = await search_attributes.register(await connect(settings), settings.namespace)
+    out.print(f"search attributes added: {', '.join(added)}" if added else "search attributes: all present")
