@@ -7,6 +7,7 @@ it. Messages must never contain secrets: they end up in workflow histories.
 
 from __future__ import annotations
 
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 
@@ -16,8 +17,10 @@ class JobError(Exception):
     permanent: bool = False
 
     def to_application_error(self) -> ApplicationError:
-        """The Temporal form of this error, typed by class name."""
-        return ApplicationError(str(self), type=type(self).__name__, non_retryable=self.permanent)
+        """The Temporal form of this error, typed by class name; raised in an activity, it carries the attempt
+        number (`details[0]["attempt"]`) so the job's failure and alert can say how often it was tried."""
+        details = [{"attempt": activity.info().attempt}] if activity.in_activity() else []
+        return ApplicationError(str(self), *details, type=type(self).__name__, non_retryable=self.permanent)
 
 
 class PermanentError(JobError):

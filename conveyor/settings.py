@@ -48,8 +48,20 @@ class Settings(BaseSettings):
         Path("templates"), description="Your email templates; each overrides a built-in of the same name."
     )
 
+    # Failure alerts
+    ops_email: str | None = Field(None, description="Where failure alerts (and ops reports) are emailed.")
+    alert_webhook_url: SecretStr | None = Field(
+        None, description="Slack-compatible webhook URL that failure alerts are POSTed to (a secret)."
+    )
+
     # Worker
     max_concurrent_activities: int = Field(200, description="Activities one worker runs at once.")
+    max_concurrent_workflow_tasks: int | None = Field(
+        None, description="Workflow tasks one worker runs at once (the SDK's default if unset)."
+    )
+    email_max_per_second: float | None = Field(
+        None, description="Cap on emails per second across all workers of the email queue (none if unset)."
+    )
     graceful_shutdown_seconds: float = Field(30.0, description="On SIGTERM, time given to running activities.")
 
     # Local development stack

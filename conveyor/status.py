@@ -1,7 +1,7 @@
 """A job's status, read from Temporal: its description, its pending activity, its `status` query and history.
 
 Temporal knows more states than a job queue shows; `JobState` folds them into the ones Bull Board users know:
-a running workflow is `scheduled` (start delayed), `queued` (waiting for a worker), `running`, or `retrying`
+a running workflow is `scheduled-for-later` (start delayed), `queued` (waiting for a worker), `running`, or `retrying`
 (its activity failed at least once and waits for the next attempt).
 """
 
@@ -30,7 +30,7 @@ from conveyor.kinds import kind_of
 class JobState(StrEnum):
     """Where a job is in its life."""
 
-    SCHEDULED = "scheduled"
+    SCHEDULED = "scheduled-for-later"
     QUEUED = "queued"
     RUNNING = "running"
     RETRYING = "retrying"
@@ -48,7 +48,7 @@ class JobState(StrEnum):
 
 _DONE = {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.TERMINATED, JobState.TIMED_OUT}
 
-_CLOSED_STATE = {
+CLOSED_STATE = {
     WorkflowExecutionStatus.COMPLETED: JobState.COMPLETED,
     WorkflowExecutionStatus.FAILED: JobState.FAILED,
     WorkflowExecutionStatus.CANCELED: JobState.CANCELLED,
@@ -118,7 +118,7 @@ async def read_status(handle: WorkflowHandle[Any, Any], ui_url: str, namespace: 
     if desc.status is None or desc.status is WorkflowExecutionStatus.RUNNING:
         await _running(handle, desc, status)
     else:
-        status.state = _CLOSED_STATE[desc.status]
+        status.state = CLOSED_STATE[desc.status]
         await _closed(handle, status)
     return status
 

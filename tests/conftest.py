@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.smtp import SmtpTls
 from conveyor import Jobs, Settings, search_attributes
 from tests.smtp_server import PASSWORD, USER, SmtpServer
+from tests.webhook import Webhook
 from worker.build import build_workers
 from worker.dev import SINGLE_PARTITION
 from worker.run import running
@@ -48,6 +49,15 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     async with env:
         yield env
+
+
+@pytest.fixture(scope="session")
+def webhook() -> Iterator[Webhook]:
+    """A local HTTP server recording the JSON POSTed to it (alert webhooks)."""
+    hook = Webhook()
+    hook.start()
+    yield hook
+    hook.stop()
 
 
 @pytest.fixture(scope="session")

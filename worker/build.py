@@ -8,10 +8,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.alerts import AlertChannels
 from activities.email import EmailActivities
 from activities.render import TemplateRenderer
 from activities.storage import LocalStorage
 from conveyor.settings import Settings
+from conveyor.status import ui_link
 from workflows.email import SendEmail
 
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
@@ -34,17 +36,31 @@ def email_activities(settings: Settings) -> EmailActivities:
     )
 
 
+def alert_channels(settings: Settings) -> AlertChannels:
+    """Failure alerts by email to `ops_email` and/or to the webhook, with links into the web UI."""
+    return AlertChannels(
+        smtp_config=settings.smtp_config(),
+        mail_from=settings.mail_from,
+        ops_email=settings.ops_email,
+        webhook_url=settings.alert_webhook_url,
+        job_link=lambda job_id: ui_link(settings.web_ui, settings.namespace, job_id),
+    )
+
+
 def build_workers(client: Client, settings: Settings) -> list[Worker]:
     """One worker per task queue, all in this process."""
     email = email_activities(settings)
+    alerts = alert_channels(settings)
     return [
         Worker(
             client,
             task_queue=settings.task_queue,
             workflows=WORKFLOWS,
             workflow_runner=WORKFLOW_RUNNER,
-            activities=[email.send_email],
+            activities=[email.send_email, alerts.send_alert],
             max_concurrent_activities=settings.max_concurrent_activities,
+            max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+            max_task_queue_activities_per_second=settings.email_max_per_second,
             graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
         )
     ]

@@ -54,5 +54,7 @@ POLICIES: dict[str, JobPolicy] = {
     "email": JobPolicy(
         attempt_timeout=2 * MIN, first_retry=1 * S, backoff=2.0, max_retry_wait=5 * MIN, max_attempts=12
     ),
+    # The failure alert of any job: a few quick tries, then the workflow logs it and fails the job anyway.
+    "alert": JobPolicy(attempt_timeout=30 * S, first_retry=1 * S, backoff=2.0, max_retry_wait=10 * S, max_attempts=3),
 }
-"""One row per job kind."""
+"""One row per job kind (and one for alerts)."""

@@ -1,8 +1,10 @@
-"""Turning command-line options into job fields: `--var k=v` pairs, `--context` JSON, `--attach` files."""
+"""Turning command-line options into job fields: `--var k=v` pairs, `--context` JSON, `--attach` files and
+`--from-csv` rows."""
 
 from __future__ import annotations
 
 import base64
+import csv
 import json
 import mimetypes
 from pathlib import Path
@@ -40,3 +42,15 @@ def attachments(paths: list[Path]) -> list[dict[str, Any]]:
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         result.append({"filename": path.name, "content_type": content_type, "content": base64.b64encode(data).decode()})
     return result
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file with a header line that has an `email` column."""
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if "email" not in (reader.fieldnames or []):
+                raise InvalidJobError(f"--from-csv {path}: the header needs an 'email' column")
+            return [dict(row) for row in reader]
+    except OSError as e:
+        raise InvalidJobError(f"--from-csv {path}: {e.strerror}") from None

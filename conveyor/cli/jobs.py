@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 
 import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
-from conveyor.cli.app import app, command, out
+from conveyor.cli.app import app, command, err, out
 from conveyor.client import Jobs
 from conveyor.status import JobStatus
 
@@ -41,11 +44,25 @@ async def status(job_id: str, as_json: bool = typer.Option(False, "--json", help
         print_status(st)
 
 
+async def follow(jobs: Jobs, job_id: str) -> Any:
+    """The job's result; on a terminal, a progress bar (stage and percent from its status) while waiting."""
+    result = asyncio.ensure_future(jobs.result(job_id))
+    if not err.is_terminal:
+        return await result
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(job_id, total=100)
+        while not result.done():
+            status = await jobs.status(job_id)
+            bar.update(task, completed=status.progress or 0, description=f"{job_id} {status.state.value}")
+            await asyncio.wait([result], timeout=0.5)
+    return await result
+
+
 @app.command()
 @command
 async def wait(job_id: str, as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
-    """Wait until a job ends; exit 0 if it completed, 1 if not."""
-    jobs = await Jobs.connect()
-    result = await jobs.result(job_id)
+    """Wait until a job ends (a progress bar on a terminal); exit 0 if it completed, 1 if not."""
+    result = await follow(await Jobs.connect(), job_id)
     text = result.model_dump_json(indent=2 if as_json else None) if hasattr(result, "model_dump_json") else result
     out.print(text if as_json else f"completed: {text}")
