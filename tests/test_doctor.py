@@ -3,14 +3,18 @@ green, and each broken setting is one red line that says what to change (and nev
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
+from google.protobuf.duration_pb2 import Duration
 from pydantic import SecretStr
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.testing import WorkflowEnvironment
 
 from conveyor import Settings
 from conveyor.doctor import CHECKS, Probe, Result, run_check
 from tests.cli import BIN, env_for, run
-from tests.smtp_server import PASSWORD, SmtpServer, free_port
+from tests.smtp_server import PASSWORD, free_port
 
 
 def doctor_env(settings: Settings) -> dict[str, str]:
@@ -127,6 +131,23 @@ async def test_templates_dir_that_is_a_file_is_red(settings: Settings, tmp_path:
     assert not result.ok and result.fix is not None and "CONVEYOR_TEMPLATES_DIR" in result.fix
 
 
-async def test_search_attributes_not_required_when_disabled(settings: Settings, smtp_server: SmtpServer) -> None:
+async def test_search_attributes_not_required_when_disabled(settings: Settings) -> None:
     result = await check("Search attributes", settings, search_attributes=False)
     assert result.ok and "CONVEYOR_SEARCH_ATTRIBUTES=false" in result.detail
+
+
+async def test_missing_search_attributes_are_red_until_setup_runs(
+    temporal_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    namespace = f"doctor-{uuid.uuid4().hex[:8]}"
+    await temporal_env.client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(namespace=namespace, workflow_execution_retention_period=Duration(seconds=86400))
+    )
+    fresh = settings.model_copy(update={"namespace": namespace})
+    before = await check("Search attributes", fresh)
+    assert not before.ok and f"missing on namespace {namespace}: JobKey, Recipients" in before.detail
+    assert before.fix is not None and "conveyor setup" in before.fix
+    setup = await run(str(BIN / "conveyor"), "setup", env=doctor_env(fresh))
+    assert setup.code == 0, setup.err
+    after = await check("Search attributes", fresh)
+    assert after.ok, after.detail
