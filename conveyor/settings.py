@@ -2,7 +2,8 @@
 
 The defaults are the embedded stack that `conveyor dev` runs on this machine, so a fresh checkout needs no
 configuration; production sets the Temporal address, SMTP server and storage. Secrets are `SecretStr`: their
-`repr` and `str` print `**********`, so a settings object can be logged or shown in an error safely.
+`repr` and `str` print `**********`, so a settings object can be logged or shown in an error safely. An empty
+variable (`CONVEYOR_TEMPORAL_API_KEY=` in a `.env` or a compose file) counts as unset, not as an empty secret.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from activities.smtp import SmtpConfig, SmtpTls
 class Settings(BaseSettings):
     """Conveyor's configuration. Field names map to `CONVEYOR_<NAME>` (e.g. `CONVEYOR_SMTP_HOST`)."""
 
-    model_config = SettingsConfigDict(env_prefix="CONVEYOR_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CONVEYOR_", env_file=".env", extra="ignore", env_ignore_empty=True)
 
     # Temporal
     temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")

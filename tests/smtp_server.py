@@ -86,7 +86,7 @@ def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth_
         USER.encode(),
         PASSWORD.encode(),
     )
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers a failure with 535, as servers do
 
 
 class SmtpServer:
