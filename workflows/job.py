@@ -7,14 +7,19 @@ with nothing in the job's history. Here it fails the job at once with `InvalidJo
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import RawValue
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, TimeoutError
+
+from workflows.policies import JobPolicy
 
 M = TypeVar("M", bound=BaseModel)
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 class JobProgress(BaseModel):
@@ -44,8 +49,8 @@ def decode(raw: RawValue, model: type[M]) -> M:
         raise ApplicationError(f"invalid {model.__name__}: {e}", type="InvalidJob", non_retryable=True) from None
 
 
-def job_failure(error: ActivityError) -> ApplicationError:
-    """The job's own failure for a failed activity: typed by the cause (e.g. `RecipientRejected`)."""
+def job_failure(error: ActivityError | ChildWorkflowError) -> ApplicationError:
+    """The job's own failure for a failed activity or child job: typed by the cause (e.g. `RecipientRejected`)."""
     cause = error.cause
     if isinstance(cause, ApplicationError):
         return ApplicationError(cause.message, type=cause.type, non_retryable=True)
@@ -68,3 +73,13 @@ class JobWorkflow:
     def status(self) -> JobProgress:
         """The job's stage and progress, for `conveyor status` and the web UI's Queries tab."""
         return self.progress
+
+    async def run_step(
+        self, stage: str, percent: int, activity: Callable[[Any, A], Awaitable[R]], arg: A, policy: JobPolicy
+    ) -> R:
+        """Run one activity under `policy`, showing `stage` meanwhile; its failure becomes the job's, typed."""
+        self.progress = JobProgress(stage=stage, percent=percent)
+        try:
+            return await workflow.execute_activity_method(activity, arg, **policy.activity_options())
+        except ActivityError as e:
+            raise job_failure(e) from e
