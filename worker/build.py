@@ -70,7 +70,7 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
     """
     files = storage(settings)
     email = email_activities(settings, files)
-    sms = SmsActivities(sms_provider(settings))
+    sms = SmsActivities(sms_provider(settings), rate_per_second=settings.sms_rate_per_second)
     reports = ReportActivities(
         files,
         email_task_queue=settings.task_queue,
