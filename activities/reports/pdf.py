@@ -3,7 +3,8 @@
 Why not platypus: one `Table` of 100,000 rows took > 300 s here (its layout is quadratic) and chunked tables
 48 s / 394 MB; drawing on the canvas with one text object per page is linear. Every page repeats the title and
 the column header and ends with "page N of M": M is a form XObject referenced by every page and drawn once at
-the end, so numbering needs neither a second pass nor pages kept around. Pages are compressed as they are
+the end, so numbering needs neither a second pass nor pages kept around. (The form is placed without a
+transformation: pypdf's text extraction drops text next to a translated form.) Pages are compressed as they are
 finished, so memory grows by a few KB per page, not by the page's content.
 """
 
@@ -35,6 +36,7 @@ class PdfTable:
         column_width = (self.width - 2 * MARGIN) / max(1, len(self.columns))
         self.x = [MARGIN + i * column_width for i in range(len(self.columns))]
         self.max_chars = max(1, int((column_width - 4) / AVERAGE_CHAR))
+        self.total_x = self.width - MARGIN - stringWidth("0000000", FONT, SIZE)
         self.pages = 0
         self.y = 0.0
         self.text = self.canvas.beginText()
@@ -54,13 +56,9 @@ class PdfTable:
         for x, name in zip(self.x, self.columns, strict=True):
             c.drawString(x, y, self._cell(name))
         c.line(MARGIN, y - 3, self.width - MARGIN, y - 3)
-        footer = f"page {self.pages} of "
         c.setFont(FONT, SIZE)
-        c.drawString(MARGIN, MARGIN / 2, footer)
-        c.saveState()
-        c.translate(MARGIN + stringWidth(footer, FONT, SIZE), MARGIN / 2)
-        c.doForm(TOTAL_FORM)
-        c.restoreState()
+        c.drawRightString(self.total_x, MARGIN / 2, f"page {self.pages} of ")
+        c.doForm(TOTAL_FORM)  # the total, drawn once at the end, right of the fixed point `total_x`
         self.y = y - LEADING - 2
         self.text = c.beginText()
         self.text.setFont(FONT, SIZE)
@@ -95,7 +93,7 @@ class PdfTable:
         c = self.canvas
         c.beginForm(TOTAL_FORM)
         c.setFont(FONT, SIZE)
-        c.drawString(0, 0, str(self.pages))
+        c.drawString(self.total_x, MARGIN / 2, str(self.pages))
         c.endForm()
         c.save()
         return self.pages
