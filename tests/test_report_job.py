@@ -218,7 +218,8 @@ async def wait_for_progress(jobs: Jobs, job_id: str, deadline: float = 30):
         if status.detail and not status.detail.startswith("0"):
             return status
         assert time.monotonic() < until, f"no progress within {deadline} s: {status}"
-        await asyncio.sleep(0.1)  # noqa: sleep-ok - polling the server's view of heartbeats, with a deadline
+        # Polls the server's view of heartbeats, with a deadline: nothing to wait on for a heartbeat.
+        await asyncio.sleep(0.1)  # noqa: sleep-ok
 
 
 async def test_worker_killed_mid_render_the_job_still_completes(
