@@ -105,6 +105,9 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
             task_queue=settings.reports_task_queue,
             activities=[reports.render_report],
             max_concurrent_activities=settings.report_concurrency,
+            # Heartbeats reach the server every second (the default waits 80% of the heartbeat timeout, 8 s), so
+            # `conveyor status` shows a render's progress as it goes. One small RPC a second per running render.
+            max_heartbeat_throttle_interval=timedelta(seconds=1),
             **common,  # type: ignore[arg-type]
         ),
     ]
