@@ -61,6 +61,34 @@ class SmtpUnavailable(TransientError):
     """The SMTP server could not be reached, timed out or answered 4xx."""
 
 
+class PhoneNumberRejected(PermanentError):
+    """The SMS provider says the number is not one it can deliver to."""
+
+
+class RecipientOptedOut(PermanentError):
+    """The number's owner opted out of SMS from this sender: sending again would be ignored or illegal."""
+
+
+class SmsRejected(PermanentError):
+    """The SMS provider refused the message for good (a 4xx other than throttling: bad sender id, no permission)."""
+
+
+class ProviderThrottled(TransientError):
+    """The SMS provider asked us to slow down."""
+
+
+class ProviderUnavailable(TransientError):
+    """The SMS provider could not be reached, timed out or answered 5xx."""
+
+
+class ReportSourceError(PermanentError):
+    """A report's source cannot produce rows for these parameters (e.g. the CSV file does not exist)."""
+
+
+class StorageUnavailable(TransientError):
+    """The report storage (S3, or the local directory) could not be reached or written."""
+
+
 PERMANENT_ERROR_TYPES: tuple[str, ...] = tuple(
     cls.__name__
     for cls in (
@@ -70,6 +98,10 @@ PERMANENT_ERROR_TYPES: tuple[str, ...] = tuple(
         AttachmentNotFound,
         RecipientRejected,
         MessageRejected,
+        PhoneNumberRejected,
+        RecipientOptedOut,
+        SmsRejected,
+        ReportSourceError,
     )
 )
 """Names of the errors no retry policy retries (they are also raised non-retryable)."""

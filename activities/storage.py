@@ -6,10 +6,13 @@ default (`.conveyor/reports/`); production uses S3 (see `activities.s3`). Both s
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from activities.errors import AttachmentNotFound, InvalidJob
+from activities.errors import AttachmentNotFound, InvalidJob, StorageUnavailable
 
 
 class Storage(Protocol):
@@ -17,6 +20,18 @@ class Storage(Protocol):
 
     async def read(self, key: str) -> bytes:
         """The file's bytes; raises `AttachmentNotFound` when nothing is stored under `key`."""
+        ...
+
+    async def upload(self, key: str, path: Path, content_type: str) -> None:
+        """Store the local file `path` under `key` (streamed from disk, never read whole into memory)."""
+        ...
+
+    async def link(self, key: str) -> str:
+        """A URL that fetches the file without credentials: presigned (S3) or `file://` (local)."""
+        ...
+
+    async def purge_older_than(self, cutoff: datetime) -> int:
+        """Delete every file stored before `cutoff` (timezone-aware); returns how many were deleted."""
         ...
 
 
@@ -44,3 +59,26 @@ class LocalStorage:
             return self.path(key).read_bytes()
         except FileNotFoundError:
             raise AttachmentNotFound(f"no stored file {key!r}") from None
+
+    async def upload(self, key: str, path: Path, content_type: str) -> None:
+        """Copy the file in under a temporary name, then rename: a reader never sees half a file."""
+        target = self.path(key)
+        tmp = target.with_name(f".{target.name}.tmp")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(shutil.copyfile, path, tmp)
+            tmp.replace(target)
+        except OSError as e:
+            raise StorageUnavailable(f"cannot write {key!r} to {self.root}: {e.strerror}") from None
+
+    async def link(self, key: str) -> str:
+        """`file:///...`: only useful on this machine, which is where `conveyor dev` users read it."""
+        return self.path(key).resolve().as_uri()
+
+    async def purge_older_than(self, cutoff: datetime) -> int:
+        """Delete files last written before `cutoff`; directories are left (they are cheap and may be reused)."""
+        limit = cutoff.timestamp()
+        old = [p for p in self.root.rglob("*") if p.is_file() and p.stat().st_mtime < limit]
+        for p in old:
+            p.unlink(missing_ok=True)
+        return len(old)

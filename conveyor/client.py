@@ -32,6 +32,8 @@ from conveyor.settings import Settings
 from conveyor.status import JobState, JobStatus, read_status
 from workflows.email import EmailJob
 from workflows.job import describe_errors
+from workflows.report import ReportJob
+from workflows.sms import SmsJob
 
 MAX_PAYLOAD_BYTES = 1_500_000
 """Largest job input accepted: Temporal refuses payloads over 2 MB, and the history needs room besides."""
@@ -128,6 +130,18 @@ class Jobs:
     ) -> JobHandle:
         """Enqueue an email. `key` makes it idempotent; `delay` starts it later; `priority` 1 (first) to 5."""
         return await self.enqueue("email", job, key=key, delay=delay, priority=priority)
+
+    async def sms(
+        self, job: SmsJob | Mapping[str, Any], *, key: str | None = None, delay: timedelta | None = None
+    ) -> JobHandle:
+        """Enqueue a text message (number normalised to E.164). `key` makes it idempotent; `delay` starts it later."""
+        return await self.enqueue("sms", job, key=key, delay=delay)
+
+    async def report(
+        self, job: ReportJob | Mapping[str, Any], *, key: str | None = None, delay: timedelta | None = None
+    ) -> JobHandle:
+        """Enqueue a report: rendered, stored, emailed to `deliver_to`. An unknown report name is refused here."""
+        return await self.enqueue("report", job, key=key, delay=delay)
 
     async def enqueue(
         self,

@@ -24,6 +24,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
+from activities.progress import Progress
 from conveyor.kinds import kind_of
 
 
@@ -77,6 +78,8 @@ class JobStatus(BaseModel):
     failure: Failure | None = None
     stage: str | None = None
     progress: int | None = None
+    detail: str | None = None
+    """What a long activity last reported, e.g. `40,000/100,000 rows`."""
     result: dict[str, Any] | None = None
     created_at: datetime
     starts_at: datetime | None = None
@@ -127,6 +130,7 @@ async def _running(handle: WorkflowHandle[Any, Any], desc: WorkflowExecutionDesc
     if desc.execution_time and desc.execution_time > datetime.now(UTC):
         status.state = JobState.SCHEDULED
         return
+    heartbeat: Progress | None = None
     for activity in desc.raw_description.pending_activities:
         status.attempts = max(status.attempts, activity.attempt)
         if activity.HasField("last_failure") and activity.last_failure.message:
@@ -134,6 +138,7 @@ async def _running(handle: WorkflowHandle[Any, Any], desc: WorkflowExecutionDesc
             status.failure = failure_of(activity.last_failure)
         elif activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED:
             status.state = JobState.RUNNING
+        heartbeat = _heartbeat_progress(activity.heartbeat_details.payloads)
     if status.state is JobState.QUEUED and desc.history_length > 3:
         status.state = JobState.RUNNING  # a worker has taken the job: it waits on a timer, child or signal
     try:
@@ -141,6 +146,19 @@ async def _running(handle: WorkflowHandle[Any, Any], desc: WorkflowExecutionDesc
         status.stage, status.progress = progress.get("stage"), progress.get("percent")
     except (RPCError, TimeoutError, WorkflowQueryFailedError):
         pass  # no worker has picked the job up yet, so nobody can answer the query
+    if heartbeat is not None:  # the activity knows better than the workflow how far it is
+        status.detail = heartbeat.describe()
+        status.progress = heartbeat.percent if heartbeat.percent is not None else status.progress
+
+
+def _heartbeat_progress(payloads: Any) -> Progress | None:
+    """The `Progress` a pending activity last heartbeated, if that is what its details are."""
+    if not payloads:
+        return None
+    try:
+        return Progress.model_validate_json(payloads[0].data)
+    except ValueError:
+        return None  # an activity that heartbeats something else
 
 
 async def _closed(handle: WorkflowHandle[Any, Any], status: JobStatus) -> None:

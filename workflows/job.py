@@ -8,19 +8,30 @@ with nothing in the job's history. Here it fails the job at once with `InvalidJo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar, NoReturn, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import RawValue
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, is_cancelled_exception
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    TimeoutError,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.alerts import AlertChannels, JobAlert
-    from workflows.policies import POLICIES
+    from workflows.policies import POLICIES, JobPolicy
 
 M = TypeVar("M", bound=BaseModel)
+
+JOB_FAILURES = (ActivityError, ChildWorkflowError, ApplicationError)
+"""What ends a job for good: workflows catch these around their body and call `JobWorkflow.fail`."""
+A = TypeVar("A")
+R = TypeVar("R")
 
 ALERT_PATCH = "failure-alert"
 """Patch id of the failure alert, added after the first jobs ran (see README, Safe deploys)."""
@@ -54,8 +65,9 @@ def decode(raw: RawValue, model: type[M]) -> M:
 
 
 def job_failure(error: Exception) -> ApplicationError:
-    """The job's own failure for `error`: typed by its cause (e.g. `RecipientRejected`), details kept."""
-    cause: BaseException | None = error.cause if isinstance(error, ActivityError) else error
+    """The job's own failure for `error` (a failed activity, child job or check): typed by its cause (e.g.
+    `RecipientRejected`), details kept."""
+    cause: BaseException | None = error.cause if isinstance(error, (ActivityError, ChildWorkflowError)) else error
     if isinstance(cause, ApplicationError):
         return ApplicationError(cause.message, *cause.details, type=cause.type, non_retryable=True)
     if isinstance(cause, TimeoutError):
@@ -85,6 +97,14 @@ class JobWorkflow:
     def status(self) -> JobProgress:
         """The job's stage and progress, for `conveyor status` and the web UI's Queries tab."""
         return self.progress
+
+    async def run_step(
+        self, stage: str, percent: int, activity: Callable[[Any, A], Awaitable[R]], arg: A, policy: JobPolicy
+    ) -> R:
+        """Run one activity under `policy`, showing `stage` meanwhile. Its failure propagates: the workflow's
+        `except JOB_FAILURES` hands it to `fail`."""
+        self.progress = JobProgress(stage=stage, percent=percent)
+        return await workflow.execute_activity_method(activity, arg, **policy.activity_options())
 
     async def fail(self, error: Exception) -> NoReturn:
         """End the job: a cancellation stays a cancellation (no alert); anything else raises an alert, then fails

@@ -56,5 +56,17 @@ POLICIES: dict[str, JobPolicy] = {
     ),
     # The failure alert of any job: a few quick tries, then the workflow logs it and fails the job anyway.
     "alert": JobPolicy(attempt_timeout=30 * S, first_retry=1 * S, backoff=2.0, max_retry_wait=10 * S, max_attempts=3),
+    # Throttling backs off quickly (1 s, 2 s ... 2 min); a provider outage of ~10 minutes is ridden out.
+    "sms": JobPolicy(attempt_timeout=1 * MIN, first_retry=1 * S, backoff=2.0, max_retry_wait=2 * MIN, max_attempts=12),
+    # A render heartbeats every second or so: a worker that dies is noticed within 10 s and the render starts
+    # again on another worker. 100,000 PDF rows take ~30 s here, so 30 minutes leaves room for big reports.
+    "report": JobPolicy(
+        attempt_timeout=30 * MIN,
+        first_retry=5 * S,
+        backoff=2.0,
+        max_retry_wait=5 * MIN,
+        max_attempts=5,
+        heartbeat_timeout=10 * S,
+    ),
 }
 """One row per job kind (and one for alerts)."""

@@ -1,5 +1,5 @@
-"""Turning command-line options into job fields: `--var k=v` pairs, `--context` JSON, `--attach` files and
-`--from-csv` rows."""
+"""Turning command-line options into job fields: `--var`/`--param k=v` pairs, `--context` JSON, `--attach` files
+and `--from-csv` rows."""
 
 from __future__ import annotations
 
@@ -23,12 +23,18 @@ def template_context(pairs: list[str], context_json: str | None) -> dict[str, An
             raise InvalidJobError(f"--context is not JSON: {e.msg} at position {e.pos}") from None
         if not isinstance(context, dict):
             raise InvalidJobError('--context must be a JSON object, e.g. \'{"name": "Ann"}\'')
+    return context | key_values(pairs, "--var")
+
+
+def key_values(pairs: list[str], option: str) -> dict[str, str]:
+    """`["a=1", "b=x=y"]` -> `{"a": "1", "b": "x=y"}`; `InvalidJobError` naming `option` for a pair without `=`."""
+    values: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise InvalidJobError(f"--var {pair!r} must look like name=value")
-        context[name.strip()] = value
-    return context
+            raise InvalidJobError(f"{option} {pair!r} must look like name=value")
+        values[name.strip()] = value
+    return values
 
 
 def attachments(paths: list[Path]) -> list[dict[str, Any]]:

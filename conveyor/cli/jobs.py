@@ -18,7 +18,8 @@ def print_status(status: JobStatus) -> None:
     """The status, one field per line."""
     out.print(f"[bold]{status.id}[/bold]  {status.kind}  [bold]{status.state.value}[/bold]")
     if status.stage is not None:
-        out.print(f"  progress   {status.progress}% ({status.stage})")
+        detail = f", {status.detail}" if status.detail else ""
+        out.print(f"  progress   {status.progress}% ({status.stage}{detail})")
     out.print(f"  attempts   {status.attempts}")
     if status.failure:
         out.print(f"  failure    {status.failure.type}: {status.failure.message}")

@@ -1,4 +1,4 @@
-"""Enqueueing jobs: `conveyor send email ...`."""
+"""Enqueueing jobs: `conveyor send email|sms|report ...`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from conveyor.cli.app import command, err, parse_duration, send_app
-from conveyor.cli.input import attachments, csv_rows, template_context
+from conveyor.cli.input import attachments, csv_rows, key_values, template_context
 from conveyor.client import BulkJob, Jobs, validate
 from conveyor.kinds import KINDS
 
@@ -47,6 +47,36 @@ async def send_email(
         await enqueue_and_print("email", job, key, delay, priority)
     else:
         await enqueue_rows(job, csv_rows(from_csv), delay, priority)
+
+
+@send_app.command("sms")
+@command
+async def send_sms(
+    to: str = typer.Option(..., "--to", help="Phone number in international format, e.g. +15555550100."),
+    body: str = typer.Option(..., "--body", help="The text (GSM-7: 160 characters per part; UCS-2: 70)."),
+    sender_id: str | None = typer.Option(None, "--sender-id", help="Alphanumeric sender, where carriers allow."),
+    key: str | None = typer.Option(None, "--key", help="Idempotency key: the same key sends once."),
+    delay: str | None = DELAY,
+    priority: int | None = PRIORITY,
+) -> None:
+    """Enqueue a text message and print its job id."""
+    await enqueue_and_print("sms", {"to": to, "body": body, "sender_id": sender_id}, key, delay, priority)
+
+
+@send_app.command("report")
+@command
+async def send_report(
+    report: str = typer.Option(..., "--report", help="Report name, e.g. jobs-summary or csv-file."),
+    fmt: str = typer.Option("pdf", "--format", help="pdf or csv."),
+    param: list[str] = typer.Option([], "--param", help="Report parameter name=value (repeat)."),
+    deliver_to: list[str] = typer.Option([], "--deliver-to", help="Email the report to this address (repeat)."),
+    key: str | None = typer.Option(None, "--key", help="Idempotency key: the same key renders once."),
+    delay: str | None = DELAY,
+    priority: int | None = PRIORITY,
+) -> None:
+    """Enqueue a report and print its job id."""
+    job = {"report": report, "format": fmt, "params": key_values(param, "--param"), "deliver_to": deliver_to}
+    await enqueue_and_print("report", job, key, delay, priority)
 
 
 async def enqueue_and_print(
