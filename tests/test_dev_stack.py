@@ -2,73 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from email import message_from_bytes
 from pathlib import Path
 
 from tests.cli import BIN, run
-from tests.smtp_server import free_port
-
-
-def children_of(pid: int) -> set[int]:
-    """Every live descendant of `pid`, read from /proc."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[0] != "Z":  # a zombie has exited; only its exit status is left
-                parents[int(entry.name)] = int(fields[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def dev_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
-    env |= {
-        "CONVEYOR_HOME": str(home),
-        "CONVEYOR_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
-        "CONVEYOR_DEV_UI_PORT": str(free_port()),
-        "CONVEYOR_SMTP_PORT": str(free_port()),
-    }
-    return env
-
-
-@asynccontextmanager
-async def dev_stack(env: dict[str, str]) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`conveyor dev`, once it printed that it is up; SIGTERM on leaving, which must exit 0 leaving no child."""
-    proc = await asyncio.create_subprocess_exec(
-        str(BIN / "conveyor"), "dev", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
-    )
-    assert proc.stdout is not None
-    banner = b""
-    async with asyncio.timeout(60):
-        while b"Ctrl-C stops everything" not in banner:
-            line = await proc.stdout.readline()
-            assert line, f"conveyor dev exited early: {banner.decode()}"
-            banner += line
-    assert f"Web UI       http://127.0.0.1:{env['CONVEYOR_DEV_UI_PORT']}" in banner.decode()
-    children = children_of(proc.pid)
-    assert children, "the Temporal server runs as a child"
-    try:
-        yield proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(30):
-            assert await proc.wait() == 0
-        left = {c for c in children if Path(f"/proc/{c}").exists()}
-        assert not left, f"processes left behind: {left}"
+from tests.dev_stack import dev_env, dev_stack
 
 
 async def test_dev_stack_sends_to_outbox_and_keeps_jobs_across_restart(tmp_path: Path) -> None:
