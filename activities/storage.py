@@ -6,6 +6,8 @@ default (`.conveyor/reports/`); production uses S3 (see `activities.s3`). Both s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -17,6 +19,10 @@ class Storage(Protocol):
 
     async def read(self, key: str) -> bytes:
         """The file's bytes; raises `AttachmentNotFound` when nothing is stored under `key`."""
+        ...
+
+    async def purge_older_than(self, cutoff: datetime) -> int:
+        """Delete every file last written before `cutoff` (retention); returns how many were deleted."""
         ...
 
 
@@ -44,3 +50,24 @@ class LocalStorage:
             return self.path(key).read_bytes()
         except FileNotFoundError:
             raise AttachmentNotFound(f"no stored file {key!r}") from None
+
+    async def purge_older_than(self, cutoff: datetime) -> int:
+        """Delete every file under the root last modified before `cutoff`; returns how many."""
+        return purge_files(self.root.rglob("*"), cutoff)
+
+
+def purge_files(paths: Iterable[Path], cutoff: datetime) -> int:
+    """Delete the regular files among `paths` last modified before `cutoff`; returns how many were deleted.
+
+    A file that vanishes meanwhile (another cleanup, a retried job) is not an error: it is gone either way.
+    """
+    limit = cutoff.timestamp()
+    deleted = 0
+    for path in paths:
+        try:
+            if path.is_file() and path.stat().st_mtime < limit:
+                path.unlink()
+                deleted += 1
+        except FileNotFoundError:
+            continue
+    return deleted

@@ -26,9 +26,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from conveyor import search_attributes
 from conveyor.connection import connect
 from conveyor.errors import InvalidJobError, JobFailed, JobNotFound
+from conveyor.events import UserEvent, deliver
 from conveyor.kinds import KINDS, JobKind
 from conveyor.settings import Settings
 from conveyor.status import JobStatus, read_status
+from workflows.broadcast import BroadcastJob
 from workflows.email import EmailJob, EmailResult
 from workflows.job import describe_errors
 
@@ -104,6 +106,29 @@ class Jobs:
     ) -> JobHandle:
         """Enqueue an email. `key` makes it idempotent; `delay` starts it later."""
         return await self.enqueue("email", job, key=key, delay=delay)
+
+    async def broadcast(
+        self,
+        job: BroadcastJob | Mapping[str, Any],
+        *,
+        key: str | None = None,
+        delay: timedelta | None = None,
+    ) -> JobHandle:
+        """Enqueue a broadcast. `key` makes it idempotent (and scopes its per-recipient keys); `delay` starts it
+        later. Unless the job sets `continue_every`, it is `CONVEYOR_BROADCAST_CONTINUE_EVERY`."""
+        model = validate(KINDS["broadcast"], job)
+        if "continue_every" not in model.model_fields_set:
+            model = model.model_copy(update={"continue_every": self.settings.broadcast_continue_every})
+        return await self.enqueue("broadcast", model, key=key, delay=delay)
+
+    async def signal_event(self, event: UserEvent | Mapping[str, Any]) -> JobHandle:
+        """Deliver an event (e.g. `user.created`) to the job it drives, starting that job if it is not running."""
+        try:
+            model = event if isinstance(event, UserEvent) else UserEvent.model_validate(event)
+        except ValidationError as e:
+            raise InvalidJobError(f"invalid event: {describe_errors(e)}") from None
+        handle = await deliver(self.client, self.settings, model)
+        return JobHandle(id=handle.id, kind=None, workflow=handle)
 
     async def enqueue(
         self,

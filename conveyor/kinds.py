@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from conveyor.settings import Settings
+from workflows.broadcast import BroadcastJob, BroadcastResult
 from workflows.email import EmailJob, EmailResult
 
 
@@ -37,6 +38,14 @@ KINDS: dict[str, JobKind] = {
         result=EmailResult,
         task_queue=lambda s: s.task_queue,
         recipients=lambda job: job.recipients,
+    ),
+    "broadcast": JobKind(
+        name="broadcast",
+        workflow="Broadcast",
+        request=BroadcastJob,
+        result=BroadcastResult,
+        task_queue=lambda s: s.task_queue,
+        recipients=lambda job: [],  # thousands, read from a source: not a search attribute
     ),
 }
 

@@ -7,6 +7,7 @@ configuration; production sets the Temporal address, SMTP server and storage. Se
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -46,6 +47,19 @@ class Settings(BaseSettings):
     mail_from: str = Field("Conveyor <noreply@conveyor.localhost>", description="From header of every email.")
     templates_dir: Path = Field(
         Path("templates"), description="Your email templates; each overrides a built-in of the same name."
+    )
+
+    smtp_pool_size: int = Field(10, ge=1, description="SMTP connections a worker reuses for broadcasts.")
+
+    # Periodic jobs, broadcasts, events
+    ops_email: str = Field("ops@conveyor.localhost", description="Who gets the daily jobs report.")
+    reports_task_queue: str = Field("conveyor-reports", description="Task queue of the report job.")
+    retention_days: int = Field(30, ge=1, description="The weekly cleanup deletes reports and outbox files older.")
+    broadcast_continue_every: int = Field(
+        5000, ge=1, description="A broadcast starts a fresh run (continue-as-new) after this many recipients."
+    )
+    welcome_follow_up_after: timedelta = Field(
+        timedelta(days=3), description="Welcome flow: follow up unless user.activated came within this (e.g. P3D)."
     )
 
     # Worker
