@@ -26,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from conveyor import search_attributes
 from conveyor.connection import connect
 from conveyor.errors import InvalidJobError, JobFailed, JobNotFound
-from conveyor.events import UserEvent, deliver
+from conveyor.events import UserEvent, deliver, validate_event
 from conveyor.kinds import KINDS, JobKind
 from conveyor.settings import Settings
 from conveyor.status import JobStatus, read_status
@@ -123,11 +123,7 @@ class Jobs:
 
     async def signal_event(self, event: UserEvent | Mapping[str, Any]) -> JobHandle:
         """Deliver an event (e.g. `user.created`) to the job it drives, starting that job if it is not running."""
-        try:
-            model = event if isinstance(event, UserEvent) else UserEvent.model_validate(event)
-        except ValidationError as e:
-            raise InvalidJobError(f"invalid event: {describe_errors(e)}") from None
-        handle = await deliver(self.client, self.settings, model)
+        handle = await deliver(self.client, self.settings, validate_event(event))
         return JobHandle(id=handle.id, kind=None, workflow=handle)
 
     async def enqueue(

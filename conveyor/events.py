@@ -7,16 +7,18 @@ again (id reuse is refused): a late or repeated event cannot send a second welco
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from conveyor.errors import InvalidJobError
 from conveyor.settings import Settings
+from workflows.job import describe_errors
 from workflows.welcome import EVENT_SIGNAL, UserEvent, WelcomeJob, WelcomeResult
 
 
@@ -41,6 +43,14 @@ ROUTES: dict[str, EventRoute] = {"user.created": WELCOME, "user.activated": WELC
 """Every event name a producer can send, and the flow it drives."""
 
 
+def validate_event(event: UserEvent | Mapping[str, Any]) -> UserEvent:
+    """`event` as a `UserEvent`, or `InvalidJobError` naming the fields at fault."""
+    try:
+        return event if isinstance(event, UserEvent) else UserEvent.model_validate(event)
+    except ValidationError as e:
+        raise InvalidJobError(f"invalid event: {describe_errors(e)}") from None
+
+
 async def deliver(client: Client, settings: Settings, event: UserEvent) -> WorkflowHandle[Any, Any]:
     """Signal `event` to its flow, starting the flow if needed; the flow's handle (also when it already ended)."""
     route = ROUTES[event.name]
@@ -61,4 +71,4 @@ async def deliver(client: Client, settings: Settings, event: UserEvent) -> Workf
         return client.get_workflow_handle(job_id, result_type=route.result)
 
 
-__all__ = ["ROUTES", "EventRoute", "UserEvent", "deliver"]
+__all__ = ["ROUTES", "EventRoute", "UserEvent", "deliver", "validate_event"]

@@ -79,6 +79,8 @@ async def test_killed_worker_mid_broadcast_still_reaches_each_recipient_once(
             return len(delivered(smtp_server, addresses)) >= 200
 
         await until(some_sent, 60, "the first 200 messages")
+        status = await handle.workflow.query("status")
+        assert status["stage"] == "sending" and status["sent"] + status["failed"] + status["remaining"] == 1000
         await stop_worker(worker, kill=True)
         sent_before_restart = len(delivered(smtp_server, addresses))
         assert sent_before_restart < 1000, "the kill came mid-broadcast"
