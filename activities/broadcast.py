@@ -12,6 +12,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.mime.text import MIMEText
+from email.utils import formatdate
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic.networks import EmailStr
@@ -24,10 +29,10 @@ from activities.broadcast_models import (
     RecipientPage,
     SendBatchInput,
 )
-from activities.email import EmailActivities
-from activities.email_models import EmailJob
+from activities.email import JOB_ID_HEADER, EmailActivities, message_id
 from activities.errors import JobError, PermanentError, TemplateNotFound
 from activities.recipients import Recipient, source
+from activities.render import RenderedEmail
 from activities.smtp import SmtpPool
 
 _EMAIL = TypeAdapter(EmailStr)
@@ -37,6 +42,28 @@ def recipient_key(broadcast_id: str, address: str) -> str:
     """The idempotency key of one recipient of one broadcast: its Message-ID and outbox file name."""
     digest = hashlib.sha256(address.strip().lower().encode()).hexdigest()[:16]
     return f"{broadcast_id}-{digest}"
+
+
+def compose(content: RenderedEmail, mail_from: str, to: str, key: str) -> Message:
+    """One recipient's message: text and/or HTML alternatives, Message-ID and job-id header from `key`.
+
+    Built with the stdlib's classic (compat32) MIME classes rather than `EmailActivities.build`'s
+    `EmailMessage`: its header registry costs ~3 ms a message here, which alone caps a broadcast near 300/s.
+    A broadcast message has no Cc, Bcc or attachments, so the classic classes suffice and are ~6x faster.
+    """
+    parts: list[MIMENonMultipart] = []
+    if content.text is not None:
+        parts.append(MIMEText(content.text, "plain", "utf-8"))
+    if content.html is not None:
+        parts.append(MIMEText(content.html, "html", "utf-8"))
+    msg: Message = parts[0] if len(parts) == 1 else MIMEMultipart("alternative", _subparts=parts)
+    msg["From"] = mail_from
+    msg["To"] = to
+    msg["Subject"] = content.subject
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = message_id(key, mail_from)
+    msg[JOB_ID_HEADER] = key
+    return msg
 
 
 def checked(recipients: list[Recipient]) -> tuple[list[Recipient], list[RecipientFailure]]:
@@ -95,17 +122,14 @@ class BroadcastActivities:
     async def _send_one(self, request: SendBatchInput, recipient: Recipient, progress: BatchProgress) -> None:
         message = request.message
         try:
-            job = EmailJob(
-                to=[recipient.address], template=message.template, context=message.context | recipient.context
-            )
-            email = await self.email.build(recipient_key(request.broadcast_id, recipient.address), job)
+            content = self.email.renderer.render(message.template, message.context | recipient.context)
+            key = recipient_key(request.broadcast_id, recipient.address)
+            email = compose(content, self.email.mail_from, recipient.address, key)
             refused = await self.pool.send(email, [recipient.address])
         except TemplateNotFound:
             raise
         except PermanentError as e:
             progress.failures.append(RecipientFailure(address=recipient.address, reason=str(e)))
-        except ValidationError as e:
-            progress.failures.append(RecipientFailure(address=recipient.address, reason=str(e.errors()[0]["msg"])))
         else:
             if refused:
                 progress.failures.append(RecipientFailure(address=recipient.address, reason=refused[recipient.address]))

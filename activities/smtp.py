@@ -14,7 +14,7 @@ import contextlib
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -131,8 +131,8 @@ class SmtpPool:
                 raise
             self._idle.append(client)
 
-    async def send(self, message: EmailMessage, recipients: list[str]) -> dict[str, str]:
-        """Like `send`, over a pooled connection."""
+    async def send(self, message: Message, recipients: list[str]) -> dict[str, str]:
+        """Like `send`, over a pooled connection (any `email.message.Message`, modern or classic)."""
         try:
             async with self.connection() as client:
                 refused, _ = await client.send_message(message, recipients=recipients)
