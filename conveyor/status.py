@@ -77,6 +77,8 @@ class JobStatus(BaseModel):
     failure: Failure | None = None
     stage: str | None = None
     progress: int | None = None
+    detail: str | None = None
+    """More about the progress, e.g. a broadcast's `420 sent, 1 failed, 579 remaining`."""
     result: dict[str, Any] | None = None
     created_at: datetime
     starts_at: datetime | None = None
@@ -139,6 +141,7 @@ async def _running(handle: WorkflowHandle[Any, Any], desc: WorkflowExecutionDesc
     try:
         progress = await handle.query("status", rpc_timeout=timedelta(seconds=2))
         status.stage, status.progress = progress.get("stage"), progress.get("percent")
+        status.detail = progress.get("detail")
     except (RPCError, TimeoutError, WorkflowQueryFailedError):
         pass  # no worker has picked the job up yet, so nobody can answer the query
 

@@ -4,6 +4,7 @@ STARTTLS + AUTH SMTP server counting what arrives."""
 from __future__ import annotations
 
 import csv
+import re
 import uuid
 from pathlib import Path
 
@@ -81,6 +82,8 @@ async def test_killed_worker_mid_broadcast_still_reaches_each_recipient_once(
         await until(some_sent, 60, "the first 200 messages")
         status = await handle.workflow.query("status")
         assert status["stage"] == "sending" and status["sent"] + status["failed"] + status["remaining"] == 1000
+        shown = await jobs.status(handle.id)
+        assert shown.detail is not None and re.fullmatch(r"\d+ sent, 0 failed, \d+ remaining", shown.detail)
         await stop_worker(worker, kill=True)
         sent_before_restart = len(delivered(smtp_server, addresses))
         assert sent_before_restart < 1000, "the kill came mid-broadcast"

@@ -80,9 +80,7 @@ class Broadcast(JobWorkflow):
             cursor = page.next_cursor
         await asyncio.gather(*in_flight)
         self.state.cursor = self.state.total or 0
-        self.progress = BroadcastStatus(
-            stage="done", percent=100, sent=self.state.sent, failed=self.state.failed, remaining=0
-        )
+        self._report("done")
         return BroadcastResult(
             broadcast_id=broadcast_id, sent=self.state.sent, failed=self.state.failed, failures=self.state.failures
         )
@@ -108,13 +106,15 @@ class Broadcast(JobWorkflow):
         self.state.add_failures(done.failures)
         self._report()
 
-    def _report(self) -> None:
-        done = self.state.sent + self.state.failed
-        total = self.state.total
+    def _report(self, stage: str = "sending") -> None:
+        done, total = self.state.sent + self.state.failed, self.state.total
+        remaining = None if total is None else max(0, total - done)
+        left = "?" if remaining is None else remaining
         self.progress = BroadcastStatus(
-            stage="sending",
-            percent=min(99, done * 100 // total) if total else 0,
+            stage=stage,
+            percent=100 if stage == "done" else min(99, done * 100 // total) if total else 0,
+            detail=f"{self.state.sent} sent, {self.state.failed} failed, {left} remaining",
             sent=self.state.sent,
             failed=self.state.failed,
-            remaining=None if total is None else max(0, total - done),
+            remaining=remaining,
         )

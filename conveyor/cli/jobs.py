@@ -16,6 +16,8 @@ def print_status(status: JobStatus) -> None:
     out.print(f"[bold]{status.id}[/bold]  {status.kind}  [bold]{status.state.value}[/bold]")
     if status.stage is not None:
         out.print(f"  progress   {status.progress}% ({status.stage})")
+    if status.detail:
+        out.print(f"  detail     {status.detail}")
     out.print(f"  attempts   {status.attempts}")
     if status.failure:
         out.print(f"  failure    {status.failure.type}: {status.failure.message}")
