@@ -139,10 +139,3 @@ class SmtpPool:
         except (aiosmtplib.SMTPException, OSError) as e:
             raise classify(e) from None
         return refused_replies(refused)
-
-    async def close(self) -> None:
-        """Say QUIT on every idle connection."""
-        idle, self._idle = self._idle, []
-        for client in idle:
-            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                await client.quit()
