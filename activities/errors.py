@@ -7,6 +7,7 @@ it. Messages must never contain secrets: they end up in workflow histories.
 
 from __future__ import annotations
 
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 
@@ -16,8 +17,10 @@ class JobError(Exception):
     permanent: bool = False
 
     def to_application_error(self) -> ApplicationError:
-        """The Temporal form of this error, typed by class name."""
-        return ApplicationError(str(self), type=type(self).__name__, non_retryable=self.permanent)
+        """The Temporal form of this error, typed by class name; raised in an activity, it carries the attempt
+        number (`details[0]["attempt"]`) so the job's failure and alert can say how often it was tried."""
+        details = [{"attempt": activity.info().attempt}] if activity.in_activity() else []
+        return ApplicationError(str(self), *details, type=type(self).__name__, non_retryable=self.permanent)
 
 
 class PermanentError(JobError):
@@ -58,6 +61,34 @@ class SmtpUnavailable(TransientError):
     """The SMTP server could not be reached, timed out or answered 4xx."""
 
 
+class PhoneNumberRejected(PermanentError):
+    """The SMS provider says the number is not one it can deliver to."""
+
+
+class RecipientOptedOut(PermanentError):
+    """The number's owner opted out of SMS from this sender: sending again would be ignored or illegal."""
+
+
+class SmsRejected(PermanentError):
+    """The SMS provider refused the message for good (a 4xx other than throttling: bad sender id, no permission)."""
+
+
+class ProviderThrottled(TransientError):
+    """The SMS provider asked us to slow down."""
+
+
+class ProviderUnavailable(TransientError):
+    """The SMS provider could not be reached, timed out or answered 5xx."""
+
+
+class ReportSourceError(PermanentError):
+    """A report's source cannot produce rows for these parameters (e.g. the CSV file does not exist)."""
+
+
+class StorageUnavailable(TransientError):
+    """The report storage (S3, or the local directory) could not be reached or written."""
+
+
 PERMANENT_ERROR_TYPES: tuple[str, ...] = tuple(
     cls.__name__
     for cls in (
@@ -67,6 +98,10 @@ PERMANENT_ERROR_TYPES: tuple[str, ...] = tuple(
         AttachmentNotFound,
         RecipientRejected,
         MessageRejected,
+        PhoneNumberRejected,
+        RecipientOptedOut,
+        SmsRejected,
+        ReportSourceError,
     )
 )
 """Names of the errors no retry policy retries (they are also raised non-retryable)."""

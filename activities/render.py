@@ -52,15 +52,28 @@ class TemplateRenderer:
         assert subject is not None
         return RenderedEmail(subject=" ".join(subject.split()), text=text, html=html)
 
-    def _render(self, name: str, part: str, context: Mapping[str, Any], required: bool = False) -> str | None:
+    def check(self, name: str) -> None:
+        """Load template `name` without rendering it: the `TemplateNotFound` or syntax `TemplateError` that
+        `render` would raise, found before a job does (`conveyor doctor`)."""
+        self._load(name, "subject.txt", required=True)
+        bodies = [self._load(name, part) for part in ("body.txt", "body.html")]  # both: each may have a syntax error
+        if all(body is None for body in bodies):
+            raise TemplateNotFound(f"template '{name}' has no body.txt or body.html")
+
+    def _load(self, name: str, part: str, required: bool = False) -> jinja2.Template | None:
         try:
-            template = self._env.get_template(f"{name}/{part}")
+            return self._env.get_template(f"{name}/{part}")
         except jinja2.TemplateNotFound:
             if required:
                 raise TemplateNotFound(f"template '{name}' not found (no {name}/{part})") from None
             return None
         except jinja2.TemplateSyntaxError as e:
             raise TemplateError(f"template '{name}/{part}' line {e.lineno}: {e.message}") from None
+
+    def _render(self, name: str, part: str, context: Mapping[str, Any], required: bool = False) -> str | None:
+        template = self._load(name, part, required)
+        if template is None:
+            return None
         try:
             return template.render(context)
         except jinja2.UndefinedError as e:

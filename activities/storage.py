@@ -6,12 +6,14 @@ default (`.conveyor/reports/`); production uses S3 (see `activities.s3`). Both s
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from activities.errors import AttachmentNotFound, InvalidJob
+from activities.errors import AttachmentNotFound, InvalidJob, StorageUnavailable
 
 
 class Storage(Protocol):
@@ -21,8 +23,16 @@ class Storage(Protocol):
         """The file's bytes; raises `AttachmentNotFound` when nothing is stored under `key`."""
         ...
 
+    async def upload(self, key: str, path: Path, content_type: str) -> None:
+        """Store the local file `path` under `key` (streamed from disk, never read whole into memory)."""
+        ...
+
+    async def link(self, key: str) -> str:
+        """A URL that fetches the file without credentials: presigned (S3) or `file://` (local)."""
+        ...
+
     async def purge_older_than(self, cutoff: datetime) -> int:
-        """Delete every file last written before `cutoff` (retention); returns how many were deleted."""
+        """Delete every file stored before `cutoff` (timezone-aware); returns how many were deleted."""
         ...
 
 
@@ -51,8 +61,23 @@ class LocalStorage:
         except FileNotFoundError:
             raise AttachmentNotFound(f"no stored file {key!r}") from None
 
+    async def upload(self, key: str, path: Path, content_type: str) -> None:
+        """Copy the file in under a temporary name, then rename: a reader never sees half a file."""
+        target = self.path(key)
+        tmp = target.with_name(f".{target.name}.tmp")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(shutil.copyfile, path, tmp)
+            tmp.replace(target)
+        except OSError as e:
+            raise StorageUnavailable(f"cannot write {key!r} to {self.root}: {e.strerror}") from None
+
+    async def link(self, key: str) -> str:
+        """`file:///...`: only useful on this machine, which is where `conveyor dev` users read it."""
+        return self.path(key).resolve().as_uri()
+
     async def purge_older_than(self, cutoff: datetime) -> int:
-        """Delete every file under the root last modified before `cutoff`; returns how many."""
+        """Delete files last written before `cutoff`; directories are left (they are cheap and may be reused)."""
         return purge_files(self.root.rglob("*"), cutoff)
 
 
@@ -60,6 +85,7 @@ def purge_files(paths: Iterable[Path], cutoff: datetime) -> int:
     """Delete the regular files among `paths` last modified before `cutoff`; returns how many were deleted.
 
     A file that vanishes meanwhile (another cleanup, a retried job) is not an error: it is gone either way.
+    Shared by local storage and the weekly cleanup of the dev outbox.
     """
     limit = cutoff.timestamp()
     deleted = 0

@@ -12,6 +12,8 @@ from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFou
 from conveyor.settings import Settings
 from conveyor.status import JobState, JobStatus
 from workflows.email import EmailJob, EmailResult
+from workflows.report import ReportJob, ReportResult
+from workflows.sms import SmsJob, SmsResult
 
 __all__ = [
     "ConveyorError",
@@ -24,6 +26,10 @@ __all__ = [
     "JobState",
     "JobStatus",
     "Jobs",
+    "ReportJob",
+    "ReportResult",
     "Settings",
+    "SmsJob",
+    "SmsResult",
     "TemporalUnavailable",
 ]

@@ -12,30 +12,35 @@ again hands back the existing job (running or finished) instead of starting a se
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from conveyor import search_attributes
+from conveyor import operations, search_attributes
 from conveyor.connection import connect
-from conveyor.errors import InvalidJobError, JobFailed, JobNotFound
+from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, JobStateError
 from conveyor.events import UserEvent, deliver, validate_event
 from conveyor.kinds import KINDS, JobKind
+from conveyor.operations import JobSummary
 from conveyor.settings import Settings
-from conveyor.status import JobStatus, read_status
+from conveyor.status import JobState, JobStatus, read_status
 from workflows.broadcast import BroadcastJob
-from workflows.email import EmailJob, EmailResult
+from workflows.email import EmailJob
 from workflows.job import describe_errors
+from workflows.report import ReportJob
+from workflows.sms import SmsJob
 
 MAX_PAYLOAD_BYTES = 1_500_000
 """Largest job input accepted: Temporal refuses payloads over 2 MB, and the history needs room besides."""
+
+T = TypeVar("T")
 
 KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:@+=")
 
@@ -75,6 +80,26 @@ def validate(kind: JobKind, job: BaseModel | Mapping[str, Any]) -> BaseModel:
     return model
 
 
+def job_priority(priority: int | None) -> Priority:
+    """Temporal's priority for Conveyor's 1 (first) to 5 (last); None keeps the default (3)."""
+    if priority is None:
+        return Priority.default
+    if not 1 <= priority <= 5:
+        raise InvalidJobError("priority must be 1 (first) to 5 (last)")
+    return Priority(priority_key=priority)
+
+
+@dataclass(frozen=True)
+class BulkJob:
+    """One item of `Jobs.bulk`: the same arguments as `Jobs.enqueue`."""
+
+    kind: str
+    job: BaseModel | Mapping[str, Any]
+    key: str | None = None
+    delay: timedelta | None = None
+    priority: int | None = None
+
+
 def job_id(kind: JobKind, key: str | None) -> str:
     """`<kind>-<key>` for an idempotent job, `<kind>-<random>` otherwise."""
     if key is None:
@@ -103,9 +128,22 @@ class Jobs:
         *,
         key: str | None = None,
         delay: timedelta | None = None,
+        priority: int | None = None,
     ) -> JobHandle:
-        """Enqueue an email. `key` makes it idempotent; `delay` starts it later."""
-        return await self.enqueue("email", job, key=key, delay=delay)
+        """Enqueue an email. `key` makes it idempotent; `delay` starts it later; `priority` 1 (first) to 5."""
+        return await self.enqueue("email", job, key=key, delay=delay, priority=priority)
+
+    async def sms(
+        self, job: SmsJob | Mapping[str, Any], *, key: str | None = None, delay: timedelta | None = None
+    ) -> JobHandle:
+        """Enqueue a text message (number normalised to E.164). `key` makes it idempotent; `delay` starts it later."""
+        return await self.enqueue("sms", job, key=key, delay=delay)
+
+    async def report(
+        self, job: ReportJob | Mapping[str, Any], *, key: str | None = None, delay: timedelta | None = None
+    ) -> JobHandle:
+        """Enqueue a report: rendered, stored, emailed to `deliver_to`. An unknown report name is refused here."""
+        return await self.enqueue("report", job, key=key, delay=delay)
 
     async def broadcast(
         self,
@@ -133,6 +171,7 @@ class Jobs:
         *,
         key: str | None = None,
         delay: timedelta | None = None,
+        priority: int | None = None,
     ) -> JobHandle:
         """Enqueue a job of `kind` (see `conveyor.kinds.KINDS`); the typed methods above call this."""
         spec = KINDS.get(kind)
@@ -153,6 +192,7 @@ class Jobs:
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 start_delay=delay,
+                priority=job_priority(priority),
                 search_attributes=(
                     search_attributes.for_job(key, spec.recipients(model)) if self.settings.search_attributes else None
                 ),
@@ -162,6 +202,18 @@ class Jobs:
             handle = self.client.get_workflow_handle(jid, result_type=spec.result)
         return JobHandle(id=jid, kind=spec, workflow=handle)
 
+    async def bulk(self, items: Iterable[BulkJob], *, concurrency: int = 50) -> list[JobHandle | ConveyorError]:
+        """Enqueue many jobs, at most `concurrency` at a time. Each item gets its handle or its error, in order:
+        a bad item never aborts the batch."""
+
+        async def one(item: BulkJob) -> JobHandle | ConveyorError:
+            try:
+                return await self.enqueue(item.kind, item.job, key=item.key, delay=item.delay, priority=item.priority)
+            except ConveyorError as e:
+                return e
+
+        return await operations.bounded(list(items), one, concurrency)
+
     def handle(self, job_id: str) -> JobHandle:
         """A handle on an existing job by id; its kind (and result type) is read from the id's prefix."""
         spec = KINDS.get(job_id.partition("-")[0])
@@ -170,18 +222,68 @@ class Jobs:
 
     async def status(self, job_id: str) -> JobStatus:
         """The job's state, attempts, failure, progress and web UI link; `JobNotFound` if there is none."""
-        try:
-            return await read_status(
-                self.client.get_workflow_handle(job_id), self.settings.web_ui, self.settings.namespace
-            )
-        except RPCError as e:
-            if e.status == RPCStatusCode.NOT_FOUND:
-                raise JobNotFound(f"no job {job_id!r}") from None
-            raise
+        handle = self.client.get_workflow_handle(job_id)
+        return await self._known(read_status(handle, self.settings.web_ui, self.settings.namespace), job_id)
 
     async def result(self, job_id: str) -> Any:
         """Wait for the job to end: its result, or `JobFailed`."""
         return await self.handle(job_id).result()
 
+    async def retry(self, job_id: str) -> str:
+        """Run a failed (or terminated, timed-out) job again from the start with the same input, as a new run of
+        the same job id (a Temporal reset). Returns the new run id; `JobStateError` for running/completed jobs."""
+        return await self._known(operations.retry(self.client, self.settings.namespace, job_id), job_id)
 
-__all__ = ["EmailResult", "JobHandle", "Jobs"]
+    async def cancel(self, job_id: str) -> None:
+        """Cancel a job: a heartbeating activity stops at its next heartbeat; the job ends `cancelled`."""
+        await self._known(operations.cancel(self.client, job_id), job_id)
+
+    async def failed(
+        self, kind: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[JobSummary]:
+        """The dead-letter view: jobs that failed for good, newest first, each with its failure."""
+        return await operations.failed_jobs(self.client, kind, since, limit)
+
+    async def retry_failed(
+        self, kind: str | None = None, since: datetime | None = None, *, limit: int = 1000, concurrency: int = 10
+    ) -> int:
+        """Retry every job that is failed now (of `kind`, since `since`), `concurrency` at a time; how many were
+        retried (a job that moved on meanwhile, e.g. retried by someone else, is skipped)."""
+        query = operations.visibility_query(kind, JobState.FAILED, since=since)
+        jobs = await operations.list_jobs(self.client, query, limit, latest_only=True)
+
+        async def one(job: JobSummary) -> bool:
+            try:
+                await self.retry(job.id)
+            except JobStateError:
+                return False
+            return True
+
+        return sum(await operations.bounded(jobs, one, concurrency))
+
+    async def list(
+        self,
+        kind: str | None = None,
+        state: JobState | None = None,
+        key: str | None = None,
+        recipient: str | None = None,
+        limit: int = 100,
+    ) -> list[JobSummary]:
+        """Jobs matching every filter given, newest first (`recipient` and `key` use search attributes). With
+        `state`, only jobs whose latest run is in that state."""
+        query = operations.visibility_query(kind, state, key, recipient)
+        return await operations.list_jobs(self.client, query, limit, latest_only=state is not None)
+
+    async def stats(self) -> dict[str, dict[str, int]]:
+        """Run counts per kind and state, e.g. `{"email": {"completed": 120, "failed": 2}}` (a retried job counts
+        once per run: its failed run and its new one)."""
+        return await operations.stats(self.client)
+
+    async def _known(self, call: Awaitable[T], job_id: str) -> T:
+        """`call`, with Temporal's not-found turned into `JobNotFound`."""
+        try:
+            return await call
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                raise JobNotFound(f"no job {job_id!r}") from None
+            raise

@@ -6,6 +6,8 @@ that any Temporal SDK or `temporal` CLI can read and write.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
@@ -14,18 +16,29 @@ from conveyor.errors import TemporalUnavailable
 from conveyor.settings import Settings
 
 
+def read_pem(path: Path | None, setting: str) -> bytes | None:
+    """The PEM file a setting names; `TemporalUnavailable` naming the setting if it cannot be read."""
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise TemporalUnavailable(f"cannot read {setting}={path}: {e.strerror}") from None
+
+
 def tls_config(settings: Settings) -> TLSConfig | bool:
     """mTLS when a client certificate is set, plain TLS for an API key or `temporal_tls`, else none."""
+    ca = read_pem(settings.temporal_tls_ca, "CONVEYOR_TEMPORAL_TLS_CA")
     if settings.temporal_tls_cert or settings.temporal_tls_key:
         if not (settings.temporal_tls_cert and settings.temporal_tls_key):
             raise TemporalUnavailable("mTLS needs both CONVEYOR_TEMPORAL_TLS_CERT and CONVEYOR_TEMPORAL_TLS_KEY")
         return TLSConfig(
-            client_cert=settings.temporal_tls_cert.read_bytes(),
-            client_private_key=settings.temporal_tls_key.read_bytes(),
-            server_root_ca_cert=settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None,
+            client_cert=read_pem(settings.temporal_tls_cert, "CONVEYOR_TEMPORAL_TLS_CERT"),
+            client_private_key=read_pem(settings.temporal_tls_key, "CONVEYOR_TEMPORAL_TLS_KEY"),
+            server_root_ca_cert=ca,
         )
-    if settings.temporal_tls_ca:
-        return TLSConfig(server_root_ca_cert=settings.temporal_tls_ca.read_bytes())
+    if ca:
+        return TLSConfig(server_root_ca_cert=ca)
     return settings.temporal_tls or settings.temporal_api_key is not None
 
 

@@ -19,6 +19,10 @@ class JobNotFound(ConveyorError, LookupError):
     """No job has this id (or it is older than the namespace's retention)."""
 
 
+class JobStateError(ConveyorError):
+    """The job's state does not allow the operation (e.g. retrying a running job, cancelling a finished one)."""
+
+
 class JobFailed(ConveyorError):
     """The job ended without success. `type` is the failure's type (e.g. `RecipientRejected`)."""
 

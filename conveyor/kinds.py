@@ -15,6 +15,8 @@ from pydantic import BaseModel
 from conveyor.settings import Settings
 from workflows.broadcast import BroadcastJob, BroadcastResult
 from workflows.email import EmailJob, EmailResult
+from workflows.report import ReportJob, ReportResult
+from workflows.sms import SmsJob, SmsResult
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,22 @@ KINDS: dict[str, JobKind] = {
         result=EmailResult,
         task_queue=lambda s: s.task_queue,
         recipients=lambda job: job.recipients,
+    ),
+    "sms": JobKind(
+        name="sms",
+        workflow="SendSms",
+        request=SmsJob,
+        result=SmsResult,
+        task_queue=lambda s: s.sms_task_queue,
+        recipients=lambda job: [job.to],
+    ),
+    "report": JobKind(
+        name="report",
+        workflow="GenerateReport",
+        request=ReportJob,
+        result=ReportResult,
+        task_queue=lambda s: s.reports_task_queue,
+        recipients=lambda job: list(job.deliver_to),
     ),
     "broadcast": JobKind(
         name="broadcast",

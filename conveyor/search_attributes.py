@@ -36,16 +36,17 @@ def for_job(key: str | None, recipients: list[str]) -> TypedSearchAttributes:
     return TypedSearchAttributes(pairs)
 
 
+async def missing(client: Client, namespace: str) -> list[SearchAttributeKey]:
+    """The ones not registered on `namespace` yet (what `conveyor doctor` reports and `register` adds)."""
+    existing = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    return [k for k in ALL if k.name not in existing.custom_attributes]
+
+
 async def register(client: Client, namespace: str) -> list[str]:
     """Register the missing ones on a cluster (idempotent); returns the names it added."""
-    existing = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
-    missing = {
-        k.name: IndexedValueType.ValueType(k.indexed_value_type.value)
-        for k in ALL
-        if k.name not in existing.custom_attributes
-    }
-    if missing:
+    to_add = {k.name: IndexedValueType.ValueType(k.indexed_value_type.value) for k in await missing(client, namespace)}
+    if to_add:
         await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=to_add)
         )
-    return sorted(missing)
+    return sorted(to_add)

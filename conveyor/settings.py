@@ -2,24 +2,41 @@
 
 The defaults are the embedded stack that `conveyor dev` runs on this machine, so a fresh checkout needs no
 configuration; production sets the Temporal address, SMTP server and storage. Secrets are `SecretStr`: their
-`repr` and `str` print `**********`, so a settings object can be logged or shown in an error safely.
+`repr` and `str` print `**********`, so a settings object can be logged or shown in an error safely. An empty
+variable (`CONVEYOR_TEMPORAL_API_KEY=` in a `.env` or a compose file) counts as unset, not as an empty secret.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from activities.aws import AwsConfig
 from activities.smtp import SmtpConfig, SmtpTls
+
+
+class SmsProviderName(StrEnum):
+    """Where text messages go."""
+
+    OUTBOX = "outbox"  # a JSON-lines file under `home`: nothing leaves the machine
+    SNS = "sns"
+
+
+class StorageBackend(StrEnum):
+    """Where reports are stored."""
+
+    LOCAL = "local"  # a directory under `home`
+    S3 = "s3"
 
 
 class Settings(BaseSettings):
     """Conveyor's configuration. Field names map to `CONVEYOR_<NAME>` (e.g. `CONVEYOR_SMTP_HOST`)."""
 
-    model_config = SettingsConfigDict(env_prefix="CONVEYOR_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CONVEYOR_", env_file=".env", extra="ignore", env_ignore_empty=True)
 
     # Temporal
     temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
@@ -51,9 +68,45 @@ class Settings(BaseSettings):
 
     smtp_pool_size: int = Field(10, ge=1, description="SMTP connections a worker reuses for broadcasts.")
 
+    # Failure alerts
+    ops_email: str | None = Field(None, description="Where failure alerts (and ops reports) are emailed.")
+    alert_webhook_url: SecretStr | None = Field(
+        None, description="Slack-compatible webhook URL that failure alerts are POSTed to (a secret)."
+    )
+
+    # AWS (SNS for SMS, S3 for reports): credentials default to boto3's chain (environment, instance role)
+    aws_region: str = Field("us-east-1", description="AWS region of SNS and S3.")
+    aws_access_key_id: str | None = Field(None, description="AWS access key id; boto3's default chain if unset.")
+    aws_secret_access_key: SecretStr | None = Field(None, description="AWS secret access key.")
+
+    # SMS
+    sms_task_queue: str = Field("conveyor-sms", description="Task queue of the SMS job (rate-limited).")
+    sms_provider: SmsProviderName = Field(
+        SmsProviderName.OUTBOX, description="`outbox` (appends to `<home>/sms.jsonl`) or `sns` (AWS SNS)."
+    )
+    sms_rate_per_second: float = Field(
+        20.0, description="Most SMS sent per second across all workers (the provider's limit).", gt=0
+    )
+    sms_type: str = Field("Transactional", description="SNS SMS type: `Transactional` or `Promotional`.")
+    sns_endpoint_url: str | None = Field(None, description="SNS endpoint (a compatible service or moto); AWS if unset.")
+
+    # Reports
+    reports_task_queue: str = Field("conveyor-reports", description="Task queue of the report job (rendering).")
+    report_concurrency: int = Field(2, description="Reports one worker renders at once (threads).", ge=1)
+    report_attach_max_bytes: int = Field(
+        2_000_000, description="Reports up to this size are emailed as attachments; larger ones as a link."
+    )
+    report_link_expiry_seconds: int = Field(
+        7 * 86400, description="How long a report's download link works (S3 presigned; at most 7 days).", gt=0
+    )
+    storage: StorageBackend = Field(
+        StorageBackend.LOCAL, description="Where reports are stored: `local` (`<home>/reports/`) or `s3`."
+    )
+    s3_bucket: str = Field("conveyor-reports", description="S3 bucket of stored reports.")
+    s3_prefix: str = Field("reports", description="Key prefix of stored reports in the bucket.")
+    s3_endpoint_url: str | None = Field(None, description="S3 endpoint (MinIO, moto); AWS if unset.")
+
     # Periodic jobs, broadcasts, events
-    ops_email: str = Field("ops@conveyor.localhost", description="Who gets the daily jobs report.")
-    reports_task_queue: str = Field("conveyor-reports", description="Task queue of the report job.")
     retention_days: int = Field(30, ge=1, description="The weekly cleanup deletes reports and outbox files older.")
     broadcast_continue_every: int = Field(
         5000, ge=1, description="A broadcast starts a fresh run (continue-as-new) after this many recipients."
@@ -64,6 +117,12 @@ class Settings(BaseSettings):
 
     # Worker
     max_concurrent_activities: int = Field(200, description="Activities one worker runs at once.")
+    max_concurrent_workflow_tasks: int | None = Field(
+        None, description="Workflow tasks one worker runs at once (the SDK's default if unset)."
+    )
+    email_max_per_second: float | None = Field(
+        None, description="Cap on emails per second across all workers of the email queue (none if unset)."
+    )
     graceful_shutdown_seconds: float = Field(30.0, description="On SIGTERM, time given to running activities.")
 
     # Local development stack
@@ -85,6 +144,15 @@ class Settings(BaseSettings):
             ca_file=self.smtp_ca_file,
         )
 
+    def aws_config(self, endpoint_url: str | None) -> AwsConfig:
+        """How an AWS client reaches `endpoint_url` (None: AWS itself) with the configured credentials."""
+        return AwsConfig(
+            region=self.aws_region,
+            endpoint_url=endpoint_url,
+            access_key_id=self.aws_access_key_id,
+            secret_access_key=self.aws_secret_access_key,
+        )
+
     @property
     def web_ui(self) -> str:
         """The web UI's base URL: `ui_url`, or the one `conveyor dev` serves next to the Temporal address."""
@@ -94,3 +162,13 @@ class Settings(BaseSettings):
     def outbox_dir(self) -> Path:
         """Where the dev SMTP server writes each message as `<job-id>.eml`."""
         return self.home / "outbox"
+
+    @property
+    def sms_outbox(self) -> Path:
+        """Where the `outbox` SMS provider appends each message as a JSON line."""
+        return self.home / "sms.jsonl"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where `local` storage keeps reports."""
+        return self.home / "reports"

@@ -1,7 +1,7 @@
 """A job's status, read from Temporal: its description, its pending activity, its `status` query and history.
 
 Temporal knows more states than a job queue shows; `JobState` folds them into the ones Bull Board users know:
-a running workflow is `scheduled` (start delayed), `queued` (waiting for a worker), `running`, or `retrying`
+a running workflow is `scheduled-for-later` (start delayed), `queued` (waiting for a worker), `running`, or `retrying`
 (its activity failed at least once and waits for the next attempt).
 """
 
@@ -24,13 +24,14 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
+from activities.progress import Progress
 from conveyor.kinds import kind_of
 
 
 class JobState(StrEnum):
     """Where a job is in its life."""
 
-    SCHEDULED = "scheduled"
+    SCHEDULED = "scheduled-for-later"
     QUEUED = "queued"
     RUNNING = "running"
     RETRYING = "retrying"
@@ -48,7 +49,7 @@ class JobState(StrEnum):
 
 _DONE = {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.TERMINATED, JobState.TIMED_OUT}
 
-_CLOSED_STATE = {
+CLOSED_STATE = {
     WorkflowExecutionStatus.COMPLETED: JobState.COMPLETED,
     WorkflowExecutionStatus.FAILED: JobState.FAILED,
     WorkflowExecutionStatus.CANCELED: JobState.CANCELLED,
@@ -78,7 +79,7 @@ class JobStatus(BaseModel):
     stage: str | None = None
     progress: int | None = None
     detail: str | None = None
-    """More about the progress, e.g. a broadcast's `420 sent, 1 failed, 579 remaining`."""
+    """What a long activity last reported, e.g. `40,000/100,000 rows`."""
     result: dict[str, Any] | None = None
     created_at: datetime
     starts_at: datetime | None = None
@@ -120,7 +121,7 @@ async def read_status(handle: WorkflowHandle[Any, Any], ui_url: str, namespace: 
     if desc.status is None or desc.status is WorkflowExecutionStatus.RUNNING:
         await _running(handle, desc, status)
     else:
-        status.state = _CLOSED_STATE[desc.status]
+        status.state = CLOSED_STATE[desc.status]
         await _closed(handle, status)
     return status
 
@@ -129,6 +130,7 @@ async def _running(handle: WorkflowHandle[Any, Any], desc: WorkflowExecutionDesc
     if desc.execution_time and desc.execution_time > datetime.now(UTC):
         status.state = JobState.SCHEDULED
         return
+    heartbeat: Progress | None = None
     for activity in desc.raw_description.pending_activities:
         status.attempts = max(status.attempts, activity.attempt)
         if activity.HasField("last_failure") and activity.last_failure.message:
@@ -136,14 +138,28 @@ async def _running(handle: WorkflowHandle[Any, Any], desc: WorkflowExecutionDesc
             status.failure = failure_of(activity.last_failure)
         elif activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED:
             status.state = JobState.RUNNING
+        heartbeat = _heartbeat_progress(activity.heartbeat_details.payloads)
     if status.state is JobState.QUEUED and desc.history_length > 3:
         status.state = JobState.RUNNING  # a worker has taken the job: it waits on a timer, child or signal
     try:
         progress = await handle.query("status", rpc_timeout=timedelta(seconds=2))
         status.stage, status.progress = progress.get("stage"), progress.get("percent")
-        status.detail = progress.get("detail")
+        status.detail = progress.get("detail")  # e.g. a broadcast's `420 sent, 1 failed, 579 remaining`
     except (RPCError, TimeoutError, WorkflowQueryFailedError):
         pass  # no worker has picked the job up yet, so nobody can answer the query
+    if heartbeat is not None:  # the activity knows better than the workflow how far it is
+        status.detail = heartbeat.describe()
+        status.progress = heartbeat.percent if heartbeat.percent is not None else status.progress
+
+
+def _heartbeat_progress(payloads: Any) -> Progress | None:
+    """The `Progress` a pending activity last heartbeated, if that is what its details are."""
+    if not payloads:
+        return None
+    try:
+        return Progress.model_validate_json(payloads[0].data)
+    except ValueError:
+        return None  # an activity that heartbeats something else
 
 
 async def _closed(handle: WorkflowHandle[Any, Any], status: JobStatus) -> None:

@@ -29,6 +29,8 @@ def env_for(settings: Settings) -> dict[str, str]:
     env |= {
         "CONVEYOR_TEMPORAL_ADDRESS": settings.temporal_address,
         "CONVEYOR_TASK_QUEUE": settings.task_queue,
+        "CONVEYOR_SMS_TASK_QUEUE": settings.sms_task_queue,
+        "CONVEYOR_REPORTS_TASK_QUEUE": settings.reports_task_queue,
         "CONVEYOR_HOME": str(settings.home),
         "CONVEYOR_SMTP_HOST": settings.smtp_host,
         "CONVEYOR_SMTP_PORT": str(settings.smtp_port),

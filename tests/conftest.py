@@ -1,5 +1,6 @@
 """The real parts every test stands on: a Temporal dev server, the time-skipping server, an SMTP server with
-STARTTLS + AUTH, and a Conveyor worker on a task queue of its own per test."""
+STARTTLS + AUTH, a moto server speaking S3 and SNS over HTTP, and a Conveyor worker on task queues of its own
+per test."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.smtp import SmtpTls
 from conveyor import Jobs, Settings, search_attributes
-from tests.smtp_server import PASSWORD, USER, SmtpServer
+from tests.smtp_server import PASSWORD, USER, SmtpServer, free_port
+from tests.webhook import Webhook
 from worker.build import build_workers
 from worker.dev import SINGLE_PARTITION
 from worker.run import running
@@ -51,6 +54,15 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session")
+def webhook() -> Iterator[Webhook]:
+    """A local HTTP server recording the JSON POSTed to it (alert webhooks)."""
+    hook = Webhook()
+    hook.start()
+    yield hook
+    hook.stop()
+
+
+@pytest.fixture(scope="session")
 def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServer]:
     """aiosmtpd requiring STARTTLS and AUTH, with a certificate from a CA made for this session."""
     server = SmtpServer(tmp_path_factory.mktemp("smtp"))
@@ -59,11 +71,24 @@ def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServer
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's server on a free port: S3 and SNS over real HTTP to real boto3. Yields its endpoint URL."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
 def settings_for(env: WorkflowEnvironment, smtp: SmtpServer, tmp: Path, **overrides: object) -> Settings:
-    """Settings pointing at the test servers, on a task queue of the test's own."""
+    """Settings pointing at the test servers, on task queues of the test's own."""
+    queue = f"test-{uuid.uuid4().hex[:12]}"
     values: dict[str, object] = {
         "temporal_address": env.client.service_client.config.target_host,
-        "task_queue": f"test-{uuid.uuid4().hex[:12]}",
+        "task_queue": queue,
+        "sms_task_queue": f"{queue}-sms",
+        "reports_task_queue": f"{queue}-reports",
         "smtp_host": "127.0.0.1",
         "smtp_port": smtp.port,
         "smtp_tls": SmtpTls.STARTTLS,

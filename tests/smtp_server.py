@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -48,6 +49,7 @@ class Handler:
         self.rcpt_attempts: dict[str, int] = defaultdict(int)
         self.data_faults: dict[str, int] = defaultdict(int)
         self.deferred: list[Received] = []
+        self.holds: dict[str, threading.Event] = {}
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
@@ -59,6 +61,9 @@ class Handler:
                 planned.popleft()  # a transient fault is used up; a permanent refusal stays
         if code is not None:
             return f"{code} {'4.7.1 try again later' if code < 500 else '5.1.1 mailbox unavailable'}"
+        hold = self.holds.get(address)
+        if hold is not None:
+            await asyncio.to_thread(hold.wait, 60)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -81,7 +86,7 @@ def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth_
         USER.encode(),
         PASSWORD.encode(),
     )
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers a failure with 535, as servers do
 
 
 class SmtpServer:
@@ -117,6 +122,17 @@ class SmtpServer:
         """Answer RCPT of `address` with `code`: `times` times for 4xx, for good for 5xx."""
         with self.handler.lock:
             self.handler.faults[address].extend([code] * (times if code < 500 else 1))
+
+    def heal(self, address: str) -> None:
+        """Forget the faults planned for `address`: the cause of its failures is fixed."""
+        with self.handler.lock:
+            self.handler.faults.pop(address, None)
+
+    def hold(self, address: str) -> threading.Event:
+        """Keep sends to `address` waiting at RCPT until the returned event is set (a job stays `running`)."""
+        event = threading.Event()
+        self.handler.holds[address] = event
+        return event
 
     def defer_data(self, address: str, times: int = 1) -> None:
         """Answer 451 after the whole message of `address` arrived, `times` times (kept in `deferred`)."""

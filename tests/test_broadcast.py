@@ -15,7 +15,7 @@ from activities.broadcast import recipient_key
 from conveyor import Jobs, Settings
 from tests.cli import start_worker, stop_worker
 from tests.smtp_server import SmtpServer
-from tests.waiting import until
+from tests.waiting import eventually
 
 
 def recipients_csv(path: Path, count: int) -> list[str]:
@@ -76,10 +76,10 @@ async def test_killed_worker_mid_broadcast_still_reaches_each_recipient_once(
             {"source": f"csv:{tmp_path / 'list.csv'}", "message": {"template": "newsletter"}, "batch_size": 50}
         )
 
-        async def some_sent() -> bool:
-            return len(delivered(smtp_server, addresses)) >= 200
+        async def sent_so_far() -> int:
+            return len(delivered(smtp_server, addresses))
 
-        await until(some_sent, 60, "the first 200 messages")
+        await eventually(sent_so_far, lambda n: n >= 200, timeout=60)
         status = await handle.workflow.query("status")
         assert status["stage"] == "sending" and status["sent"] + status["failed"] + status["remaining"] == 1000
         shown = await jobs.status(handle.id)

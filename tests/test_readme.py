@@ -12,7 +12,7 @@ README = (ROOT / "README.md").read_text()
 
 
 def test_every_setting_is_documented() -> None:
-    documented = set(re.findall(r"^\| `(CONVEYOR_[A-Z_]+)` \|", README, re.MULTILINE))
+    documented = set(re.findall(r"^\| `(CONVEYOR_[A-Z0-9_]+)` \|", README, re.MULTILINE))
     assert documented == {f"CONVEYOR_{name.upper()}" for name in Settings.model_fields}
 
 

@@ -1,7 +1,8 @@
 """Recorded histories replayed against today's workflow code: a change that would break jobs already running
 (a reordered activity, a new timer) raises `NondeterminismError` here, before it ships.
 
-Record more with `conveyor histories export --kind email --last 5` against a stack that ran real jobs.
+Record more with `conveyor histories export --kind email --last 5` against a stack that ran real jobs. Keep the
+exported file name (the job id) for workflows that derive ids from their own, e.g. GenerateReport's child email.
 """
 
 from __future__ import annotations

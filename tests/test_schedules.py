@@ -20,9 +20,12 @@ from conveyor import Jobs, Settings
 from tests.cli import run, start_worker, stop_worker
 from tests.conftest import TEMPORAL
 from tests.smtp_server import SmtpServer
-from tests.waiting import until
+from tests.waiting import eventually
 from worker.schedule_apply import apply, describe
 from worker.schedules import DeclaredSchedule, declared
+from workflows.report import ReportJob
+
+COMPLETED = WorkflowExecutionStatus.COMPLETED
 
 
 @pytest.fixture
@@ -49,6 +52,7 @@ async def runs_of(client: Client, schedule_id: str) -> list[WorkflowExecutionSta
 async def test_apply_twice_creates_each_seed_schedule_once(
     temporal_env: WorkflowEnvironment, settings: Settings, scope: str
 ) -> None:
+    settings = settings.model_copy(update={"ops_email": "ops@example.com"})
     client, rows = temporal_env.client, scoped(declared(settings), scope)
     first = await apply(client, rows, scope)
     second = await apply(client, rows, scope)
@@ -60,9 +64,10 @@ async def test_apply_twice_creates_each_seed_schedule_once(
     assert report is not None
     action = report.schedule.action
     assert isinstance(action, ScheduleActionStartWorkflow)
-    assert (action.workflow, action.task_queue) == ("GenerateReport", "conveyor-reports")
+    assert (action.workflow, action.task_queue) == ("GenerateReport", settings.reports_task_queue)
     [arg] = client.data_converter.payload_converter.from_payloads(list(action.args))
-    assert arg == {"report": "jobs-summary", "format": "pdf", "deliver_to": [settings.ops_email]}
+    assert arg == {"report": "jobs-summary", "format": "pdf", "deliver_to": ["ops@example.com"]}
+    ReportJob.model_validate(arg)  # the report job's own contract accepts it
     assert [c.comment for c in report.schedule.spec.calendars] == ["0 2 * * *"]
     assert report.info.next_action_times[0].hour == 2
     digest = await describe(client, f"{scope}hourly-digest")
@@ -124,10 +129,7 @@ async def test_trigger_with_temporal_binary_runs_the_job_and_its_email_arrives(
                     "--address", settings.temporal_address)  # fmt: skip
     assert ran.code == 0, ran.err
 
-    async def completed() -> list[WorkflowExecutionStatus | None]:
-        return [s for s in await runs_of(jobs.client, row.id) if s is WorkflowExecutionStatus.COMPLETED]
-
-    await until(completed, 30, "the triggered email job to complete")
+    await eventually(lambda: runs_of(jobs.client, row.id), lambda runs: COMPLETED in runs, timeout=30)
     [message] = smtp_server.to(to)
     assert message["Subject"] == "Nightly" and message["X-Conveyor-Job-Id"].startswith(row.workflow_id)
 
@@ -147,7 +149,7 @@ async def test_paused_schedule_does_not_fire_until_unpaused(jobs: Jobs, settings
     assert await runs_of(jobs.client, row.id) == []
     address = ["--schedule-id", row.id, "--address", settings.temporal_address]
     assert (await run(str(TEMPORAL), "schedule", "toggle", "--unpause", *address)).code == 0
-    await until(lambda: runs_of(jobs.client, row.id), 30, "a run after unpausing")
+    await eventually(lambda: runs_of(jobs.client, row.id), bool, timeout=30)
     assert (await run(str(TEMPORAL), "schedule", "toggle", "--pause", *address, "--reason", "enough")).code == 0
     desc = await describe(jobs.client, row.id)
     assert desc is not None and desc.schedule.state.paused and desc.schedule.state.note == "enough"
@@ -175,10 +177,7 @@ async def test_two_workers_and_a_trigger_make_exactly_one_cleanup_run(
     try:
         await client.get_schedule_handle(cleanup.id).trigger()
 
-        async def completed() -> list[WorkflowExecutionStatus | None]:
-            return [s for s in await runs_of(client, cleanup.id) if s is WorkflowExecutionStatus.COMPLETED]
-
-        await until(completed, 60, "the triggered cleanup to complete")
+        await eventually(lambda: runs_of(client, cleanup.id), lambda runs: COMPLETED in runs, timeout=60)
     finally:
         for w in workers:
             await stop_worker(w)

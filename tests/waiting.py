@@ -1,4 +1,4 @@
-"""Waiting on a condition with a deadline, for outcomes no handle or event announces (files, other processes)."""
+"""Waiting on a condition with a deadline, for state that settles asynchronously (visibility, status)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def until(check: Callable[[], Awaitable[T]], timeout: float, what: str) -> T:
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout` seconds."""
+async def eventually(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout: float = 20.0) -> T:
+    """Call `probe` until `ok(result)`; the last result, or AssertionError naming it after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        value = await check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        await asyncio.sleep(0.05)  # a poll interval, bounded by the deadline above
+        result = await probe()
+        if ok(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s; last: {result!r}")
+        await asyncio.sleep(0.05)  # noqa: sleep-ok (polling interval of a condition with a deadline)

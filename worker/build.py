@@ -8,62 +8,141 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.alerts import AlertChannels
 from activities.broadcast import BroadcastActivities
 from activities.cleanup import CleanupActivities
 from activities.email import EmailActivities
 from activities.render import TemplateRenderer
+from activities.report import ReportActivities
+from activities.s3 import S3Storage
+from activities.sms import SmsActivities
+from activities.sms_providers import OutboxProvider, SmsProvider, SnsProvider
 from activities.smtp import SmtpPool
-from activities.storage import LocalStorage
-from conveyor.settings import Settings
+from activities.storage import LocalStorage, Storage
+from conveyor.settings import Settings, SmsProviderName, StorageBackend
+from conveyor.status import ui_link
 from workflows.broadcast import Broadcast
 from workflows.cleanup import Cleanup
 from workflows.email import SendEmail
+from workflows.report import GenerateReport
+from workflows.sms import SendSms
 from workflows.welcome import Welcome
 
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     # Validation libraries the job models use: deterministic, so loaded once instead of per workflow run.
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("pydantic", "email_validator", "idna")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "pydantic", "email_validator", "idna", "phonenumbers"
+    )
 )
 
 
-WORKFLOWS = [SendEmail, Broadcast, Cleanup, Welcome]
+WORKFLOWS = [SendEmail, SendSms, GenerateReport, Broadcast, Cleanup, Welcome]
 """Every workflow Conveyor runs; the replay tests replay recorded histories against exactly these."""
 
 
-def email_activities(settings: Settings) -> EmailActivities:
-    """The email activities, talking to the SMTP server in `settings`."""
+def storage(settings: Settings) -> Storage:
+    """Where reports (and attachments by key) are stored: S3 or the local directory."""
+    if settings.storage is StorageBackend.S3:
+        return S3Storage(
+            settings.aws_config(settings.s3_endpoint_url),
+            bucket=settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            link_expiry_seconds=settings.report_link_expiry_seconds,
+        )
+    return LocalStorage(settings.reports_dir)
+
+
+def sms_provider(settings: Settings) -> SmsProvider:
+    """The SMS provider in `settings`: SNS, or the local outbox file."""
+    if settings.sms_provider is SmsProviderName.SNS:
+        return SnsProvider(settings.aws_config(settings.sns_endpoint_url), sms_type=settings.sms_type)
+    return OutboxProvider(settings.sms_outbox)
+
+
+def email_activities(settings: Settings, files: Storage | None = None) -> EmailActivities:
+    """The email activities, talking to the SMTP server in `settings`; attachments by key come from `files`."""
     return EmailActivities(
         smtp_config=settings.smtp_config(),
         mail_from=settings.mail_from,
         renderer=TemplateRenderer(settings.templates_dir),
-        storage=report_storage(settings),
+        storage=files or storage(settings),
     )
 
 
-def report_storage(settings: Settings) -> LocalStorage:
-    """Where reports (and attachments by key) are stored."""
-    return LocalStorage(settings.home / "reports")
+def alert_channels(settings: Settings) -> AlertChannels:
+    """Failure alerts by email to `ops_email` and/or to the webhook, with links into the web UI."""
+    return AlertChannels(
+        smtp_config=settings.smtp_config(),
+        mail_from=settings.mail_from,
+        ops_email=settings.ops_email,
+        webhook_url=settings.alert_webhook_url,
+        job_link=lambda job_id: ui_link(settings.web_ui, settings.namespace, job_id),
+    )
 
 
 def build_workers(client: Client, settings: Settings) -> list[Worker]:
-    """One worker per task queue, all in this process."""
-    email = email_activities(settings)
+    """One worker per task queue, all in this process.
+
+    Every worker registers every workflow (workflow tasks are cheap); activities are split by queue: email on the
+    default queue, SMS on its rate-limited queue, rendering on the reports queue with its own slots and threads,
+    so a burst of reports never takes the slots email and SMS need. Each queue also runs `send_alert`, because a
+    failing job runs its alert on its own queue.
+    """
+    files = storage(settings)
+    alerts = alert_channels(settings)
+    email = email_activities(settings, files)
     broadcast = BroadcastActivities(email, SmtpPool(settings.smtp_config(), settings.smtp_pool_size))
-    cleanup = CleanupActivities(report_storage(settings), settings.outbox_dir, settings.retention_days)
+    cleanup = CleanupActivities(files, settings.outbox_dir, settings.retention_days)
+    sms = SmsActivities(sms_provider(settings), rate_per_second=settings.sms_rate_per_second)
+    reports = ReportActivities(
+        files,
+        email_task_queue=settings.task_queue,
+        attach_max_bytes=settings.report_attach_max_bytes,
+        concurrency=settings.report_concurrency,
+        client=client,
+        workflow_types=[w.__temporal_workflow_definition.name for w in WORKFLOWS],  # type: ignore[attr-defined]
+    )
+    common = {
+        "workflows": WORKFLOWS,
+        "workflow_runner": WORKFLOW_RUNNER,
+        "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
+        "graceful_shutdown_timeout": timedelta(seconds=settings.graceful_shutdown_seconds),
+    }
     return [
         Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=WORKFLOWS,
-            workflow_runner=WORKFLOW_RUNNER,
             activities=[
                 email.send_email,
+                alerts.send_alert,
                 broadcast.list_recipients,
                 broadcast.send_batch,
                 cleanup.purge_reports,
                 cleanup.purge_outbox,
             ],
             max_concurrent_activities=settings.max_concurrent_activities,
-            graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
-        )
+            max_task_queue_activities_per_second=settings.email_max_per_second,
+            # A broadcast batch's heartbeat (who was sent to) reaches the server every second, so a batch retried
+            # after its worker died re-sends at most about a second's worth of messages (default: 8 s).
+            max_heartbeat_throttle_interval=timedelta(seconds=1),
+            **common,  # type: ignore[arg-type]
+        ),
+        Worker(
+            client,
+            task_queue=settings.sms_task_queue,
+            activities=[sms.send_sms, alerts.send_alert],
+            max_concurrent_activities=settings.max_concurrent_activities,
+            max_task_queue_activities_per_second=settings.sms_rate_per_second,
+            **common,  # type: ignore[arg-type]
+        ),
+        Worker(
+            client,
+            task_queue=settings.reports_task_queue,
+            activities=[reports.render_report, alerts.send_alert],
+            max_concurrent_activities=settings.report_concurrency,
+            # Heartbeats reach the server every second (the default waits 80% of the heartbeat timeout, 8 s), so
+            # `conveyor status` shows a render's progress as it goes. One small RPC a second per running render.
+            max_heartbeat_throttle_interval=timedelta(seconds=1),
+            **common,  # type: ignore[arg-type]
+        ),
     ]

@@ -25,7 +25,7 @@ from temporalio.client import Client
 from conveyor import search_attributes
 from conveyor.connection import connect
 from conveyor.errors import ConveyorError
-from conveyor.settings import Settings
+from conveyor.settings import Settings, SmsProviderName, StorageBackend
 from worker.build import build_workers
 from worker.outbox import start_outbox
 from worker.run import run_until, stop_on_signals
@@ -141,8 +141,14 @@ def banner(settings: Settings) -> str:
             f"  SMTP outbox  {settings.smtp_host}:{settings.smtp_port} -> {settings.outbox_dir}/<job-id>.eml"
             if settings.dev_outbox
             else f"  SMTP         {settings.smtp_host}:{settings.smtp_port} (CONVEYOR_DEV_OUTBOX=false: not ours)",
-            f"  Worker       task queue {settings.task_queue}",
+            f"  SMS          {settings.sms_provider.value}"
+            + (f" -> {settings.sms_outbox}" if settings.sms_provider is SmsProviderName.OUTBOX else ""),
+            f"  Reports      {settings.storage.value}"
+            + (f" -> {settings.reports_dir}/<job-id>/" if settings.storage is StorageBackend.LOCAL else ""),
+            f"  Worker       queues {settings.task_queue}, {settings.sms_task_queue}, {settings.reports_task_queue}",
             "Try: conveyor send email --to ann@example.com --template welcome --var name=Ann",
+            "     conveyor send sms --to +15555550100 --body 'Your code is 1234'",
+            "     conveyor send report --report jobs-summary --format pdf --deliver-to ops@example.com",
             "Ctrl-C stops everything.",
         ]
     )

@@ -52,7 +52,12 @@ def declared(settings: Settings) -> list[DeclaredSchedule]:
         DeclaredSchedule(
             id="daily-jobs-report",
             workflow="GenerateReport",
-            input={"report": "jobs-summary", "format": "pdf", "deliver_to": [settings.ops_email]},
+            # Without CONVEYOR_OPS_EMAIL the report is stored, not emailed.
+            input={
+                "report": "jobs-summary",
+                "format": "pdf",
+                "deliver_to": [settings.ops_email] if settings.ops_email else [],
+            },
             task_queue=settings.reports_task_queue,
             workflow_id="report-daily-jobs-report",
             cron=("0 2 * * *",),

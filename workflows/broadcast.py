@@ -12,7 +12,6 @@ import asyncio
 
 from temporalio import workflow
 from temporalio.common import RawValue
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.broadcast import BroadcastActivities
@@ -24,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
         RecipientPage,
         SendBatchInput,
     )
-    from workflows.job import JobProgress, JobWorkflow, decode, job_failure
+    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
     from workflows.policies import POLICIES
 
 __all__ = ["Broadcast", "BroadcastJob", "BroadcastResult", "BroadcastStatus"]
@@ -42,6 +41,8 @@ class BroadcastStatus(JobProgress):
 class Broadcast(JobWorkflow):
     """Send a message to every recipient of a source. Input: a `BroadcastJob`. Result: a `BroadcastResult`."""
 
+    kind = "broadcast"
+
     def __init__(self) -> None:
         super().__init__()
         self.state = BroadcastProgress()
@@ -49,7 +50,12 @@ class Broadcast(JobWorkflow):
     @workflow.run
     async def run(self, raw: RawValue) -> BroadcastResult:
         """Page, send in bounded parallel batches, continue as new every `continue_every` recipients."""
-        job = decode(raw, BroadcastJob)
+        try:
+            return await self._broadcast(decode(raw, BroadcastJob))
+        except JOB_FAILURES as e:  # a batch or page that failed for good (retries exhausted), or bad input
+            await self.fail(e)
+
+    async def _broadcast(self, job: BroadcastJob) -> BroadcastResult:
         broadcast_id = job.broadcast_id or workflow.info().workflow_id
         self.state = job.resume or BroadcastProgress()
         self._report()
@@ -86,20 +92,15 @@ class Broadcast(JobWorkflow):
         )
 
     async def _list(self, request: ListRecipientsInput) -> RecipientPage:
-        try:
-            return await workflow.execute_activity_method(
-                BroadcastActivities.list_recipients, request, **POLICIES["broadcast-list"].activity_options()
-            )
-        except ActivityError as e:
-            raise job_failure(e) from e
+        return await workflow.execute_activity_method(
+            BroadcastActivities.list_recipients, request, **POLICIES["broadcast-list"].activity_options()
+        )
 
     async def _send(self, batch: SendBatchInput, slots: asyncio.Semaphore) -> None:
         try:
             done = await workflow.execute_activity_method(
                 BroadcastActivities.send_batch, batch, **POLICIES["broadcast-send"].activity_options()
             )
-        except ActivityError as e:
-            raise job_failure(e) from e
         finally:
             slots.release()
         self.state.sent += len(done.sent)

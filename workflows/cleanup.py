@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from temporalio import workflow
 from temporalio.common import RawValue
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.cleanup import CleanupActivities, CleanupJob, CleanupResult, PurgeInput
-    from workflows.job import JobProgress, JobWorkflow, decode, job_failure
+    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
     from workflows.policies import POLICIES
 
 __all__ = ["Cleanup", "CleanupJob", "CleanupResult"]
@@ -18,18 +17,18 @@ __all__ = ["Cleanup", "CleanupJob", "CleanupResult"]
 class Cleanup(JobWorkflow):
     """Purge stored reports and outbox files past retention. Input: a `CleanupJob`. Result: a `CleanupResult`."""
 
+    kind = "cleanup"
+
     @workflow.run
     async def run(self, raw: RawValue) -> CleanupResult:
         """Purge reports, then outbox files, each in one activity; the cutoff is taken from the workflow's clock."""
-        job = decode(raw, CleanupJob)
-        request = PurgeInput(now=workflow.now(), retention_days=job.retention_days)
-        options = POLICIES["cleanup"].activity_options()
         try:
-            self.progress = JobProgress(stage="purging reports", percent=10)
-            reports = await workflow.execute_activity_method(CleanupActivities.purge_reports, request, **options)
-            self.progress = JobProgress(stage="purging outbox", percent=50)
-            outbox = await workflow.execute_activity_method(CleanupActivities.purge_outbox, request, **options)
-        except ActivityError as e:
-            raise job_failure(e) from e
+            job = decode(raw, CleanupJob)
+            request = PurgeInput(now=workflow.now(), retention_days=job.retention_days)
+            policy = POLICIES["cleanup"]
+            reports = await self.run_step("purging reports", 10, CleanupActivities.purge_reports, request, policy)
+            outbox = await self.run_step("purging outbox", 50, CleanupActivities.purge_outbox, request, policy)
+        except JOB_FAILURES as e:
+            await self.fail(e)
         self.progress = JobProgress(stage="done", percent=100)
         return CleanupResult(reports=reports, outbox=outbox)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from temporalio import workflow
 from temporalio.common import RawValue
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
     from activities.email_models import EmailJob, EmailResult, SendEmailInput
-    from workflows.job import JobProgress, JobWorkflow, decode, job_failure
+    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
     from workflows.policies import POLICIES
 
 __all__ = ["EmailJob", "EmailResult", "SendEmail"]
@@ -19,18 +18,21 @@ __all__ = ["EmailJob", "EmailResult", "SendEmail"]
 class SendEmail(JobWorkflow):
     """Send one email. Input: an `EmailJob` as JSON. Result: an `EmailResult`."""
 
+    kind = "email"
+
     @workflow.run
     async def run(self, raw: RawValue) -> EmailResult:
         """Validate the job, then render and send it in one activity."""
-        job = decode(raw, EmailJob)
-        self.progress = JobProgress(stage="sending", percent=10)
         try:
-            result = await workflow.execute_activity_method(
+            job = decode(raw, EmailJob)
+            result = await self.run_step(
+                "sending",
+                10,
                 EmailActivities.send_email,
                 SendEmailInput(job_id=workflow.info().workflow_id, job=job),
-                **POLICIES["email"].activity_options(),
+                POLICIES["email"],
             )
-        except ActivityError as e:
-            raise job_failure(e) from e
+        except JOB_FAILURES as e:
+            await self.fail(e)
         self.progress = JobProgress(stage="sent", percent=100)
         return result

@@ -1,4 +1,5 @@
-"""What every job workflow shares: validating its input, the `status` query, and a failure typed by its cause.
+"""What every job workflow shares: validating its input, the `status` query, and failing for good — typed by
+its cause and announced by an alert.
 
 Inputs arrive as `RawValue` and are validated here rather than by the SDK: JSON that fails validation (e.g. from
 `temporal workflow start` or a Node producer) would otherwise fail *decoding*, which Temporal retries forever
@@ -7,14 +8,33 @@ with nothing in the job's history. Here it fails the job at once with `InvalidJo
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import RawValue
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    TimeoutError,
+    is_cancelled_exception,
+)
+
+with workflow.unsafe.imports_passed_through():
+    from activities.alerts import AlertChannels, JobAlert
+    from workflows.policies import POLICIES, JobPolicy
 
 M = TypeVar("M", bound=BaseModel)
+
+JOB_FAILURES = (ActivityError, ChildWorkflowError, ApplicationError)
+"""What ends a job for good: workflows catch these around their body and call `JobWorkflow.fail`."""
+A = TypeVar("A")
+R = TypeVar("R")
+
+ALERT_PATCH = "failure-alert"
+"""Patch id of the failure alert, added after the first jobs ran (see README, Safe deploys)."""
 
 
 class JobProgress(BaseModel):
@@ -44,22 +64,31 @@ def decode(raw: RawValue, model: type[M]) -> M:
         raise ApplicationError(f"invalid {model.__name__}: {e}", type="InvalidJob", non_retryable=True) from None
 
 
-def job_failure(error: ActivityError) -> ApplicationError:
-    """The job's own failure for a failed activity: typed by the cause (e.g. `RecipientRejected`)."""
-    cause = error.cause
+def job_failure(error: Exception) -> ApplicationError:
+    """The job's own failure for `error` (a failed activity, child job or check): typed by its cause (e.g.
+    `RecipientRejected`), details kept."""
+    cause: BaseException | None = error.cause if isinstance(error, (ActivityError, ChildWorkflowError)) else error
     if isinstance(cause, ApplicationError):
-        return ApplicationError(cause.message, type=cause.type, non_retryable=True)
+        return ApplicationError(cause.message, *cause.details, type=cause.type, non_retryable=True)
     if isinstance(cause, TimeoutError):
-        return ApplicationError(
-            f"activity timed out ({cause.type.name if cause.type else 'unknown'})",
-            type="ActivityTimeout",
-            non_retryable=True,
-        )
+        kind = cause.type.name if cause.type else "unknown"
+        return ApplicationError(f"activity timed out ({kind})", type="ActivityTimeout", non_retryable=True)
     return ApplicationError(str(cause or error), type=type(cause or error).__name__, non_retryable=True)
 
 
+def attempts_of(failure: ApplicationError) -> int | None:
+    """The attempt number an activity put in its error's details (see `activities.errors.JobError`)."""
+    details: Sequence[Any] = failure.details
+    if details and isinstance(details[0], dict) and isinstance(details[0].get("attempt"), int):
+        return int(details[0]["attempt"])
+    return None
+
+
 class JobWorkflow:
-    """Base of job workflows: holds the progress the `status` query reports."""
+    """Base of job workflows: the progress the `status` query reports, and the way a job fails."""
+
+    kind: ClassVar[str]
+    """The job kind, as producers name it (`email`, `sms`, ...)."""
 
     def __init__(self) -> None:
         self.progress = JobProgress()
@@ -68,3 +97,35 @@ class JobWorkflow:
     def status(self) -> JobProgress:
         """The job's stage and progress, for `conveyor status` and the web UI's Queries tab."""
         return self.progress
+
+    async def run_step(
+        self, stage: str, percent: int, activity: Callable[[Any, A], Awaitable[R]], arg: A, policy: JobPolicy
+    ) -> R:
+        """Run one activity under `policy`, showing `stage` meanwhile. Its failure propagates: the workflow's
+        `except JOB_FAILURES` hands it to `fail`."""
+        self.progress = JobProgress(stage=stage, percent=percent)
+        return await workflow.execute_activity_method(activity, arg, **policy.activity_options())
+
+    async def fail(self, error: Exception) -> NoReturn:
+        """End the job: a cancellation stays a cancellation (no alert); anything else raises an alert, then fails
+        the job with an error typed by its cause. An alert that cannot be delivered is logged, never raised."""
+        if is_cancelled_exception(error):
+            raise error
+        failure = job_failure(error)
+        self.progress = JobProgress(stage="failed", percent=self.progress.percent, detail=failure.type)
+        alert = JobAlert(
+            kind=self.kind,
+            job_id=workflow.info().workflow_id,
+            failure_type=failure.type or "Failure",
+            message=failure.message,
+            attempts=attempts_of(failure),
+        )
+        # Jobs that failed before alerts existed recorded no alert: `patched` keeps replaying them as they ran.
+        if workflow.patched(ALERT_PATCH):
+            try:
+                await workflow.execute_activity_method(
+                    AlertChannels.send_alert, alert, **POLICIES["alert"].activity_options()
+                )
+            except ActivityError as e:
+                workflow.logger.warning("alert for failed job %s not delivered: %s", alert.job_id, e.cause)
+        raise failure from error

@@ -54,6 +54,20 @@ POLICIES: dict[str, JobPolicy] = {
     "email": JobPolicy(
         attempt_timeout=2 * MIN, first_retry=1 * S, backoff=2.0, max_retry_wait=5 * MIN, max_attempts=12
     ),
+    # The failure alert of any job: a few quick tries, then the workflow logs it and fails the job anyway.
+    "alert": JobPolicy(attempt_timeout=30 * S, first_retry=1 * S, backoff=2.0, max_retry_wait=10 * S, max_attempts=3),
+    # Throttling backs off quickly (1 s, 2 s ... 2 min); a provider outage of ~10 minutes is ridden out.
+    "sms": JobPolicy(attempt_timeout=1 * MIN, first_retry=1 * S, backoff=2.0, max_retry_wait=2 * MIN, max_attempts=12),
+    # A render heartbeats every second or so: a worker that dies is noticed within 10 s and the render starts
+    # again on another worker. 100,000 PDF rows take ~30 s here, so 30 minutes leaves room for big reports.
+    "report": JobPolicy(
+        attempt_timeout=30 * MIN,
+        first_retry=5 * S,
+        backoff=2.0,
+        max_retry_wait=5 * MIN,
+        max_attempts=5,
+        heartbeat_timeout=10 * S,
+    ),
     # Deleting files is quick and idempotent; a stuck disk gets a few tries, then the job fails and is seen.
     "cleanup": JobPolicy(
         attempt_timeout=10 * MIN, first_retry=5 * S, backoff=2.0, max_retry_wait=1 * MIN, max_attempts=5
@@ -74,4 +88,4 @@ POLICIES: dict[str, JobPolicy] = {
         heartbeat_timeout=10 * S,
     ),
 }
-"""One row per job kind."""
+"""One row per job kind (and one for alerts)."""

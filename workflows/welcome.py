@@ -14,12 +14,11 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 from temporalio import workflow
 from temporalio.common import RawValue
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
     from activities.email_models import EmailJob, SendEmailInput
-    from workflows.job import JobProgress, JobWorkflow, decode, job_failure
+    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
     from workflows.policies import POLICIES
 
 EVENT_SIGNAL = "event"
@@ -64,6 +63,8 @@ class WelcomeResult(BaseModel):
 class Welcome(JobWorkflow):
     """Welcome one user. Input: a `WelcomeJob`; events arrive on the `event` signal. Result: a `WelcomeResult`."""
 
+    kind = "welcome"
+
     def __init__(self) -> None:
         super().__init__()
         self.created: UserEvent | None = None
@@ -80,7 +81,12 @@ class Welcome(JobWorkflow):
     @workflow.run
     async def run(self, raw: RawValue) -> WelcomeResult:
         """Welcome on `user.created`, then follow up unless `user.activated` came first."""
-        job = decode(raw, WelcomeJob)
+        try:
+            return await self._flow(decode(raw, WelcomeJob))
+        except JOB_FAILURES as e:
+            await self.fail(e)
+
+    async def _flow(self, job: WelcomeJob) -> WelcomeResult:
         self.progress = JobProgress(stage="waiting for user.created")
         if not await self._wait(lambda: self.created is not None, job.follow_up_after):
             return WelcomeResult(welcome_sent=False, follow_up_sent=False, activated=self.activated)
@@ -103,13 +109,11 @@ class Welcome(JobWorkflow):
     async def _send(self, template: str, percent: int) -> None:
         created = self.created
         assert created is not None and created.email is not None
-        self.progress = JobProgress(stage=f"sending {template}", percent=percent)
         job = EmailJob(to=[created.email], template=template, context={"name": created.user_id, **created.context})
-        try:
-            await workflow.execute_activity_method(
-                EmailActivities.send_email,
-                SendEmailInput(job_id=f"{workflow.info().workflow_id}-{template}", job=job),
-                **POLICIES["email"].activity_options(),
-            )
-        except ActivityError as e:
-            raise job_failure(e) from e
+        await self.run_step(
+            f"sending {template}",
+            percent,
+            EmailActivities.send_email,
+            SendEmailInput(job_id=f"{workflow.info().workflow_id}-{template}", job=job),
+            POLICIES["email"],
+        )

@@ -1,8 +1,10 @@
-"""Turning command-line options into job fields: `--var k=v` pairs, `--context` JSON, `--attach` files."""
+"""Turning command-line options into job fields: `--var`/`--param k=v` pairs, `--context` JSON, `--attach` files
+and `--from-csv` rows."""
 
 from __future__ import annotations
 
 import base64
+import csv
 import json
 import mimetypes
 from pathlib import Path
@@ -21,12 +23,18 @@ def template_context(pairs: list[str], context_json: str | None) -> dict[str, An
             raise InvalidJobError(f"--context is not JSON: {e.msg} at position {e.pos}") from None
         if not isinstance(context, dict):
             raise InvalidJobError('--context must be a JSON object, e.g. \'{"name": "Ann"}\'')
+    return context | key_values(pairs, "--var")
+
+
+def key_values(pairs: list[str], option: str) -> dict[str, str]:
+    """`["a=1", "b=x=y"]` -> `{"a": "1", "b": "x=y"}`; `InvalidJobError` naming `option` for a pair without `=`."""
+    values: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise InvalidJobError(f"--var {pair!r} must look like name=value")
-        context[name.strip()] = value
-    return context
+            raise InvalidJobError(f"{option} {pair!r} must look like name=value")
+        values[name.strip()] = value
+    return values
 
 
 def attachments(paths: list[Path]) -> list[dict[str, Any]]:
@@ -40,3 +48,15 @@ def attachments(paths: list[Path]) -> list[dict[str, Any]]:
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         result.append({"filename": path.name, "content_type": content_type, "content": base64.b64encode(data).decode()})
     return result
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file with a header line that has an `email` column."""
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if "email" not in (reader.fieldnames or []):
+                raise InvalidJobError(f"--from-csv {path}: the header needs an 'email' column")
+            return [dict(row) for row in reader]
+    except OSError as e:
+        raise InvalidJobError(f"--from-csv {path}: {e.strerror}") from None

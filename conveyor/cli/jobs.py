@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 
 import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
-from conveyor.cli.app import app, command, out
+from conveyor.cli.app import app, command, err, out
 from conveyor.client import Jobs
 from conveyor.status import JobStatus
 
@@ -15,9 +18,8 @@ def print_status(status: JobStatus) -> None:
     """The status, one field per line."""
     out.print(f"[bold]{status.id}[/bold]  {status.kind}  [bold]{status.state.value}[/bold]")
     if status.stage is not None:
-        out.print(f"  progress   {status.progress}% ({status.stage})")
-    if status.detail:
-        out.print(f"  detail     {status.detail}")
+        detail = f", {status.detail}" if status.detail else ""
+        out.print(f"  progress   {status.progress}% ({status.stage}{detail})")
     out.print(f"  attempts   {status.attempts}")
     if status.failure:
         out.print(f"  failure    {status.failure.type}: {status.failure.message}")
@@ -43,12 +45,26 @@ async def status(job_id: str, as_json: bool = typer.Option(False, "--json", help
         print_status(st)
 
 
+async def follow(jobs: Jobs, job_id: str) -> Any:
+    """The job's result; on a terminal, a progress bar (stage and percent from its status) while waiting."""
+    result = asyncio.ensure_future(jobs.result(job_id))
+    if not err.is_terminal:
+        return await result
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(job_id, total=100)
+        while not result.done():
+            status = await jobs.status(job_id)
+            bar.update(task, completed=status.progress or 0, description=f"{job_id} {status.state.value}")
+            await asyncio.wait([result], timeout=0.5)
+    return await result
+
+
 @app.command()
 @command
 async def wait(job_id: str, as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
-    """Wait until a job ends; exit 0 if it completed, 1 if not."""
-    jobs = await Jobs.connect()
-    result = await jobs.result(job_id)
+    """Wait until a job ends (a progress bar on a terminal); exit 0 if it completed, 1 if not."""
+    result = await follow(await Jobs.connect(), job_id)
     indent = 2 if as_json else None
     # Workflows that are not job kinds (Welcome, Cleanup) come back as plain JSON values, not models.
     text = (

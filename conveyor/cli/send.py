@@ -1,4 +1,4 @@
-"""Enqueueing jobs: `conveyor send email ...`."""
+"""Enqueueing jobs: `conveyor send email|sms|report ...`."""
 
 from __future__ import annotations
 
@@ -7,16 +7,19 @@ from typing import Any
 
 import typer
 
-from conveyor.cli.app import command, parse_duration, send_app
-from conveyor.cli.input import attachments, template_context
-from conveyor.client import Jobs, validate
+from conveyor.cli.app import command, err, parse_duration, send_app
+from conveyor.cli.input import attachments, csv_rows, key_values, template_context
+from conveyor.client import BulkJob, Jobs, validate
 from conveyor.kinds import KINDS
+
+DELAY = typer.Option(None, "--delay", help="Start later: 90s, 10m, 2h, 1d.")
+PRIORITY = typer.Option(None, "--priority", help="1 (first) to 5 (last); default 3.")
 
 
 @send_app.command("email")
 @command
 async def send_email(
-    to: list[str] = typer.Option(..., "--to", help="Recipient (repeat for more)."),
+    to: list[str] = typer.Option([], "--to", help="Recipient (repeat for more)."),
     cc: list[str] = typer.Option([], "--cc"),
     bcc: list[str] = typer.Option([], "--bcc"),
     reply_to: str | None = typer.Option(None, "--reply-to"),
@@ -28,21 +31,85 @@ async def send_email(
     html: str | None = typer.Option(None, "--html"),
     attach: list[Path] = typer.Option([], "--attach", help="File to attach (repeat)."),
     key: str | None = typer.Option(None, "--key", help="Idempotency key: the same key sends once."),
-    delay: str | None = typer.Option(None, "--delay", help="Start later: 90s, 10m, 2h, 1d."),
+    delay: str | None = DELAY,
+    priority: int | None = PRIORITY,
+    from_csv: Path | None = typer.Option(
+        None, "--from-csv", help="One email per row: an 'email' column, optional 'key', the rest template variables."
+    ),
 ) -> None:
-    """Enqueue an email and print its job id."""
+    """Enqueue an email (or one per CSV row) and print the job id(s)."""
     job = {
         "to": to, "cc": cc, "bcc": bcc, "reply_to": reply_to,
         "template": template, "context": template_context(var, context_json),
         "subject": subject, "text": text, "html": html, "attachments": attachments(attach),
     }  # fmt: skip
-    await enqueue_and_print("email", job, key, delay)
+    if from_csv is None:
+        await enqueue_and_print("email", job, key, delay, priority)
+    else:
+        await enqueue_rows(job, csv_rows(from_csv), delay, priority)
 
 
-async def enqueue_and_print(kind: str, job: dict[str, Any], key: str | None, delay: str | None) -> None:
+@send_app.command("sms")
+@command
+async def send_sms(
+    to: str = typer.Option(..., "--to", help="Phone number in international format, e.g. +15555550100."),
+    body: str = typer.Option(..., "--body", help="The text (GSM-7: 160 characters per part; UCS-2: 70)."),
+    sender_id: str | None = typer.Option(None, "--sender-id", help="Alphanumeric sender, where carriers allow."),
+    key: str | None = typer.Option(None, "--key", help="Idempotency key: the same key sends once."),
+    delay: str | None = DELAY,
+    priority: int | None = PRIORITY,
+) -> None:
+    """Enqueue a text message and print its job id."""
+    await enqueue_and_print("sms", {"to": to, "body": body, "sender_id": sender_id}, key, delay, priority)
+
+
+@send_app.command("report")
+@command
+async def send_report(
+    report: str = typer.Option(..., "--report", help="Report name, e.g. jobs-summary or csv-file."),
+    fmt: str = typer.Option("pdf", "--format", help="pdf or csv."),
+    param: list[str] = typer.Option([], "--param", help="Report parameter name=value (repeat)."),
+    deliver_to: list[str] = typer.Option([], "--deliver-to", help="Email the report to this address (repeat)."),
+    key: str | None = typer.Option(None, "--key", help="Idempotency key: the same key renders once."),
+    delay: str | None = DELAY,
+    priority: int | None = PRIORITY,
+) -> None:
+    """Enqueue a report and print its job id."""
+    job = {"report": report, "format": fmt, "params": key_values(param, "--param"), "deliver_to": deliver_to}
+    await enqueue_and_print("report", job, key, delay, priority)
+
+
+async def enqueue_and_print(
+    kind: str, job: dict[str, Any], key: str | None, delay: str | None, priority: int | None = None
+) -> None:
     """Validate before connecting (bad input never needs a server), enqueue, print the job id."""
     model = validate(KINDS[kind], job)
     when = parse_duration(delay) if delay else None
     jobs = await Jobs.connect()
-    handle = await jobs.enqueue(kind, model, key=key, delay=when)
+    handle = await jobs.enqueue(kind, model, key=key, delay=when, priority=priority)
     print(handle.id)
+
+
+async def enqueue_rows(
+    base: dict[str, Any], rows: list[dict[str, str]], delay: str | None, priority: int | None
+) -> None:
+    """One email per CSV row, enqueued in bulk. Rows that do not validate are reported and skipped; the exit
+    code is then 2, after the good rows were enqueued."""
+    when = parse_duration(delay) if delay else None
+    items: list[BulkJob] = []
+    for row in rows:
+        fields = dict(row)
+        address, row_key = fields.pop("email", ""), fields.pop("key", None) or None
+        job = {**base, "to": [address], "context": {**base["context"], **fields}}
+        items.append(BulkJob("email", job, key=row_key, delay=when, priority=priority))
+    results = await (await Jobs.connect()).bulk(items)
+    refused = 0
+    for line, result in enumerate(results, start=2):  # line 1 is the header
+        if isinstance(result, Exception):
+            refused += 1
+            err.print(f"error: line {line}: {result}")
+        else:
+            print(result.id)
+    err.print(f"enqueued {len(results) - refused} of {len(results)}")
+    if refused:
+        raise typer.Exit(2)

@@ -1,0 +1,102 @@
+"""Announcing a job that failed for good: an email to the ops address and/or a Slack-compatible webhook POST.
+
+Run by every job workflow just before it fails, as an activity with its own retry policy. A broken alert channel
+raises `AlertUndelivered` (retried, then given up by the workflow), never hiding the job's own failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from email.message import EmailMessage
+
+from pydantic import BaseModel, SecretStr
+from temporalio import activity
+
+from activities import smtp
+from activities.errors import JobError, TransientError
+
+
+class AlertUndelivered(TransientError):
+    """An alert channel (SMTP or webhook) did not take the alert."""
+
+
+class JobAlert(BaseModel):
+    """What an alert says: which job, of which kind, failed why, after how many attempts."""
+
+    kind: str
+    job_id: str
+    failure_type: str
+    message: str
+    attempts: int | None = None
+
+
+class AlertChannels:
+    """Where alerts go. Either channel may be absent; with neither, alerts are only logged."""
+
+    def __init__(
+        self,
+        smtp_config: smtp.SmtpConfig,
+        mail_from: str,
+        ops_email: str | None,
+        webhook_url: SecretStr | None,
+        job_link: Callable[[str], str],
+    ) -> None:
+        self.smtp = smtp_config
+        self.mail_from = mail_from
+        self.ops_email = ops_email
+        self.webhook_url = webhook_url
+        self.job_link = job_link
+        """Job id -> the job's page in the web UI."""
+
+    def text(self, alert: JobAlert) -> str:
+        """The alert as one paragraph, for both channels."""
+        attempts = f" after {alert.attempts} attempt(s)" if alert.attempts else ""
+        return (
+            f"Conveyor {alert.kind} job {alert.job_id} failed{attempts}: {alert.failure_type}: {alert.message}\n"
+            f"{self.job_link(alert.job_id)}"
+        )
+
+    @activity.defn(name="send_alert")
+    async def send_alert(self, alert: JobAlert) -> list[str]:
+        """Deliver the alert on every configured channel; returns the channels used."""
+        activity.logger.warning("job failed: %s %s: %s", alert.kind, alert.job_id, alert.failure_type)
+        sent: list[str] = []
+        try:
+            if self.ops_email:
+                await self._email(alert)
+                sent.append("email")
+            if self.webhook_url is not None:
+                await asyncio.to_thread(self._post, alert)
+                sent.append("webhook")
+        except JobError as e:
+            raise AlertUndelivered(f"{type(e).__name__}: {e}").to_application_error() from None
+        return sent
+
+    async def _email(self, alert: JobAlert) -> None:
+        msg = EmailMessage()
+        msg["From"] = self.mail_from
+        msg["To"] = self.ops_email
+        msg["Subject"] = f"[Conveyor] {alert.kind} job failed: {alert.failure_type}"
+        msg.set_content(self.text(alert))
+        await smtp.send(self.smtp, msg, [self.ops_email or ""])
+
+    def _post(self, alert: JobAlert) -> None:
+        assert self.webhook_url is not None
+        body = {"text": self.text(alert), **alert.model_dump()}
+        request = urllib.request.Request(
+            self.webhook_url.get_secret_value(),
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                response.read()
+        except (urllib.error.URLError, OSError) as e:
+            # The URL is a secret (Slack webhook URLs are credentials): name the failure, never the URL.
+            reason = e.code if isinstance(e, urllib.error.HTTPError) else type(e).__name__
+            raise AlertUndelivered(f"webhook did not take the alert: {reason}") from None

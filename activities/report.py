@@ -1,0 +1,151 @@
+"""The report job's activity: pull rows from the report's source, render them to a file, store it.
+
+Rendering is CPU-bound and reportlab blocks, so it runs in this class's own thread pool (sized by the reports
+worker's concurrency), off the event loop that email and SMS activities share. The activity meanwhile heartbeats
+the rows done, which `conveyor status` shows; a worker that dies stops heartbeating, and the render starts again
+on another worker after the policy's heartbeat timeout.
+
+No resume from a checkpoint: a reportlab document lives in one process until it is saved, so a half-rendered PDF
+cannot be continued elsewhere, and CSV renders at ~100,000 rows a second, so starting over costs little.
+Only the storage key, never the file, travels in payloads (Temporal's 2 MB limit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import tempfile
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.client import Client
+
+from activities.email_models import Attachment, EmailJob
+from activities.errors import JobError
+from activities.progress import Progress
+from activities.report_models import RenderedReport, RenderReportInput, ReportDelivery
+from activities.reports.registry import REPORTS, Report, ReportContext, Row
+from activities.reports.tables import ReportFormat, open_table
+from activities.storage import Storage
+
+CHUNK = 500
+"""Rows handed to the writer at once: small enough to stay in memory, big enough to amortise the loop."""
+
+
+class RenderCancelled(Exception):
+    """The activity was cancelled (e.g. its heartbeat timed out): the render thread stops at the next chunk."""
+
+
+class ReportActivities:
+    """Renders and stores reports. Built once per worker with storage, a Temporal client and delivery settings."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        email_task_queue: str,
+        attach_max_bytes: int = 2_000_000,
+        concurrency: int = 2,
+        client: Client | None = None,
+        workflow_types: list[str] | None = None,
+        heartbeat_seconds: float = 1.0,
+    ) -> None:
+        self.storage = storage
+        self.email_task_queue = email_task_queue
+        self.attach_max_bytes = attach_max_bytes
+        self.client = client
+        self.workflow_types = workflow_types or []
+        self.heartbeat_seconds = heartbeat_seconds
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="report")
+
+    @activity.defn(name="render_report")
+    async def render_report(self, request: RenderReportInput) -> RenderedReport:
+        """Render the report to a temporary file, store it under `<job-id>/<report>.<format>`, plan delivery."""
+        job = request.job
+        report = REPORTS[job.report]
+        filename = f"{job.report}.{job.format.value}"
+        key = f"{request.job_id}/{filename}"
+        try:
+            with tempfile.TemporaryDirectory(prefix="conveyor-report-") as tmp:
+                path = Path(tmp) / filename
+                progress = await self._render_in_pool(report, job.params, job.format, path)
+                size = path.stat().st_size
+                await self.storage.upload(key, path, job.format.content_type)
+        except JobError as e:
+            raise e.to_application_error() from None
+        rows, pages = progress
+        attach = bool(job.deliver_to) and size <= self.attach_max_bytes
+        url = None if attach else await self.storage.link(key)
+        delivery = None
+        if job.deliver_to:
+            email = EmailJob(
+                to=job.deliver_to,
+                template="report-ready",
+                context={"title": report.title, "rows": rows, "format": job.format.value, "url": url},
+                attachments=[Attachment(filename=filename, content_type=job.format.content_type, storage_key=key)]
+                if attach
+                else [],
+            )
+            delivery = ReportDelivery(task_queue=self.email_task_queue, email=email)
+        return RenderedReport(
+            key=key,
+            filename=filename,
+            content_type=job.format.content_type,
+            size=size,
+            rows=rows,
+            pages=pages,
+            url=url,
+            delivery=delivery,
+        )
+
+    async def _render_in_pool(
+        self, report: Report, params: dict[str, str], fmt: ReportFormat, path: Path
+    ) -> tuple[int, int | None]:
+        """(rows, pages) once the pool thread has written `path`; heartbeats progress until then."""
+        loop = asyncio.get_running_loop()
+        ctx = ReportContext(
+            progress=Progress(done=0),
+            cancelled=threading.Event(),
+            client=self.client,
+            loop=loop,
+            workflow_types=self.workflow_types,
+        )
+        render = loop.run_in_executor(
+            self.pool, self._render, report, report.params.model_validate(params), fmt, path, ctx
+        )
+        try:
+            while True:
+                activity.heartbeat(ctx.progress.model_copy())
+                done, _ = await asyncio.wait({render}, timeout=self.heartbeat_seconds)
+                if done:
+                    return render.result()
+        finally:
+            ctx.cancelled.set()  # the activity was cancelled or failed: stop the thread at its next chunk
+
+    def _render(
+        self, report: Report, params: BaseModel, fmt: ReportFormat, path: Path, ctx: ReportContext
+    ) -> tuple[int, int | None]:
+        rows = iter(report.rows(params, ctx))
+        columns = report.columns or [str(c) for c in next(rows, ())]
+        shown = ", ".join(f"{k}={v}" for k, v in params.model_dump(mode="json").items()) or "none"
+        preamble = [f"Parameters: {shown}", f"Generated: {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"]
+        table = open_table(fmt, path, report.title, columns, preamble)
+        for chunk in chunks(rows):
+            if ctx.cancelled.is_set():
+                raise RenderCancelled()
+            table.add(chunk)
+            ctx.progress.done += len(chunk)
+        pages = table.close()
+        ctx.progress.total = ctx.progress.done
+        return ctx.progress.done, pages
+
+
+def chunks(rows: Iterator[Row]) -> Iterator[list[Row]]:
+    """`rows` in lists of `CHUNK`."""
+    while chunk := list(islice(rows, CHUNK)):
+        yield chunk

@@ -1,0 +1,2 @@
+"""Reports: a registry of named row sources (`registry`, built-ins in `builtin`), rendered to PDF (`pdf`) or CSV
+(`tables`), stored, and delivered by email (`activities.report`)."""

@@ -1,0 +1,57 @@
+"""The SMS job's one activity: hand the message to the configured provider, no faster than its rate.
+
+The rate holds at two levels. Across worker processes, the SMS task queue's worker sets Temporal's
+`max_task_queue_activities_per_second`. That limit is a token bucket which, measured here, lets about a second's
+worth of tasks through at once (5 sends within 50 ms at 4/s), so within a process a `Pacer` also spaces sends at
+least 1/rate apart: a burst of N messages from one worker takes at least (N-1)/rate seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from temporalio import activity
+
+from activities.errors import JobError
+from activities.sms_models import SendSmsInput, SmsResult, parts
+from activities.sms_providers import SmsProvider
+
+
+class Pacer:
+    """Spaces callers of `wait` at least `1/rate` seconds apart (no limit when `rate` is None)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1 / rate if rate else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        """Return when this caller may go."""
+        if not self.interval:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            if self._next > now:
+                await asyncio.sleep(self._next - now)
+            self._next = max(now, self._next) + self.interval
+
+
+class SmsActivities:
+    """Sends text messages through one provider, built by the worker from settings."""
+
+    def __init__(self, provider: SmsProvider, rate_per_second: float | None = None) -> None:
+        self.provider = provider
+        self.pacer = Pacer(rate_per_second)
+
+    @activity.defn(name="send_sms")
+    async def send_sms(self, request: SendSmsInput) -> SmsResult:
+        """Send one message. Failures are raised typed: see `activities.errors`."""
+        await self.pacer.wait()
+        try:
+            message_id = await self.provider.send(request.job_id, request.job)
+        except JobError as e:
+            raise e.to_application_error() from None
+        return SmsResult(
+            message_id=message_id, to=request.job.to, parts=parts(request.job.body), provider=self.provider.name
+        )

@@ -1,0 +1,31 @@
+"""`conveyor doctor`: check the configuration against the real services, one line per check."""
+
+from __future__ import annotations
+
+import typer
+from pydantic import ValidationError
+
+from conveyor.cli.app import app, command
+from conveyor.doctor import Result, diagnose
+from conveyor.settings import Settings
+
+
+def settings_problems(error: ValidationError) -> list[Result]:
+    """One failed line per invalid setting, naming its variable; never the value (it may be a secret)."""
+    return [
+        Result("Settings", False, f"CONVEYOR_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}", "fix that variable")
+        for e in error.errors()
+    ]
+
+
+@app.command()
+@command
+async def doctor() -> None:
+    """Check Temporal, search attributes, SMTP and templates as configured; print what to fix. Exit 1 if any fails."""
+    try:
+        results = await diagnose(Settings())
+    except ValidationError as e:
+        results = settings_problems(e)
+    for result in results:
+        print(result.line())
+    raise typer.Exit(0 if all(r.ok for r in results) else 1)

@@ -1,0 +1,135 @@
+"""Operating jobs: `conveyor retry`, `cancel`, `failed`, `list`, `stats` — what Bull Board's buttons do."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from conveyor.cli.app import app, command, out, parse_duration
+from conveyor.client import Jobs
+from conveyor.errors import InvalidJobError
+from conveyor.operations import JobSummary
+from conveyor.status import JobState
+
+KIND = typer.Option(None, "--kind", help="Only jobs of this kind, e.g. email.")
+SINCE = typer.Option(None, "--since", help="Only jobs started within this long ago (1h, 2d) or since an ISO time.")
+AS_JSON = typer.Option(False, "--json", help="Print JSON.")
+
+
+def parse_since(text: str | None) -> datetime | None:
+    """`2h` (ago) or `2026-11-23T10:00:00+00:00` -> an aware datetime."""
+    if text is None:
+        return None
+    if text[-1:] in ("s", "m", "h", "d"):
+        return datetime.now(UTC) - parse_duration(text)
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidJobError(f"--since {text!r} must be a duration (2h) or an ISO time") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def job_table(rows: list[JobSummary]) -> Table:
+    """Jobs as a table, with the failure when known."""
+    table = Table("job", "kind", "state", "created", "failure")
+    for r in rows:
+        failure = f"{r.failure.type}: {r.failure.message}" if r.failure else ""
+        table.add_row(r.id, r.kind, r.state.value, f"{r.created_at:%Y-%m-%d %H:%M:%S}", failure)
+    return table
+
+
+def print_jobs(rows: list[JobSummary], as_json: bool) -> None:
+    """Rows as JSON lines or as a table."""
+    if as_json:
+        print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
+    else:
+        out.print(job_table(rows) if rows else "no jobs")
+
+
+@app.command()
+@command
+async def retry(
+    job_id: str | None = typer.Argument(None, help="The failed job to run again."),
+    all_failed: bool = typer.Option(False, "--all-failed", help="Retry every failed job (with --kind/--since)."),
+    kind: str | None = KIND,
+    since: str | None = SINCE,
+) -> None:
+    """Run a failed job again from the start with the same input (a new run of the same job id)."""
+    if (job_id is None) == (not all_failed):
+        raise InvalidJobError("give a job id, or --all-failed")
+    jobs = await Jobs.connect()
+    if job_id is not None:
+        run_id = await jobs.retry(job_id)
+        out.print(f"retrying {job_id} (run {run_id})")
+    else:
+        count = await jobs.retry_failed(kind=kind, since=parse_since(since))
+        out.print(f"retrying {count} failed job(s)")
+
+
+@app.command()
+@command
+async def cancel(job_id: str) -> None:
+    """Cancel a job; a running activity stops at its next heartbeat."""
+    await (await Jobs.connect()).cancel(job_id)
+    out.print(f"cancelling {job_id}")
+
+
+@app.command()
+@command
+async def failed(
+    kind: str | None = KIND,
+    since: str | None = SINCE,
+    limit: int = typer.Option(100, "--limit"),
+    as_json: bool = AS_JSON,
+) -> None:
+    """The dead-letter view: jobs that failed for good, with their reason."""
+    jobs = await Jobs.connect()
+    print_jobs(await jobs.failed(kind=kind, since=parse_since(since), limit=limit), as_json)
+
+
+@app.command("list")
+@command
+async def list_jobs(
+    kind: str | None = KIND,
+    state: JobState | None = typer.Option(None, "--state"),
+    key: str | None = typer.Option(None, "--key", help="The idempotency key given at enqueue."),
+    recipient: str | None = typer.Option(None, "--recipient", help="An email address or phone number."),
+    limit: int = typer.Option(50, "--limit"),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Find jobs by kind, state, key or recipient, newest first."""
+    jobs = await Jobs.connect()
+    print_jobs(await jobs.list(kind=kind, state=state, key=key, recipient=recipient, limit=limit), as_json)
+
+
+def stats_table(counts: dict[str, dict[str, int]]) -> Table:
+    """Kinds down, states across."""
+    states = ["running", "completed", "failed", "cancelled", "terminated", "timed-out"]
+    table = Table("kind", *states, title=f"jobs at {datetime.now():%H:%M:%S}")
+    for kind, by_state in counts.items():
+        table.add_row(kind, *(str(by_state.get(s, 0)) for s in states))
+    return table
+
+
+@app.command()
+@command
+async def stats(
+    watch: bool = typer.Option(False, "--watch", help="Refresh every 2 s until Ctrl-C."),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Job counts per kind and state."""
+    jobs = await Jobs.connect()
+    if as_json:
+        print(json.dumps(await jobs.stats(), indent=2))
+    elif not watch:
+        out.print(stats_table(await jobs.stats()))
+    else:
+        with Live(stats_table(await jobs.stats()), console=out) as live:
+            while True:
+                await asyncio.sleep(2)
+                live.update(stats_table(await jobs.stats()))

@@ -1,0 +1,238 @@
+"""`conveyor doctor`: is this configuration ready to run jobs? One line per check, and what to fix when one fails.
+
+Each check is a small async function of a `Probe` (the settings, plus a Temporal client made at most once) that
+returns what it found, or raises `Problem(detail, fix)`. A new check (S3 bucket, SNS credentials) is one function
+and one entry in `CHECKS`. Nothing here prints a secret: details name settings and servers' replies only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from email.utils import parseaddr
+
+import aiosmtplib
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.errors import JobError
+from activities.render import TemplateRenderer
+from activities.smtp import SmtpTls
+from conveyor import search_attributes
+from conveyor.connection import connect
+from conveyor.errors import TemporalUnavailable
+from conveyor.settings import Settings
+
+CHECK_TIMEOUT = 20.0
+"""Seconds one check may take: a firewall that drops packets must not make the doctor hang."""
+
+
+class Problem(Exception):
+    """A check failed: what was found, and what to change."""
+
+    def __init__(self, detail: str, fix: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.fix = fix
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one check."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+    def line(self) -> str:
+        """`✓ name  detail`, or `✗ name  detail -> fix: ...`."""
+        text = f"{'✓' if self.ok else '✗'} {self.name:<18} {self.detail}"
+        return f"{text} -> fix: {self.fix}" if self.fix else text
+
+
+class Probe:
+    """What the checks share: the settings, and one Temporal connection made on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client: Client | None = None
+        self._failed = False
+
+    async def client(self) -> Client:
+        """The client; the first failure is reported in full, later checks only say they could not run."""
+        if self._failed:
+            raise Problem("not checked: Temporal is unreachable (see above)")
+        if self._client is None:
+            try:
+                self._client = await connect(self.settings)
+            except TemporalUnavailable as e:
+                self._failed = True
+                where = f"cannot connect to {self.settings.temporal_address}"
+                raise Problem(
+                    f"{where}: {str(e.__cause__).splitlines()[0]}" if e.__cause__ else str(e),
+                    "check CONVEYOR_TEMPORAL_ADDRESS; for a secured cluster CONVEYOR_TEMPORAL_API_KEY or "
+                    "CONVEYOR_TEMPORAL_TLS_CERT/KEY",
+                ) from None
+        return self._client
+
+
+Check = Callable[[Probe], Awaitable[str]]
+
+
+async def temporal(probe: Probe) -> str:
+    """The frontend answers and the namespace exists."""
+    settings = probe.settings
+    client = await probe.client()
+    try:
+        await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=settings.namespace))
+    except RPCError as e:
+        if e.status == RPCStatusCode.NOT_FOUND:
+            raise Problem(
+                f"namespace {settings.namespace!r} does not exist at {settings.temporal_address}",
+                f"create it (`temporal operator namespace create {settings.namespace}`) or set CONVEYOR_NAMESPACE",
+            ) from None
+        if e.status in (RPCStatusCode.UNAUTHENTICATED, RPCStatusCode.PERMISSION_DENIED):
+            raise Problem(
+                f"Temporal refused us: {e.message}",
+                "check CONVEYOR_TEMPORAL_API_KEY or the mTLS certificate, and its access to the namespace",
+            ) from None
+        raise
+    return f"{settings.temporal_address}, namespace {settings.namespace}"
+
+
+async def search_attributes_present(probe: Probe) -> str:
+    """Conveyor's search attributes are registered, so enqueueing with them does not fail."""
+    if not probe.settings.search_attributes:
+        return "not used (CONVEYOR_SEARCH_ATTRIBUTES=false)"
+    missing = await search_attributes.missing(await probe.client(), probe.settings.namespace)
+    if missing:
+        raise Problem(
+            f"missing on namespace {probe.settings.namespace}: {', '.join(k.name for k in missing)}",
+            "run `conveyor setup` once (or set CONVEYOR_SEARCH_ATTRIBUTES=false)",
+        )
+    return ", ".join(k.name for k in search_attributes.ALL)
+
+
+def _is_tls_failure(error: BaseException) -> bool:
+    """A failed handshake, whether aiosmtplib raised the `ssl` error or wrapped it."""
+    return isinstance(error, ssl.SSLError) or isinstance(error.__cause__, ssl.SSLError) or "SSL" in str(error)
+
+
+def _tls_fix(error: BaseException) -> str:
+    """What to change when a TLS handshake fails."""
+    if "CERTIFICATE_VERIFY_FAILED" in str(error) or "CERTIFICATE_VERIFY_FAILED" in str(error.__cause__):
+        return "the server's certificate is not trusted: set CONVEYOR_SMTP_CA_FILE to the CA that signed it"
+    return "check CONVEYOR_SMTP_TLS (starttls on 587, implicit on 465, none for a local relay)"
+
+
+async def smtp(probe: Probe) -> str:
+    """Connect, STARTTLS, AUTH and MAIL FROM the way the email activity will, then hang up without sending."""
+    settings = probe.settings
+    config = settings.smtp_config()
+    where = f"{config.host}:{config.port}"
+    client = aiosmtplib.SMTP(
+        hostname=config.host,
+        port=config.port,
+        use_tls=config.tls is SmtpTls.IMPLICIT,
+        start_tls=False,  # done below, so a failure says which step failed
+        tls_context=config.tls_context(),
+        timeout=config.timeout,
+    )
+    done = ["connected" + (" over TLS" if config.tls is SmtpTls.IMPLICIT else "")]
+    try:
+        await client.connect()
+    except (aiosmtplib.SMTPException, OSError) as e:
+        fix = "check CONVEYOR_SMTP_HOST, CONVEYOR_SMTP_PORT and that the server is up"
+        raise Problem(f"cannot connect to {where}: {e}", _tls_fix(e) if _is_tls_failure(e) else fix) from None
+    try:
+        if config.tls is SmtpTls.STARTTLS:
+            try:
+                await client.starttls(tls_context=config.tls_context())
+            except (aiosmtplib.SMTPException, OSError) as e:
+                raise Problem(f"{where}: STARTTLS failed: {e}", _tls_fix(e)) from None
+            done.append("STARTTLS")
+        if config.username:
+            try:
+                await client.login(config.username, config.password.get_secret_value() if config.password else "")
+            except aiosmtplib.SMTPAuthenticationError as e:
+                raise Problem(
+                    f"{where}: AUTH as {config.username} refused: {e.code} {e.message}",
+                    "check CONVEYOR_SMTP_USERNAME and CONVEYOR_SMTP_PASSWORD",
+                ) from None
+            except aiosmtplib.SMTPException as e:
+                raise Problem(
+                    f"{where}: AUTH not possible: {e}",
+                    "most servers offer AUTH only after STARTTLS: set CONVEYOR_SMTP_TLS=starttls",
+                ) from None
+            done.append(f"AUTH as {config.username}")
+        sender = parseaddr(settings.mail_from)[1]
+        try:
+            await client.mail(sender)
+            await client.rset()
+        except aiosmtplib.SMTPResponseException as e:
+            raise Problem(
+                f"{where}: sender {sender} refused: {e.code} {e.message}",
+                "set CONVEYOR_MAIL_FROM to an address this login may send as"
+                + ("" if config.username else ", or set CONVEYOR_SMTP_USERNAME/PASSWORD if the server needs AUTH"),
+            ) from None
+        done.append(f"sender {sender} accepted")
+    finally:
+        client.close()
+    return f"{where}: " + ", ".join(done)
+
+
+async def templates(probe: Probe) -> str:
+    """Your templates directory is readable and every template in it loads (subject, a body, valid syntax)."""
+    directory = probe.settings.templates_dir
+    if not directory.exists():
+        return f"{directory} absent: built-in templates only"
+    if not directory.is_dir() or not os.access(directory, os.R_OK | os.X_OK):
+        raise Problem(
+            f"{directory} is not a readable directory",
+            "fix its permissions, or point CONVEYOR_TEMPLATES_DIR at your templates",
+        )
+    renderer = TemplateRenderer(directory)
+    names = sorted(p.name for p in directory.iterdir() if p.is_dir())
+    broken: list[str] = []
+    for name in names:
+        try:
+            renderer.check(name)
+        except JobError as e:
+            broken.append(str(e))
+        except OSError as e:
+            broken.append(f"template '{name}': {e.strerror}: {e.filename}")
+    if broken:
+        raise Problem(f"{directory}: " + "; ".join(broken), "fix those template files")
+    return f"{directory}: {len(names)} template(s) load"
+
+
+CHECKS: list[tuple[str, Check]] = [
+    ("Temporal", temporal),
+    ("Search attributes", search_attributes_present),
+    ("SMTP", smtp),
+    ("Templates", templates),
+]
+"""Every check, in the order printed."""
+
+
+async def run_check(name: str, check: Check, probe: Probe) -> Result:
+    """One check as a result: a `Problem`, a time-out or any other error is a failed line, never a crash."""
+    try:
+        return Result(name, True, await asyncio.wait_for(check(probe), CHECK_TIMEOUT))
+    except Problem as e:
+        return Result(name, False, e.detail, e.fix)
+    except TimeoutError:
+        return Result(name, False, f"no answer within {CHECK_TIMEOUT:.0f} s", "check the address and firewalls")
+    except Exception as e:
+        return Result(name, False, f"{type(e).__name__}: {e}")
+
+
+async def diagnose(settings: Settings) -> list[Result]:
+    """Run every check in order."""
+    probe = Probe(settings)
+    return [await run_check(name, check, probe) for name, check in CHECKS]

@@ -1,0 +1,153 @@
+"""`conveyor doctor` against the real dev server and the real STARTTLS + AUTH SMTP server: a ready setup is all
+green, and each broken setting is one red line that says what to change (and never prints a secret)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from google.protobuf.duration_pb2 import Duration
+from pydantic import SecretStr
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.testing import WorkflowEnvironment
+
+from conveyor import Settings
+from conveyor.doctor import CHECKS, Probe, Result, run_check
+from tests.cli import BIN, env_for, run
+from tests.smtp_server import PASSWORD, free_port
+
+
+def doctor_env(settings: Settings) -> dict[str, str]:
+    """Every setting of `settings` as a CONVEYOR_* variable (secrets revealed: the child needs them)."""
+    env = env_for(settings)
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+            env[f"CONVEYOR_{name.upper()}"] = str(plain)
+    return env
+
+
+async def doctor(settings: Settings, **overrides: object) -> tuple[int, list[str], str]:
+    """Run the real `conveyor doctor`; its exit code, its lines, and everything it printed."""
+    ran = await run(str(BIN / "conveyor"), "doctor", env=doctor_env(settings.model_copy(update=overrides)))
+    return ran.code, ran.out.splitlines(), ran.out + ran.err
+
+
+async def check(name: str, settings: Settings, **overrides: object) -> Result:
+    """One check, in process."""
+    [fn] = [fn for n, fn in CHECKS if n == name]
+    return await run_check(name, fn, Probe(settings.model_copy(update=overrides)))
+
+
+def write_template(root: Path, name: str, **parts: str) -> None:
+    (root / name).mkdir(parents=True)
+    for part, text in parts.items():
+        (root / name / part.replace("_", ".")).write_text(text)
+
+
+async def test_ready_setup_is_all_green_and_exits_0(settings: Settings, tmp_path: Path) -> None:
+    write_template(tmp_path / "templates", "invoice", subject_txt="Invoice {{ n }}", body_txt="Total: {{ total }}")
+    code, lines, _ = await doctor(settings, templates_dir=tmp_path / "templates")
+    assert code == 0, lines
+    assert [line[0] for line in lines] == ["✓"] * len(CHECKS)
+    temporal, attributes, smtp, templates = lines
+    assert f"{settings.temporal_address}, namespace default" in temporal
+    assert "JobKey, Recipients" in attributes
+    assert "STARTTLS, AUTH as conveyor, sender jobs@conveyor.test accepted" in smtp
+    assert "1 template(s) load" in templates
+
+
+async def test_wrong_smtp_password_is_named_but_never_printed(settings: Settings) -> None:
+    wrong = "wrong-password-do-not-print"
+    code, lines, printed = await doctor(settings, smtp_password=SecretStr(wrong))
+    assert code == 1
+    [smtp] = [line for line in lines if "SMTP" in line]
+    assert smtp.startswith("✗") and "AUTH as conveyor refused: 535" in smtp
+    assert "fix: check CONVEYOR_SMTP_USERNAME and CONVEYOR_SMTP_PASSWORD" in smtp
+    assert wrong not in printed and PASSWORD not in printed
+    assert all(line.startswith("✓") for line in lines if "SMTP" not in line)
+
+
+async def test_unreachable_temporal_is_red_with_the_address(settings: Settings) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    code, lines, _ = await doctor(settings, temporal_address=address)
+    assert code == 1
+    temporal, attributes, smtp, _ = lines
+    assert temporal.startswith("✗") and f"cannot connect to {address}" in temporal
+    assert "fix: check CONVEYOR_TEMPORAL_ADDRESS" in temporal
+    assert attributes.startswith("✗") and "not checked" in attributes
+    assert smtp.startswith("✓"), "one broken service does not hide the state of the others"
+
+
+async def test_missing_namespace_says_how_to_create_it(settings: Settings) -> None:
+    code, lines, _ = await doctor(settings, namespace="no-such-namespace")
+    assert code == 1
+    assert lines[0].startswith("✗") and "namespace 'no-such-namespace' does not exist" in lines[0]
+    assert "temporal operator namespace create no-such-namespace" in lines[0]
+
+
+async def test_invalid_setting_is_one_red_line_naming_the_variable(settings: Settings) -> None:
+    env = doctor_env(settings) | {"CONVEYOR_SMTP_PORT": "not-a-port"}
+    ran = await run(str(BIN / "conveyor"), "doctor", env=env)
+    assert ran.code == 1
+    assert ran.out.startswith("✗ Settings") and "CONVEYOR_SMTP_PORT" in ran.out
+    assert PASSWORD not in ran.out + ran.err
+
+
+async def test_smtp_without_starttls_suggests_it(settings: Settings) -> None:
+    result = await check("SMTP", settings, smtp_tls="none")
+    assert not result.ok and "AUTH not possible" in result.detail
+    assert result.fix is not None and "CONVEYOR_SMTP_TLS=starttls" in result.fix
+
+
+async def test_untrusted_smtp_certificate_suggests_a_ca_file(settings: Settings) -> None:
+    result = await check("SMTP", settings, smtp_ca_file=None)
+    assert not result.ok and "STARTTLS failed" in result.detail
+    assert result.fix is not None and "CONVEYOR_SMTP_CA_FILE" in result.fix
+
+
+async def test_smtp_down_names_host_and_port(settings: Settings) -> None:
+    port = free_port()
+    result = await check("SMTP", settings, smtp_port=port)
+    assert not result.ok and f"cannot connect to 127.0.0.1:{port}" in result.detail
+    assert result.fix is not None and "CONVEYOR_SMTP_PORT" in result.fix
+
+
+async def test_broken_templates_are_each_named(settings: Settings, tmp_path: Path) -> None:
+    root = tmp_path / "templates"
+    write_template(root, "bad-syntax", subject_txt="Hi", body_html="{% if %}")
+    write_template(root, "no-body", subject_txt="Hi")
+    write_template(root, "fine", subject_txt="Hi", body_txt="Hello")
+    result = await check("Templates", settings, templates_dir=root)
+    assert not result.ok
+    assert "bad-syntax/body.html' line 1" in result.detail and "'no-body' has no body" in result.detail
+    assert "fine" not in result.detail.replace(str(root), "")
+
+
+async def test_templates_dir_that_is_a_file_is_red(settings: Settings, tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "templates"
+    not_a_dir.write_text("oops")
+    result = await check("Templates", settings, templates_dir=not_a_dir)
+    assert not result.ok and result.fix is not None and "CONVEYOR_TEMPLATES_DIR" in result.fix
+
+
+async def test_search_attributes_not_required_when_disabled(settings: Settings) -> None:
+    result = await check("Search attributes", settings, search_attributes=False)
+    assert result.ok and "CONVEYOR_SEARCH_ATTRIBUTES=false" in result.detail
+
+
+async def test_missing_search_attributes_are_red_until_setup_runs(
+    temporal_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    namespace = f"doctor-{uuid.uuid4().hex[:8]}"
+    await temporal_env.client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(namespace=namespace, workflow_execution_retention_period=Duration(seconds=86400))
+    )
+    fresh = settings.model_copy(update={"namespace": namespace})
+    before = await check("Search attributes", fresh)
+    assert not before.ok and f"missing on namespace {namespace}: JobKey, Recipients" in before.detail
+    assert before.fix is not None and "conveyor setup" in before.fix
+    setup = await run(str(BIN / "conveyor"), "setup", env=doctor_env(fresh))
+    assert setup.code == 0, setup.err
+    after = await check("Search attributes", fresh)
+    assert after.ok, after.detail

@@ -1,0 +1,233 @@
+"""Operating jobs as a Bull Board user would: states, retry, cancel, the dead-letter view, stats, search,
+bulk and priority — against the real dev server, worker and SMTP server."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import SecretStr
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from conveyor import EmailJob, JobFailed, JobNotFound, Jobs, JobState, Settings
+from conveyor.client import BulkJob
+from conveyor.errors import InvalidJobError, JobStateError
+from tests.smtp_server import SmtpServer
+from tests.waiting import eventually
+from tests.webhook import Webhook
+from worker.build import WORKFLOW_RUNNER, WORKFLOWS, build_workers
+from worker.run import running
+
+
+def address(name: str = "ops") -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}@example.com"
+
+
+def note(to: str) -> EmailJob:
+    return EmailJob(to=[to], subject="Note", text="hello")
+
+
+async def test_status_walks_queued_running_retrying_completed(
+    temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    jobs = Jobs(temporal_env.client, settings)
+    slow, flaky = address("slow"), address("flaky")
+    release = smtp_server.hold(slow)
+    smtp_server.fail(flaky, 451, times=3)
+    held = await jobs.email(note(slow))
+    retried = await jobs.email(note(flaky))
+    assert (await jobs.status(held.id)).state is JobState.QUEUED  # no worker yet
+
+    async with running(build_workers(temporal_env.client, settings)):
+        status = await eventually(lambda: jobs.status(held.id), lambda s: s.state is JobState.RUNNING)
+        assert status.stage == "sending" and status.progress == 10
+        status = await eventually(lambda: jobs.status(retried.id), lambda s: s.state is JobState.RETRYING)
+        assert status.attempts >= 1 and status.failure is not None and status.failure.type == "SmtpUnavailable"
+        release.set()
+        await held.result()
+        await retried.result()
+    done = await jobs.status(retried.id)
+    assert done.state is JobState.COMPLETED and done.attempts == 4 and done.progress == 100
+
+
+async def test_retry_after_the_cause_is_fixed_delivers(jobs: Jobs, smtp_server: SmtpServer) -> None:
+    to = address("bounced")
+    smtp_server.fail(to, 550)
+    handle = await jobs.email(note(to))
+    with pytest.raises(JobFailed):
+        await handle.result()
+    smtp_server.heal(to)  # the mailbox exists now
+
+    await jobs.retry(handle.id)
+    result = await jobs.result(handle.id)
+    assert result.accepted == [to] and len(smtp_server.to(to)) == 1
+    assert (await jobs.status(handle.id)).state is JobState.COMPLETED
+    with pytest.raises(JobStateError, match="completed"):
+        await jobs.retry(handle.id)
+
+
+async def test_retry_of_running_or_unknown_job_is_refused(jobs: Jobs, smtp_server: SmtpServer) -> None:
+    handle = await jobs.email(note(address()), delay=timedelta(hours=1))
+    with pytest.raises(JobStateError, match="is running"):
+        await jobs.retry(handle.id)
+    await jobs.cancel(handle.id)
+    with pytest.raises(JobNotFound):
+        await jobs.retry("email-no-such-job")
+
+
+async def test_cancelled_job_ends_cancelled_without_alert(
+    temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    ops, to = address("oncall"), address("never")
+    settings = settings.model_copy(update={"ops_email": ops})
+    jobs = Jobs(temporal_env.client, settings)
+    async with running(build_workers(temporal_env.client, settings)):
+        handle = await jobs.email(note(to), delay=timedelta(hours=1))
+        await jobs.cancel(handle.id)
+        status = await eventually(lambda: jobs.status(handle.id), lambda s: s.state.done)
+        assert status.state is JobState.CANCELLED
+        with pytest.raises(JobStateError, match="already ended"):
+            await jobs.cancel(handle.id)
+    assert smtp_server.to(to) == [] and smtp_server.to(ops) == []
+
+
+async def test_failed_job_alerts_ops_by_email_and_webhook(
+    temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer, webhook: Webhook
+) -> None:
+    ops, to = address("oncall"), address("gone")
+    smtp_server.fail(to, 550)
+    settings = settings.model_copy(update={"ops_email": ops, "alert_webhook_url": webhook.url})
+    jobs = Jobs(temporal_env.client, settings)
+    async with running(build_workers(temporal_env.client, settings)):
+        handle = await jobs.email(note(to))
+        with pytest.raises(JobFailed) as failed:
+            await handle.result()
+    assert failed.value.type == "RecipientRejected"
+    [alert] = smtp_server.to(ops)
+    assert alert["Subject"] == "[Conveyor] email job failed: RecipientRejected"
+    body = alert.get_content()
+    assert handle.id in body and "after 1 attempt(s)" in body and f"/workflows/{handle.id}" in body
+    [posted] = [p for p in webhook.posts if p["job_id"] == handle.id]
+    assert posted["failure_type"] == "RecipientRejected" and posted["attempts"] == 1
+    assert handle.id in posted["text"]
+
+
+async def test_broken_alert_channel_never_hides_the_failure(
+    temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    to = address("gone")
+    smtp_server.fail(to, 550)
+    dead_webhook = SecretStr("http://127.0.0.1:1/hooks/secret-token-in-url")
+    settings = settings.model_copy(update={"alert_webhook_url": dead_webhook})
+    jobs = Jobs(temporal_env.client, settings)
+    async with running(build_workers(temporal_env.client, settings)):
+        handle = await jobs.email(note(to))
+        with pytest.raises(JobFailed) as failed:
+            await handle.result()
+    assert failed.value.type == "RecipientRejected"
+    history = (await handle.workflow.fetch_history()).to_json()
+    assert "AlertUndelivered" in history and "secret-token-in-url" not in history
+
+
+async def test_dead_letter_view_and_retry_all_failed(jobs: Jobs, smtp_server: SmtpServer) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    bad = [address("dead") for _ in range(3)]
+    for to in bad:
+        smtp_server.fail(to, 550)
+    handles = [await jobs.email(note(to)) for to in bad]
+    good = await jobs.email(note(address("fine")))
+    for h in handles:
+        with pytest.raises(JobFailed):
+            await h.result()
+    await good.result()
+
+    failed = await eventually(lambda: jobs.failed(kind="email", since=since), lambda rows: len(rows) >= 3)
+    assert {r.id for r in failed} == {h.id for h in handles}
+    assert all(r.failure is not None and r.failure.type == "RecipientRejected" for r in failed)
+
+    for to in bad:
+        smtp_server.heal(to)
+    assert await jobs.retry_failed(kind="email", since=since) == 3
+    for h in handles:
+        await jobs.result(h.id)
+    assert all(len(smtp_server.to(to)) == 1 for to in bad)
+
+
+async def test_stats_count_what_was_started(jobs: Jobs, smtp_server: SmtpServer) -> None:
+    before = await jobs.stats()
+    gone = address("gone")
+    smtp_server.fail(gone, 550)
+    ok = [await jobs.email(note(address())) for _ in range(2)]
+    bad = await jobs.email(note(gone))
+    for h in ok:
+        await h.result()
+    with pytest.raises(JobFailed):
+        await bad.result()
+
+    def grew(after: dict[str, dict[str, int]], state: str, by: int) -> bool:
+        return after["email"].get(state, 0) - before["email"].get(state, 0) == by
+
+    after = await eventually(jobs.stats, lambda a: grew(a, "completed", 2) and grew(a, "failed", 1))
+    assert grew(after, "completed", 2) and grew(after, "failed", 1)
+
+
+async def test_find_jobs_by_recipient_key_and_state(jobs: Jobs) -> None:
+    to, key = address("findme"), f"order-{uuid.uuid4().hex[:6]}"
+    handle = await jobs.email(note(to), key=key)
+    await handle.result()
+    by_recipient = await eventually(lambda: jobs.list(recipient=to), lambda rows: len(rows) == 1)
+    assert by_recipient[0].id == handle.id == f"email-{key}" and by_recipient[0].kind == "email"
+    by_key = await eventually(lambda: jobs.list(key=key, state=JobState.COMPLETED), lambda rows: len(rows) == 1)
+    assert by_key[0].state is JobState.COMPLETED
+    assert await jobs.list(key=key, state=JobState.FAILED) == []
+    with pytest.raises(InvalidJobError):
+        await jobs.list(kind="fax")
+
+
+async def test_bulk_enqueues_all_but_the_bad_item(jobs: Jobs, smtp_server: SmtpServer) -> None:
+    recipients = [address("bulk") for _ in range(20)]
+    items = [BulkJob("email", note(to)) for to in recipients]
+    items.insert(7, BulkJob("email", {"to": ["not-an-address"], "subject": "x", "text": "y"}))
+    results = await jobs.bulk(items, concurrency=5)
+    assert isinstance(results[7], InvalidJobError) and "to.0" in str(results[7])
+    handles = [r for r in results if not isinstance(r, Exception)]
+    assert len(handles) == 20
+    for h in handles:
+        await h.result()
+    assert all(len(smtp_server.to(to)) == 1 for to in recipients)
+
+
+async def test_priority_orders_the_backlog(
+    temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    # One at a time: the order tasks leave the backlog is then the order emails arrive.
+    settings = settings.model_copy(update={"max_concurrent_activities": 1, "max_concurrent_workflow_tasks": 1})
+    jobs = Jobs(temporal_env.client, settings)
+    priorities = [5, 3, 1, 4, 2, 5, 1, 3]
+    sent = {}
+    handles = []
+    for p in priorities:
+        to = address(f"p{p}")
+        sent[to] = p
+        handles.append(await jobs.email(note(to), priority=p))
+    # The backlog: a worker without activities takes each job's first workflow task, so every send waits,
+    # with its job's priority, for an activity worker that is not there yet.
+    workflows_only = Worker(
+        temporal_env.client, task_queue=settings.task_queue, workflows=WORKFLOWS, workflow_runner=WORKFLOW_RUNNER
+    )
+    async with workflows_only:
+        for h in handles:
+            await eventually(h.workflow.describe, lambda d: len(d.raw_description.pending_activities) == 1)
+    async with running(build_workers(temporal_env.client, settings)):
+        for h in handles:
+            await h.result()
+    order = [sent[to] for to in await _delivered(smtp_server, sent)]
+    assert order == sorted(priorities), f"delivered in priority order {order}"
+    with pytest.raises(InvalidJobError, match="priority"):
+        await jobs.email(note(address()), priority=9)
+
+
+async def _delivered(smtp: SmtpServer, sent: dict[str, int]) -> list[str]:
+    return [r.rcpt_tos[0] for r in smtp.handler.received if r.rcpt_tos[0] in sent]

@@ -1,0 +1,33 @@
+"""`SendSms`: one text message, sent by a single activity on the rate-limited SMS task queue."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.common import RawValue
+
+with workflow.unsafe.imports_passed_through():
+    from activities.sms import SmsActivities
+    from activities.sms_models import SendSmsInput, SmsJob, SmsResult
+    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
+    from workflows.policies import POLICIES
+
+__all__ = ["SendSms", "SmsJob", "SmsResult"]
+
+
+@workflow.defn(name="SendSms")
+class SendSms(JobWorkflow):
+    """Send one SMS. Input: an `SmsJob` as JSON. Result: an `SmsResult`."""
+
+    kind = "sms"
+
+    @workflow.run
+    async def run(self, raw: RawValue) -> SmsResult:
+        """Validate the job, then send it through the provider."""
+        try:
+            job = decode(raw, SmsJob)
+            request = SendSmsInput(job_id=workflow.info().workflow_id, job=job)
+            result = await self.run_step("sending", 10, SmsActivities.send_sms, request, POLICIES["sms"])
+        except JOB_FAILURES as e:
+            await self.fail(e)
+        self.progress = JobProgress(stage="sent", percent=100)
+        return result
