@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -77,8 +78,22 @@ class LocalStorage:
 
     async def purge_older_than(self, cutoff: datetime) -> int:
         """Delete files last written before `cutoff`; directories are left (they are cheap and may be reused)."""
-        limit = cutoff.timestamp()
-        old = [p for p in self.root.rglob("*") if p.is_file() and p.stat().st_mtime < limit]
-        for p in old:
-            p.unlink(missing_ok=True)
-        return len(old)
+        return purge_files(self.root.rglob("*"), cutoff)
+
+
+def purge_files(paths: Iterable[Path], cutoff: datetime) -> int:
+    """Delete the regular files among `paths` last modified before `cutoff`; returns how many were deleted.
+
+    A file that vanishes meanwhile (another cleanup, a retried job) is not an error: it is gone either way.
+    Shared by local storage and the weekly cleanup of the dev outbox.
+    """
+    limit = cutoff.timestamp()
+    deleted = 0
+    for path in paths:
+        try:
+            if path.is_file() and path.stat().st_mtime < limit:
+                path.unlink()
+                deleted += 1
+        except FileNotFoundError:
+            continue
+    return deleted

@@ -26,10 +26,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from conveyor import operations, search_attributes
 from conveyor.connection import connect
 from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, JobStateError
+from conveyor.events import UserEvent, deliver, validate_event
 from conveyor.kinds import KINDS, JobKind
 from conveyor.operations import JobSummary
 from conveyor.settings import Settings
 from conveyor.status import JobState, JobStatus, read_status
+from workflows.broadcast import BroadcastJob
 from workflows.email import EmailJob
 from workflows.job import describe_errors
 from workflows.report import ReportJob
@@ -142,6 +144,25 @@ class Jobs:
     ) -> JobHandle:
         """Enqueue a report: rendered, stored, emailed to `deliver_to`. An unknown report name is refused here."""
         return await self.enqueue("report", job, key=key, delay=delay)
+
+    async def broadcast(
+        self,
+        job: BroadcastJob | Mapping[str, Any],
+        *,
+        key: str | None = None,
+        delay: timedelta | None = None,
+    ) -> JobHandle:
+        """Enqueue a broadcast. `key` makes it idempotent (and scopes its per-recipient keys); `delay` starts it
+        later. Unless the job sets `continue_every`, it is `CONVEYOR_BROADCAST_CONTINUE_EVERY`."""
+        model = validate(KINDS["broadcast"], job)
+        if "continue_every" not in model.model_fields_set:
+            model = model.model_copy(update={"continue_every": self.settings.broadcast_continue_every})
+        return await self.enqueue("broadcast", model, key=key, delay=delay)
+
+    async def signal_event(self, event: UserEvent | Mapping[str, Any]) -> JobHandle:
+        """Deliver an event (e.g. `user.created`) to the job it drives, starting that job if it is not running."""
+        handle = await deliver(self.client, self.settings, validate_event(event))
+        return JobHandle(id=handle.id, kind=None, workflow=handle)
 
     async def enqueue(
         self,

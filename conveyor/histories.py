@@ -9,23 +9,41 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from conveyor.errors import InvalidJobError
 from conveyor.kinds import KINDS
 
 
-async def export(client: Client, kind: str, last: int, out_dir: Path) -> list[Path]:
-    """Write the `last` most recently closed jobs of `kind` as `<out_dir>/<job-id>.json`; returns the paths."""
-    spec = KINDS.get(kind)
+def workflow_type(kind: str | None, workflow: str | None) -> str:
+    """The workflow type to export: a job kind's (`email` -> `SendEmail`), or one named directly (`Cleanup`)."""
+    if workflow:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", workflow):
+            raise InvalidJobError(f"workflow type {workflow!r} must be a name such as Cleanup")
+        return workflow
+    spec = KINDS.get(kind or "")
     if spec is None:
-        raise InvalidJobError(f"unknown job kind {kind!r}; known: {', '.join(KINDS)}")
+        raise InvalidJobError(f"unknown job kind {kind!r}; known: {', '.join(KINDS)} (or give --workflow TYPE)")
+    return spec.workflow
+
+
+async def export(client: Client, workflow: str, last: int, out_dir: Path) -> list[Path]:
+    """Write the `last` most recently closed runs of `workflow` as `<out_dir>/<job-id>[-<run>].json`.
+
+    A job that continued as new has several closed runs; each is written (suffixed by its run id's start), since
+    each replays on its own.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    query = f"WorkflowType = '{spec.workflow}' AND ExecutionStatus != 'Running'"
+    query = f"WorkflowType = '{workflow}' AND ExecutionStatus != 'Running'"
     async for execution in client.list_workflows(query, limit=last):
         history = await client.get_workflow_handle(execution.id, run_id=execution.run_id).fetch_history()
-        path = out_dir / f"{re.sub(r'[^A-Za-z0-9._-]', '_', execution.id)}.json"
+        name = (
+            execution.id
+            if execution.status is not WorkflowExecutionStatus.CONTINUED_AS_NEW
+            else (f"{execution.id}-{execution.run_id[:8]}")
+        )
+        path = out_dir / f"{re.sub(r'[^A-Za-z0-9._-]', '_', name)}.json"
         path.write_text(history.to_json())
         written.append(path)
     return written

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from conveyor.settings import Settings
+from workflows.broadcast import BroadcastJob, BroadcastResult
 from workflows.email import EmailJob, EmailResult
 from workflows.report import ReportJob, ReportResult
 from workflows.sms import SmsJob, SmsResult
@@ -55,6 +56,14 @@ KINDS: dict[str, JobKind] = {
         result=ReportResult,
         task_queue=lambda s: s.reports_task_queue,
         recipients=lambda job: list(job.deliver_to),
+    ),
+    "broadcast": JobKind(
+        name="broadcast",
+        workflow="Broadcast",
+        request=BroadcastJob,
+        result=BroadcastResult,
+        task_queue=lambda s: s.task_queue,
+        recipients=lambda job: [],  # thousands, read from a source: not a search attribute
     ),
 }
 

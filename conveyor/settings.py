@@ -8,6 +8,7 @@ variable (`CONVEYOR_TEMPORAL_API_KEY=` in a `.env` or a compose file) counts as 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -65,6 +66,8 @@ class Settings(BaseSettings):
         Path("templates"), description="Your email templates; each overrides a built-in of the same name."
     )
 
+    smtp_pool_size: int = Field(10, ge=1, description="SMTP connections a worker reuses for broadcasts.")
+
     # Failure alerts
     ops_email: str | None = Field(None, description="Where failure alerts (and ops reports) are emailed.")
     alert_webhook_url: SecretStr | None = Field(
@@ -102,6 +105,15 @@ class Settings(BaseSettings):
     s3_bucket: str = Field("conveyor-reports", description="S3 bucket of stored reports.")
     s3_prefix: str = Field("reports", description="Key prefix of stored reports in the bucket.")
     s3_endpoint_url: str | None = Field(None, description="S3 endpoint (MinIO, moto); AWS if unset.")
+
+    # Periodic jobs, broadcasts, events
+    retention_days: int = Field(30, ge=1, description="The weekly cleanup deletes reports and outbox files older.")
+    broadcast_continue_every: int = Field(
+        5000, ge=1, description="A broadcast starts a fresh run (continue-as-new) after this many recipients."
+    )
+    welcome_follow_up_after: timedelta = Field(
+        timedelta(days=3), description="Welcome flow: follow up unless user.activated came within this (e.g. P3D)."
+    )
 
     # Worker
     max_concurrent_activities: int = Field(200, description="Activities one worker runs at once.")

@@ -144,6 +144,7 @@ async def _running(handle: WorkflowHandle[Any, Any], desc: WorkflowExecutionDesc
     try:
         progress = await handle.query("status", rpc_timeout=timedelta(seconds=2))
         status.stage, status.progress = progress.get("stage"), progress.get("percent")
+        status.detail = progress.get("detail")  # e.g. a broadcast's `420 sent, 1 failed, 579 remaining`
     except (RPCError, TimeoutError, WorkflowQueryFailedError):
         pass  # no worker has picked the job up yet, so nobody can answer the query
     if heartbeat is not None:  # the activity knows better than the workflow how far it is

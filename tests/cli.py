@@ -24,7 +24,7 @@ class Ran:
 
 
 def env_for(settings: Settings) -> dict[str, str]:
-    """The environment that points a `conveyor` process at the test's servers and task queue."""
+    """The environment that points a `conveyor` process (a producer or a worker) at the test's servers."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
     env |= {
         "CONVEYOR_TEMPORAL_ADDRESS": settings.temporal_address,
@@ -32,8 +32,15 @@ def env_for(settings: Settings) -> dict[str, str]:
         "CONVEYOR_SMS_TASK_QUEUE": settings.sms_task_queue,
         "CONVEYOR_REPORTS_TASK_QUEUE": settings.reports_task_queue,
         "CONVEYOR_HOME": str(settings.home),
+        "CONVEYOR_SMTP_HOST": settings.smtp_host,
+        "CONVEYOR_SMTP_PORT": str(settings.smtp_port),
+        "CONVEYOR_SMTP_TLS": settings.smtp_tls.value,
+        "CONVEYOR_SMTP_USERNAME": settings.smtp_username or "",
+        "CONVEYOR_SMTP_PASSWORD": settings.smtp_password.get_secret_value() if settings.smtp_password else "",
+        "CONVEYOR_SMTP_CA_FILE": str(settings.smtp_ca_file or ""),
+        "CONVEYOR_MAIL_FROM": settings.mail_from,
     }
-    return env
+    return {k: v for k, v in env.items() if v}
 
 
 async def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Ran:
@@ -44,6 +51,21 @@ async def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     assert proc.returncode is not None
     return Ran(proc.returncode, out.decode(), err.decode())
+
+
+async def start_worker(settings: Settings) -> asyncio.subprocess.Process:
+    """`conveyor worker` as its own process on the test's task queue (stop it with `stop_worker`)."""
+    return await asyncio.create_subprocess_exec(
+        str(BIN / "conveyor"), "worker", env=env_for(settings), stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+async def stop_worker(proc: asyncio.subprocess.Process, kill: bool = False) -> None:
+    """SIGTERM (graceful) or SIGKILL a worker process and reap it."""
+    if proc.returncode is None:
+        proc.kill() if kill else proc.terminate()
+    await asyncio.wait_for(proc.wait(), 60)
 
 
 async def conveyor(settings: Settings, *args: str) -> Ran:

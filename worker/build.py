@@ -9,18 +9,24 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.alerts import AlertChannels
+from activities.broadcast import BroadcastActivities
+from activities.cleanup import CleanupActivities
 from activities.email import EmailActivities
 from activities.render import TemplateRenderer
 from activities.report import ReportActivities
 from activities.s3 import S3Storage
 from activities.sms import SmsActivities
 from activities.sms_providers import OutboxProvider, SmsProvider, SnsProvider
+from activities.smtp import SmtpPool
 from activities.storage import LocalStorage, Storage
 from conveyor.settings import Settings, SmsProviderName, StorageBackend
 from conveyor.status import ui_link
+from workflows.broadcast import Broadcast
+from workflows.cleanup import Cleanup
 from workflows.email import SendEmail
 from workflows.report import GenerateReport
 from workflows.sms import SendSms
+from workflows.welcome import Welcome
 
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     # Validation libraries the job models use: deterministic, so loaded once instead of per workflow run.
@@ -30,7 +36,7 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 )
 
 
-WORKFLOWS = [SendEmail, SendSms, GenerateReport]
+WORKFLOWS = [SendEmail, SendSms, GenerateReport, Broadcast, Cleanup, Welcome]
 """Every workflow Conveyor runs; the replay tests replay recorded histories against exactly these."""
 
 
@@ -85,6 +91,8 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
     files = storage(settings)
     alerts = alert_channels(settings)
     email = email_activities(settings, files)
+    broadcast = BroadcastActivities(email, SmtpPool(settings.smtp_config(), settings.smtp_pool_size))
+    cleanup = CleanupActivities(files, settings.outbox_dir, settings.retention_days)
     sms = SmsActivities(sms_provider(settings), rate_per_second=settings.sms_rate_per_second)
     reports = ReportActivities(
         files,
@@ -104,9 +112,19 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
         Worker(
             client,
             task_queue=settings.task_queue,
-            activities=[email.send_email, alerts.send_alert],
+            activities=[
+                email.send_email,
+                alerts.send_alert,
+                broadcast.list_recipients,
+                broadcast.send_batch,
+                cleanup.purge_reports,
+                cleanup.purge_outbox,
+            ],
             max_concurrent_activities=settings.max_concurrent_activities,
             max_task_queue_activities_per_second=settings.email_max_per_second,
+            # A broadcast batch's heartbeat (who was sent to) reaches the server every second, so a batch retried
+            # after its worker died re-sends at most about a second's worth of messages (default: 8 s).
+            max_heartbeat_throttle_interval=timedelta(seconds=1),
             **common,  # type: ignore[arg-type]
         ),
         Worker(

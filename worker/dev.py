@@ -29,6 +29,7 @@ from conveyor.settings import Settings, SmsProviderName, StorageBackend
 from worker.build import build_workers
 from worker.outbox import start_outbox
 from worker.run import run_until, stop_on_signals
+from worker.schedule_apply import apply_declared
 
 log = logging.getLogger("conveyor.dev")
 
@@ -164,6 +165,7 @@ async def run_dev(settings: Settings) -> None:
     server = start_server(settings)
     try:
         client = await wait_for_server(settings, server)
+        await apply_declared(client, settings)
         async with contextlib.AsyncExitStack() as stack:
             if settings.dev_outbox:
                 await stack.enter_async_context(

@@ -6,10 +6,13 @@ from conveyor.connection import connect
 from conveyor.settings import Settings
 from worker.build import build_workers
 from worker.run import run_until, stop_on_signals
+from worker.schedule_apply import apply_declared
 
 
-async def run_worker(settings: Settings) -> None:
-    """Connect, then run every task queue's worker until SIGTERM/SIGINT."""
+async def run_worker(settings: Settings, apply_schedules: bool = False) -> None:
+    """Connect (and apply the declared schedules if asked), then run every task queue's worker until a signal."""
     stop = stop_on_signals()
     client = await connect(settings)
+    if apply_schedules:
+        await apply_declared(client, settings)
     await run_until(build_workers(client, settings), stop)

@@ -68,5 +68,24 @@ POLICIES: dict[str, JobPolicy] = {
         max_attempts=5,
         heartbeat_timeout=10 * S,
     ),
+    # Deleting files is quick and idempotent; a stuck disk gets a few tries, then the job fails and is seen.
+    "cleanup": JobPolicy(
+        attempt_timeout=10 * MIN, first_retry=5 * S, backoff=2.0, max_retry_wait=1 * MIN, max_attempts=5
+    ),
+    # One page of recipients read from their source (a CSV file, a query).
+    "broadcast-list": JobPolicy(
+        attempt_timeout=1 * MIN, first_retry=1 * S, backoff=2.0, max_retry_wait=1 * MIN, max_attempts=10
+    ),
+    # One batch of sends. It heartbeats after every recipient: a killed worker is noticed after 10 s and the
+    # batch retried elsewhere, skipping the recipients its heartbeats recorded. Permanent refusals never fail
+    # a batch (they are reported), so only outages retry, for as long as the email row rides them out.
+    "broadcast-send": JobPolicy(
+        attempt_timeout=10 * MIN,
+        first_retry=1 * S,
+        backoff=2.0,
+        max_retry_wait=5 * MIN,
+        max_attempts=12,
+        heartbeat_timeout=10 * S,
+    ),
 }
 """One row per job kind (and one for alerts)."""

@@ -65,5 +65,11 @@ async def follow(jobs: Jobs, job_id: str) -> Any:
 async def wait(job_id: str, as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
     """Wait until a job ends (a progress bar on a terminal); exit 0 if it completed, 1 if not."""
     result = await follow(await Jobs.connect(), job_id)
-    text = result.model_dump_json(indent=2 if as_json else None) if hasattr(result, "model_dump_json") else result
+    indent = 2 if as_json else None
+    # Workflows that are not job kinds (Welcome, Cleanup) come back as plain JSON values, not models.
+    text = (
+        result.model_dump_json(indent=indent)
+        if hasattr(result, "model_dump_json")
+        else json.dumps(result, indent=indent)
+    )
     out.print(text if as_json else f"completed: {text}")

@@ -5,6 +5,8 @@ Worker code is imported inside the commands that run one, so producers' commands
 
 from __future__ import annotations
 
+import typer
+
 from conveyor import search_attributes
 from conveyor.cli.app import app, command, out, setup_logging
 from conveyor.connection import connect
@@ -21,12 +23,14 @@ def dev() -> None:
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    apply_schedules: bool = typer.Option(False, "--apply-schedules", help="Apply the declared schedules first."),
+) -> None:
     """Run the worker against the configured Temporal cluster until SIGTERM/SIGINT."""
     from worker.main import run_worker
 
     setup_logging()
-    command(run_worker)(Settings())
+    command(run_worker)(Settings(), apply_schedules=apply_schedules)
 
 
 @app.command()

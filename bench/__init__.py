@@ -1,0 +1,1 @@
+"""Throughput measurements, run from the repository root: `python -m bench.broadcast`."""

@@ -1,0 +1,47 @@
+"""Broadcasts and events: `conveyor broadcast ...`, `conveyor event ...`."""
+
+from __future__ import annotations
+
+import typer
+
+from conveyor.cli.app import app, command, parse_duration
+from conveyor.cli.input import template_context
+from conveyor.client import Jobs, validate
+from conveyor.events import validate_event
+from conveyor.kinds import KINDS
+from workflows.broadcast import BroadcastJob
+
+
+@app.command()
+@command
+async def broadcast(
+    source: str = typer.Option(..., "--source", help="Recipients: csv:PATH, static:a@x.com,b@y.com, or NAME:ARG."),
+    template: str = typer.Option(..., "--template", help="Email template, e.g. newsletter."),
+    var: list[str] = typer.Option([], "--var", help="Template variable name=value, shared by all (repeat)."),
+    context_json: str | None = typer.Option(None, "--context", help="Template variables as a JSON object."),
+    key: str | None = typer.Option(None, "--key", help="Idempotency key: the same key broadcasts once."),
+    delay: str | None = typer.Option(None, "--delay", help="Start later: 90s, 10m, 2h, 1d."),
+) -> None:
+    """Send one templated email to every recipient of a source; print the job id."""
+    job = validate(
+        KINDS["broadcast"],
+        {"source": source, "message": {"template": template, "context": template_context(var, context_json)}},
+    )
+    assert isinstance(job, BroadcastJob)
+    when = parse_duration(delay) if delay else None
+    jobs = await Jobs.connect()
+    print((await jobs.broadcast(job, key=key, delay=when)).id)
+
+
+@app.command()
+@command
+async def event(
+    name: str = typer.Argument(..., help="user.created or user.activated"),
+    user_id: str = typer.Option(..., "--user-id"),
+    email: str | None = typer.Option(None, "--email", help="The user's address (user.created)."),
+    var: list[str] = typer.Option([], "--var", help="Template variable name=value (repeat)."),
+) -> None:
+    """Deliver an event to the job it drives (starting it if needed); print the job id."""
+    model = validate_event({"name": name, "user_id": user_id, "email": email, "context": template_context(var, None)})
+    jobs = await Jobs.connect()
+    print((await jobs.signal_event(model)).id)

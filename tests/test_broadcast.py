@@ -1,0 +1,101 @@
+"""Broadcasts end to end: a real dev server, real workers (in-process, or processes killed on purpose), and the
+STARTTLS + AUTH SMTP server counting what arrives."""
+
+from __future__ import annotations
+
+import csv
+import re
+import uuid
+from pathlib import Path
+
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from activities.broadcast import recipient_key
+from conveyor import Jobs, Settings
+from tests.cli import start_worker, stop_worker
+from tests.smtp_server import SmtpServer
+from tests.waiting import eventually
+
+
+def recipients_csv(path: Path, count: int) -> list[str]:
+    """A CSV of `count` new recipients with a `name` column; their addresses."""
+    tag = uuid.uuid4().hex[:8]
+    addresses = [f"r{i}-{tag}@example.com" for i in range(count)]
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["email", "name"])
+        writer.writerows([a, f"Reader {i}"] for i, a in enumerate(addresses))
+    return addresses
+
+
+def delivered(smtp: SmtpServer, addresses: list[str]) -> list[tuple[str, str]]:
+    """(recipient, Message-ID) of every message the server accepted for `addresses`, duplicates included."""
+    wanted = set(addresses)
+    return [(r, m.message["Message-ID"].strip()) for m in smtp.handler.received for r in m.rcpt_tos if r in wanted]
+
+
+async def test_broadcast_reaches_every_recipient_once_and_reports_bad_ones(
+    jobs: Jobs, temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    addresses = recipients_csv(tmp_path / "list.csv", 1000)
+    bad = addresses[417]
+    smtp_server.fail(bad, 550)
+    with (tmp_path / "list.csv").open("a") as f:
+        f.write("not-an-address,Nobody\n")
+    handle = await jobs.broadcast(
+        {"source": f"csv:{tmp_path / 'list.csv'}", "message": {"template": "newsletter", "context": {"title": "News"}},
+         "continue_every": 300},
+    )  # fmt: skip
+    result = await handle.result()
+
+    assert (result.sent, result.failed) == (999, 2)
+    assert {f.address for f in result.failures} == {bad, "not-an-address"}
+    assert "550" in next(f.reason for f in result.failures if f.address == bad)
+    got = delivered(smtp_server, addresses)
+    assert len(got) == 999 and {r for r, _ in got} == set(addresses) - {bad}
+    assert {m for _, m in got} == {f"<{recipient_key(handle.id, a)}@conveyor.test>" for a in addresses if a != bad}
+    [message] = [m.message for m in smtp_server.handler.received if addresses[0] in m.rcpt_tos]
+    text = message.get_body(("plain",))
+    assert message["Subject"] == "News" and text is not None and "Hi Reader 0," in text.get_content()
+
+    first = temporal_env.client.get_workflow_handle(handle.id, run_id=handle.workflow.first_execution_run_id)
+    assert (await first.describe()).status is WorkflowExecutionStatus.CONTINUED_AS_NEW, "history stays bounded"
+    status = await jobs.status(handle.id)
+    assert status.state.value == "completed" and status.result is not None and status.result["sent"] == 999
+
+
+async def test_killed_worker_mid_broadcast_still_reaches_each_recipient_once(
+    settings: Settings, temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    addresses = recipients_csv(tmp_path / "list.csv", 1000)
+    jobs = Jobs(temporal_env.client, settings)
+    worker = await start_worker(settings)
+    try:
+        handle = await jobs.broadcast(
+            {"source": f"csv:{tmp_path / 'list.csv'}", "message": {"template": "newsletter"}, "batch_size": 50}
+        )
+
+        async def sent_so_far() -> int:
+            return len(delivered(smtp_server, addresses))
+
+        await eventually(sent_so_far, lambda n: n >= 200, timeout=60)
+        status = await handle.workflow.query("status")
+        assert status["stage"] == "sending" and status["sent"] + status["failed"] + status["remaining"] == 1000
+        shown = await jobs.status(handle.id)
+        assert shown.detail is not None and re.fullmatch(r"\d+ sent, 0 failed, \d+ remaining", shown.detail)
+        await stop_worker(worker, kill=True)
+        sent_before_restart = len(delivered(smtp_server, addresses))
+        assert sent_before_restart < 1000, "the kill came mid-broadcast"
+        worker = await start_worker(settings)
+        result = await handle.result()
+    finally:
+        await stop_worker(worker)
+
+    got = delivered(smtp_server, addresses)
+    assert result.sent == 1000 and result.failed == 0
+    assert {r for r, _ in got} == set(addresses), "every recipient got the message"
+    assert len({m for _, m in got}) == 1000, "one Message-ID per recipient, however often a batch ran"
+    # A batch killed after sending but before its heartbeat reached the server re-sends those few, with the
+    # same Message-ID (receivers drop them); everything its heartbeats recorded is skipped.
+    assert len(got) - 1000 <= 50 * 8

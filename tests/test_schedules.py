@@ -1,0 +1,186 @@
+"""Schedules on the real dev server (they cannot be time-skipped): applied idempotently, managed with the real
+`temporal schedule` commands, and firing once however many workers run."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, Schedule, ScheduleActionStartWorkflow, ScheduleSpec, WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from conveyor import Jobs, Settings
+from tests.cli import run, start_worker, stop_worker
+from tests.conftest import TEMPORAL
+from tests.smtp_server import SmtpServer
+from tests.waiting import eventually
+from worker.schedule_apply import apply, describe
+from worker.schedules import DeclaredSchedule, declared
+from workflows.report import ReportJob
+
+COMPLETED = WorkflowExecutionStatus.COMPLETED
+
+
+@pytest.fixture
+def scope() -> str:
+    """A schedule-id prefix of the test's own: the dev server is shared by the whole session."""
+    return f"t{uuid.uuid4().hex[:8]}-"
+
+
+def scoped(rows: Sequence[DeclaredSchedule], scope: str) -> list[DeclaredSchedule]:
+    """`rows` with ids (and run ids) moved into `scope`."""
+    return [dataclasses.replace(r, id=scope + r.id, workflow_id=f"{r.workflow_id}-{scope}") for r in rows]
+
+
+async def ids_in(client: Client, scope: str) -> list[str]:
+    """Every schedule id in `scope`, Conveyor's or not."""
+    return sorted([s.id async for s in await client.list_schedules() if s.id.startswith(scope)])
+
+
+async def runs_of(client: Client, schedule_id: str) -> list[WorkflowExecutionStatus | None]:
+    """The status of every workflow `schedule_id` started."""
+    return [w.status async for w in client.list_workflows(f"TemporalScheduledById = '{schedule_id}'")]
+
+
+async def test_apply_twice_creates_each_seed_schedule_once(
+    temporal_env: WorkflowEnvironment, settings: Settings, scope: str
+) -> None:
+    settings = settings.model_copy(update={"ops_email": "ops@example.com"})
+    client, rows = temporal_env.client, scoped(declared(settings), scope)
+    first = await apply(client, rows, scope)
+    second = await apply(client, rows, scope)
+    assert sorted(first.created) == sorted(r.id for r in rows) and not first.updated
+    assert sorted(second.unchanged) == sorted(r.id for r in rows) and not (second.created or second.updated)
+    assert await ids_in(client, scope) == sorted(r.id for r in rows)
+
+    report = await describe(client, f"{scope}daily-jobs-report")
+    assert report is not None
+    action = report.schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    assert (action.workflow, action.task_queue) == ("GenerateReport", settings.reports_task_queue)
+    [arg] = client.data_converter.payload_converter.from_payloads(list(action.args))
+    assert arg == {"report": "jobs-summary", "format": "pdf", "deliver_to": ["ops@example.com"]}
+    ReportJob.model_validate(arg)  # the report job's own contract accepts it
+    assert [c.comment for c in report.schedule.spec.calendars] == ["0 2 * * *"]
+    assert report.info.next_action_times[0].hour == 2
+    digest = await describe(client, f"{scope}hourly-digest")
+    assert digest is not None and digest.schedule.state.paused, "the example broadcast starts paused"
+
+
+async def test_changed_cron_updates_in_place_and_keeps_operator_pause(
+    temporal_env: WorkflowEnvironment, settings: Settings, scope: str
+) -> None:
+    client = temporal_env.client
+    [cleanup] = scoped([r for r in declared(settings) if r.id == "weekly-cleanup"], scope)
+    await apply(client, [cleanup], scope)
+    created = await describe(client, cleanup.id)
+    assert created is not None
+    await client.get_schedule_handle(cleanup.id).pause(note="disk migration")
+
+    changed = await apply(client, [dataclasses.replace(cleanup, cron=("30 4 * * 6",))], scope)
+    assert changed.updated == [cleanup.id]
+    updated = await describe(client, cleanup.id)
+    assert updated is not None
+    assert [c.comment for c in updated.schedule.spec.calendars] == ["30 4 * * 6"]
+    assert updated.info.created_at == created.info.created_at, "updated in place, not re-created"
+    assert updated.schedule.state.paused and updated.schedule.state.note == "disk migration"
+
+
+async def test_undeclared_conveyor_schedule_is_removed_and_foreign_one_untouched(
+    temporal_env: WorkflowEnvironment, settings: Settings, scope: str
+) -> None:
+    client = temporal_env.client
+    keep, drop = scoped([r for r in declared(settings) if r.id != "hourly-digest"], scope)
+    await apply(client, [keep, drop], scope)
+    foreign = f"{scope}someone-elses"
+    await client.create_schedule(
+        foreign,
+        Schedule(
+            action=ScheduleActionStartWorkflow("Other", id="other", task_queue="elsewhere"),
+            spec=ScheduleSpec(cron_expressions=["0 1 * * *"]),
+        ),
+    )
+    done = await apply(client, [keep], scope)
+    assert done.deleted == [drop.id] and done.unchanged == [keep.id]
+    assert await ids_in(client, scope) == sorted([keep.id, foreign])
+
+
+async def test_trigger_with_temporal_binary_runs_the_job_and_its_email_arrives(
+    jobs: Jobs, settings: Settings, smtp_server: SmtpServer, scope: str
+) -> None:
+    to = f"scheduled-{uuid.uuid4().hex[:8]}@example.com"
+    row = DeclaredSchedule(
+        id=f"{scope}nightly-hello",
+        workflow="SendEmail",
+        input={"to": [to], "subject": "Nightly", "text": "from a schedule"},
+        task_queue=settings.task_queue,
+        workflow_id=f"email-{scope}nightly-hello",
+        cron=("0 0 * * *",),
+    )
+    await apply(jobs.client, [row], scope)
+    ran = await run(str(TEMPORAL), "schedule", "trigger", "--schedule-id", row.id,
+                    "--address", settings.temporal_address)  # fmt: skip
+    assert ran.code == 0, ran.err
+
+    await eventually(lambda: runs_of(jobs.client, row.id), lambda runs: COMPLETED in runs, timeout=30)
+    [message] = smtp_server.to(to)
+    assert message["Subject"] == "Nightly" and message["X-Conveyor-Job-Id"].startswith(row.workflow_id)
+
+
+async def test_paused_schedule_does_not_fire_until_unpaused(jobs: Jobs, settings: Settings, scope: str) -> None:
+    row = DeclaredSchedule(
+        id=f"{scope}every-second",
+        workflow="Cleanup",
+        input={},
+        task_queue=settings.task_queue,
+        workflow_id=f"cleanup-{scope}every-second",
+        every=timedelta(seconds=1),
+        paused=True,
+    )
+    await apply(jobs.client, [row], scope)
+    await asyncio.sleep(2.5)  # noqa: sleep-ok  (nothing happening is the point: 2 firings would have come by now)
+    assert await runs_of(jobs.client, row.id) == []
+    address = ["--schedule-id", row.id, "--address", settings.temporal_address]
+    assert (await run(str(TEMPORAL), "schedule", "toggle", "--unpause", *address)).code == 0
+    await eventually(lambda: runs_of(jobs.client, row.id), bool, timeout=30)
+    assert (await run(str(TEMPORAL), "schedule", "toggle", "--pause", *address, "--reason", "enough")).code == 0
+    desc = await describe(jobs.client, row.id)
+    assert desc is not None and desc.schedule.state.paused and desc.schedule.state.note == "enough"
+
+
+def aged(path: Path, days: float) -> Path:
+    """Create `path` with a modification time `days` ago."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("x")
+    then = time.time() - days * 86400
+    os.utime(path, (then, then))
+    return path
+
+
+async def test_two_workers_and_a_trigger_make_exactly_one_cleanup_run(
+    temporal_env: WorkflowEnvironment, settings: Settings, scope: str
+) -> None:
+    client = temporal_env.client
+    old_report = aged(settings.home / "reports" / "2020" / "old.pdf", 40)
+    new_report = aged(settings.home / "reports" / "new.pdf", 1)
+    old_mail, new_mail = aged(settings.outbox_dir / "old.eml", 31), aged(settings.outbox_dir / "new.eml", 0)
+    [cleanup] = scoped([r for r in declared(settings) if r.id == "weekly-cleanup"], scope)
+    await apply(client, [cleanup], scope)
+    workers = [await start_worker(settings), await start_worker(settings)]
+    try:
+        await client.get_schedule_handle(cleanup.id).trigger()
+
+        await eventually(lambda: runs_of(client, cleanup.id), lambda runs: COMPLETED in runs, timeout=60)
+    finally:
+        for w in workers:
+            await stop_worker(w)
+    assert len(await runs_of(client, cleanup.id)) == 1, "one trigger, one run, whatever the number of workers"
+    assert not old_report.exists() and not old_mail.exists()
+    assert new_report.exists() and new_mail.exists()

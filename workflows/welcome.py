@@ -1,0 +1,119 @@
+"""`Welcome`: the example of events driving a job. `user.created` sends the welcome email now; unless
+`user.activated` arrives within `follow_up_after`, a follow-up email goes out then.
+
+Producers deliver events with signal-with-start (`Jobs.signal_event`): the first event of a user starts the flow,
+later ones reach the running flow, so producers never need to know whether it exists yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from temporalio import workflow
+from temporalio.common import RawValue
+
+with workflow.unsafe.imports_passed_through():
+    from activities.email import EmailActivities
+    from activities.email_models import EmailJob, SendEmailInput
+    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
+    from workflows.policies import POLICIES
+
+EVENT_SIGNAL = "event"
+"""The signal every event is delivered by."""
+
+
+class UserEvent(BaseModel):
+    """Something that happened to a user. `user.created` carries the address and the template variables."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Literal["user.created", "user.activated"]
+    user_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:@+=-]+$")
+    email: EmailStr | None = None
+    context: dict[str, Any] = Field(default_factory=dict, description="Template variables, e.g. name, login_url.")
+
+    @model_validator(mode="after")
+    def _created_has_address(self) -> Self:
+        if self.name == "user.created" and self.email is None:
+            raise ValueError("a user.created event needs the user's 'email'")
+        return self
+
+
+class WelcomeJob(BaseModel):
+    """The flow for one user, and how long to wait for activation before following up."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_id: str
+    follow_up_after: timedelta = Field(timedelta(days=3), gt=timedelta(0))
+
+
+class WelcomeResult(BaseModel):
+    """What the flow sent, and whether the user activated in time."""
+
+    welcome_sent: bool
+    follow_up_sent: bool
+    activated: bool
+
+
+@workflow.defn(name="Welcome")
+class Welcome(JobWorkflow):
+    """Welcome one user. Input: a `WelcomeJob`; events arrive on the `event` signal. Result: a `WelcomeResult`."""
+
+    kind = "welcome"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.created: UserEvent | None = None
+        self.activated = False
+
+    @workflow.signal(name=EVENT_SIGNAL)
+    def event(self, event: UserEvent) -> None:
+        """Record an event; a repeated `user.created` (a producer's retry) changes nothing."""
+        if event.name == "user.created":
+            self.created = self.created or event
+        else:
+            self.activated = True
+
+    @workflow.run
+    async def run(self, raw: RawValue) -> WelcomeResult:
+        """Welcome on `user.created`, then follow up unless `user.activated` came first."""
+        try:
+            return await self._flow(decode(raw, WelcomeJob))
+        except JOB_FAILURES as e:
+            await self.fail(e)
+
+    async def _flow(self, job: WelcomeJob) -> WelcomeResult:
+        self.progress = JobProgress(stage="waiting for user.created")
+        if not await self._wait(lambda: self.created is not None, job.follow_up_after):
+            return WelcomeResult(welcome_sent=False, follow_up_sent=False, activated=self.activated)
+        await self._send("welcome", percent=30)
+        self.progress = JobProgress(stage="waiting for user.activated", percent=50)
+        if await self._wait(lambda: self.activated, job.follow_up_after):
+            self.progress = JobProgress(stage="activated", percent=100)
+            return WelcomeResult(welcome_sent=True, follow_up_sent=False, activated=True)
+        await self._send("welcome-follow-up", percent=90)
+        self.progress = JobProgress(stage="followed up", percent=100)
+        return WelcomeResult(welcome_sent=True, follow_up_sent=True, activated=False)
+
+    async def _wait(self, condition: Callable[[], bool], timeout: timedelta) -> bool:
+        try:
+            await workflow.wait_condition(condition, timeout=timeout)
+        except TimeoutError:  # the wait's time-out, asyncio's since Python 3.11
+            return False
+        return True
+
+    async def _send(self, template: str, percent: int) -> None:
+        created = self.created
+        assert created is not None and created.email is not None
+        job = EmailJob(to=[created.email], template=template, context={"name": created.user_id, **created.context})
+        await self.run_step(
+            f"sending {template}",
+            percent,
+            EmailActivities.send_email,
+            SendEmailInput(job_id=f"{workflow.info().workflow_id}-{template}", job=job),
+            POLICIES["email"],
+        )
