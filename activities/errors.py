@@ -7,6 +7,7 @@ it. Messages must never contain secrets: they end up in workflow histories.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -105,3 +106,11 @@ PERMANENT_ERROR_TYPES: tuple[str, ...] = tuple(
     )
 )
 """Names of the errors no retry policy retries (they are also raised non-retryable)."""
+
+
+def describe_errors(error: ValidationError, prefix: str = "") -> str:
+    """`to.0: value is not a valid email address; ...`: field paths and reasons, without echoing the input (which
+    may be large, or personal)."""
+    return "; ".join(
+        f"{prefix}{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors(include_url=False)
+    )

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, mo
 
 import activities.reports.builtin  # noqa: F401  (registers the built-in reports)
 from activities.email_models import MAX_RECIPIENTS, EmailJob
+from activities.errors import describe_errors
 from activities.reports.registry import REPORTS
 from activities.reports.tables import ReportFormat
 
@@ -36,8 +37,7 @@ class ReportJob(BaseModel):
         try:
             spec.params.model_validate(self.params)
         except ValidationError as e:
-            reasons = "; ".join(f"params.{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
-            raise ValueError(f"report {self.report!r}: {reasons}") from None
+            raise ValueError(f"report {self.report!r}: {describe_errors(e, prefix='params.')}") from None
         return self
 
 

@@ -23,6 +23,7 @@ from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReus
 from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.errors import describe_errors
 from conveyor import operations, search_attributes
 from conveyor.connection import connect
 from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, JobStateError
@@ -33,7 +34,6 @@ from conveyor.settings import Settings
 from conveyor.status import JobState, JobStatus, read_status
 from workflows.broadcast import BroadcastJob
 from workflows.email import EmailJob
-from workflows.job import describe_errors
 from workflows.report import ReportJob
 from workflows.sms import SmsJob
 

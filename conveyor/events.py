@@ -16,9 +16,9 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from activities.errors import describe_errors
 from conveyor.errors import InvalidJobError
 from conveyor.settings import Settings
-from workflows.job import describe_errors
 from workflows.welcome import EVENT_SIGNAL, UserEvent, WelcomeJob, WelcomeResult
 
 

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from conveyor import EmailJob, JobFailed, JobNotFound, Jobs, JobState, Settings
+from conveyor import EmailJob, JobFailed, JobHandle, JobNotFound, Jobs, JobState, Settings
 from conveyor.client import BulkJob
 from conveyor.errors import InvalidJobError, JobStateError
 from tests.smtp_server import SmtpServer
@@ -93,18 +93,28 @@ async def test_cancelled_job_ends_cancelled_without_alert(
     assert smtp_server.to(to) == [] and smtp_server.to(ops) == []
 
 
+async def rejected_job(
+    temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer, **overrides: object
+) -> tuple[JobHandle, JobFailed]:
+    """An email to a mailbox that refuses it (550), run to its end by a worker with `overrides` settings."""
+    to = address("gone")
+    smtp_server.fail(to, 550)
+    settings = settings.model_copy(update=overrides)
+    async with running(build_workers(temporal_env.client, settings)):
+        handle = await Jobs(temporal_env.client, settings).email(note(to))
+        with pytest.raises(JobFailed) as failed:
+            await handle.result()
+    return handle, failed.value
+
+
 async def test_failed_job_alerts_ops_by_email_and_webhook(
     temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer, webhook: Webhook
 ) -> None:
-    ops, to = address("oncall"), address("gone")
-    smtp_server.fail(to, 550)
-    settings = settings.model_copy(update={"ops_email": ops, "alert_webhook_url": webhook.url})
-    jobs = Jobs(temporal_env.client, settings)
-    async with running(build_workers(temporal_env.client, settings)):
-        handle = await jobs.email(note(to))
-        with pytest.raises(JobFailed) as failed:
-            await handle.result()
-    assert failed.value.type == "RecipientRejected"
+    ops = address("oncall")
+    handle, failed = await rejected_job(
+        temporal_env, settings, smtp_server, ops_email=ops, alert_webhook_url=webhook.url
+    )
+    assert failed.type == "RecipientRejected"
     [alert] = smtp_server.to(ops)
     assert alert["Subject"] == "[Conveyor] email job failed: RecipientRejected"
     body = alert.get_content()
@@ -117,16 +127,9 @@ async def test_failed_job_alerts_ops_by_email_and_webhook(
 async def test_broken_alert_channel_never_hides_the_failure(
     temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer
 ) -> None:
-    to = address("gone")
-    smtp_server.fail(to, 550)
     dead_webhook = SecretStr("http://127.0.0.1:1/hooks/secret-token-in-url")
-    settings = settings.model_copy(update={"alert_webhook_url": dead_webhook})
-    jobs = Jobs(temporal_env.client, settings)
-    async with running(build_workers(temporal_env.client, settings)):
-        handle = await jobs.email(note(to))
-        with pytest.raises(JobFailed) as failed:
-            await handle.result()
-    assert failed.value.type == "RecipientRejected"
+    handle, failed = await rejected_job(temporal_env, settings, smtp_server, alert_webhook_url=dead_webhook)
+    assert failed.type == "RecipientRejected"
     history = (await handle.workflow.fetch_history()).to_json()
     assert "AlertUndelivered" in history and "secret-token-in-url" not in history
 

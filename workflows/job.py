@@ -24,6 +24,7 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from activities.alerts import AlertChannels, JobAlert
+    from activities.errors import describe_errors
     from workflows.policies import POLICIES, JobPolicy
 
 M = TypeVar("M", bound=BaseModel)
@@ -43,13 +44,6 @@ class JobProgress(BaseModel):
     stage: str = "queued"
     percent: int = 0
     detail: str | None = None
-
-
-def describe_errors(error: ValidationError) -> str:
-    """`to.0: value is not a valid email address; ...`: field paths and reasons, without echoing the input."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors(include_url=False)
-    )
 
 
 def decode(raw: RawValue, model: type[M]) -> M:
