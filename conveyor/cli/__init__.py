@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from conveyor.cli import doctor, histories, jobs, ops, send, stack  # noqa: F401  (they register their commands)
+from conveyor.cli import api, doctor, histories, jobs, ops, send, stack  # noqa: F401  (they register their commands)
 from conveyor.cli.app import app
 
 
