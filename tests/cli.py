@@ -32,6 +32,8 @@ def env_for(settings: Settings) -> dict[str, str]:
         "CONVEYOR_SMS_TASK_QUEUE": settings.sms_task_queue,
         "CONVEYOR_REPORTS_TASK_QUEUE": settings.reports_task_queue,
         "CONVEYOR_HOME": str(settings.home),
+        "CONVEYOR_METRICS_PORT": str(settings.metrics_port),
+        "CONVEYOR_LOG_FORMAT": settings.log_format.value,
     }
     return env
 

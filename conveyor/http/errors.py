@@ -77,6 +77,14 @@ def install(app: FastAPI) -> None:
     async def unavailable(request: Request, exc: TemporalUnavailable) -> JSONResponse:
         return problem(503, "Temporal is unreachable")
 
+    @app.exception_handler(RuntimeError)
+    async def not_connected(request: Request, exc: RuntimeError) -> JSONResponse:
+        # The lazy client's first call raises this while Temporal is down; any other RuntimeError is a bug.
+        if str(exc).startswith("Failed client connect"):
+            return problem(503, "Temporal is unreachable")
+        log.error("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+        return problem(500, "internal error")
+
     @app.exception_handler(RPCError)
     async def temporal_error(request: Request, exc: RPCError) -> JSONResponse:
         status, detail = _RPC_STATUS.get(exc.status, (503, "Temporal is unreachable or failed"))
