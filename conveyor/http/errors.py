@@ -59,6 +59,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's answer to a body it cannot decode (not UTF-8): input like any other
+            return problem(422, "invalid request: body: not valid JSON")
         return problem(exc.status_code, str(exc.detail), dict(exc.headers or {}))
 
     @app.exception_handler(InvalidJobError)
