@@ -6,6 +6,7 @@ connection or a time-out is transient. Error texts carry the server's reply, nev
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -65,19 +66,25 @@ async def send(config: SmtpConfig, message: EmailMessage, recipients: list[str])
     Raises a permanent `JobError` when the server refuses the message or every recipient for good, a transient
     one when it cannot be reached or defers.
     """
+    client = aiosmtplib.SMTP(
+        hostname=config.host,
+        port=config.port,
+        use_tls=config.tls is SmtpTls.IMPLICIT,
+        start_tls=config.tls is SmtpTls.STARTTLS,
+        tls_context=config.tls_context(),
+        username=config.username,
+        password=config.password.get_secret_value() if config.password else None,
+        timeout=config.timeout,
+    )
     try:
-        refused, _ = await aiosmtplib.send(
-            message,
-            recipients=recipients,
-            hostname=config.host,
-            port=config.port,
-            use_tls=config.tls is SmtpTls.IMPLICIT,
-            start_tls=config.tls is SmtpTls.STARTTLS,
-            tls_context=config.tls_context(),
-            username=config.username,
-            password=config.password.get_secret_value() if config.password else None,
-            timeout=config.timeout,
-        )
+        await client.connect()
+        refused, _ = await client.send_message(message, recipients=recipients)
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+            await client.quit()  # the message is accepted: a failed goodbye must not make it a retry
     except (aiosmtplib.SMTPException, OSError) as e:
         raise classify(e) from None
+    finally:
+        # Closed at once, without QUIT: a cancelled send (worker shutdown past its grace period, or `conveyor
+        # cancel`) must not wait `smtp_timeout` for a server that is not answering (aiosmtplib.send would).
+        client.close()
     return {addr: f"{code} {text}" for addr, (code, text) in refused.items()}
