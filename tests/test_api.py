@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from conveyor import Jobs, Settings
 from conveyor.http import guards
 from tests.api_server import KEY, ApiThread
+from tests.cli import BIN, env_for, run
 from tests.conftest import settings_for
 from tests.smtp_server import SmtpServer, free_port
 from tests.waiting import eventually
@@ -177,9 +178,7 @@ async def test_oversized_body_is_413_and_enqueues_nothing(
     assert await eventually(lambda: queue_count(temporal_env, small), lambda n: n >= 1) == 1
 
 
-async def test_retry_cancel_and_dead_letter_view_over_http(
-    jobs: Jobs, api: ApiThread, smtp_server: SmtpServer
-) -> None:
+async def test_retry_cancel_and_dead_letter_view_over_http(jobs: Jobs, api: ApiThread, smtp_server: SmtpServer) -> None:
     to = address("bounced")
     smtp_server.fail(to, 550)
     async with api.client() as http:
@@ -225,3 +224,10 @@ async def test_healthz_says_whether_temporal_is_reachable(settings: Settings, ap
             assert down.status_code == 503 and down.json() == {"temporal": "unreachable"}
             refused = await http.post("/jobs/email", json=note(address()))
             assert refused.status_code == 503 and refused.json() == {"detail": "Temporal is unreachable"}
+
+
+async def test_conveyor_api_refuses_to_run_without_keys(settings: Settings) -> None:
+    env = env_for(settings) | {"CONVEYOR_API_PORT": str(settings.api_port)}  # and no CONVEYOR_API_KEYS
+    ran = await run(str(BIN / "conveyor"), "api", env=env)
+    assert ran.code == 1
+    assert ran.err.strip() == "error: set CONVEYOR_API_KEYS (comma-separated): the API does not run without keys"

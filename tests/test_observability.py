@@ -150,4 +150,5 @@ async def test_traces_link_the_producer_span_to_the_activity(
         await handle.result()
     spans = {s.name: s for s in exporter.get_finished_spans()}
     assert spans["RunActivity:send_email"].context.trace_id == producer.get_span_context().trace_id
-    assert spans["StartWorkflow:SendEmail"].parent.span_id == producer.get_span_context().span_id
+    parent = spans["StartWorkflow:SendEmail"].parent
+    assert parent is not None and parent.span_id == producer.get_span_context().span_id
