@@ -5,6 +5,7 @@ Every route but `/healthz` needs an API key. Delay and priority are query parame
 """
 
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated, Any
@@ -30,6 +31,7 @@ from conveyor.telemetry import metrics_runtime
 MAX_DELAY = timedelta(days=365)
 KIND_PATTERN = f"^({'|'.join(KINDS)})$"
 _ISO_DURATION = TypeAdapter(timedelta)
+SECONDS = re.compile(r"[0-9]{1,10}(\.[0-9]{1,6})?")
 JOB_ID = Path(description="A job id, e.g. `email-order-1234`.", min_length=1, max_length=255)
 KEY = Header(
     None,
@@ -72,7 +74,7 @@ def parse_delay(text: str | None) -> timedelta | None:
     if text is None:
         return None
     try:
-        delay = timedelta(seconds=float(text)) if text.replace(".", "", 1).isdigit() else None
+        delay = timedelta(seconds=float(text)) if SECONDS.fullmatch(text) else None
         delay = delay if delay is not None else _ISO_DURATION.validate_python(text)
     except (ValidationError, OverflowError):
         delay = None
