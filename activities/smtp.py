@@ -91,10 +91,18 @@ async def send(config: SmtpConfig, message: EmailMessage, recipients: list[str])
     Raises a permanent `JobError` when the server refuses the message or every recipient for good, a transient
     one when it cannot be reached or defers.
     """
+    client = aiosmtplib.SMTP(**connection_options(config))
     try:
-        refused, _ = await aiosmtplib.send(message, recipients=recipients, **connection_options(config))
+        await client.connect()
+        refused, _ = await client.send_message(message, recipients=recipients)
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+            await client.quit()  # the message is accepted: a failed goodbye must not make it a retry
     except (aiosmtplib.SMTPException, OSError) as e:
         raise classify(e) from None
+    finally:
+        # Closed at once, without QUIT: a cancelled send (worker shutdown past its grace period, or `conveyor
+        # cancel`) must not wait `smtp_timeout` for a server that is not answering (aiosmtplib.send would).
+        client.close()
     return refused_replies(refused)
 
 

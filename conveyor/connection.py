@@ -10,10 +10,12 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from conveyor.errors import TemporalUnavailable
 from conveyor.settings import Settings
+from conveyor.telemetry import tracing_interceptors
 
 
 def read_pem(path: Path | None, setting: str) -> bytes | None:
@@ -42,8 +44,13 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     return settings.temporal_tls or settings.temporal_api_key is not None
 
 
-async def connect(settings: Settings) -> Client:
-    """A Temporal client for `settings`; `TemporalUnavailable` with the address when it cannot connect."""
+async def connect(settings: Settings, runtime: Runtime | None = None, *, lazy: bool = False) -> Client:
+    """A Temporal client for `settings`; `TemporalUnavailable` with the address when it cannot connect.
+
+    `runtime` is where its (and its workers') SDK metrics go (see `conveyor.telemetry.metrics_runtime`); it can
+    only be chosen here, when the client is made. `lazy` connects on first use (the API starts, and says so on
+    `/healthz`, while Temporal is down). Tracing interceptors are added when `otlp_endpoint` is set.
+    """
     try:
         return await Client.connect(
             settings.temporal_address,
@@ -51,6 +58,9 @@ async def connect(settings: Settings) -> Client:
             api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
             tls=tls_config(settings),
             data_converter=pydantic_data_converter,
+            interceptors=tracing_interceptors(settings),
+            runtime=runtime,
+            lazy=lazy,
         )
     except RuntimeError as e:
         raise TemporalUnavailable(

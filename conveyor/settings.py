@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from activities.aws import AwsConfig
 from activities.smtp import SmtpConfig, SmtpTls
@@ -31,6 +32,13 @@ class StorageBackend(StrEnum):
 
     LOCAL = "local"  # a directory under `home`
     S3 = "s3"
+
+
+class LogFormat(StrEnum):
+    """How the long-running commands write their log lines."""
+
+    TEXT = "text"  # one human-readable line per event
+    JSON = "json"  # one JSON object per line, for log shippers
 
 
 class Settings(BaseSettings):
@@ -125,12 +133,43 @@ class Settings(BaseSettings):
     )
     graceful_shutdown_seconds: float = Field(30.0, description="On SIGTERM, time given to running activities.")
 
+    # HTTP API
+    api_host: str = Field("127.0.0.1", description="Interface `conveyor api` listens on (0.0.0.0 in containers).")
+    api_port: int = Field(8000, description="Port of `conveyor api` (and of the API under `conveyor dev`).")
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated keys the API accepts as `Authorization: Bearer <key>` (secrets).",
+    )
+    api_max_body_bytes: int = Field(
+        2_000_000, description="Largest request body the API reads; larger ones get 413.", gt=0
+    )
+
+    # Observability
+    metrics_host: str = Field("127.0.0.1", description="Interface the Prometheus endpoint listens on.")
+    metrics_port: int = Field(
+        9000, description="Port of the Prometheus `/metrics` of `conveyor worker`/`api`/`dev`; 0 turns it off."
+    )
+    log_format: LogFormat = Field(LogFormat.TEXT, description="`text` (human-readable) or `json` (one per line).")
+    log_level: str = Field("INFO", description="Level of the long-running commands' logs: DEBUG, INFO, WARNING.")
+    otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces); tracing off if unset."
+    )
+    otel_service_name: str = Field("conveyor", description="`service.name` of the traces Conveyor exports.")
+
     # Local development stack
     home: Path = Field(Path(".conveyor"), description="Where `conveyor dev` keeps its database and outboxes.")
     dev_ui_port: int = Field(8233, description="Port of the Temporal web UI under `conveyor dev`.")
     dev_outbox: bool = Field(
         True, description="`conveyor dev` runs its SMTP outbox; false: it uses the SMTP server set above."
     )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """`CONVEYOR_API_KEYS=key1,key2`: a key per item, blanks dropped (a list is taken as it is)."""
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
 
     def smtp_config(self) -> SmtpConfig:
         """How the email activities reach the SMTP server."""

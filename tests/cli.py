@@ -39,6 +39,8 @@ def env_for(settings: Settings) -> dict[str, str]:
         "CONVEYOR_SMTP_PASSWORD": settings.smtp_password.get_secret_value() if settings.smtp_password else "",
         "CONVEYOR_SMTP_CA_FILE": str(settings.smtp_ca_file or ""),
         "CONVEYOR_MAIL_FROM": settings.mail_from,
+        "CONVEYOR_METRICS_PORT": str(settings.metrics_port),
+        "CONVEYOR_LOG_FORMAT": settings.log_format.value,
     }
     return {k: v for k, v in env.items() if v}
 

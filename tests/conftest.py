@@ -17,6 +17,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.smtp import SmtpTls
 from conveyor import Jobs, Settings, search_attributes
+from tests.api_server import KEY as API_KEY
+from tests.api_server import ApiThread
 from tests.smtp_server import PASSWORD, USER, SmtpServer, free_port
 from tests.webhook import Webhook
 from worker.build import build_workers
@@ -98,6 +100,9 @@ def settings_for(env: WorkflowEnvironment, smtp: SmtpServer, tmp: Path, **overri
         "smtp_timeout": 10.0,
         "mail_from": "Conveyor Tests <jobs@conveyor.test>",
         "home": tmp / "conveyor-home",
+        "metrics_port": 0,  # tests that scrape metrics choose a free port
+        "api_port": free_port(),
+        "api_keys": [SecretStr(API_KEY)],
         **overrides,
     }
     return Settings.model_validate(values)
@@ -114,6 +119,13 @@ async def jobs(temporal_env: WorkflowEnvironment, settings: Settings) -> AsyncIt
     """A `Jobs` client with a Conveyor worker running on the test's task queue (dev server)."""
     async with running(build_workers(temporal_env.client, settings)):
         yield Jobs(temporal_env.client, settings)
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[ApiThread]:
+    """The HTTP API on a loopback port, for the test's settings (its task queues, the test API key)."""
+    with ApiThread(settings) as server:
+        yield server
 
 
 @pytest.fixture

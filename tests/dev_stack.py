@@ -39,13 +39,16 @@ def dev_env(home: Path) -> dict[str, str]:
         "CONVEYOR_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
         "CONVEYOR_DEV_UI_PORT": str(free_port()),
         "CONVEYOR_SMTP_PORT": str(free_port()),
+        "CONVEYOR_API_PORT": str(free_port()),
+        "CONVEYOR_METRICS_PORT": str(free_port()),
     }
     return env
 
 
 @asynccontextmanager
-async def dev_stack(env: dict[str, str]) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`conveyor dev`, once it printed that it is up; SIGTERM on leaving, which must exit 0 leaving no child."""
+async def dev_stack(env: dict[str, str]) -> AsyncIterator[str]:
+    """`conveyor dev`, once it printed that it is up (yields the banner); SIGTERM on leaving, which must exit 0
+    leaving no child."""
     proc = await asyncio.create_subprocess_exec(
         str(BIN / "conveyor"), "dev", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
     )
@@ -60,7 +63,7 @@ async def dev_stack(env: dict[str, str]) -> AsyncIterator[asyncio.subprocess.Pro
     children = children_of(proc.pid)
     assert children, "the Temporal server runs as a child"
     try:
-        yield proc
+        yield banner.decode()
     finally:
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):

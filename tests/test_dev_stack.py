@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import socket
+import urllib.request
 from email import message_from_bytes
 from pathlib import Path
+
+import httpx
+import pytest
 
 from tests.cli import BIN, run
 from tests.dev_stack import dev_env, dev_stack
@@ -24,18 +29,24 @@ async def test_dev_stack_sends_to_outbox_and_keeps_jobs_across_restart(tmp_path:
         message = message_from_bytes(eml.read_bytes())
         assert message["To"] == "ann@example.com" and message["Subject"] == "Welcome to Conveyor, Ann!"
 
-    async with dev_stack(env):  # the same SQLite file: the job is still there
+    async with dev_stack(env) as banner:  # the same SQLite file: the job is still there
         shown = await run(conveyor, "status", job_id, env=env)
         assert shown.code == 0 and "completed" in shown.out
+        [key] = re.findall(rf"HTTP API     http://127.0.0.1:{env['CONVEYOR_API_PORT']}  key (\S+)", banner)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{env['CONVEYOR_API_PORT']}") as http:
+            assert (await http.get(f"/jobs/{job_id}")).status_code == 401
+            status = await http.get(f"/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"})
+            assert status.status_code == 200 and status.json()["state"] == "completed"
+        with urllib.request.urlopen(f"http://127.0.0.1:{env['CONVEYOR_METRICS_PORT']}/metrics") as metrics:  # noqa: ASYNC210
+            assert b"temporal_" in metrics.read()
 
 
-async def test_busy_port_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+@pytest.mark.parametrize("setting", ["CONVEYOR_SMTP_PORT", "CONVEYOR_API_PORT", "CONVEYOR_METRICS_PORT"])
+async def test_busy_port_is_one_line_naming_the_setting(tmp_path: Path, setting: str) -> None:
     env = dev_env(tmp_path / "home")
     with socket.socket() as taken:
-        taken.bind(("127.0.0.1", int(env["CONVEYOR_SMTP_PORT"])))
+        taken.bind(("127.0.0.1", int(env[setting])))
         taken.listen()
         ran = await run(str(BIN / "conveyor"), "dev", env=env)
     assert ran.code == 1
-    assert ran.err.strip() == (
-        f"error: port {env['CONVEYOR_SMTP_PORT']} on 127.0.0.1 is in use; set CONVEYOR_SMTP_PORT to use another"
-    )
+    assert ran.err.strip() == f"error: port {env[setting]} on 127.0.0.1 is in use; set {setting} to use another"

