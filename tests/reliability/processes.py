@@ -44,9 +44,7 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 def rss_kb(pid: int) -> tuple[int, int]:
     """(resident set size now, its peak) of process `pid` in kB, from /proc/<pid>/status."""
-    fields = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
-    )
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
     return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 

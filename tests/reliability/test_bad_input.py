@@ -83,7 +83,7 @@ async def test_oversized_input_is_refused_at_the_edge_and_results_stay_small(
     assert ran.exit_code == 2 and f"over the {MAX_PAYLOAD_BYTES} limit" in ran.output
     # Past the edge (a raw Temporal client), the server itself refuses at once: no workflow, no retry loop.
     began = time.monotonic()
-    with pytest.raises(RPCError, match="(?i)size|limit"):
+    with pytest.raises(RPCError, match=r"(?i)size|limit"):
         await temporal_env.client.start_workflow(
             "SendEmail", {"to": to, "subject": "big", "text": "x" * 3_000_000},
             id=f"email-raw-big-{to[0]}", task_queue=settings.task_queue,

@@ -41,9 +41,7 @@ async def failure_types(jobs: Jobs, handles: list[JobHandle]) -> list[str]:
     return [s.failure.type for s in statuses if s.state is JobState.RETRYING and s.failure]
 
 
-async def test_smtp_down_for_a_minute_fails_no_email(
-    time_env: WorkflowEnvironment, tmp_path: Path, size: Size
-) -> None:
+async def test_smtp_down_for_a_minute_fails_no_email(time_env: WorkflowEnvironment, tmp_path: Path, size: Size) -> None:
     smtp = SmtpServer(tmp_path)
     smtp.start()
     settings = settings_for(time_env, smtp, tmp_path, search_attributes=False)
