@@ -1,4 +1,5 @@
-"""Real processes a scenario can kill: a `conveyor worker` subprocess and its memory, read from /proc.
+"""Real processes a scenario can kill: a Temporal dev server of its own, a `conveyor worker` subprocess and its
+memory, read from /proc.
 
 The worker gets every setting of the test (SMTP server and password, AWS endpoint and secret, webhook URL) as
 `CONVEYOR_*` variables, exactly as a deployment would pass them, and writes its log to a file the test reads:
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from pydantic import SecretStr
 from conveyor import Settings
 from tests.cli import BIN
 from tests.waiting import eventually
+from worker.dev import start_server, stop_server, wait_for_server
 
 ROOT = Path(__file__).parent.parent.parent
 
@@ -101,3 +104,15 @@ async def worker_process(settings: Settings, log: Path, **extra_env: str) -> Asy
 
 async def _log_text(worker: WorkerProcess) -> str:
     return worker.log.read_text(errors="replace")
+
+
+@asynccontextmanager
+async def own_server(settings: Settings) -> AsyncIterator[list[subprocess.Popen[bytes]]]:
+    """The dev server (as `conveyor dev` runs it) on `settings.home`/temporal.db and `settings.temporal_address`;
+    the list holds the current process (a restart appends the new one)."""
+    servers = [start_server(settings)]
+    try:
+        await wait_for_server(settings, servers[0])
+        yield servers
+    finally:
+        stop_server(servers[-1])

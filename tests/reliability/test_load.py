@@ -1,5 +1,9 @@
 """Load: thousands of mixed jobs (email, SMS, small reports) through one `conveyor worker` process. All complete,
-`stats()` counts exactly them, and the worker's memory stays bounded (RSS read from /proc before and after)."""
+`stats()` counts exactly them, and the worker's memory stays bounded (RSS read from /proc before and after).
+
+On a Temporal server of its own (a SQLite file, as `conveyor dev` runs it): `stats()` counts every job of the
+server, so only this test's may be there, and 10,000 jobs would bloat the shared in-memory server.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +20,8 @@ from tests.conftest import settings_for
 from tests.reliability import figures
 from tests.reliability.conftest import Size
 from tests.reliability.mail import message_ids, note, recipients
-from tests.reliability.processes import worker_process
-from tests.smtp_server import SmtpServer
+from tests.reliability.processes import own_server, worker_process
+from tests.smtp_server import SmtpServer, free_port
 from tests.waiting import eventually
 
 RSS_GROWTH_LIMIT_MB = 250
@@ -46,14 +50,17 @@ def grown(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -
 async def test_mixed_load_through_one_worker_completes_with_bounded_memory(
     temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, size: Size
 ) -> None:
-    settings: Settings = settings_for(temporal_env, smtp_server, tmp_path, sms_rate_per_second=10_000)
+    settings: Settings = settings_for(
+        temporal_env, smtp_server, tmp_path, sms_rate_per_second=10_000,
+        temporal_address=f"127.0.0.1:{free_port()}", dev_ui_port=free_port(),
+    )  # fmt: skip
     source = tmp_path / "small.csv"
     with source.open("w", newline="") as f:
         csv.writer(f).writerows([["n", "label"]] + [[str(i), f"row {i}"] for i in range(20)])
-    jobs = Jobs(temporal_env.client, settings)
     items, to = mixed(size.load_jobs, source)
     warmup, _ = mixed(20, source)
-    async with worker_process(settings, tmp_path / "worker.log") as worker:
+    async with own_server(settings), worker_process(settings, tmp_path / "worker.log") as worker:
+        jobs = await Jobs.connect(settings)
         for h in await jobs.bulk(warmup):
             assert isinstance(h, JobHandle)
             await h.result()
@@ -66,9 +73,9 @@ async def test_mixed_load_through_one_worker_completes_with_bounded_memory(
         seconds = time.monotonic() - began
         rss_after, rss_peak = worker.rss()
 
-    per_kind = {k: sum(1 for i in items if i.kind == k) for k in ("email", "sms", "report")}
-    expected = {kind: {"completed": n} for kind, n in per_kind.items()}
-    after = await eventually(jobs.stats, lambda a: grown(before, a) == expected, 30)
+        per_kind = {k: sum(1 for i in items if i.kind == k) for k in ("email", "sms", "report")}
+        expected = {kind: {"completed": n} for kind, n in per_kind.items()}
+        after = await eventually(jobs.stats, lambda a: grown(before, a) == expected, 30)
     mail = message_ids(smtp_server, to)
     figures.record(
         "load (one worker)", jobs=len(items), **per_kind, completed=len(results), failed=0, lost=len(to) - len(mail),

@@ -10,36 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from conveyor import Jobs, Settings, SmsJob
+from conveyor import Jobs, SmsJob
 from conveyor.client import BulkJob, JobHandle
 from tests.conftest import settings_for
 from tests.reliability import figures
 from tests.reliability.conftest import Size
 from tests.reliability.mail import delivered, message_ids, note, recipients
-from tests.reliability.processes import worker_process
+from tests.reliability.processes import own_server, worker_process
 from tests.smtp_server import SmtpServer, free_port
 from tests.waiting import eventually
-from worker.dev import start_server, stop_server, wait_for_server
-
-
-@asynccontextmanager
-async def own_server(settings: Settings) -> AsyncIterator[list[subprocess.Popen[bytes]]]:
-    """The dev server on `settings.home`/temporal.db; the list holds the current process (a restart replaces it)."""
-    servers = [start_server(settings)]
-    try:
-        await wait_for_server(settings, servers[0])
-        yield servers
-    finally:
-        stop_server(servers[-1])
+from worker.dev import start_server, wait_for_server
 
 
 async def test_server_killed_and_restarted_loses_no_job(
