@@ -17,6 +17,7 @@ from temporalio import activity
 from activities import smtp
 from activities.email_models import EmailJob, EmailResult, SendEmailInput
 from activities.errors import AttachmentNotFound, JobError
+from activities.liveness import alive
 from activities.render import RenderedEmail, TemplateRenderer
 from activities.storage import Storage
 
@@ -48,8 +49,9 @@ class EmailActivities:
     async def send_email(self, request: SendEmailInput) -> EmailResult:
         """Render and send one email. Failures are raised typed: see `activities.errors`."""
         try:
-            message = await self.build(request.job_id, request.job)
-            refused = await smtp.send(self.smtp, message, request.job.recipients)
+            async with alive():
+                message = await self.build(request.job_id, request.job)
+                refused = await smtp.send(self.smtp, message, request.job.recipients)
         except JobError as e:
             raise e.to_application_error() from None
         accepted = [r for r in request.job.recipients if r not in refused]

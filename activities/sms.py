@@ -14,6 +14,7 @@ import time
 from temporalio import activity
 
 from activities.errors import JobError
+from activities.liveness import alive
 from activities.sms_models import SendSmsInput, SmsResult, parts
 from activities.sms_providers import SmsProvider
 
@@ -47,9 +48,10 @@ class SmsActivities:
     @activity.defn(name="send_sms")
     async def send_sms(self, request: SendSmsInput) -> SmsResult:
         """Send one message. Failures are raised typed: see `activities.errors`."""
-        await self.pacer.wait()
         try:
-            message_id = await self.provider.send(request.job_id, request.job)
+            async with alive():
+                await self.pacer.wait()
+                message_id = await self.provider.send(request.job_id, request.job)
         except JobError as e:
             raise e.to_application_error() from None
         return SmsResult(

@@ -99,13 +99,18 @@ class SmtpServer:
         ca.cert_pem.write_to_path(str(self.ca_file))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(context)
+        self.context = context
         self.handler = Handler()
         self.port = free_port()
-        self.controller = Controller(
+        self.controller = self._controller()
+        self.up = False
+
+    def _controller(self) -> Controller:
+        return Controller(
             self.handler,
             hostname="127.0.0.1",
             port=self.port,
-            tls_context=context,
+            tls_context=self.context,
             require_starttls=True,
             authenticator=authenticate,
             auth_required=True,
@@ -114,9 +119,14 @@ class SmtpServer:
 
     def start(self) -> None:
         self.controller.start()
+        self.up = True
 
     def stop(self) -> None:
-        self.controller.stop()
+        """Stop listening (an outage, when started again later: same port, same messages kept)."""
+        if self.up:
+            self.controller.stop()
+            self.controller = self._controller()  # an aiosmtpd controller cannot start twice
+            self.up = False
 
     def fail(self, address: str, code: int, times: int = 1) -> None:
         """Answer RCPT of `address` with `code`: `times` times for 4xx, for good for 5xx."""

@@ -51,13 +51,28 @@ S, MIN = timedelta(seconds=1), timedelta(minutes=1)
 
 POLICIES: dict[str, JobPolicy] = {
     # An SMTP outage of ~18 minutes is ridden out (1 s, 2 s, 4 s ... 5 min, 12 attempts) before the job fails.
+    # A send whose worker died is retried after the 10 s heartbeat timeout, not the 2 minute attempt timeout
+    # (a send heartbeats only once it has run 2.5 s: see `activities.liveness`).
     "email": JobPolicy(
-        attempt_timeout=2 * MIN, first_retry=1 * S, backoff=2.0, max_retry_wait=5 * MIN, max_attempts=12
+        attempt_timeout=2 * MIN,
+        first_retry=1 * S,
+        backoff=2.0,
+        max_retry_wait=5 * MIN,
+        max_attempts=12,
+        heartbeat_timeout=10 * S,
     ),
     # The failure alert of any job: a few quick tries, then the workflow logs it and fails the job anyway.
     "alert": JobPolicy(attempt_timeout=30 * S, first_retry=1 * S, backoff=2.0, max_retry_wait=10 * S, max_attempts=3),
-    # Throttling backs off quickly (1 s, 2 s ... 2 min); a provider outage of ~10 minutes is ridden out.
-    "sms": JobPolicy(attempt_timeout=1 * MIN, first_retry=1 * S, backoff=2.0, max_retry_wait=2 * MIN, max_attempts=12),
+    # Throttling backs off quickly (1 s, 2 s ... 2 min); a provider outage of ~10 minutes is ridden out. A send
+    # whose worker died (or that waits its turn under the rate limit) is handled as the email row says.
+    "sms": JobPolicy(
+        attempt_timeout=1 * MIN,
+        first_retry=1 * S,
+        backoff=2.0,
+        max_retry_wait=2 * MIN,
+        max_attempts=12,
+        heartbeat_timeout=10 * S,
+    ),
     # A render heartbeats every second or so: a worker that dies is noticed within 10 s and the render starts
     # again on another worker. 100,000 PDF rows take ~30 s here, so 30 minutes leaves room for big reports.
     "report": JobPolicy(

@@ -36,7 +36,10 @@ def parse_duration(text: str) -> timedelta:
     match = DURATION.match(text.strip())
     if not match:
         raise InvalidJobError(f"duration {text!r} must look like 90s, 10m, 2h or 1d")
-    return timedelta(seconds=float(match[1]) * UNITS[match[2]])
+    try:
+        return timedelta(seconds=float(match[1]) * UNITS[match[2]])
+    except OverflowError:
+        raise InvalidJobError(f"duration {text!r} is too long") from None
 
 
 def command(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:

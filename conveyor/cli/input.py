@@ -21,6 +21,8 @@ def template_context(pairs: list[str], context_json: str | None) -> dict[str, An
             context = json.loads(context_json)
         except json.JSONDecodeError as e:
             raise InvalidJobError(f"--context is not JSON: {e.msg} at position {e.pos}") from None
+        except RecursionError:
+            raise InvalidJobError("--context is nested too deeply") from None
         if not isinstance(context, dict):
             raise InvalidJobError('--context must be a JSON object, e.g. \'{"name": "Ann"}\'')
     return context | key_values(pairs, "--var")
