@@ -1,106 +1,91 @@
-"""Broadcast throughput: N recipients from a CSV file to a local aiosmtpd sink, on a real Temporal dev server.
+"""Broadcast cases: Conveyor's `Broadcast` of N recipients against raw aiosmtplib over 10 reused connections,
+and against the BullMQ peer (one job per email), all sending to the same kind of sink.
 
-    .venv/bin/python bench/broadcast.py [--recipients 10000] [--pool 10] [--batch 100] [--parallel 8]
-
-Prints one table row: what was sent, how long it took from enqueue to result, and emails per second. Everything
-runs on this machine (dev server in memory, the worker in this process, the sink in a thread), with a time-out,
-since a benchmark must never hang.
+Conveyor's figure runs from enqueue to the job's result, with the worker already polling (its start-up is the
+footprint case's business); the baselines time their sending only, also without process start-up.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import csv
-import sysconfig
-import tempfile
+import json
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
-from aiosmtpd.controller import Controller
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-
-from conveyor import Jobs, Settings
-from tests.smtp_server import free_port
-from worker.build import build_workers
-from worker.run import running
+from bench import peer
+from bench.figures import Row, Spread
+from bench.harness import ROOT, Sink, bench_settings, scratch, temporal, worker, worker_env
+from conveyor import Jobs
 
 
-class Sink:
-    """Accepts every message and counts it."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.count += len(envelope.rcpt_tos)
-        return "250 OK"
+def recipients_csv(path: Path, count: int) -> Path:
+    """A CSV source of `count` recipients with names (the newsletter greets each by name)."""
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["email", "name"])
+        writer.writerows([f"reader{i}@example.com", f"Reader {i}"] for i in range(count))
+    return path
 
 
-async def bench(recipients: int, pool: int, batch: int, parallel: int, timeout: float) -> dict[str, Any]:
-    """One broadcast of `recipients`; its numbers."""
-    sink, port = Sink(), free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "recipients.csv"
-        with path.open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["email", "name"])
-            writer.writerows([f"reader{i}@example.com", f"Reader {i}"] for i in range(recipients))
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(Path(sysconfig.get_path("scripts")) / "temporal"),
-            data_converter=pydantic_data_converter,
-        )
-        try:
-            settings = Settings(
-                temporal_address=env.client.service_client.config.target_host,
-                task_queue=f"bench-{uuid.uuid4().hex[:8]}",
-                smtp_port=port,
-                smtp_pool_size=pool,
-                search_attributes=False,
-                home=Path(tmp) / "home",
+async def conveyor_rate(count: int) -> float:
+    """Emails/s of one `Broadcast` to `count` recipients, on a fresh stack with a `conveyor worker` process."""
+    with scratch() as home, Sink() as sink:
+        settings = bench_settings(home, sink.port, task_queue=f"bench-{uuid.uuid4().hex[:8]}")
+        source = recipients_csv(home / "recipients.csv", count)
+        async with temporal(settings) as client, worker(client, settings):
+            began = time.monotonic()
+            handle = await Jobs(client, settings).broadcast(
+                {"source": f"csv:{source}", "message": {"template": "newsletter"}}
             )
-            async with running(build_workers(env.client, settings)):
-                jobs = Jobs(env.client, settings)
-                started = time.monotonic()
-                handle = await jobs.broadcast(
-                    {"source": f"csv:{path}", "message": {"template": "newsletter"}, "batch_size": batch,
-                     "parallel_batches": parallel},
-                )  # fmt: skip
-                result = await asyncio.wait_for(handle.result(), timeout)
-                seconds = time.monotonic() - started
-        finally:
-            await env.shutdown()
-            controller.stop()
-    return {
-        "recipients": recipients,
-        "sent": result.sent,
-        "received": sink.count,
-        "pool": pool,
-        "batch": batch,
-        "parallel": parallel,
-        "seconds": round(seconds, 2),
-        "emails/s": round(result.sent / seconds),
-    }
+            result = await handle.result()
+            seconds = time.monotonic() - began
+    if result.sent != count or sink.count != count:
+        raise RuntimeError(f"broadcast sent {result.sent}, sink received {sink.count}, expected {count}")
+    return count / seconds
 
 
-def main() -> None:
-    """Parse the options, run once, print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipients", type=int, default=10_000)
-    parser.add_argument("--pool", type=int, default=10)
-    parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--parallel", type=int, default=8)
-    parser.add_argument("--timeout", type=float, default=600)
-    args = parser.parse_args()
-    row = asyncio.run(bench(args.recipients, args.pool, args.batch, args.parallel, args.timeout))
-    print(" | ".join(f"{k:>10}" for k in row))
-    print(" | ".join(f"{v!s:>10}" for v in row.values()))
+async def aiosmtplib_rate(count: int, timeout: float) -> float:
+    """Emails/s of `bench.smtp_baseline` (its own process) sending `count` messages to a fresh sink."""
+    with scratch() as home, Sink() as sink:
+        command = [sys.executable, "-m", "bench.smtp_baseline", "--port", str(sink.port), "--count", str(count)]
+        env = worker_env(bench_settings(home, sink.port))
+        ran = await asyncio.to_thread(
+            subprocess.run, command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        )
+        if ran.returncode != 0 or sink.count != count:
+            raise RuntimeError(f"aiosmtplib baseline: exit {ran.returncode}, {sink.count}/{count}: {ran.stderr}")
+    return count / float(json.loads(ran.stdout)["seconds"])
 
 
-if __name__ == "__main__":
-    main()
+async def bullmq_rate(count: int, timeout: float) -> float:
+    """Emails/s of the BullMQ peer sending `count` messages to a fresh sink."""
+    with Sink() as sink:
+        seconds = await asyncio.to_thread(peer.bullmq_seconds, sink.port, count, timeout)
+        if sink.count != count:
+            raise RuntimeError(f"BullMQ peer: the sink received {sink.count} of {count}")
+    return count / seconds
+
+
+async def measure(count: int, reps: int, with_peer: bool, timeout: float) -> list[Row]:
+    """The broadcast and peer rows over `reps` repetitions, the three senders interleaved in each."""
+    skipped = None if with_peer else "skipped (--quick)"
+    skipped = skipped or peer.missing()
+    ours, raw, bull = Spread([]), Spread([]), Spread([])
+    for _ in range(reps):
+        ours.values.append(await conveyor_rate(count))
+        raw.values.append(await aiosmtplib_rate(count, timeout))
+        if skipped is None:
+            bull.values.append(await bullmq_rate(count, timeout))
+    if skipped:
+        print(f"notice: BullMQ peer {skipped}", file=sys.stderr)
+    return [
+        Row(f"broadcast emails/s ({count:,} recipients)", "/s", ours, raw, "aiosmtplib, 10 conn.",
+            "≥ 400/s, ≥ 0.9x", lambda r: r.conveyor.median >= 400 and (r.ratio or 0) >= 0.9),
+        Row(f"peer: broadcast vs BullMQ ({count:,} emails)", "/s", ours, None if skipped else bull,
+            "BullMQ+nodemailer", "≥ 1.0x", None if skipped else lambda r: (r.ratio or 0) >= 1.0,
+            note=skipped or ""),
+    ]  # fmt: skip

@@ -1,9 +1,10 @@
 """100,000-row PDF: the raw reportlab canvas (one `drawString` per cell) against Conveyor's `PdfTable`.
 
-    python bench/report_render.py [--rows 100000] [--runs 3]
+    python -m bench.report_render [--rows 100000] [--runs 3]    # alone; `python -m bench` runs it as a case
 
-Each run is a fresh process, so its peak RSS (`wait4`) is the renderer's own. Prints seconds and peak RSS per
-renderer (median and worst of the runs) and the ratio to the raw canvas. Targets: <= 1.2x the raw canvas time,
+Each run is a fresh process that reports its own peak RSS (VmHWM, which starts afresh at exec: `wait4`'s
+ru_maxrss would count what the child inherited from a large parent between fork and exec). Prints seconds and peak
+RSS per renderer (median and worst of the runs) and the ratio to the raw canvas. Targets: <= 1.2x the raw canvas time,
 <= 150 MB peak RSS.
 """
 
@@ -20,8 +21,12 @@ from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 
+from bench.figures import Row, Spread
+from bench.proc import rss_mb
+
 COLUMNS = ["id", "customer", "email", "amount", "created"]
 CHUNK = 500
+ROOT = Path(__file__).parent.parent
 
 
 def rows(n: int) -> Iterator[tuple[object, ...]]:
@@ -60,16 +65,33 @@ def conveyor(path: Path, n: int) -> None:
     table.close()
 
 
-def one_run(renderer: str, n: int) -> tuple[float, float]:
-    """(seconds, peak RSS MB) of one render in a child process."""
+def one_run(renderer: str, n: int, timeout: float = 600) -> tuple[float, float]:
+    """(seconds, peak RSS MB) of one render in a child process, killed after `timeout` seconds."""
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, __file__, "--child", renderer, "--rows", str(n), "--out", tmp])
-        _, status, usage = os.wait4(proc.pid, 0)
+        command = [sys.executable, "-m", "bench.report_render", "--child", renderer, "--rows", str(n), "--out", tmp]
+        ran = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
         seconds = time.perf_counter() - start
-        if status != 0:
-            raise SystemExit(f"{renderer} failed ({status})")
-        return seconds, usage.ru_maxrss / 1024
+        if ran.returncode != 0:
+            raise RuntimeError(f"{renderer} failed ({ran.returncode}): {ran.stderr[-500:]}")
+        return seconds, float(ran.stdout.split()[-1])
+
+
+def measure(n: int, reps: int, timeout: float) -> list[Row]:
+    """The PDF rows: render time against the raw canvas, and the renderer's peak RSS, over `reps` interleaved
+    runs (so drift in machine load hits both alike). Run from a thread: each run blocks until its child exits."""
+    runs: dict[str, list[tuple[float, float]]] = {"raw-canvas": [], "conveyor": []}
+    for _ in range(reps):
+        for name in runs:
+            runs[name].append(one_run(name, n, timeout))
+    secs = {name: Spread([s for s, _ in r]) for name, r in runs.items()}
+    rss = {name: Spread([m for _, m in r]) for name, r in runs.items()}
+    return [
+        Row(f"{n:,}-row PDF render", "s", secs["conveyor"], secs["raw-canvas"], "raw reportlab canvas", "≤ 1.2x",
+            lambda r: (r.ratio or 99) <= 1.2),
+        Row(f"{n:,}-row PDF peak RSS", "MB", rss["conveyor"], rss["raw-canvas"], "raw reportlab canvas",
+            "≤ 150 MB", lambda r: max(r.conveyor.values) <= 150),
+    ]  # fmt: skip
 
 
 def main() -> None:
@@ -80,8 +102,8 @@ def main() -> None:
     parser.add_argument("--out")
     args = parser.parse_args()
     if args.child:
-        sys.path.insert(0, str(Path(__file__).parent.parent))
         {"raw-canvas": raw_canvas, "conveyor": conveyor}[args.child](Path(args.out) / "out.pdf", args.rows)
+        print(rss_mb(os.getpid())[1])  # the peak, read by the parent
         return
     results: dict[str, list[tuple[float, float]]] = {"raw-canvas": [], "conveyor": []}
     for _ in range(args.runs):

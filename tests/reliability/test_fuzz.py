@@ -83,7 +83,7 @@ async def test_job_models_accept_or_refuse_typed_and_refused_input_starts_nothin
         crashes=0, started_by_refused=len(started - accepted),
     )  # fmt: skip
     assert started == accepted
-    assert all(outcomes[f"{kind} accepted"] and outcomes[f"{kind} refused"] for kind in KINDS), outcomes
+    assert all(outcomes[f"{kind} accepted"] and outcomes[f"{kind} refused"] for kind in JOBS), outcomes
 
 
 async def test_cli_exits_0_or_2_and_refused_input_starts_nothing(

@@ -1,0 +1,127 @@
+"""`python -m bench`: every benchmark case in one run, one table, and `bench/results/latest.json`.
+
+    python -m bench                 # full sizes, 3 repetitions: 10-20 minutes on a 2-core machine
+    python -m bench --quick         # small sizes, 1 repetition, no verdicts: CI's smoke run, under a minute
+    python -m bench --only jobs pdf # some cases
+
+Every figure is a ratio to a baseline measured in the same run (machines here are shared and noisy), with the
+median and min-max over the repetitions. Each case has its own time-out and stops every process it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench import broadcast, bulk, dev_ready, jobs, report_render
+from bench.figures import Row, Spread, table
+from bench.proc import load_average
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each case is, and how many times it runs."""
+
+    jobs: int
+    sequential: int
+    recipients: int
+    pdf_rows: int
+    bulk: int
+    reps: int
+
+
+FULL = Sizes(jobs=1000, sequential=50, recipients=10_000, pdf_rows=100_000, bulk=10_000, reps=3)
+QUICK = Sizes(jobs=20, sequential=5, recipients=200, pdf_rows=2000, bulk=100, reps=1)
+
+
+def cases(sizes: Sizes, quick: bool, timeout: float) -> dict[str, Callable[[], Awaitable[list[Row]]]]:
+    """Each case by name: a coroutine factory making its rows."""
+    return {
+        "jobs": lambda: jobs.measure(sizes.jobs, sizes.sequential, sizes.reps),
+        "broadcast": lambda: broadcast.measure(sizes.recipients, sizes.reps, not quick, timeout),
+        "pdf": lambda: asyncio.to_thread(report_render.measure, sizes.pdf_rows, sizes.reps, timeout),
+        "bulk": lambda: bulk.measure(sizes.bulk, sizes.reps),
+        "dev": lambda: dev_ready.measure(sizes.reps, timeout),
+    }
+
+
+async def run_case(name: str, make: Callable[[], Awaitable[list[Row]]], timeout: float) -> list[Row]:
+    """One case's rows; on an error or time-out, one row saying so (the other cases still run)."""
+    began = time.monotonic()
+    try:
+        rows = await asyncio.wait_for(make(), timeout)
+    except Exception as e:  # a failed case is reported in the table, never hides the others
+        reason = "timed out" if isinstance(e, TimeoutError) else f"{type(e).__name__}: {e}"
+        print(f"case {name} failed: {reason}", file=sys.stderr)
+        rows = [Row(name, "", Spread([]), target="ran", note=f"ERROR {reason}")]
+    print(f"case {name}: {time.monotonic() - began:.0f} s", file=sys.stderr)
+    return rows
+
+
+async def run(names: list[str], sizes: Sizes, quick: bool, timeout: float) -> list[Row]:
+    known = cases(sizes, quick, timeout)
+    rows: list[Row] = []
+    for name in names:
+        rows += await run_case(name, known[name], timeout)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repetition, no verdicts (CI)")
+    parser.add_argument("--reps", type=int, help="repetitions per case (default 3; 1 with --quick)")
+    parser.add_argument("--only", nargs="+", choices=list(cases(FULL, False, 0)), help="run only these cases")
+    parser.add_argument("--timeout", type=float, help="seconds per case (default 900; 120 with --quick)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON results (default {RESULTS})")
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+    if args.reps:
+        sizes = Sizes(**(asdict(sizes) | {"reps": args.reps}))
+    timeout = args.timeout or (120 if args.quick else 900)
+    names = args.only or list(cases(sizes, args.quick, timeout))
+    load_before = load_average()
+    began = time.monotonic()
+    rows = asyncio.run(run(names, sizes, args.quick, timeout))
+    judge = not args.quick
+    load_after = load_average()
+    print(table(rows, judge))
+    mode = "quick (no verdicts)" if args.quick else "full"
+    print(f"\n{mode} run, {sizes.reps} repetition(s) each: median (min-max); load average {load_before[0]:.2f}")
+    print(f"before, {load_after[0]:.2f} after; {time.monotonic() - began:.0f} s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {
+                "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                },
+                "load_average": {"before": load_before, "after": load_after},
+                "quick": args.quick,
+                "sizes": asdict(sizes),
+                "seconds": time.monotonic() - began,
+                "rows": [r.as_json(judge) for r in rows],
+            },
+            indent=2,
+        )
+    )
+    print(f"results: {args.out}")
+    if any(r.note.startswith("ERROR") for r in rows):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The raw-temporalio baseline: a workflow running one trivial activity, and its worker process.
+
+    python -m bench.raw        # a worker on CONVEYOR_TASK_QUEUE, with Conveyor's worker settings
+
+The worker is built with the same settings as Conveyor's email worker (sandbox runner, slots, data converter), so
+the difference between the two is what Conveyor does per job, not how the worker is tuned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import activity, workflow
+
+RAW_WORKFLOW = "BenchTrivial"
+
+
+@activity.defn(name="bench_noop")
+async def noop(value: str) -> str:
+    """Does nothing: the baseline's one activity."""
+    return value
+
+
+@workflow.defn(name=RAW_WORKFLOW)
+class Trivial:
+    """One trivial activity, then done: one trip through the task queue, as one email job makes."""
+
+    @workflow.run
+    async def run(self, value: str) -> str:
+        return await workflow.execute_activity(noop, value, start_to_close_timeout=timedelta(seconds=30))
+
+
+async def serve() -> None:
+    """Run the baseline worker until SIGTERM."""
+    from temporalio.worker import Worker
+
+    from conveyor.connection import connect
+    from conveyor.settings import Settings
+    from worker.build import WORKFLOW_RUNNER
+    from worker.run import run_until, stop_on_signals
+
+    settings = Settings()
+    stop = stop_on_signals()
+    client = await connect(settings)
+    raw = Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[Trivial],
+        activities=[noop],
+        workflow_runner=WORKFLOW_RUNNER,
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+    )
+    await run_until([raw], stop)
+
+
+if __name__ == "__main__":  # the sandbox re-imports this module: serve only when run as a script
+    asyncio.run(serve())

@@ -1,0 +1,55 @@
+"""`python -m bench --quick` (CI's smoke run of the benchmark) produces its table and JSON, every case present.
+
+Speed is the full benchmark's business; this only holds that every case still runs end to end and reports.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+CASES = [
+    "email jobs/s",
+    "enqueue → SMTP accepted p50",
+    "enqueue → SMTP accepted p99",
+    "worker RSS idle",
+    "worker peak RSS over",
+    "broadcast emails/s",
+    "peer: broadcast vs BullMQ",
+    "-row PDF render",
+    "-row PDF peak RSS",
+    "bulk enqueue",
+    "`conveyor dev` start → job accepted",
+]
+
+
+def test_quick_bench_reports_every_case(tmp_path: Path) -> None:
+    out = tmp_path / "latest.json"
+    ran = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    table = [line for line in ran.stdout.splitlines() if line.startswith("| ")]
+    assert table[0].split("|")[1].strip() == "case"
+    for case in CASES:
+        assert any(case in line for line in table), f"no row for {case!r} in:\n{ran.stdout}"
+    results = json.loads(out.read_text())
+    assert results["quick"] is True
+    assert len(results["load_average"]["before"]) == 3
+    rows = {r["case"]: r for r in results["rows"]}
+    for case in CASES:
+        (row,) = [r for name, r in rows.items() if case in name]
+        assert row["verdict"] == "n/a"  # quick mode judges nothing about speed
+        assert all(isinstance(v, float) and v > 0 for v in row["conveyor"]["values"]), row
+        if row["baseline"] is not None:
+            assert all(isinstance(v, float) and v > 0 for v in row["baseline"]["values"]), row
+            assert isinstance(row["ratio"], float)
+    assert re.search(r"load average \d+\.\d+", ran.stdout)
