@@ -37,6 +37,7 @@ def parts(body: str) -> int:
 
 
 def _first_non_gsm(body: str) -> str:
+    """The character that makes `body` need UCS-2, for the error message."""
     return next(c for c in body if c not in GSM7_BASIC and c not in GSM7_EXTENSION)
 
 
@@ -71,11 +72,7 @@ class SmsJob(BaseModel):
         if parts(value) > MAX_PARTS:
             encoding, units = encoding_and_units(value)
             limit = MAX_PARTS * (153 if encoding == "GSM-7" else 67)
-            why = (
-                ""
-                if encoding == "GSM-7"
-                else f" (UCS-2 because of {next(c for c in value if c not in GSM7_BASIC | GSM7_EXTENSION)!r})"
-            )
+            why = "" if encoding == "GSM-7" else f" (UCS-2 because of {_first_non_gsm(value)!r})"
             raise ValueError(f"is {units} {encoding} characters{why}, over the {limit} of {MAX_PARTS} SMS parts")
         return value
 
