@@ -1,4 +1,5 @@
-"""The broadcast job's activities: read a page of recipients, and send a batch over pooled SMTP connections.
+"""The broadcast job's activities: read a page of recipients, and email a batch over pooled SMTP connections
+(`activities.broadcast_sms` texts one; both run their batch through `run_batch`).
 
 One activity per recipient would cost a trip through the task queue each (~30 jobs/s on the dev server); a batch
 of recipients per activity over reused connections runs at SMTP speed instead. Every recipient's message has a
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+from collections.abc import Awaitable, Callable
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
@@ -24,6 +26,7 @@ from temporalio import activity
 
 from activities.broadcast_models import (
     BatchProgress,
+    Channel,
     ListRecipientsInput,
     RecipientFailure,
     RecipientPage,
@@ -31,8 +34,10 @@ from activities.broadcast_models import (
 )
 from activities.email import JOB_ID_HEADER, EmailActivities, message_id
 from activities.errors import JobError, PermanentError, TemplateNotFound
+from activities.liveness import alive
 from activities.recipients import Recipient, source
 from activities.render import RenderedEmail
+from activities.sms_models import e164
 from activities.smtp import SmtpPool
 
 _EMAIL = TypeAdapter(EmailStr)
@@ -66,18 +71,71 @@ def compose(content: RenderedEmail, mail_from: str, to: str, key: str) -> Messag
     return msg
 
 
-def checked(recipients: list[Recipient]) -> tuple[list[Recipient], list[RecipientFailure]]:
-    """The recipients with a valid address, and a failure for each of the others."""
+def sms_number(recipient: Recipient) -> str:
+    """Where an SMS broadcast texts `recipient`: its `phone` variable when it has one, else its address."""
+    return str(recipient.context.get("phone") or recipient.address)
+
+
+def address_problem(recipient: Recipient, channel: Channel) -> str | None:
+    """Why `recipient` cannot get a message on `channel`, or None when its address (or number) is valid."""
+    if channel == "sms":
+        try:
+            e164(sms_number(recipient))
+        except ValueError as e:
+            return f"phone {sms_number(recipient)!r} {e}"
+        return None
+    try:
+        _EMAIL.validate_python(recipient.address)
+    except ValidationError:
+        return "not a valid email address"
+    return None
+
+
+def checked(recipients: list[Recipient], channel: Channel) -> tuple[list[Recipient], list[RecipientFailure]]:
+    """The recipients with a valid address for `channel`, and a failure for each of the others."""
     valid: list[Recipient] = []
     invalid: list[RecipientFailure] = []
     for r in recipients:
-        try:
-            _EMAIL.validate_python(r.address)
-        except ValidationError:
-            invalid.append(RecipientFailure(address=r.address, reason="not a valid email address"))
-        else:
+        problem = address_problem(r, channel)
+        if problem is None:
             valid.append(r)
+        else:
+            invalid.append(RecipientFailure(address=r.address, reason=problem))
     return valid, invalid
+
+
+SendOne = Callable[[SendBatchInput, Recipient], Awaitable[str | None]]
+"""Sends one recipient's message and returns None, or why it was refused for good. It raises a `JobError` for
+what no recipient escapes: a transient failure (the batch is retried) or a missing template (the broadcast fails)."""
+
+
+async def run_batch(request: SendBatchInput, send_one: SendOne) -> BatchProgress:
+    """Send to every recipient of the batch not yet done by an earlier attempt, recording each outcome in the
+    heartbeat so a retried attempt skips them; permanent refusals are recorded, not raised.
+
+    A transient failure fails the attempt after the others finished, so the retry has less to do.
+    """
+    details = activity.info().heartbeat_details  # decoded without a type: plain dicts
+    progress = BatchProgress.model_validate(details[0]) if details else BatchProgress()
+    done = set(progress.sent) | {f.address for f in progress.failures}
+
+    async def one(recipient: Recipient) -> None:
+        reason = await send_one(request, recipient)
+        if reason is None:
+            progress.sent.append(recipient.address)
+        else:
+            progress.failures.append(RecipientFailure(address=recipient.address, reason=reason))
+        activity.heartbeat(progress)
+
+    todo = [r for r in request.recipients if r.address not in done]
+    async with alive(lambda: progress):  # a send paced by a rate limit may wait longer than the heartbeat timeout
+        outcomes = await asyncio.gather(*(one(r) for r in todo), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, JobError):
+            raise outcome.to_application_error() from None
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return progress
 
 
 class BroadcastActivities:
@@ -96,31 +154,19 @@ class BroadcastActivities:
             total = sum(1 for _ in read(request.source.arg))
         except JobError as e:
             raise e.to_application_error() from None
-        valid, invalid = checked(page)
+        valid, invalid = checked(page, request.channel)
         end = request.cursor + len(page)
         return RecipientPage(recipients=valid, invalid=invalid, next_cursor=end if end < total else None, total=total)
 
     @activity.defn(name="send_batch")
     async def send_batch(self, request: SendBatchInput) -> BatchProgress:
-        """Send to every recipient not yet done by an earlier attempt; permanent refusals are recorded, not raised.
+        """Email every recipient of the batch over the pooled connections (a missing template fails it for good:
+        no recipient could get the message)."""
+        return await run_batch(request, self._send_one)
 
-        A transient failure (server down, 4xx) fails the attempt after the others finished, so the retry has
-        less to do. A missing template fails it for good: no recipient could get the message.
-        """
-        details = activity.info().heartbeat_details  # decoded without a type: plain dicts
-        progress = BatchProgress.model_validate(details[0]) if details else BatchProgress()
-        done = set(progress.sent) | {f.address for f in progress.failures}
-        todo = [r for r in request.recipients if r.address not in done]
-        outcomes = await asyncio.gather(*(self._send_one(request, r, progress) for r in todo), return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, JobError):
-                raise outcome.to_application_error() from None
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return progress
-
-    async def _send_one(self, request: SendBatchInput, recipient: Recipient, progress: BatchProgress) -> None:
+    async def _send_one(self, request: SendBatchInput, recipient: Recipient) -> str | None:
         message = request.message
+        assert message.template is not None  # the model requires it on the email channel
         try:
             content = self.email.renderer.render(message.template, message.context | recipient.context)
             key = recipient_key(request.broadcast_id, recipient.address)
@@ -129,10 +175,5 @@ class BroadcastActivities:
         except TemplateNotFound:
             raise
         except PermanentError as e:
-            progress.failures.append(RecipientFailure(address=recipient.address, reason=str(e)))
-        else:
-            if refused:
-                progress.failures.append(RecipientFailure(address=recipient.address, reason=refused[recipient.address]))
-            else:
-                progress.sent.append(recipient.address)
-        activity.heartbeat(progress)
+            return str(e)
+        return next(iter(refused.values()), None)  # one recipient: refused is empty, or holds its reply

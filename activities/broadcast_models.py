@@ -1,8 +1,8 @@
 """The broadcast job's request, progress and result: the JSON contract of the `Broadcast` workflow.
 
-A broadcast sends one message (a template, rendered per recipient with their own variables) to every recipient
-of a source. Only email is implemented; `channel` is there so SMS joins as a second channel (an SMS body instead
-of a template) without changing the contract.
+A broadcast sends one message to every recipient of a source, rendered per recipient with their own variables:
+an email template, or an SMS text. An SMS goes to the recipient's `phone` variable when it has one (a CSV with
+both `email` and `phone` columns serves both channels), else to its address.
 """
 
 from __future__ import annotations
@@ -13,24 +13,50 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from activities.email_models import TEMPLATE_NAME
 from activities.recipients import Recipient
+from activities.render import check_syntax
+from activities.sms_models import MAX_PARTS, SENDER_ID
+
+SMS_BODY_MAX = MAX_PARTS * 160
+"""Longest SMS body template accepted; each rendered text is measured against the SMS limit per recipient."""
+
+Channel = Literal["email", "sms"]
+"""How a broadcast reaches its recipients."""
 
 MAX_REPORTED_FAILURES = 100
 """Failed recipients listed in the result (all are counted): a bad list must not blow up the history."""
 
 
 class BroadcastMessage(BaseModel):
-    """What every recipient gets: an email template, rendered with `context` and each recipient's own variables."""
+    """What every recipient gets, rendered with `context` and each recipient's own variables: an email template
+    (`channel` "email", the default) or an SMS text (`channel` "sms", `body` a template string)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    channel: Literal["email"] = Field("email", description="Only email today; SMS is the next channel.")
-    template: str = Field(description="Email template name, e.g. 'newsletter'.")
+    channel: Channel = Field("email", description="`email` (a template) or `sms` (a body).")
+    template: str | None = Field(None, description="Email: the template's name, e.g. 'newsletter'.")
+    body: str | None = Field(
+        None, min_length=1, max_length=SMS_BODY_MAX, description="SMS: the text, e.g. 'Hi {{ name }}, ...'."
+    )
+    sender_id: str | None = Field(
+        None, pattern=SENDER_ID, max_length=11, description="SMS: alphanumeric sender where carriers allow it."
+    )
     context: dict[str, Any] = Field(default_factory=dict, description="Variables shared by every recipient.")
 
     @model_validator(mode="after")
-    def _template_name(self) -> Self:
-        if not TEMPLATE_NAME.match(self.template):
-            raise ValueError("template must be a name of letters, digits, '-' and '_' (e.g. 'newsletter')")
+    def _channel_fields(self) -> Self:
+        if self.channel == "email":
+            if self.body is not None or self.sender_id is not None:
+                raise ValueError("body and sender_id are for SMS broadcasts (channel 'sms'); email uses template")
+            if self.template is None:
+                raise ValueError("an email broadcast needs a template (e.g. 'newsletter'); an SMS one, channel 'sms'")
+            if not TEMPLATE_NAME.match(self.template):
+                raise ValueError("template must be a name of letters, digits, '-' and '_' (e.g. 'newsletter')")
+            return self
+        if self.template is not None:
+            raise ValueError("an SMS broadcast has a body, not a template")
+        if self.body is None:
+            raise ValueError("an SMS broadcast needs a body (the text, e.g. 'Hi {{ name }}')")
+        check_syntax(self.body)
         return self
 
 
@@ -90,13 +116,14 @@ class BroadcastJob(BaseModel):
 
 
 class ListRecipientsInput(BaseModel):
-    """One page of a source: `limit` recipients from position `cursor`."""
+    """One page of a source: `limit` recipients from position `cursor`, checked as the channel's addresses."""
 
     model_config = ConfigDict(frozen=True)
 
     source: SourceRef
     cursor: int
     limit: int
+    channel: Channel = "email"
 
 
 class RecipientPage(BaseModel):

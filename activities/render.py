@@ -1,4 +1,5 @@
-"""Email templates: a named directory holding `subject.txt` and `body.txt` and/or `body.html`.
+"""Email templates: a named directory holding `subject.txt` and `body.txt` and/or `body.html`; and text templates
+given inline (an SMS broadcast's body).
 
 Rendering is sandboxed (templates may come from people who should not run code in the worker), strict (a missing
 variable is an error, not an empty string in a customer's inbox) and autoescaped for HTML. Your templates dir is
@@ -8,6 +9,7 @@ the built-in of the same name.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,3 +82,31 @@ class TemplateRenderer:
             raise TemplateError(f"template '{name}/{part}': {e.message}") from None
         except jinja2.TemplateError as e:
             raise TemplateError(f"template '{name}/{part}': {e}") from None
+
+
+_INLINE = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+"""Inline text templates: the same sandbox and strictness as the named ones; plain text, so no escaping."""
+
+
+@functools.lru_cache(maxsize=64)
+def _inline(source: str) -> jinja2.Template:
+    return _INLINE.from_string(source)
+
+
+def check_syntax(source: str) -> None:
+    """Raise `ValueError` naming the line of a syntax error in an inline template: models call this, so bad
+    templates are refused at the edge, before anything is enqueued."""
+    try:
+        _INLINE.parse(source)
+    except jinja2.TemplateSyntaxError as e:
+        raise ValueError(f"template syntax error on line {e.lineno}: {e.message}") from None
+
+
+def render_text(source: str, context: Mapping[str, Any]) -> str:
+    """Render an inline template (compiled once per distinct text); `TemplateError` (permanent) if it fails."""
+    try:
+        return _inline(source).render(context)
+    except jinja2.UndefinedError as e:
+        raise TemplateError(f"text template: {e.message}") from None
+    except jinja2.TemplateError as e:
+        raise TemplateError(f"text template: {e}") from None

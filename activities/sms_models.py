@@ -36,6 +36,17 @@ def parts(body: str) -> int:
     return 1 if units <= single else -(-units // per_part)
 
 
+def e164(value: str) -> str:
+    """`value` as an E.164 number (`+12025550143`); `ValueError` saying why it is not a phone number."""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError("must be a phone number in international format, e.g. +15555550100") from None
+    if not phonenumbers.is_possible_number(number):
+        raise ValueError("is not a possible phone number for its country (wrong length?)")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 def _first_non_gsm(body: str) -> str:
     """The character that makes `body` need UCS-2, for the error message."""
     return next(c for c in body if c not in GSM7_BASIC and c not in GSM7_EXTENSION)
@@ -58,13 +69,7 @@ class SmsJob(BaseModel):
     @field_validator("to")
     @classmethod
     def _e164(cls, value: str) -> str:
-        try:
-            number = phonenumbers.parse(value, None)
-        except phonenumbers.NumberParseException:
-            raise ValueError("must be a phone number in international format, e.g. +15555550100") from None
-        if not phonenumbers.is_possible_number(number):
-            raise ValueError("is not a possible phone number for its country (wrong length?)")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return e164(value)
 
     @field_validator("body")
     @classmethod

@@ -186,7 +186,7 @@ class Jobs:
                 spec.workflow,
                 model,
                 id=jid,
-                task_queue=spec.task_queue(self.settings),
+                task_queue=spec.task_queue(self.settings, model),
                 # Same key while running: hand back the running job. Same key after it ended: refuse a second
                 # run (the default would start one and send twice); we then hand back the ended job.
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

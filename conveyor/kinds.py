@@ -27,7 +27,8 @@ class JobKind:
     workflow: str
     request: type[BaseModel]
     result: type[BaseModel]
-    task_queue: Callable[[Settings], str]
+    task_queue: Callable[[Settings, Any], str]
+    """The queue a job of this kind starts on, from the settings and the (validated) job."""
     recipients: Callable[[Any], list[str]]
     """The addresses or numbers a job reaches, for the `Recipients` search attribute."""
 
@@ -38,7 +39,7 @@ KINDS: dict[str, JobKind] = {
         workflow="SendEmail",
         request=EmailJob,
         result=EmailResult,
-        task_queue=lambda s: s.task_queue,
+        task_queue=lambda s, job: s.task_queue,
         recipients=lambda job: job.recipients,
     ),
     "sms": JobKind(
@@ -46,7 +47,7 @@ KINDS: dict[str, JobKind] = {
         workflow="SendSms",
         request=SmsJob,
         result=SmsResult,
-        task_queue=lambda s: s.sms_task_queue,
+        task_queue=lambda s, job: s.sms_task_queue,
         recipients=lambda job: [job.to],
     ),
     "report": JobKind(
@@ -54,7 +55,7 @@ KINDS: dict[str, JobKind] = {
         workflow="GenerateReport",
         request=ReportJob,
         result=ReportResult,
-        task_queue=lambda s: s.reports_task_queue,
+        task_queue=lambda s, job: s.reports_task_queue,
         recipients=lambda job: list(job.deliver_to),
     ),
     "broadcast": JobKind(
@@ -62,7 +63,8 @@ KINDS: dict[str, JobKind] = {
         workflow="Broadcast",
         request=BroadcastJob,
         result=BroadcastResult,
-        task_queue=lambda s: s.task_queue,
+        # SMS broadcasts run where texts are sent: on the SMS queue, under its rate limit.
+        task_queue=lambda s, job: s.sms_task_queue if job.message.channel == "sms" else s.task_queue,
         recipients=lambda job: [],  # thousands, read from a source: not a search attribute
     ),
 }

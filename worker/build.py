@@ -10,6 +10,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.alerts import AlertChannels
 from activities.broadcast import BroadcastActivities
+from activities.broadcast_sms import SmsBroadcastActivities
 from activities.cleanup import CleanupActivities
 from activities.email import EmailActivities
 from activities.render import TemplateRenderer
@@ -87,9 +88,9 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
     """One worker per task queue, all in this process.
 
     Every worker registers every workflow (workflow tasks are cheap); activities are split by queue: email on the
-    default queue, SMS on its rate-limited queue, rendering on the reports queue with its own slots and threads,
-    so a burst of reports never takes the slots email and SMS need. Each queue also runs `send_alert`, because a
-    failing job runs its alert on its own queue.
+    default queue, SMS (single texts and SMS broadcasts) on its rate-limited queue, rendering on the reports queue
+    with its own slots and threads, so a burst of reports never takes the slots email and SMS need. Each queue
+    also runs `send_alert`, because a failing job runs its alert on its own queue.
     """
     files = storage(settings)
     alerts = alert_channels(settings)
@@ -97,6 +98,7 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
     broadcast = BroadcastActivities(email, SmtpPool(settings.smtp_config(), settings.smtp_pool_size))
     cleanup = CleanupActivities(files, settings.outbox_dir, settings.retention_days)
     sms = SmsActivities(sms_provider(settings), rate_per_second=settings.sms_rate_per_second)
+    sms_broadcast = SmsBroadcastActivities(sms)
     reports = ReportActivities(
         files,
         email_task_queue=settings.task_queue,
@@ -135,9 +137,11 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
         Worker(
             client,
             task_queue=settings.sms_task_queue,
-            activities=[sms.send_sms, alerts.send_alert],
+            # SMS broadcasts run here too, so their texts share the SMS pacer and provider.
+            activities=[sms.send_sms, alerts.send_alert, broadcast.list_recipients, sms_broadcast.send_sms_batch],
             max_concurrent_activities=settings.max_concurrent_activities,
             max_task_queue_activities_per_second=settings.sms_rate_per_second,
+            max_heartbeat_throttle_interval=timedelta(seconds=1),  # as on the email queue: batches' progress
             **common,  # type: ignore[arg-type]
         ),
         Worker(

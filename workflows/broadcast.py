@@ -4,6 +4,9 @@ The workflow pages through the source (`list_recipients`) and keeps at most `par
 activities in flight: more would let over 100 events buffer while a workflow task runs, which makes the server
 force-close the task and halves throughput. After `continue_every` recipients it continues as new, carrying its
 progress, so its history stays bounded however long the list.
+
+An SMS broadcast runs on the SMS task queue and sends one batch at a time: its speed is the provider's rate, which
+one worker's pacer holds, whereas batches in parallel on several workers would each send at that rate.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         RecipientPage,
         SendBatchInput,
     )
+    from activities.broadcast_sms import SmsBroadcastActivities
     from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
     from workflows.policies import POLICIES
 
@@ -59,7 +63,7 @@ class Broadcast(JobWorkflow):
         broadcast_id = job.broadcast_id or workflow.info().workflow_id
         self.state = job.resume or BroadcastProgress()
         self._report()
-        slots = asyncio.Semaphore(job.parallel_batches)
+        slots = asyncio.Semaphore(job.parallel_batches if job.message.channel == "email" else 1)
         in_flight: list[asyncio.Task[None]] = []
         first = self.state.cursor
         cursor: int | None = first
@@ -69,7 +73,9 @@ class Broadcast(JobWorkflow):
                 self.state.cursor = cursor
                 workflow.continue_as_new(job.model_copy(update={"resume": self.state, "broadcast_id": broadcast_id}))
             limit = min(job.batch_size * job.parallel_batches, first + job.continue_every - cursor)
-            page = await self._list(ListRecipientsInput(source=job.source, cursor=cursor, limit=limit))
+            page = await self._list(
+                ListRecipientsInput(source=job.source, cursor=cursor, limit=limit, channel=job.message.channel)
+            )
             self.state.total = page.total
             self.state.add_failures(page.invalid)
             for start in range(0, len(page.recipients), job.batch_size):
@@ -98,9 +104,14 @@ class Broadcast(JobWorkflow):
 
     async def _send(self, batch: SendBatchInput, slots: asyncio.Semaphore) -> None:
         try:
-            done = await workflow.execute_activity_method(
-                BroadcastActivities.send_batch, batch, **POLICIES["broadcast-send"].activity_options()
-            )
+            if batch.message.channel == "sms":
+                done = await workflow.execute_activity_method(
+                    SmsBroadcastActivities.send_sms_batch, batch, **POLICIES["broadcast-sms"].activity_options()
+                )
+            else:
+                done = await workflow.execute_activity_method(
+                    BroadcastActivities.send_batch, batch, **POLICIES["broadcast-send"].activity_options()
+                )
         finally:
             slots.release()
         self.state.sent += len(done.sent)

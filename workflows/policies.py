@@ -102,5 +102,15 @@ POLICIES: dict[str, JobPolicy] = {
         max_attempts=12,
         heartbeat_timeout=10 * S,
     ),
+    # One batch of texts, paced at the provider's rate (100 at 1/s take 100 s, well within the attempt). As the
+    # email batch: a killed worker is noticed after 10 s, permanent refusals are reported, outages ride out.
+    "broadcast-sms": JobPolicy(
+        attempt_timeout=30 * MIN,
+        first_retry=1 * S,
+        backoff=2.0,
+        max_retry_wait=2 * MIN,
+        max_attempts=12,
+        heartbeat_timeout=10 * S,
+    ),
 }
 """One row per job kind (and one for alerts)."""

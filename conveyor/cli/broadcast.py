@@ -16,17 +16,19 @@ from workflows.broadcast import BroadcastJob
 @command
 async def broadcast(
     source: str = typer.Option(..., "--source", help="Recipients: csv:PATH, static:a@x.com,b@y.com, or NAME:ARG."),
-    template: str = typer.Option(..., "--template", help="Email template, e.g. newsletter."),
+    template: str | None = typer.Option(None, "--template", help="Email template, e.g. newsletter."),
+    sms: str | None = typer.Option(None, "--sms", help="Send an SMS with this text instead, e.g. 'Hi {{ name }}'."),
+    sender_id: str | None = typer.Option(None, "--sender-id", help="SMS: alphanumeric sender (1-11 characters)."),
     var: list[str] = typer.Option([], "--var", help="Template variable name=value, shared by all (repeat)."),
     context_json: str | None = typer.Option(None, "--context", help="Template variables as a JSON object."),
     key: str | None = typer.Option(None, "--key", help="Idempotency key: the same key broadcasts once."),
     delay: str | None = typer.Option(None, "--delay", help="Start later: 90s, 10m, 2h, 1d."),
 ) -> None:
-    """Send one templated email to every recipient of a source; print the job id."""
-    job = validate(
-        KINDS["broadcast"],
-        {"source": source, "message": {"template": template, "context": template_context(var, context_json)}},
-    )
+    """Send one templated email (or, with --sms, one text) to every recipient of a source; print the job id."""
+    message = {"template": template, "context": template_context(var, context_json)}
+    if sms is not None or sender_id is not None:
+        message |= {"channel": "sms", "body": sms, "sender_id": sender_id}
+    job = validate(KINDS["broadcast"], {"source": source, "message": message})
     assert isinstance(job, BroadcastJob)
     when = parse_duration(delay) if delay else None
     jobs = await Jobs.connect()

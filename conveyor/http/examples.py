@@ -26,6 +26,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                 "message": {"template": "newsletter", "context": {"title": "November news"}},
             },
         },
+        "sms": {
+            "summary": "A text to every row of a CSV (its phone column), by name",
+            "value": {
+                "source": "csv:/data/customers.csv",
+                "message": {"channel": "sms", "body": "Hi {{ name }}, your order has shipped.", "sender_id": "Shop"},
+            },
+        },
     },
     "report": {
         "summary": {

@@ -39,7 +39,8 @@ def fuzz(size: Size) -> examples:
 
 async def workflows_on(client: Client, settings: Settings) -> set[str]:
     """Ids of the workflows on the test's three task queues (nobody serves them: they stay as started)."""
-    queues = " OR ".join(f"TaskQueue = '{KINDS[k].task_queue(settings)}'" for k in KINDS)
+    names = {settings.task_queue, settings.sms_task_queue, settings.reports_task_queue}
+    queues = " OR ".join(f"TaskQueue = '{name}'" for name in sorted(names))
     return {w.id async for w in client.list_workflows(queues)}
 
 
