@@ -19,6 +19,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.mime.text import MIMEText
 from email.utils import formatdate
+from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic.networks import EmailStr
@@ -32,6 +33,7 @@ from activities.broadcast_models import (
     RecipientPage,
     SendBatchInput,
 )
+from activities.data_files import reading_under
 from activities.email import JOB_ID_HEADER, EmailActivities, message_id
 from activities.errors import JobError, PermanentError, TemplateNotFound
 from activities.liveness import alive
@@ -139,19 +141,22 @@ async def run_batch(request: SendBatchInput, send_one: SendOne) -> BatchProgress
 
 
 class BroadcastActivities:
-    """Pages through recipient sources and sends batches. Built per worker with the email activities and a pool."""
+    """Pages through recipient sources and emails batches. Built per worker with the email activities, a pool
+    of SMTP connections, and the data directory that file sources read from."""
 
-    def __init__(self, email: EmailActivities, pool: SmtpPool) -> None:
+    def __init__(self, email: EmailActivities, pool: SmtpPool, data_dir: Path) -> None:
         self.email = email
         self.pool = pool
+        self.data_dir = data_dir
 
     @activity.defn(name="list_recipients")
     async def list_recipients(self, request: ListRecipientsInput) -> RecipientPage:
         """`limit` recipients from `cursor`, split into valid and invalid addresses, and the source's size."""
         try:
             read = source(request.source.name)
-            page = list(itertools.islice(read(request.source.arg), request.cursor, request.cursor + request.limit))
-            total = sum(1 for _ in read(request.source.arg))
+            with reading_under(self.data_dir):
+                page = list(itertools.islice(read(request.source.arg), request.cursor, request.cursor + request.limit))
+                total = sum(1 for _ in read(request.source.arg))
         except JobError as e:
             raise e.to_application_error() from None
         valid, invalid = checked(page, request.channel)

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from activities.data_files import data_file
 from activities.errors import InvalidJob
 
 
@@ -67,11 +67,12 @@ def static_recipients(arg: str | list[str]) -> Iterator[Recipient]:
 
 @recipient_source("csv")
 def csv_recipients(arg: str | list[str]) -> Iterator[Recipient]:
-    """A CSV file with a header row: the `email` column (else the first) is the address, the others its context."""
+    """A CSV file in the data directory, with a header row: the `email` column (else the first) is the address,
+    the others its context."""
     if not isinstance(arg, str) or not arg:
         raise InvalidJob("the csv source needs a file path, e.g. csv:/data/recipients.csv")
     try:
-        with Path(arg).open(newline="", encoding="utf-8") as f:
+        with data_file(arg).open(newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
             columns = reader.fieldnames or []
             if not columns:

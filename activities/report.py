@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import Client
 
+from activities.data_files import reading_under
 from activities.email_models import Attachment, EmailJob
 from activities.errors import JobError
 from activities.progress import Progress
@@ -49,6 +50,7 @@ class ReportActivities:
         storage: Storage,
         *,
         email_task_queue: str,
+        data_dir: Path,
         attach_max_bytes: int = 2_000_000,
         concurrency: int = 2,
         client: Client | None = None,
@@ -57,6 +59,7 @@ class ReportActivities:
     ) -> None:
         self.storage = storage
         self.email_task_queue = email_task_queue
+        self.data_dir = data_dir
         self.attach_max_bytes = attach_max_bytes
         self.client = client
         self.workflow_types = workflow_types or []
@@ -130,17 +133,18 @@ class ReportActivities:
     def _render(
         self, report: Report, params: BaseModel, fmt: ReportFormat, path: Path, ctx: ReportContext
     ) -> tuple[int, int | None]:
-        rows = iter(report.rows(params, ctx))
-        columns = report.columns or [str(c) for c in next(rows, ())]
-        shown = ", ".join(f"{k}={v}" for k, v in params.model_dump(mode="json").items()) or "none"
-        preamble = [f"Parameters: {shown}", f"Generated: {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"]
-        table = open_table(fmt, path, report.title, columns, preamble)
-        for chunk in chunks(rows):
-            if ctx.cancelled.is_set():
-                raise RenderCancelled()
-            table.add(chunk)
-            ctx.progress.done += len(chunk)
-        pages = table.close()
+        with reading_under(self.data_dir):  # this pool thread's context: sources read files only in data_dir
+            rows = iter(report.rows(params, ctx))
+            columns = report.columns or [str(c) for c in next(rows, ())]
+            shown = ", ".join(f"{k}={v}" for k, v in params.model_dump(mode="json").items()) or "none"
+            preamble = [f"Parameters: {shown}", f"Generated: {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"]
+            table = open_table(fmt, path, report.title, columns, preamble)
+            for chunk in chunks(rows):
+                if ctx.cancelled.is_set():
+                    raise RenderCancelled()
+                table.add(chunk)
+                ctx.progress.done += len(chunk)
+            pages = table.close()
         ctx.progress.total = ctx.progress.done
         return ctx.progress.done, pages
 

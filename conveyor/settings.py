@@ -114,6 +114,13 @@ class Settings(BaseSettings):
     s3_prefix: str = Field("reports", description="Key prefix of stored reports in the bucket.")
     s3_endpoint_url: str | None = Field(None, description="S3 endpoint (MinIO, moto); AWS if unset.")
 
+    # Files jobs read
+    data_dir: Path | None = Field(
+        None,
+        description="The only directory whose files `csv:` recipients and the `csv-file` report read (paths "
+        "relative to it, or inside it); default `<home>/data`.",
+    )
+
     # Periodic jobs, broadcasts, events
     retention_days: int = Field(30, ge=1, description="The weekly cleanup deletes reports and outbox files older.")
     broadcast_continue_every: int = Field(
@@ -206,6 +213,11 @@ class Settings(BaseSettings):
     def sms_outbox(self) -> Path:
         """Where the `outbox` SMS provider appends each message as a JSON line."""
         return self.home / "sms.jsonl"
+
+    @property
+    def readable_dir(self) -> Path:
+        """The data directory: `data_dir`, or `<home>/data`."""
+        return self.data_dir or self.home / "data"
 
     @property
     def reports_dir(self) -> Path:

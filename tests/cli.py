@@ -32,6 +32,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         "CONVEYOR_SMS_TASK_QUEUE": settings.sms_task_queue,
         "CONVEYOR_REPORTS_TASK_QUEUE": settings.reports_task_queue,
         "CONVEYOR_HOME": str(settings.home),
+        "CONVEYOR_DATA_DIR": str(settings.readable_dir),
         "CONVEYOR_SMTP_HOST": settings.smtp_host,
         "CONVEYOR_SMTP_PORT": str(settings.smtp_port),
         "CONVEYOR_SMTP_TLS": settings.smtp_tls.value,

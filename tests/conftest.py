@@ -100,6 +100,7 @@ def settings_for(env: WorkflowEnvironment, smtp: SmtpServer, tmp: Path, **overri
         "smtp_timeout": 10.0,
         "mail_from": "Conveyor Tests <jobs@conveyor.test>",
         "home": tmp / "conveyor-home",
+        "data_dir": tmp,  # tests write their CSV sources in their tmp_path
         "metrics_port": 0,  # tests that scrape metrics choose a free port
         "api_port": free_port(),
         "api_keys": [SecretStr(API_KEY)],

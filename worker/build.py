@@ -95,13 +95,15 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
     files = storage(settings)
     alerts = alert_channels(settings)
     email = email_activities(settings, files)
-    broadcast = BroadcastActivities(email, SmtpPool(settings.smtp_config(), settings.smtp_pool_size))
+    pool = SmtpPool(settings.smtp_config(), settings.smtp_pool_size)
+    broadcast = BroadcastActivities(email, pool, settings.readable_dir)
     cleanup = CleanupActivities(files, settings.outbox_dir, settings.retention_days)
     sms = SmsActivities(sms_provider(settings), rate_per_second=settings.sms_rate_per_second)
     sms_broadcast = SmsBroadcastActivities(sms)
     reports = ReportActivities(
         files,
         email_task_queue=settings.task_queue,
+        data_dir=settings.readable_dir,
         attach_max_bytes=settings.report_attach_max_bytes,
         concurrency=settings.report_concurrency,
         client=client,

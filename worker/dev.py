@@ -151,6 +151,7 @@ def banner(settings: Settings, dev_key: str | None = None) -> str:
             + (f" -> {settings.sms_outbox}" if settings.sms_provider is SmsProviderName.OUTBOX else ""),
             f"  Reports      {settings.storage.value}"
             + (f" -> {settings.reports_dir}/<job-id>/" if settings.storage is StorageBackend.LOCAL else ""),
+            f"  Data files   {settings.readable_dir}/ (what csv: recipients and csv-file reports may read)",
             f"  Worker       queues {settings.task_queue}, {settings.sms_task_queue}, {settings.reports_task_queue}",
             f"  HTTP API     http://{settings.api_host}:{settings.api_port}{api_key}",
             f"  Metrics      {metrics}",
@@ -173,6 +174,7 @@ async def run_dev(settings: Settings) -> None:
     runtime = metrics_runtime(settings)
     settings, dev_key = with_dev_key(settings)
     stop = stop_on_signals()
+    settings.readable_dir.mkdir(parents=True, exist_ok=True)  # where to drop the CSV files jobs read
     server = start_server(settings)
     try:
         client = await wait_for_server(settings, server, runtime)

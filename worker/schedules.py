@@ -76,7 +76,7 @@ def declared(settings: Settings) -> list[DeclaredSchedule]:
             id="hourly-digest",
             workflow="Broadcast",
             input={
-                "source": f"csv:{(settings.home / 'digest-recipients.csv').resolve()}",
+                "source": "csv:digest-recipients.csv",  # in the worker's data directory
                 "message": {"template": "newsletter", "context": {"title": "Your hourly digest"}},
                 "continue_every": settings.broadcast_continue_every,
             },

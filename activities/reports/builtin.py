@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistoryEventFilterType
 
+from activities.data_files import data_file
 from activities.errors import ReportSourceError
 from activities.reports.registry import ReportContext, Row, report
 
@@ -71,20 +72,21 @@ def jobs_summary(params: JobsSummaryParams, ctx: ReportContext) -> Iterator[Row]
 
 
 class CsvFileParams(BaseModel):
-    """Which CSV file (on the worker's machine) to turn into a report."""
+    """Which CSV file (in the worker's data directory) to turn into a report."""
 
     model_config = ConfigDict(extra="forbid")
 
-    path: Path = Field(description="A CSV file with a header row, UTF-8.")
+    path: Path = Field(description="A CSV file with a header row, UTF-8, in CONVEYOR_DATA_DIR (or relative to it).")
 
 
 @report("csv-file", title="CSV file", params=CsvFileParams)
 def csv_file(params: CsvFileParams, ctx: ReportContext) -> Iterator[Row]:
     """The file's rows, header first; counted in a first pass (cheap next to rendering) for progress."""
+    path = data_file(params.path)
     try:
-        with params.path.open(newline="", encoding="utf-8-sig") as f:
+        with path.open(newline="", encoding="utf-8-sig") as f:
             ctx.expect_rows(max(0, sum(1 for _ in csv.reader(f)) - 1))
-        with params.path.open(newline="", encoding="utf-8-sig") as f:
+        with path.open(newline="", encoding="utf-8-sig") as f:
             yield from csv.reader(f)
     except OSError as e:
         raise ReportSourceError(f"cannot read {params.path}: {e.strerror}") from None
