@@ -35,7 +35,8 @@ async def conveyor_rate(count: int) -> float:
     """Emails/s of one `Broadcast` to `count` recipients, on a fresh stack with a `conveyor worker` process."""
     with scratch() as home, Sink() as sink:
         settings = bench_settings(home, sink.port, task_queue=f"bench-{uuid.uuid4().hex[:8]}")
-        source = recipients_csv(home / "recipients.csv", count)
+        settings.readable_dir.mkdir(parents=True)
+        source = recipients_csv(settings.readable_dir / "recipients.csv", count)  # where the worker may read
         async with temporal(settings) as client, worker(client, settings):
             began = time.monotonic()
             handle = await Jobs(client, settings).broadcast(

@@ -72,6 +72,32 @@ REPORT = st.fixed_dictionaries(
         "surprise": JSON,
     },
 )
+MESSAGE = st.fixed_dictionaries(
+    {},
+    optional={
+        "channel": maybe(st.sampled_from(["email", "sms", "fax"])),
+        "template": maybe(NAMES | st.sampled_from(["newsletter"])),
+        "body": maybe(
+            st.text(max_size=40) | st.sampled_from(["Hi {{ name }}", "Hi {{ name", "{% for %}", "{{ 1/0 }}"])
+        ),
+        "sender_id": maybe(st.text(max_size=14)),
+        "context": maybe(st.dictionaries(st.text(max_size=8), JSON, max_size=3)),
+    },
+)
+BROADCAST = st.fixed_dictionaries(
+    {},
+    optional={
+        "source": maybe(
+            st.sampled_from(["csv:list.csv", "csv:/etc/passwd", "static:ann@example.com", "nope:x", ":"])
+            | st.fixed_dictionaries({"name": maybe(st.sampled_from(["static", "csv"])), "arg": maybe(st.lists(PHONES))})
+        ),
+        "message": maybe(MESSAGE),
+        "batch_size": maybe(st.integers(-5, 2000)),
+        "parallel_batches": maybe(st.integers(-1, 40)),
+        "continue_every": maybe(st.integers(-1, 10)),
+        "surprise": JSON,
+    },
+)
 LINE = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40)
 VALID = {
     "email": st.fixed_dictionaries(
@@ -85,11 +111,19 @@ VALID = {
         {"report": st.just("jobs-summary"), "params": st.fixed_dictionaries({"hours": st.integers(1, 48).map(str)})},
         optional={"format": st.sampled_from(["pdf", "csv"]), "deliver_to": st.lists(st.emails(), max_size=2)},
     ),
+    "broadcast": st.fixed_dictionaries(
+        {
+            "source": st.sampled_from(["static:ann@example.com,bob@example.com", "csv:list.csv"]),
+            "message": st.just({"template": "newsletter"})
+            | st.fixed_dictionaries({"channel": st.just("sms"), "body": LINE.filter(lambda t: "{" not in t)}),
+        }
+    ),
 }
 JOBS: dict[str, st.SearchStrategy[Any]] = {
     "email": VALID["email"] | EMAIL | JSON,
     "sms": VALID["sms"] | SMS | JSON,
     "report": VALID["report"] | REPORT | JSON,
+    "broadcast": VALID["broadcast"] | BROADCAST | JSON,
 }
 """Per job kind: valid jobs, dicts shaped like the request model, and any JSON value at all."""
 
