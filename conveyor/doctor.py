@@ -19,6 +19,7 @@ from typing import Any
 
 import aiosmtplib
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.parsers import ResponseParserError
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -37,6 +38,10 @@ CHECK_TIMEOUT = 20.0
 AWS_TIMEOUTS = {"connect_timeout": 5, "read_timeout": 5}
 """botocore's own time-outs (60 s by default) for the doctor's AWS calls: a boto3 call runs in a thread that
 `CHECK_TIMEOUT` cannot cancel, and the process waits for that thread before it exits."""
+
+UNREACHABLE = (BotoCoreError, ResponseParserError)
+"""boto3's failures before any AWS reply: no connection, no credentials, or an answer that is not AWS's (a proxy or
+another service at the endpoint)."""
 
 BAD_CREDENTIALS = {"InvalidAccessKeyId", "InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException"}
 """AWS error codes meaning the key pair itself was refused (S3 says the first, SNS the others)."""
@@ -240,7 +245,7 @@ def aws_client(probe: Probe, service: str, endpoint_url: str | None, **config: A
     return probe.settings.aws_config(endpoint_url).client(service, **AWS_TIMEOUTS, **config)
 
 
-def aws_problem(error: BotoCoreError | ClientError, where: str, endpoint_setting: str) -> Problem:
+def aws_problem(error: Exception, where: str, endpoint_setting: str) -> Problem:
     """What to change when an AWS call failed: the endpoint and region if unreachable, else the keys."""
     keys = "CONVEYOR_AWS_ACCESS_KEY_ID and CONVEYOR_AWS_SECRET_ACCESS_KEY"
     if isinstance(error, ClientError):
@@ -249,7 +254,8 @@ def aws_problem(error: BotoCoreError | ClientError, where: str, endpoint_setting
         return Problem(f"{where} refused us: {code}: {error.response.get('Error', {}).get('Message', '')}", fix)
     if isinstance(error, NoCredentialsError):
         return Problem(f"{where}: no AWS credentials found", f"set {keys} (or give the host an AWS role)")
-    return Problem(f"cannot reach {where}: {error}", f"check {endpoint_setting} (empty: AWS) and CONVEYOR_AWS_REGION")
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return Problem(f"cannot reach {where}: {reason}", f"check {endpoint_setting} (empty: AWS) and CONVEYOR_AWS_REGION")
 
 
 def s3_round_trip(probe: Probe) -> str:
@@ -269,12 +275,12 @@ def s3_round_trip(probe: Probe) -> str:
                 "create it (compose: the minio-setup service does) or set CONVEYOR_S3_BUCKET",
             ) from None
         raise aws_problem(e, where, "CONVEYOR_S3_ENDPOINT_URL") from None
-    except BotoCoreError as e:
+    except UNREACHABLE as e:
         raise aws_problem(e, where, "CONVEYOR_S3_ENDPOINT_URL") from None
     try:
         client.put_object(Bucket=bucket, Key=key, Body=b"conveyor doctor")
         client.delete_object(Bucket=bucket, Key=key)
-    except (ClientError, BotoCoreError) as e:
+    except (ClientError, *UNREACHABLE) as e:
         raise aws_problem(e, f"{where} (writing to {bucket})", "CONVEYOR_S3_ENDPOINT_URL") from None
     return f"s3://{bucket}/{prefix} on {where}: exists, a probe object was written and deleted"
 
@@ -297,7 +303,7 @@ def sns_answer(probe: Probe) -> str:
         if aws_code(e) == "AuthorizationError":  # the keys are valid, only not allowed to read the attributes
             return f"{where}: credentials accepted (not allowed sns:GetSMSAttributes; sending may still be)"
         raise aws_problem(e, where, "CONVEYOR_SNS_ENDPOINT_URL") from None
-    except BotoCoreError as e:
+    except UNREACHABLE as e:
         raise aws_problem(e, where, "CONVEYOR_SNS_ENDPOINT_URL") from None
     return f"{where}: credentials accepted, SMS type {settings.sms_type}"
 

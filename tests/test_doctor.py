@@ -3,7 +3,10 @@ green, and each broken setting is one red line that says what to change (and nev
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -225,3 +228,33 @@ async def test_local_storage_under_a_file_is_red(settings: Settings, tmp_path: P
     result = await check("Report storage", settings, home=home)
     assert not result.ok and f"{home} is not a writable directory" in result.detail
     assert result.fix is not None and "CONVEYOR_HOME" in result.fix
+
+
+class EmptyReply(BaseHTTPRequestHandler):
+    """Answers every POST with an empty 200: something listens at the endpoint, but it is not AWS."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # keep test output quiet
+
+
+@pytest.fixture
+def not_aws() -> Iterator[str]:
+    """The URL of an `EmptyReply` server."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EmptyReply)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+async def test_sns_endpoint_that_is_not_sns_is_one_red_line(aws_settings: Settings, not_aws: str) -> None:
+    """Something answered, but not in AWS's language (another service, a proxy): red, on one line."""
+    result = await check("SMS provider", aws_settings, sns_endpoint_url=not_aws)
+    assert not result.ok and f"cannot reach SNS at {not_aws}: Unable to parse response" in result.detail
+    assert "\n" not in result.line()
+    assert result.fix is not None and "CONVEYOR_SNS_ENDPOINT_URL" in result.fix
