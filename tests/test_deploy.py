@@ -102,6 +102,13 @@ def test_workers_store_reports_in_the_stacks_minio_bucket(monkeypatch: pytest.Mo
     assert settings.sms_provider is SmsProviderName.OUTBOX and settings.sns_endpoint_url is None
 
 
+def test_optional_report_workers_serve_only_the_reports_queue() -> None:
+    service = COMPOSE["services"]["report-worker"]
+    assert service["profiles"] == ["reports"], "started only on request"
+    assert service["command"] == ["conveyor", "worker", "--queues", Settings.model_fields["reports_task_queue"].default]
+    assert service["depends_on"]["minio-setup"]["condition"] == "service_completed_successfully"
+
+
 def test_compose_sets_only_real_settings() -> None:
     fields = {f"CONVEYOR_{name.upper()}" for name in Settings.model_fields}
     for name, service in CONVEYOR_SERVICES.items():
