@@ -1,8 +1,8 @@
 """`conveyor doctor`: is this configuration ready to run jobs? One line per check, and what to fix when one fails.
 
 Each check is a small async function of a `Probe` (the settings, plus a Temporal client made at most once) that
-returns what it found, or raises `Problem(detail, fix)`. A new check (S3 bucket, SNS credentials) is one function
-and one entry in `CHECKS`. Nothing here prints a secret: details name settings and servers' replies only.
+returns what it found, or raises `Problem(detail, fix)`. A new check is one function and one entry in `CHECKS`.
+Nothing here prints a secret: details name settings and servers' replies only (never an AWS key, not even its id).
 """
 
 from __future__ import annotations
@@ -10,11 +10,16 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
 
 import aiosmtplib
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.parsers import ResponseParserError
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -25,10 +30,21 @@ from activities.smtp import SmtpTls
 from conveyor import search_attributes
 from conveyor.connection import connect
 from conveyor.errors import TemporalUnavailable
-from conveyor.settings import Settings
+from conveyor.settings import Settings, SmsProviderName, StorageBackend
 
 CHECK_TIMEOUT = 20.0
 """Seconds one check may take: a firewall that drops packets must not make the doctor hang."""
+
+AWS_TIMEOUTS = {"connect_timeout": 5, "read_timeout": 5}
+"""botocore's own time-outs (60 s by default) for the doctor's AWS calls: a boto3 call runs in a thread that
+`CHECK_TIMEOUT` cannot cancel, and the process waits for that thread before it exits."""
+
+UNREACHABLE = (BotoCoreError, ResponseParserError)
+"""boto3's failures before any AWS reply: no connection, no credentials, or an answer that is not AWS's (a proxy or
+another service at the endpoint)."""
+
+BAD_CREDENTIALS = {"InvalidAccessKeyId", "InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException"}
+"""AWS error codes meaning the key pair itself was refused (S3 says the first, SNS the others)."""
 
 
 class Problem(Exception):
@@ -211,11 +227,103 @@ async def templates(probe: Probe) -> str:
     return f"{directory}: {len(names)} template(s) load"
 
 
+def writable_dir(directory: Path, setting: str) -> str:
+    """`directory` can be written, or will be created where that is possible (it is made on first use)."""
+    existing = next(d for d in (directory, *directory.parents) if d.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise Problem(f"{existing} is not a writable directory", f"fix its permissions, or set {setting}")
+    return str(directory) if existing == directory else f"{directory} (created on first use)"
+
+
+def aws_code(error: ClientError) -> str:
+    """The error code of an AWS reply (`NoSuchBucket`, `404`, `InvalidClientTokenId`...)."""
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def aws_client(probe: Probe, service: str, endpoint_url: str | None, **config: Any) -> Any:
+    """A boto3 client as the activities build it (one attempt per call), with short time-outs."""
+    return probe.settings.aws_config(endpoint_url).client(service, **AWS_TIMEOUTS, **config)
+
+
+def aws_problem(error: Exception, where: str, endpoint_setting: str) -> Problem:
+    """What to change when an AWS call failed: the endpoint and region if unreachable, else the keys."""
+    keys = "CONVEYOR_AWS_ACCESS_KEY_ID and CONVEYOR_AWS_SECRET_ACCESS_KEY"
+    if isinstance(error, ClientError):
+        code = aws_code(error)
+        fix = f"check {keys}" if code in BAD_CREDENTIALS else f"check {keys} and their permissions"
+        return Problem(f"{where} refused us: {code}: {error.response.get('Error', {}).get('Message', '')}", fix)
+    if isinstance(error, NoCredentialsError):
+        return Problem(f"{where}: no AWS credentials found", f"set {keys} (or give the host an AWS role)")
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return Problem(f"cannot reach {where}: {reason}", f"check {endpoint_setting} (empty: AWS) and CONVEYOR_AWS_REGION")
+
+
+def s3_round_trip(probe: Probe) -> str:
+    """HEAD the bucket, then put and delete a small object under the prefix: exists and writable (blocking)."""
+    settings = probe.settings
+    endpoint = settings.s3_endpoint_url
+    where = f"S3 at {endpoint}" if endpoint else f"S3 in {settings.aws_region}"
+    client = aws_client(probe, "s3", endpoint, s3={"addressing_style": "path"}, signature_version="s3v4")
+    bucket, prefix = settings.s3_bucket, settings.s3_prefix.strip("/")
+    key = f"{prefix}/doctor-probe-{uuid.uuid4().hex}" if prefix else f"doctor-probe-{uuid.uuid4().hex}"
+    try:
+        client.head_bucket(Bucket=bucket)
+    except ClientError as e:
+        if aws_code(e) in ("404", "NoSuchBucket"):
+            raise Problem(
+                f"bucket {bucket!r} does not exist on {where}",
+                "create it (compose: the minio-setup service does) or set CONVEYOR_S3_BUCKET",
+            ) from None
+        raise aws_problem(e, where, "CONVEYOR_S3_ENDPOINT_URL") from None
+    except UNREACHABLE as e:
+        raise aws_problem(e, where, "CONVEYOR_S3_ENDPOINT_URL") from None
+    try:
+        client.put_object(Bucket=bucket, Key=key, Body=b"conveyor doctor")
+        client.delete_object(Bucket=bucket, Key=key)
+    except (ClientError, *UNREACHABLE) as e:
+        raise aws_problem(e, f"{where} (writing to {bucket})", "CONVEYOR_S3_ENDPOINT_URL") from None
+    return f"s3://{bucket}/{prefix} on {where}: exists, a probe object was written and deleted"
+
+
+async def report_storage(probe: Probe) -> str:
+    """Reports can be stored: the S3 bucket exists and takes writes, or the local directory is writable."""
+    if probe.settings.storage is StorageBackend.S3:
+        return await asyncio.to_thread(s3_round_trip, probe)
+    return "local storage at " + writable_dir(probe.settings.reports_dir, "CONVEYOR_HOME or CONVEYOR_STORAGE=s3")
+
+
+def sns_answer(probe: Probe) -> str:
+    """Ask SNS for the account's SMS attributes: it reads nothing sent, but proves endpoint and keys (blocking)."""
+    settings = probe.settings
+    endpoint = settings.sns_endpoint_url
+    where = f"SNS at {endpoint}" if endpoint else f"SNS in {settings.aws_region}"
+    try:
+        aws_client(probe, "sns", endpoint).get_sms_attributes(attributes=["DefaultSMSType"])
+    except ClientError as e:
+        if aws_code(e) == "AuthorizationError":  # the keys are valid, only not allowed to read the attributes
+            return f"{where}: credentials accepted (not allowed sns:GetSMSAttributes; sending may still be)"
+        raise aws_problem(e, where, "CONVEYOR_SNS_ENDPOINT_URL") from None
+    except UNREACHABLE as e:
+        raise aws_problem(e, where, "CONVEYOR_SNS_ENDPOINT_URL") from None
+    return f"{where}: credentials accepted, SMS type {settings.sms_type}"
+
+
+async def sms_provider(probe: Probe) -> str:
+    """Text messages can be sent: SNS answers with these credentials, or the outbox file can be written."""
+    if probe.settings.sms_provider is SmsProviderName.SNS:
+        return await asyncio.to_thread(sns_answer, probe)
+    outbox = probe.settings.sms_outbox
+    writable_dir(outbox.parent, "CONVEYOR_HOME")
+    return f"outbox {outbox} (nothing is sent; CONVEYOR_SMS_PROVIDER=sns to send)"
+
+
 CHECKS: list[tuple[str, Check]] = [
     ("Temporal", temporal),
     ("Search attributes", search_attributes_present),
     ("SMTP", smtp),
     ("Templates", templates),
+    ("Report storage", report_storage),
+    ("SMS provider", sms_provider),
 ]
 """Every check, in the order printed."""
 

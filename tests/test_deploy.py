@@ -21,6 +21,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.testing import WorkflowEnvironment
 
 from conveyor import EmailJob, JobFailed, Jobs, Settings
+from conveyor.settings import SmsProviderName, StorageBackend
 from tests.smtp_server import SmtpServer, free_port
 from worker.build import build_workers
 from worker.run import running
@@ -72,11 +73,40 @@ def test_compose_scales_workers_and_runs_setup_and_api_from_the_same_image() -> 
     assert services["worker"]["deploy"]["replicas"] >= 2
     assert services["worker"]["command"] == ["conveyor", "worker"]
     assert services["api"]["command"] == ["conveyor", "api"]
-    assert services["conveyor-setup"]["command"][0:2] == ["conveyor", "setup"]
+    assert services["conveyor-setup"]["command"] == ["sh", "-c", "conveyor setup && conveyor schedules apply"]
     assert services["worker"]["depends_on"]["conveyor-setup"]["condition"] == "service_completed_successfully"
     assert {"worker", "api", "conveyor-setup"} <= set(CONVEYOR_SERVICES)
     assert services["temporal"]["depends_on"]["postgresql"]["condition"] == "service_healthy"
     assert "postgresql-data:/var/lib/postgresql/data" in services["postgresql"]["volumes"]
+
+
+def test_workers_store_reports_in_the_stacks_minio_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's environment as compose resolves it from .env.example is valid settings: S3 on MinIO with the
+    bucket minio-setup creates and MinIO's login, SMS to the outbox; and the worker starts only once the bucket
+    exists."""
+    ran = docker_compose("config", env_file=ROOT / ".env.example")
+    assert ran.returncode == 0, ran.stderr
+    worker = yaml.safe_load(ran.stdout)["services"]["worker"]
+    assert worker["depends_on"]["minio-setup"]["condition"] == "service_completed_successfully"
+    for key in [k for k in os.environ if k.startswith("CONVEYOR_")]:
+        monkeypatch.delenv(key)
+    for key, value in worker["environment"].items():
+        monkeypatch.setenv(key, str(value))
+    settings = Settings(_env_file=None)
+    assert settings.storage is StorageBackend.S3
+    assert settings.s3_endpoint_url == "http://minio:9000"
+    assert settings.s3_bucket == ENV_EXAMPLE["MINIO_BUCKET"]
+    assert settings.aws_access_key_id == ENV_EXAMPLE["MINIO_ROOT_USER"]
+    assert settings.aws_secret_access_key is not None
+    assert settings.aws_secret_access_key.get_secret_value() == ENV_EXAMPLE["MINIO_ROOT_PASSWORD"]
+    assert settings.sms_provider is SmsProviderName.OUTBOX and settings.sns_endpoint_url is None
+
+
+def test_optional_report_workers_serve_only_the_reports_queue() -> None:
+    service = COMPOSE["services"]["report-worker"]
+    assert service["profiles"] == ["reports"], "started only on request"
+    assert service["command"] == ["conveyor", "worker", "--queues", Settings.model_fields["reports_task_queue"].default]
+    assert service["depends_on"]["minio-setup"]["condition"] == "service_completed_successfully"
 
 
 def test_compose_sets_only_real_settings() -> None:

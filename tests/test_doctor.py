@@ -3,9 +3,14 @@ green, and each broken setting is one red line that says what to change (and nev
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import boto3
+import pytest
 from google.protobuf.duration_pb2 import Duration
 from pydantic import SecretStr
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
@@ -13,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from conveyor import Settings
 from conveyor.doctor import CHECKS, Probe, Result, run_check
+from conveyor.settings import SmsProviderName, StorageBackend
 from tests.cli import BIN, env_for, run
 from tests.smtp_server import PASSWORD, free_port
 
@@ -50,11 +56,13 @@ async def test_ready_setup_is_all_green_and_exits_0(settings: Settings, tmp_path
     code, lines, _ = await doctor(settings, templates_dir=tmp_path / "templates")
     assert code == 0, lines
     assert [line[0] for line in lines] == ["✓"] * len(CHECKS)
-    temporal, attributes, smtp, templates = lines
+    temporal, attributes, smtp, templates, storage, sms = lines
     assert f"{settings.temporal_address}, namespace default" in temporal
     assert "JobKey, Recipients" in attributes
     assert "STARTTLS, AUTH as conveyor, sender jobs@conveyor.test accepted" in smtp
     assert "1 template(s) load" in templates
+    assert f"local storage at {settings.reports_dir} (created on first use)" in storage
+    assert f"outbox {settings.sms_outbox}" in sms
 
 
 async def test_wrong_smtp_password_is_named_but_never_printed(settings: Settings) -> None:
@@ -72,7 +80,7 @@ async def test_unreachable_temporal_is_red_with_the_address(settings: Settings) 
     address = f"127.0.0.1:{free_port()}"
     code, lines, _ = await doctor(settings, temporal_address=address)
     assert code == 1
-    temporal, attributes, smtp, _ = lines
+    temporal, attributes, smtp, *_ = lines
     assert temporal.startswith("✗") and f"cannot connect to {address}" in temporal
     assert "fix: check CONVEYOR_TEMPORAL_ADDRESS" in temporal
     assert attributes.startswith("✗") and "not checked" in attributes
@@ -151,3 +159,102 @@ async def test_missing_search_attributes_are_red_until_setup_runs(
     assert setup.code == 0, setup.err
     after = await check("Search attributes", fresh)
     assert after.ok, after.detail
+
+
+AWS_SECRET = "aws-secret-do-not-print"
+
+
+@pytest.fixture
+def aws_settings(settings: Settings, moto_server: str) -> Settings:
+    """Reports in a fresh bucket on moto's S3 and SMS through its SNS, with a secret key that must never show."""
+    bucket = f"doctor-{uuid.uuid4().hex[:12]}"
+    aws = {"aws_access_key_id": "doctor-key", "aws_secret_access_key": SecretStr(AWS_SECRET)}
+    boto3.client(
+        "s3", region_name="us-east-1", endpoint_url=moto_server, aws_access_key_id="doctor-key",
+        aws_secret_access_key=AWS_SECRET,
+    ).create_bucket(Bucket=bucket)  # fmt: skip
+    s3 = {"storage": StorageBackend.S3, "s3_bucket": bucket, "s3_endpoint_url": moto_server}
+    sns = {"sms_provider": SmsProviderName.SNS, "sns_endpoint_url": moto_server}
+    return settings.model_copy(update=s3 | sns | aws)
+
+
+def objects(settings: Settings) -> list[str]:
+    """The keys in the settings' bucket."""
+    s3 = settings.aws_config(settings.s3_endpoint_url).client("s3")
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=settings.s3_bucket).get("Contents", [])]
+
+
+async def test_s3_bucket_and_sns_on_moto_are_green_and_leave_nothing_behind(aws_settings: Settings) -> None:
+    code, lines, printed = await doctor(aws_settings)
+    assert code == 0, lines
+    *_, storage, sms = lines
+    assert storage.startswith("✓ Report storage")
+    assert f"s3://{aws_settings.s3_bucket}/reports on S3 at {aws_settings.s3_endpoint_url}: exists" in storage
+    assert sms.startswith("✓ SMS provider") and f"SNS at {aws_settings.sns_endpoint_url}: credentials accepted" in sms
+    assert objects(aws_settings) == [], "the probe object is deleted"
+    assert AWS_SECRET not in printed
+
+
+async def test_missing_bucket_is_red_and_names_the_bucket_setting(aws_settings: Settings) -> None:
+    code, lines, printed = await doctor(aws_settings, s3_bucket="no-such-bucket")
+    assert code == 1
+    [storage] = [line for line in lines if "Report storage" in line]
+    assert storage.startswith("✗") and "bucket 'no-such-bucket' does not exist" in storage
+    assert "fix: create it" in storage and "CONVEYOR_S3_BUCKET" in storage
+    assert AWS_SECRET not in printed
+    assert all(line.startswith("✓") for line in lines if "Report storage" not in line)
+
+
+async def test_unreachable_s3_names_the_endpoint_setting(aws_settings: Settings) -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    result = await check("Report storage", aws_settings, s3_endpoint_url=endpoint)
+    assert not result.ok and f"cannot reach S3 at {endpoint}" in result.detail
+    assert result.fix is not None and "CONVEYOR_S3_ENDPOINT_URL" in result.fix
+
+
+async def test_unreachable_sns_is_red_naming_endpoint_and_region_never_the_secret(aws_settings: Settings) -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    code, lines, printed = await doctor(aws_settings, sns_endpoint_url=endpoint)
+    assert code == 1
+    [sms] = [line for line in lines if "SMS provider" in line]
+    assert sms.startswith("✗") and f"cannot reach SNS at {endpoint}" in sms
+    assert "fix: check CONVEYOR_SNS_ENDPOINT_URL (empty: AWS) and CONVEYOR_AWS_REGION" in sms
+    assert AWS_SECRET not in printed
+
+
+async def test_local_storage_under_a_file_is_red(settings: Settings, tmp_path: Path) -> None:
+    home = tmp_path / "not-a-dir"
+    home.write_text("oops")  # (permissions would prove nothing: the suite may run as root)
+    result = await check("Report storage", settings, home=home)
+    assert not result.ok and f"{home} is not a writable directory" in result.detail
+    assert result.fix is not None and "CONVEYOR_HOME" in result.fix
+
+
+class EmptyReply(BaseHTTPRequestHandler):
+    """Answers every POST with an empty 200: something listens at the endpoint, but it is not AWS."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # keep test output quiet
+
+
+@pytest.fixture
+def not_aws() -> Iterator[str]:
+    """The URL of an `EmptyReply` server."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EmptyReply)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+async def test_sns_endpoint_that_is_not_sns_is_one_red_line(aws_settings: Settings, not_aws: str) -> None:
+    """Something answered, but not in AWS's language (another service, a proxy): red, on one line."""
+    result = await check("SMS provider", aws_settings, sns_endpoint_url=not_aws)
+    assert not result.ok and f"cannot reach SNS at {not_aws}: Unable to parse response" in result.detail
+    assert "\n" not in result.line()
+    assert result.fix is not None and "CONVEYOR_SNS_ENDPOINT_URL" in result.fix

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
 from conveyor.connection import connect
+from conveyor.errors import ConveyorError
 from conveyor.settings import Settings
 from conveyor.telemetry import metrics_runtime
 from worker.build import build_workers
@@ -10,11 +16,37 @@ from worker.run import run_until, stop_on_signals
 from worker.schedule_apply import apply_declared
 
 
-async def run_worker(settings: Settings, apply_schedules: bool = False) -> None:
-    """Connect (and apply the declared schedules if asked), then run every task queue's worker until a signal;
-    metrics on `metrics_port`."""
+class UnknownQueue(ConveyorError, ValueError):
+    """`--queues` named a task queue that no Conveyor worker serves."""
+
+
+def task_queues(settings: Settings) -> list[str]:
+    """Every task queue a Conveyor worker serves: email (the default queue), SMS, reports."""
+    return [settings.task_queue, settings.sms_task_queue, settings.reports_task_queue]
+
+
+def chosen_queues(settings: Settings, requested: Sequence[str]) -> list[str]:
+    """The queues `--queues` asks for (repeated and/or comma-separated), checked before anything connects, so a
+    typo fails the deploy at once instead of leaving a queue without workers. None asked: all of them."""
+    known = task_queues(settings)
+    names = [name.strip() for item in requested for name in item.split(",") if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise UnknownQueue(f"unknown task queue(s) {', '.join(unknown)}; the queues are {', '.join(known)}")
+    return [name for name in known if name in names] or known
+
+
+def workers_on(client: Client, settings: Settings, queues: Collection[str]) -> list[Worker]:
+    """The workers of `queues` only, so CPU-heavy report rendering can be scaled apart from email and SMS. The
+    others are built and dropped unstarted: a worker polls only once it runs."""
+    return [w for w in build_workers(client, settings) if w.task_queue in queues]
+
+
+async def run_worker(settings: Settings, apply_schedules: bool = False, queues: Collection[str] = ()) -> None:
+    """Connect (and apply the declared schedules if asked), then run the workers of `queues` (default: every
+    task queue) until a signal; metrics on `metrics_port`."""
     stop = stop_on_signals()
     client = await connect(settings, metrics_runtime(settings))
     if apply_schedules:
         await apply_declared(client, settings)
-    await run_until(build_workers(client, settings), stop)
+    await run_until(workers_on(client, settings, queues or task_queues(settings)), stop)

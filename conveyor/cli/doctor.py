@@ -21,7 +21,8 @@ def settings_problems(error: ValidationError) -> list[Result]:
 @app.command()
 @command
 async def doctor() -> None:
-    """Check Temporal, search attributes, SMTP and templates as configured; print what to fix. Exit 1 if any fails."""
+    """Check Temporal, search attributes, SMTP, templates, report storage and SMS as configured; print what to fix.
+    Exit 1 if any fails."""
     try:
         results = await diagnose(Settings())
     except ValidationError as e:

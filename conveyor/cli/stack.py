@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from conveyor import search_attributes
-from conveyor.cli.app import app, command, out
+from conveyor.cli.app import app, command, err, out
 from conveyor.connection import connect
 from conveyor.logs import setup_logging
 from conveyor.settings import Settings
@@ -27,13 +27,24 @@ def dev() -> None:
 @app.command()
 def worker(
     apply_schedules: bool = typer.Option(False, "--apply-schedules", help="Apply the declared schedules first."),
+    queues: list[str] = typer.Option(
+        [],
+        "--queues",
+        metavar="QUEUE[,QUEUE]",
+        help="Serve only these task queues (comma-separated or repeated); default: all of them.",
+    ),
 ) -> None:
     """Run the worker against the configured Temporal cluster until SIGTERM/SIGINT."""
-    from worker.main import run_worker
+    from worker.main import UnknownQueue, chosen_queues, run_worker
 
     settings = Settings()
+    try:
+        chosen = chosen_queues(settings, queues)
+    except UnknownQueue as e:
+        err.print(f"error: {e}")
+        raise typer.Exit(2) from None
     setup_logging(settings)
-    command(run_worker)(settings, apply_schedules=apply_schedules)
+    command(run_worker)(settings, apply_schedules=apply_schedules, queues=chosen)
 
 
 @app.command()
