@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -84,8 +86,8 @@ def alert_channels(settings: Settings) -> AlertChannels:
     )
 
 
-def build_workers(client: Client, settings: Settings) -> list[Worker]:
-    """One worker per task queue, all in this process.
+def build_workers(client: Client, settings: Settings, queues: Collection[str] | None = None) -> list[Worker]:
+    """One worker per task queue (of `queues` only, when given: `conveyor worker --queues`), all in this process.
 
     Every worker registers every workflow (workflow tasks are cheap); activities are split by queue: email on the
     default queue, SMS (single texts and SMS broadcasts) on its rate-limited queue, rendering on the reports queue
@@ -110,18 +112,16 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
         workflow_types=[w.__temporal_workflow_definition.name for w in WORKFLOWS],  # type: ignore[attr-defined]
     )
     metrics = JobMetrics({"send_email": "smtp", "send_sms": settings.sms_provider.value})
-    common = {
+    common: dict[str, Any] = {
         "workflows": WORKFLOWS,
         "interceptors": [metrics],
         "workflow_runner": WORKFLOW_RUNNER,
         "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
         "graceful_shutdown_timeout": timedelta(seconds=settings.graceful_shutdown_seconds),
     }
-    return [
-        Worker(
-            client,
-            task_queue=settings.task_queue,
-            activities=[
+    per_queue: dict[str, dict[str, Any]] = {
+        settings.task_queue: {
+            "activities": [
                 email.send_email,
                 alerts.send_alert,
                 broadcast.list_recipients,
@@ -129,31 +129,29 @@ def build_workers(client: Client, settings: Settings) -> list[Worker]:
                 cleanup.purge_reports,
                 cleanup.purge_outbox,
             ],
-            max_concurrent_activities=settings.max_concurrent_activities,
-            max_task_queue_activities_per_second=settings.email_max_per_second,
+            "max_concurrent_activities": settings.max_concurrent_activities,
+            "max_task_queue_activities_per_second": settings.email_max_per_second,
             # A broadcast batch's heartbeat (who was sent to) reaches the server every second, so a batch retried
             # after its worker died re-sends at most about a second's worth of messages (default: 8 s).
-            max_heartbeat_throttle_interval=timedelta(seconds=1),
-            **common,  # type: ignore[arg-type]
-        ),
-        Worker(
-            client,
-            task_queue=settings.sms_task_queue,
+            "max_heartbeat_throttle_interval": timedelta(seconds=1),
+        },
+        settings.sms_task_queue: {
             # SMS broadcasts run here too, so their texts share the SMS pacer and provider.
-            activities=[sms.send_sms, alerts.send_alert, broadcast.list_recipients, sms_broadcast.send_sms_batch],
-            max_concurrent_activities=settings.max_concurrent_activities,
-            max_task_queue_activities_per_second=settings.sms_rate_per_second,
-            max_heartbeat_throttle_interval=timedelta(seconds=1),  # as on the email queue: batches' progress
-            **common,  # type: ignore[arg-type]
-        ),
-        Worker(
-            client,
-            task_queue=settings.reports_task_queue,
-            activities=[reports.render_report, alerts.send_alert],
-            max_concurrent_activities=settings.report_concurrency,
+            "activities": [sms.send_sms, alerts.send_alert, broadcast.list_recipients, sms_broadcast.send_sms_batch],
+            "max_concurrent_activities": settings.max_concurrent_activities,
+            "max_task_queue_activities_per_second": settings.sms_rate_per_second,
+            "max_heartbeat_throttle_interval": timedelta(seconds=1),  # as on the email queue: batches' progress
+        },
+        settings.reports_task_queue: {
+            "activities": [reports.render_report, alerts.send_alert],
+            "max_concurrent_activities": settings.report_concurrency,
             # Heartbeats reach the server every second (the default waits 80% of the heartbeat timeout, 8 s), so
             # `conveyor status` shows a render's progress as it goes. One small RPC a second per running render.
-            max_heartbeat_throttle_interval=timedelta(seconds=1),
-            **common,  # type: ignore[arg-type]
-        ),
+            "max_heartbeat_throttle_interval": timedelta(seconds=1),
+        },
+    }
+    return [
+        Worker(client, task_queue=queue, **options, **common)
+        for queue, options in per_queue.items()
+        if queues is None or queue in queues
     ]

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from temporalio.client import Client
-from temporalio.worker import Worker
-
 from conveyor.connection import connect
 from conveyor.errors import ConveyorError
 from conveyor.settings import Settings
@@ -36,12 +33,6 @@ def chosen_queues(settings: Settings, requested: Sequence[str]) -> list[str]:
     return [name for name in known if name in names] or known
 
 
-def workers_on(client: Client, settings: Settings, queues: Collection[str]) -> list[Worker]:
-    """The workers of `queues` only, so CPU-heavy report rendering can be scaled apart from email and SMS. The
-    others are built and dropped unstarted: a worker polls only once it runs."""
-    return [w for w in build_workers(client, settings) if w.task_queue in queues]
-
-
 async def run_worker(settings: Settings, apply_schedules: bool = False, queues: Collection[str] = ()) -> None:
     """Connect (and apply the declared schedules if asked), then run the workers of `queues` (default: every
     task queue) until a signal; metrics on `metrics_port`."""
@@ -49,4 +40,4 @@ async def run_worker(settings: Settings, apply_schedules: bool = False, queues: 
     client = await connect(settings, metrics_runtime(settings))
     if apply_schedules:
         await apply_declared(client, settings)
-    await run_until(workers_on(client, settings, queues or task_queues(settings)), stop)
+    await run_until(build_workers(client, settings, queues or None), stop)
