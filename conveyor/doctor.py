@@ -317,6 +317,19 @@ async def sms_provider(probe: Probe) -> str:
     return f"outbox {outbox} (nothing is sent; CONVEYOR_SMS_PROVIDER=sns to send)"
 
 
+async def data_files(probe: Probe) -> str:
+    """The data directory, the only one whose files `csv:` recipients and `csv-file` reports read, is readable."""
+    directory = probe.settings.readable_dir
+    if not directory.exists():
+        return f"{directory} absent: jobs that read CSV files fail until it exists (CONVEYOR_DATA_DIR)"
+    if not directory.is_dir() or not os.access(directory, os.R_OK | os.X_OK):
+        raise Problem(
+            f"{directory} is not a readable directory",
+            "fix its permissions, or point CONVEYOR_DATA_DIR at the directory of your CSV files",
+        )
+    return f"{directory}: {sum(1 for p in directory.iterdir() if p.is_file())} file(s)"
+
+
 CHECKS: list[tuple[str, Check]] = [
     ("Temporal", temporal),
     ("Search attributes", search_attributes_present),
@@ -324,6 +337,7 @@ CHECKS: list[tuple[str, Check]] = [
     ("Templates", templates),
     ("Report storage", report_storage),
     ("SMS provider", sms_provider),
+    ("Data files", data_files),
 ]
 """Every check, in the order printed."""
 

@@ -56,13 +56,14 @@ async def test_ready_setup_is_all_green_and_exits_0(settings: Settings, tmp_path
     code, lines, _ = await doctor(settings, templates_dir=tmp_path / "templates")
     assert code == 0, lines
     assert [line[0] for line in lines] == ["✓"] * len(CHECKS)
-    temporal, attributes, smtp, templates, storage, sms = lines
+    temporal, attributes, smtp, templates, storage, sms, data = lines
     assert f"{settings.temporal_address}, namespace default" in temporal
     assert "JobKey, Recipients" in attributes
     assert "STARTTLS, AUTH as conveyor, sender jobs@conveyor.test accepted" in smtp
     assert "1 template(s) load" in templates
     assert f"local storage at {settings.reports_dir} (created on first use)" in storage
     assert f"outbox {settings.sms_outbox}" in sms
+    assert f"{settings.readable_dir}: " in data and "file(s)" in data
 
 
 async def test_wrong_smtp_password_is_named_but_never_printed(settings: Settings) -> None:
@@ -139,6 +140,17 @@ async def test_templates_dir_that_is_a_file_is_red(settings: Settings, tmp_path:
     assert not result.ok and result.fix is not None and "CONVEYOR_TEMPLATES_DIR" in result.fix
 
 
+async def test_data_directory_is_checked_readable(settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "list.csv").write_text("email\n")
+    assert (await check("Data files", settings, data_dir=tmp_path / "data")).detail.endswith("data: 1 file(s)")
+    absent = await check("Data files", settings, data_dir=tmp_path / "nowhere")
+    assert absent.ok and "absent" in absent.detail
+    (tmp_path / "file").write_text("not a directory")
+    result = await check("Data files", settings, data_dir=tmp_path / "file")
+    assert not result.ok and result.fix is not None and "CONVEYOR_DATA_DIR" in result.fix
+
+
 async def test_search_attributes_not_required_when_disabled(settings: Settings) -> None:
     result = await check("Search attributes", settings, search_attributes=False)
     assert result.ok and "CONVEYOR_SEARCH_ATTRIBUTES=false" in result.detail
@@ -187,7 +199,7 @@ def objects(settings: Settings) -> list[str]:
 async def test_s3_bucket_and_sns_on_moto_are_green_and_leave_nothing_behind(aws_settings: Settings) -> None:
     code, lines, printed = await doctor(aws_settings)
     assert code == 0, lines
-    *_, storage, sms = lines
+    *_, storage, sms, _data = lines
     assert storage.startswith("✓ Report storage")
     assert f"s3://{aws_settings.s3_bucket}/reports on S3 at {aws_settings.s3_endpoint_url}: exists" in storage
     assert sms.startswith("✓ SMS provider") and f"SNS at {aws_settings.sns_endpoint_url}: credentials accepted" in sms
