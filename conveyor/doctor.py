@@ -24,6 +24,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.aws import AwsConfig
 from activities.errors import JobError
 from activities.render import TemplateRenderer
 from activities.smtp import SmtpTls
@@ -240,14 +241,14 @@ def aws_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def aws_client(probe: Probe, service: str, endpoint_url: str | None, **config: Any) -> Any:
+def aws_client(aws: AwsConfig, service: str, **config: Any) -> Any:
     """A boto3 client as the activities build it (one attempt per call), with short time-outs."""
-    return probe.settings.aws_config(endpoint_url).client(service, **AWS_TIMEOUTS, **config)
+    return aws.client(service, **AWS_TIMEOUTS, **config)
 
 
-def aws_problem(error: Exception, where: str, endpoint_setting: str) -> Problem:
+def aws_problem(error: Exception, where: str, endpoint_setting: str, keys_prefix: str = "CONVEYOR_AWS") -> Problem:
     """What to change when an AWS call failed: the endpoint and region if unreachable, else the keys."""
-    keys = "CONVEYOR_AWS_ACCESS_KEY_ID and CONVEYOR_AWS_SECRET_ACCESS_KEY"
+    keys = f"{keys_prefix}_ACCESS_KEY_ID and {keys_prefix}_SECRET_ACCESS_KEY"
     if isinstance(error, ClientError):
         code = aws_code(error)
         fix = f"check {keys}" if code in BAD_CREDENTIALS else f"check {keys} and their permissions"
@@ -263,7 +264,8 @@ def s3_round_trip(probe: Probe) -> str:
     settings = probe.settings
     endpoint = settings.s3_endpoint_url
     where = f"S3 at {endpoint}" if endpoint else f"S3 in {settings.aws_region}"
-    client = aws_client(probe, "s3", endpoint, s3={"addressing_style": "path"}, signature_version="s3v4")
+    client = aws_client(settings.s3_aws_config(), "s3", s3={"addressing_style": "path"}, signature_version="s3v4")
+    keys = "CONVEYOR_S3" if settings.s3_access_key_id else "CONVEYOR_AWS"
     bucket, prefix = settings.s3_bucket, settings.s3_prefix.strip("/")
     key = f"{prefix}/doctor-probe-{uuid.uuid4().hex}" if prefix else f"doctor-probe-{uuid.uuid4().hex}"
     try:
@@ -274,14 +276,14 @@ def s3_round_trip(probe: Probe) -> str:
                 f"bucket {bucket!r} does not exist on {where}",
                 "create it (compose: the minio-setup service does) or set CONVEYOR_S3_BUCKET",
             ) from None
-        raise aws_problem(e, where, "CONVEYOR_S3_ENDPOINT_URL") from None
+        raise aws_problem(e, where, "CONVEYOR_S3_ENDPOINT_URL", keys) from None
     except UNREACHABLE as e:
-        raise aws_problem(e, where, "CONVEYOR_S3_ENDPOINT_URL") from None
+        raise aws_problem(e, where, "CONVEYOR_S3_ENDPOINT_URL", keys) from None
     try:
         client.put_object(Bucket=bucket, Key=key, Body=b"conveyor doctor")
         client.delete_object(Bucket=bucket, Key=key)
     except (ClientError, *UNREACHABLE) as e:
-        raise aws_problem(e, f"{where} (writing to {bucket})", "CONVEYOR_S3_ENDPOINT_URL") from None
+        raise aws_problem(e, f"{where} (writing to {bucket})", "CONVEYOR_S3_ENDPOINT_URL", keys) from None
     return f"s3://{bucket}/{prefix} on {where}: exists, a probe object was written and deleted"
 
 
@@ -298,7 +300,7 @@ def sns_answer(probe: Probe) -> str:
     endpoint = settings.sns_endpoint_url
     where = f"SNS at {endpoint}" if endpoint else f"SNS in {settings.aws_region}"
     try:
-        aws_client(probe, "sns", endpoint).get_sms_attributes(attributes=["DefaultSMSType"])
+        aws_client(settings.aws_config(endpoint), "sns").get_sms_attributes(attributes=["DefaultSMSType"])
     except ClientError as e:
         if aws_code(e) == "AuthorizationError":  # the keys are valid, only not allowed to read the attributes
             return f"{where}: credentials accepted (not allowed sns:GetSMSAttributes; sending may still be)"

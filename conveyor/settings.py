@@ -8,6 +8,7 @@ variable (`CONVEYOR_TEMPORAL_API_KEY=` in a `.env` or a compose file) counts as 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -113,6 +114,12 @@ class Settings(BaseSettings):
     s3_bucket: str = Field("conveyor-reports", description="S3 bucket of stored reports.")
     s3_prefix: str = Field("reports", description="Key prefix of stored reports in the bucket.")
     s3_endpoint_url: str | None = Field(None, description="S3 endpoint (MinIO, moto); AWS if unset.")
+    s3_access_key_id: str | None = Field(
+        None, description="S3's own access key id (e.g. MinIO for reports, AWS for SNS); default: the AWS one."
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        None, description="S3's own secret access key, with `s3_access_key_id`; default: the AWS one."
+    )
 
     # Files jobs read
     data_dir: Path | None = Field(
@@ -198,6 +205,13 @@ class Settings(BaseSettings):
             access_key_id=self.aws_access_key_id,
             secret_access_key=self.aws_secret_access_key,
         )
+
+    def s3_aws_config(self) -> AwsConfig:
+        """How report storage reaches S3: its endpoint, with S3's own keys when set, else the AWS ones."""
+        config = self.aws_config(self.s3_endpoint_url)
+        if self.s3_access_key_id is None:
+            return config
+        return replace(config, access_key_id=self.s3_access_key_id, secret_access_key=self.s3_secret_access_key)
 
     @property
     def web_ui(self) -> str:

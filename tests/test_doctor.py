@@ -190,6 +190,21 @@ def aws_settings(settings: Settings, moto_server: str) -> Settings:
     return settings.model_copy(update=s3 | sns | aws)
 
 
+async def test_s3_with_its_own_keys_needs_no_aws_keys(
+    aws_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # No AWS keys anywhere (settings, environment, files): S3 can only have been reached with its own pair.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    own = {"s3_access_key_id": "minio-key", "s3_secret_access_key": SecretStr(AWS_SECRET)}
+    result = await check("Report storage", aws_settings, aws_access_key_id=None, aws_secret_access_key=None, **own)
+    assert result.ok, result.detail
+    without = await check("Report storage", aws_settings, aws_access_key_id=None, aws_secret_access_key=None)
+    assert not without.ok and "no AWS credentials" in without.detail and AWS_SECRET not in without.line()
+
+
 def objects(settings: Settings) -> list[str]:
     """The keys in the settings' bucket."""
     s3 = settings.aws_config(settings.s3_endpoint_url).client("s3")

@@ -50,7 +50,7 @@ def storage(settings: Settings) -> Storage:
     """Where reports (and attachments by key) are stored: S3 or the local directory."""
     if settings.storage is StorageBackend.S3:
         return S3Storage(
-            settings.aws_config(settings.s3_endpoint_url),
+            settings.s3_aws_config(),
             bucket=settings.s3_bucket,
             prefix=settings.s3_prefix,
             link_expiry_seconds=settings.report_link_expiry_seconds,
