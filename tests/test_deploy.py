@@ -151,10 +151,15 @@ def test_image_runs_a_worker_as_a_non_root_user_without_secrets() -> None:
     assert {".env", ".venv", ".git", "tests"} <= set((ROOT / ".dockerignore").read_text().split())
 
 
-def test_prometheus_scrapes_the_worker_service() -> None:
+def test_prometheus_scrapes_every_worker_service() -> None:
     config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert jobs["conveyor-worker"]["dns_sd_configs"][0]["names"] == ["worker"]
+    workers = {
+        name
+        for name, service in COMPOSE["services"].items()
+        if service.get("command", [])[:2] == ["conveyor", "worker"]
+    }
+    assert set(jobs["conveyor-worker"]["dns_sd_configs"][0]["names"]) == workers == {"worker", "report-worker"}
     assert "./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in COMPOSE["services"]["prometheus"]["volumes"]
 
 
