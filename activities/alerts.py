@@ -17,6 +17,7 @@ from pydantic import BaseModel, SecretStr
 from temporalio import activity
 
 from activities import smtp
+from activities.email import JOB_ID_HEADER, message_id
 from activities.errors import JobError, TransientError
 
 
@@ -77,10 +78,13 @@ class AlertChannels:
         return sent
 
     async def _email(self, alert: JobAlert) -> None:
+        key = f"alert-{alert.job_id}"  # a retried alert keeps its Message-ID; the dev outbox files it by this key
         msg = EmailMessage()
         msg["From"] = self.mail_from
         msg["To"] = self.ops_email
         msg["Subject"] = f"[Conveyor] {alert.kind} job failed: {alert.failure_type}"
+        msg["Message-ID"] = message_id(key, self.mail_from)
+        msg[JOB_ID_HEADER] = key
         msg.set_content(self.text(alert))
         await smtp.send(self.smtp, msg, [self.ops_email or ""])
 

@@ -117,6 +117,7 @@ async def test_failed_job_alerts_ops_by_email_and_webhook(
     assert failed.type == "RecipientRejected"
     [alert] = smtp_server.to(ops)
     assert alert["Subject"] == "[Conveyor] email job failed: RecipientRejected"
+    assert alert["Message-ID"] == f"<alert-{handle.id}@conveyor.test>", "a retried alert is recognisably the same"
     body = alert.get_content()
     assert handle.id in body and "after 1 attempt(s)" in body and f"/workflows/{handle.id}" in body
     [posted] = [p for p in webhook.posts if p["job_id"] == handle.id]
