@@ -61,7 +61,7 @@ class BroadcastMessage(BaseModel):
 
 
 class SourceRef(BaseModel):
-    """A registered recipient source and its argument; `"csv:/path.csv"` is short for name `csv`, arg the path."""
+    """A registered recipient source and its argument; `"csv:list.csv"` is short for name `csv`, arg the path."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -1,8 +1,9 @@
 """Where a broadcast's recipients come from: named sources, each a function yielding recipients.
 
-A source is registered like a report source, by name, and referred to as `name:argument` (`csv:/data/list.csv`)
-or `{"name": ..., "arg": ...}`. It must yield the same recipients in the same order every time it is read: the
-broadcast pages through it by position, and may read a page again after a retry or a worker restart.
+A source is registered like a report source, by name, and referred to as `name:argument` (`csv:list.csv`, a
+file in the data directory) or `{"name": ..., "arg": ...}`. It must yield the same recipients in the same order
+every time it is read: the broadcast pages through it by position, and may read a page again after a retry or a
+worker restart.
 
     @recipient_source("customers")
     def customers(segment: str | list[str]) -> Iterator[Recipient]:
@@ -70,7 +71,7 @@ def csv_recipients(arg: str | list[str]) -> Iterator[Recipient]:
     """A CSV file in the data directory, with a header row: the `email` column (else the first) is the address,
     the others its context."""
     if not isinstance(arg, str) or not arg:
-        raise InvalidJob("the csv source needs a file path, e.g. csv:/data/recipients.csv")
+        raise InvalidJob("the csv source needs a file path, e.g. csv:recipients.csv (in the data directory)")
     try:
         with data_file(arg).open(newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)

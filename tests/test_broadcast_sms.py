@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.broadcast import recipient_key
@@ -130,6 +131,22 @@ async def test_killed_worker_mid_sms_broadcast_still_texts_every_phone(
     # A batch killed after sending but before its heartbeat reached the server (at most ~1 s later) re-sends
     # those few; everything its heartbeats recorded is skipped.
     assert sum(sent.values()) - 400 <= 100, f"{sum(sent.values()) - 400} texts sent twice"
+
+
+async def test_sms_broadcast_started_on_the_email_queue_fails_at_once(
+    jobs: Jobs, temporal_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    # A producer in another language that starts it on the default queue gets a typed failure naming the right
+    # queue, not a batch retried for minutes that no worker there can run.
+    job = {"source": "static:+12025550143", "message": {"channel": "sms", "body": "hi"}}
+    handle = await temporal_env.client.start_workflow(
+        "Broadcast", job, id=f"broadcast-{uuid.uuid4()}", task_queue=settings.task_queue
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InvalidJob"
+    assert f"start it on '{settings.sms_task_queue}'" in cause.message and outbox(settings) == []
 
 
 async def _count(settings: Settings, phones: set[str]) -> int:

@@ -98,7 +98,7 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
     alerts = alert_channels(settings)
     email = email_activities(settings, files)
     pool = SmtpPool(settings.smtp_config(), settings.smtp_pool_size)
-    broadcast = BroadcastActivities(email, pool, settings.readable_dir)
+    broadcast = BroadcastActivities(email, pool, settings.readable_dir, settings.sms_task_queue)
     cleanup = CleanupActivities(files, settings.outbox_dir, settings.retention_days)
     sms = SmsActivities(sms_provider(settings), rate_per_second=settings.sms_rate_per_second)
     sms_broadcast = SmsBroadcastActivities(sms)

@@ -29,7 +29,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "sms": {
             "summary": "A text to every row of a CSV (its phone column), by name",
             "value": {
-                "source": "csv:/data/customers.csv",
+                "source": "csv:customers.csv",
                 "message": {"channel": "sms", "body": "Hi {{ name }}, your order has shipped.", "sender_id": "Shop"},
             },
         },
