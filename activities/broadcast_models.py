@@ -124,6 +124,7 @@ class ListRecipientsInput(BaseModel):
     cursor: int
     limit: int
     channel: Channel = "email"
+    count: bool = Field(True, description="Also count the whole source (asked once per broadcast: it reads it all).")
 
 
 class RecipientPage(BaseModel):
@@ -132,7 +133,7 @@ class RecipientPage(BaseModel):
     recipients: list[Recipient]
     invalid: list[RecipientFailure] = Field(default_factory=list)
     next_cursor: int | None = Field(None, description="None: the source is exhausted.")
-    total: int
+    total: int | None = Field(None, description="Recipients in the source, when the page asked to count them.")
 
 
 class SendBatchInput(BaseModel):

@@ -139,11 +139,12 @@ class SmtpPool:
                 raise
             self._idle.append(client)
 
-    async def send(self, message: Message, recipients: list[str]) -> dict[str, str]:
-        """Like `send`, over a pooled connection (any `email.message.Message`, modern or classic)."""
+    async def send(self, message: Message, recipients: list[str], sender: str | None = None) -> dict[str, str]:
+        """Like `send`, over a pooled connection (any `email.message.Message`, modern or classic). A `sender`
+        given spares parsing it out of the From header for every message."""
         try:
             async with self.connection() as client:
-                refused, _ = await client.send_message(message, recipients=recipients)
+                refused, _ = await client.send_message(message, sender=sender, recipients=recipients)
         except (aiosmtplib.SMTPException, OSError) as e:
             raise classify(e) from None
         return refused_replies(refused)

@@ -74,9 +74,16 @@ class Broadcast(JobWorkflow):
                 workflow.continue_as_new(job.model_copy(update={"resume": self.state, "broadcast_id": broadcast_id}))
             limit = min(job.batch_size * job.parallel_batches, first + job.continue_every - cursor)
             page = await self._list(
-                ListRecipientsInput(source=job.source, cursor=cursor, limit=limit, channel=job.message.channel)
+                ListRecipientsInput(
+                    source=job.source,
+                    cursor=cursor,
+                    limit=limit,
+                    channel=job.message.channel,
+                    count=self.state.total is None,  # once per broadcast: the total rides along in the state
+                )
             )
-            self.state.total = page.total
+            if page.total is not None:
+                self.state.total = page.total
             self.state.add_failures(page.invalid)
             for start in range(0, len(page.recipients), job.batch_size):
                 await slots.acquire()
