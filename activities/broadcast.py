@@ -162,7 +162,7 @@ class BroadcastActivities:
 
     @activity.defn(name="list_recipients")
     async def list_recipients(self, request: ListRecipientsInput) -> RecipientPage:
-        """`limit` recipients from `cursor`, split into valid and invalid addresses, and the source's size."""
+        """`limit` recipients from `cursor`, split into valid and invalid addresses, and the source's size if asked."""
         try:
             if request.channel == "sms" and activity.info().task_queue != self.sms_task_queue:
                 # Started elsewhere (e.g. by a non-Python producer): no worker there texts, so fail it now
