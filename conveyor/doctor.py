@@ -203,16 +203,18 @@ async def smtp(probe: Probe) -> str:
     return f"{where}: " + ", ".join(done)
 
 
+def readable_dir(directory: Path, fix: str) -> None:
+    """`Problem` unless `directory` (which exists) is a directory this process can list and read."""
+    if not directory.is_dir() or not os.access(directory, os.R_OK | os.X_OK):
+        raise Problem(f"{directory} is not a readable directory", f"fix its permissions, or {fix}")
+
+
 async def templates(probe: Probe) -> str:
     """Your templates directory is readable and every template in it loads (subject, a body, valid syntax)."""
     directory = probe.settings.templates_dir
     if not directory.exists():
         return f"{directory} absent: built-in templates only"
-    if not directory.is_dir() or not os.access(directory, os.R_OK | os.X_OK):
-        raise Problem(
-            f"{directory} is not a readable directory",
-            "fix its permissions, or point CONVEYOR_TEMPLATES_DIR at your templates",
-        )
+    readable_dir(directory, "point CONVEYOR_TEMPLATES_DIR at your templates")
     renderer = TemplateRenderer(directory)
     names = sorted(p.name for p in directory.iterdir() if p.is_dir())
     broken: list[str] = []
@@ -324,11 +326,7 @@ async def data_files(probe: Probe) -> str:
     directory = probe.settings.readable_dir
     if not directory.exists():
         return f"{directory} absent: jobs that read CSV files fail until it exists (CONVEYOR_DATA_DIR)"
-    if not directory.is_dir() or not os.access(directory, os.R_OK | os.X_OK):
-        raise Problem(
-            f"{directory} is not a readable directory",
-            "fix its permissions, or point CONVEYOR_DATA_DIR at the directory of your CSV files",
-        )
+    readable_dir(directory, "point CONVEYOR_DATA_DIR at the directory of your CSV files")
     return f"{directory}: {sum(1 for p in directory.iterdir() if p.is_file())} file(s)"
 
 
