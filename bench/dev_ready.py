@@ -27,7 +27,10 @@ async def once(timeout: float) -> tuple[float, float]:
                     )
                     break
                 except TemporalUnavailable:
-                    if time.monotonic() - began > timeout or proc.poll() is not None:
+                    if proc.poll() is not None:
+                        tail = (home / "dev.log").read_text(errors="replace").strip().splitlines()[-3:]
+                        raise RuntimeError(f"conveyor dev exited {proc.returncode}: {' / '.join(tail)}") from None
+                    if time.monotonic() - began > timeout:
                         raise
                     await asyncio.sleep(0.02)
             accepted = time.monotonic() - began

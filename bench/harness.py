@@ -75,6 +75,10 @@ def bench_settings(home: Path, sink_port: int, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "temporal_address": f"127.0.0.1:{free_port()}",
         "dev_ui_port": free_port(),
+        # Every listener on a port of its own: a worker of the previous case that is still exiting must not hold
+        # the default metrics port (9000) or API port (8000) that the next `conveyor dev` binds.
+        "metrics_port": free_port(),
+        "api_port": free_port(),
         "smtp_port": sink_port,
         "home": home,
         "mail_from": "Bench <bench@conveyor.localhost>",
@@ -100,6 +104,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CONVEYOR_SMTP_POOL_SIZE": str(settings.smtp_pool_size),
         "CONVEYOR_MAX_CONCURRENT_ACTIVITIES": str(settings.max_concurrent_activities),
         "CONVEYOR_DEV_UI_PORT": str(settings.dev_ui_port),
+        "CONVEYOR_API_PORT": str(settings.api_port),  # `conveyor dev` serves the API: not on the shared 8000
         "PYTHONPATH": str(ROOT),
     }
 
