@@ -36,8 +36,7 @@ class SmsBroadcastActivities:
         try:
             body = render_text(message.body, message.context | recipient.context)
             job = SmsJob(to=sms_number(recipient), body=body, sender_id=message.sender_id)
-            await self.sms.pacer.wait()
-            await self.sms.provider.send(recipient_key(request.broadcast_id, recipient.address), job)
+            await self.sms.deliver(recipient_key(request.broadcast_id, recipient.address), job)
         except ValidationError as e:  # this recipient's text is too long, or their number is not one
             return describe_errors(e)
         except PermanentError as e:

@@ -74,14 +74,7 @@ class TemplateRenderer:
 
     def _render(self, name: str, part: str, context: Mapping[str, Any], required: bool = False) -> str | None:
         template = self._load(name, part, required)
-        if template is None:
-            return None
-        try:
-            return template.render(context)
-        except jinja2.UndefinedError as e:
-            raise TemplateError(f"template '{name}/{part}': {e.message}") from None
-        except jinja2.TemplateError as e:
-            raise TemplateError(f"template '{name}/{part}': {e}") from None
+        return None if template is None else rendered(template, context, f"template '{name}/{part}'")
 
 
 _INLINE = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
@@ -102,11 +95,17 @@ def check_syntax(source: str) -> None:
         raise ValueError(f"template syntax error on line {e.lineno}: {e.message}") from None
 
 
+def rendered(template: jinja2.Template, context: Mapping[str, Any], what: str) -> str:
+    """`template` rendered with `context`; a missing variable or a failing expression is a `TemplateError`
+    (permanent) that starts with `what`."""
+    try:
+        return template.render(context)
+    except jinja2.UndefinedError as e:
+        raise TemplateError(f"{what}: {e.message}") from None
+    except jinja2.TemplateError as e:
+        raise TemplateError(f"{what}: {e}") from None
+
+
 def render_text(source: str, context: Mapping[str, Any]) -> str:
     """Render an inline template (compiled once per distinct text); `TemplateError` (permanent) if it fails."""
-    try:
-        return _inline(source).render(context)
-    except jinja2.UndefinedError as e:
-        raise TemplateError(f"text template: {e.message}") from None
-    except jinja2.TemplateError as e:
-        raise TemplateError(f"text template: {e}") from None
+    return rendered(_inline(source), context, "text template")

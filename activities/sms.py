@@ -15,7 +15,7 @@ from temporalio import activity
 
 from activities.errors import JobError
 from activities.liveness import alive
-from activities.sms_models import SendSmsInput, SmsResult, parts
+from activities.sms_models import SendSmsInput, SmsJob, SmsResult, parts
 from activities.sms_providers import SmsProvider
 
 
@@ -45,13 +45,18 @@ class SmsActivities:
         self.provider = provider
         self.pacer = Pacer(rate_per_second)
 
+    async def deliver(self, job_id: str, job: SmsJob) -> str:
+        """Hand `job` to the provider once the rate allows; the provider's message id. Single texts and SMS
+        broadcast batches both send through here, so they share the rate."""
+        await self.pacer.wait()
+        return await self.provider.send(job_id, job)
+
     @activity.defn(name="send_sms")
     async def send_sms(self, request: SendSmsInput) -> SmsResult:
         """Send one message. Failures are raised typed: see `activities.errors`."""
         try:
             async with alive():
-                await self.pacer.wait()
-                message_id = await self.provider.send(request.job_id, request.job)
+                message_id = await self.deliver(request.job_id, request.job)
         except JobError as e:
             raise e.to_application_error() from None
         return SmsResult(

@@ -29,6 +29,7 @@ from tests.reliability.conftest import Size
 from tests.reliability.processes import settings_env
 from tests.reliability.strategies import COMMANDS, JOBS
 from tests.waiting import eventually
+from worker.main import task_queues
 
 
 def fuzz(size: Size) -> examples:
@@ -39,8 +40,7 @@ def fuzz(size: Size) -> examples:
 
 async def workflows_on(client: Client, settings: Settings) -> set[str]:
     """Ids of the workflows on the test's three task queues (nobody serves them: they stay as started)."""
-    names = {settings.task_queue, settings.sms_task_queue, settings.reports_task_queue}
-    queues = " OR ".join(f"TaskQueue = '{name}'" for name in sorted(names))
+    queues = " OR ".join(f"TaskQueue = '{name}'" for name in task_queues(settings))
     return {w.id async for w in client.list_workflows(queues)}
 
 
