@@ -97,7 +97,7 @@ async def test_undeclared_conveyor_schedule_is_removed_and_foreign_one_untouched
     temporal_env: WorkflowEnvironment, settings: Settings, scope: str
 ) -> None:
     client = temporal_env.client
-    keep, drop = scoped([r for r in declared(settings) if r.id != "hourly-digest"], scope)
+    keep, drop = scoped([r for r in declared(settings) if r.id in ("daily-jobs-report", "weekly-cleanup")], scope)
     await apply(client, [keep, drop], scope)
     foreign = f"{scope}someone-elses"
     await client.create_schedule(
@@ -132,6 +132,16 @@ async def test_trigger_with_temporal_binary_runs_the_job_and_its_email_arrives(
     await eventually(lambda: runs_of(jobs.client, row.id), lambda runs: COMPLETED in runs, timeout=30)
     [message] = smtp_server.to(to)
     assert message["Subject"] == "Nightly" and message["X-Conveyor-Job-Id"].startswith(row.workflow_id)
+
+
+async def test_failure_watch_schedule_runs_the_watcher_on_its_queues(
+    jobs: Jobs, settings: Settings, scope: str
+) -> None:
+    [watch] = scoped([r for r in declared(settings) if r.id == "failure-watch"], scope)
+    assert watch.input["task_queues"] == [settings.task_queue, settings.sms_task_queue, settings.reports_task_queue]
+    await apply(jobs.client, [watch], scope)
+    await jobs.client.get_schedule_handle(watch.id).trigger()
+    await eventually(lambda: runs_of(jobs.client, watch.id), lambda runs: COMPLETED in runs, timeout=30)
 
 
 async def test_paused_schedule_does_not_fire_until_unpaused(jobs: Jobs, settings: Settings, scope: str) -> None:

@@ -15,6 +15,7 @@ from activities.broadcast import BroadcastActivities
 from activities.broadcast_sms import SmsBroadcastActivities
 from activities.cleanup import CleanupActivities
 from activities.email import EmailActivities
+from activities.failure_watch import FailureWatch
 from activities.render import TemplateRenderer
 from activities.report import ReportActivities
 from activities.s3 import S3Storage
@@ -22,12 +23,15 @@ from activities.sms import SmsActivities
 from activities.sms_providers import OutboxProvider, SmsProvider, SnsProvider
 from activities.smtp import SmtpPool
 from activities.storage import LocalStorage, Storage
+from conveyor import search_attributes
 from conveyor.settings import Settings, SmsProviderName, StorageBackend
 from conveyor.status import ui_link
 from worker.metrics import JobMetrics
 from workflows.broadcast import Broadcast
 from workflows.cleanup import Cleanup
 from workflows.email import SendEmail
+from workflows.failure_watcher import FailureWatcher
+from workflows.policies import POLICIES
 from workflows.report import GenerateReport
 from workflows.sms import SendSms
 from workflows.welcome import Welcome
@@ -42,7 +46,7 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 )
 
 
-WORKFLOWS = [SendEmail, SendSms, GenerateReport, Broadcast, Cleanup, Welcome]
+WORKFLOWS = [SendEmail, SendSms, GenerateReport, Broadcast, Cleanup, Welcome, FailureWatcher]
 """Every workflow Conveyor runs; the replay tests replay recorded histories against exactly these."""
 
 
@@ -111,6 +115,8 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
         client=client,
         workflow_types=[w.__temporal_workflow_definition.name for w in WORKFLOWS],  # type: ignore[attr-defined]
     )
+    alert_row = POLICIES["alert"]
+    failures = FailureWatch(client, search_attributes.KIND, alert_row.attempt_timeout, alert_row.retry_policy())
     metrics = JobMetrics({"send_email": "smtp", "send_sms": settings.sms_provider.value})
     common: dict[str, Any] = {
         "workflows": WORKFLOWS,
@@ -128,6 +134,7 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
                 broadcast.send_batch,
                 cleanup.purge_reports,
                 cleanup.purge_outbox,
+                failures.alert_failed_jobs,
             ],
             "max_concurrent_activities": settings.max_concurrent_activities,
             "max_task_queue_activities_per_second": settings.email_max_per_second,

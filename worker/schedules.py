@@ -73,6 +73,19 @@ def declared(settings: Settings) -> list[DeclaredSchedule]:
             note="Deletes stored reports and outbox files older than CONVEYOR_RETENTION_DAYS.",
         ),
         DeclaredSchedule(
+            id="failure-watch",
+            workflow="FailureWatcher",
+            input={
+                "lookback_seconds": 900,
+                "task_queues": [settings.task_queue, settings.sms_task_queue, settings.reports_task_queue],
+            },
+            task_queue=settings.task_queue,
+            workflow_id="failure-watch",
+            every=timedelta(minutes=1),
+            catchup_window=timedelta(minutes=15),  # a longer outage is covered by the 15-minute lookback anyway
+            note="Alerts once per activity-shaped job (email, SMS...) that failed or timed out for good.",
+        ),
+        DeclaredSchedule(
             id="hourly-digest",
             workflow="Broadcast",
             input={

@@ -63,6 +63,16 @@ POLICIES: dict[str, JobPolicy] = {
     ),
     # The failure alert of any job: a few quick tries, then the workflow logs it and fails the job anyway.
     "alert": JobPolicy(attempt_timeout=30 * S, first_retry=1 * S, backoff=2.0, max_retry_wait=10 * S, max_attempts=3),
+    # One scan of the failure watcher (list the newly failed activity-shaped jobs, start their alerts). It
+    # heartbeats per job found; a failed scan costs nothing, since the next run's window overlaps this one.
+    "failure-watch": JobPolicy(
+        attempt_timeout=2 * MIN,
+        first_retry=1 * S,
+        backoff=2.0,
+        max_retry_wait=10 * S,
+        max_attempts=3,
+        heartbeat_timeout=30 * S,
+    ),
     # Throttling backs off quickly (1 s, 2 s ... 2 min); a provider outage of ~10 minutes is ridden out. A send
     # whose worker died (or that waits its turn under the rate limit) is handled as the email row says.
     "sms": JobPolicy(

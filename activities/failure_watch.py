@@ -1,0 +1,133 @@
+"""Finding activity-shaped jobs that failed for good, and announcing each exactly once.
+
+A job run as a standalone activity has no workflow around it to run an alert after its last attempt, and its
+last attempt cannot see everything: a start-to-close or heartbeat time-out, or a worker killed mid-attempt, ends
+the job without any of the job's code running. The server's visibility sees every ending, so the watcher asks it
+(`ExecutionStatus IN ('Failed','TimedOut') AND Kind IS NOT NULL AND CloseTime > ...`: the `Kind` search attribute
+marks Conveyor's jobs, and leaves out the alerts themselves).
+
+Exactly once per job id: each alert is itself a standalone `send_alert` activity whose id is `alert-<job id>`,
+started with `REJECT_DUPLICATE`. The server refuses a second start for as long as it keeps the first (the
+namespace's retention), so overlapping windows, two watchers, or a job's last attempt that alerted already
+(`announce`) can never send a second alert.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import activity
+from temporalio.client import ActivityExecution, Client
+from temporalio.common import ActivityIDConflictPolicy, ActivityIDReusePolicy, RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityAlreadyStartedError, ApplicationError, TimeoutError
+
+from activities.alerts import JobAlert
+from activities.failure_watch_models import FailureWatchReport, FailureWindow
+
+ALERT_ACTIVITY = "send_alert"
+"""The alert activity's type name (`AlertChannels.send_alert`), registered on every Conveyor task queue."""
+
+
+def alert_id(job_id: str) -> str:
+    """The id of a job's failure alert: one per job, whoever starts it."""
+    return f"alert-{job_id}"
+
+
+def failed_query(kind: SearchAttributeKey[str], window: FailureWindow) -> str:
+    """Conveyor's activity-shaped jobs (those tagged with `kind`) that closed failed or timed out in `window`."""
+    query = f"ExecutionStatus IN ('Failed', 'TimedOut') AND {kind.name} IS NOT NULL"
+    query += f" AND CloseTime > '{window.since.isoformat()}'"
+    if window.task_queues:  # queue names are validated Temporal names, but quote them as the query language does
+        query += " AND TaskQueue IN (" + ", ".join(_quoted(q) for q in window.task_queues) + ")"
+    return query
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+async def announce(
+    client: Client, alert: JobAlert, task_queue: str, attempt_timeout: timedelta, retry_policy: RetryPolicy
+) -> bool:
+    """Start the job's alert unless one was started already; True if this call started it.
+
+    Used by the watcher, and by a job's own last attempt when it knows it is the last (a permanent error, or
+    attempt == maximum_attempts): the first to come starts it, the other is refused by the server.
+    """
+    try:
+        await client.start_activity(
+            ALERT_ACTIVITY,
+            alert,
+            id=alert_id(alert.job_id),
+            task_queue=task_queue,
+            start_to_close_timeout=attempt_timeout,
+            retry_policy=retry_policy,
+            id_reuse_policy=ActivityIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=ActivityIDConflictPolicy.FAIL,
+        )
+    except ActivityAlreadyStartedError:
+        return False
+    return True
+
+
+def is_last_attempt(error: ApplicationError) -> bool:
+    """Inside an activity: will the server give up on this job if this attempt raises `error`?
+
+    True for a non-retryable error (by flag or by the policy's `non_retryable_error_types`) and on attempt ==
+    `maximum_attempts`. For standalone activities temporalio 1.35 hands the activity its `attempt` and the retry
+    policy the server holds (`activity.info().retry_policy`; None from older servers, then False here and the
+    watcher alerts). It cannot see a time-out or a killed worker: those endings run none of the job's code.
+    """
+    info = activity.info()
+    policy = info.retry_policy
+    if error.non_retryable:
+        return True
+    if policy is None:
+        return False
+    if error.type is not None and error.type in (policy.non_retryable_error_types or ()):
+        return True
+    return policy.maximum_attempts > 0 and info.attempt >= policy.maximum_attempts
+
+
+async def alert_of(client: Client, job: ActivityExecution, kind: str) -> JobAlert:
+    """The alert for a closed job: its kind, id, the type and message of its last failure, its attempts."""
+    handle = client.get_activity_handle(job.activity_id, run_id=job.activity_run_id)
+    desc = await handle.describe(include_outcome=True, include_last_failure=True)
+    failure = await desc.outcome_failure() or await desc.last_failure()
+    if isinstance(failure, ApplicationError):
+        failure_type, message = failure.type or "ApplicationError", failure.message
+    elif isinstance(failure, TimeoutError):
+        failure_type, message = "TimedOut", f"{failure.type.name.lower() if failure.type else 'attempt'} time-out"
+    elif failure is not None:
+        failure_type, message = type(failure).__name__, str(failure)
+    else:  # timed out before any attempt failed (e.g. schedule-to-close)
+        failure_type, message = job.status.name.title().replace("_", ""), "no attempt completed"
+    return JobAlert(
+        kind=kind, job_id=job.activity_id, failure_type=failure_type, message=message, attempts=desc.attempt
+    )
+
+
+class FailureWatch:
+    """The watcher's one activity, built with the client it queries, the search attribute that tags Conveyor's
+    jobs with their kind, and the alert policy (the `alert` row of `workflows.policies`) it starts alerts with."""
+
+    def __init__(
+        self, client: Client, kind: SearchAttributeKey[str], alert_timeout: timedelta, alert_policy: RetryPolicy
+    ) -> None:
+        self.client = client
+        self.kind = kind
+        self.alert_timeout = alert_timeout
+        self.alert_policy = alert_policy
+
+    @activity.defn(name="alert_failed_jobs")
+    async def alert_failed_jobs(self, window: FailureWindow) -> FailureWatchReport:
+        """Start the alert of every job that closed failed or timed out in the window and has none yet."""
+        report = FailureWatchReport()
+        async for job in self.client.list_activities(failed_query(self.kind, window)):
+            activity.heartbeat(job.activity_id)
+            alert = await alert_of(self.client, job, job.typed_search_attributes.get(self.kind) or job.activity_type)
+            if await announce(self.client, alert, job.task_queue, self.alert_timeout, self.alert_policy):
+                report.alerted.append(job.activity_id)
+            else:
+                report.already_alerted.append(job.activity_id)
+        return report

@@ -1,0 +1,146 @@
+"""Activity-shaped jobs that fail for good are announced once each: by their own last attempt when it knows it
+is the last, and by the failure watcher for every ending, time-outs included. On the dev server (the
+time-skipping server cannot run standalone activities), with trivial jobs started by `client.start_activity`."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio import activity
+from temporalio.client import ActivityFailureError, Client
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.alerts import JobAlert
+from activities.failure_watch import alert_id, announce, is_last_attempt
+from activities.failure_watch_models import FailureWatchInput, FailureWatchReport
+from conveyor import Settings, search_attributes
+from tests.conftest import settings_for
+from tests.smtp_server import SmtpServer
+from tests.waiting import eventually
+from tests.webhook import Webhook
+from worker.build import alert_channels, build_workers
+from worker.run import running
+from workflows.policies import POLICIES
+
+QUICK = RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_interval=timedelta(milliseconds=200))
+
+
+def tagged(kind: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes([SearchAttributePair(search_attributes.KIND, kind)])
+
+
+class TrivialJobs:
+    """Stand-ins for activity-shaped jobs: one refused for good, one that never finishes its attempt, one that
+    fails transiently and announces itself on its known-last attempt."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    @activity.defn(name="refused_job")
+    async def refused(self, _: str) -> None:
+        raise ApplicationError("the receiving side said no", type="RecipientRejected", non_retryable=True)
+
+    @activity.defn(name="stuck_job")
+    async def stuck(self, _: str) -> None:
+        await asyncio.Event().wait()  # until the start-to-close time-out cancels it
+
+    @activity.defn(name="flaky_job")
+    async def flaky(self, _: str) -> None:
+        error = ApplicationError("try again", type="SmtpUnavailable")
+        if is_last_attempt(error):
+            info = activity.info()
+            alert = JobAlert(
+                kind="test", job_id=info.activity_id, failure_type="SmtpUnavailable", message="try again",
+                attempts=info.attempt,
+            )  # fmt: skip
+            row = POLICIES["alert"]
+            await announce(self.client, alert, info.task_queue, row.attempt_timeout, row.retry_policy())
+        raise error
+
+
+@pytest.fixture
+def watched(temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, webhook: Webhook) -> Settings:
+    return settings_for(temporal_env, smtp_server, tmp_path, alert_webhook_url=webhook.url)
+
+
+async def failed_job(
+    client: Client,
+    activity_type: str,
+    job_id: str,
+    queue: str,
+    timeout: timedelta = timedelta(seconds=10),
+    retry_policy: RetryPolicy = QUICK,
+) -> None:
+    """Start a trivial job tagged with its kind, as Conveyor tags its activity-shaped jobs; wait for it to fail."""
+    handle = await client.start_activity(
+        activity_type,
+        "x",
+        id=job_id,
+        task_queue=queue,
+        search_attributes=tagged("test"),
+        start_to_close_timeout=timeout,
+        retry_policy=retry_policy,
+    )
+    with pytest.raises(ActivityFailureError):
+        await handle.result()
+
+
+async def watch(client: Client, settings: Settings, queue: str) -> FailureWatchReport:
+    return await client.execute_workflow(
+        "FailureWatcher",
+        FailureWatchInput(lookback_seconds=300, task_queues=[queue]),
+        id=f"failure-watch-{uuid.uuid4().hex[:8]}",
+        task_queue=settings.task_queue,
+        result_type=FailureWatchReport,
+    )
+
+
+async def test_every_final_failure_is_alerted_once(
+    temporal_env: WorkflowEnvironment, watched: Settings, webhook: Webhook
+) -> None:
+    client = temporal_env.client
+    assert client.data_converter is pydantic_data_converter
+    jobs, queue = TrivialJobs(client), f"{watched.task_queue}-jobs"
+    refused, stuck, flaky = (f"job-{name}-{uuid.uuid4().hex[:8]}" for name in ("refused", "stuck", "flaky"))
+    job_worker = Worker(
+        client,
+        task_queue=queue,
+        activities=[jobs.refused, jobs.stuck, jobs.flaky, alert_channels(watched).send_alert],
+    )
+    async with running([*build_workers(client, watched), job_worker]):
+        await failed_job(client, "refused_job", refused, queue)
+        await failed_job(client, "stuck_job", stuck, queue, timedelta(seconds=1), RetryPolicy(maximum_attempts=1))
+        twice = dataclasses.replace(QUICK, maximum_attempts=2)
+        await failed_job(client, "flaky_job", flaky, queue, retry_policy=twice)
+        mine = {refused, stuck, flaky}
+        await eventually(
+            lambda: client.count_activities(f"TaskQueue='{queue}' AND ExecutionStatus IN ('Failed', 'TimedOut')"),
+            lambda c: c.count == 3,
+        )
+        first = await watch(client, watched, queue)
+        second = await watch(client, watched, queue)
+        posts = await eventually(
+            lambda: asyncio.sleep(0, [p for p in webhook.posts if p["job_id"] in mine]), lambda p: len(p) >= 3
+        )
+
+    assert set(first.alerted) == {refused, stuck}, "the flaky job alerted itself on its known-last attempt"
+    assert set(first.already_alerted) == {flaky}
+    assert second.alerted == [] and set(second.already_alerted) == mine, "an overlapping window alerts nobody twice"
+    by_job = {p["job_id"]: p for p in posts}
+    assert len(posts) == 3 and set(by_job) == mine
+    assert by_job[refused]["failure_type"] == "RecipientRejected" and by_job[refused]["attempts"] == 1
+    assert by_job[stuck]["failure_type"] == "TimedOut", (
+        "a time-out runs none of the job's code: only the watcher sees it"
+    )
+    assert by_job[flaky]["attempts"] == 2
+    described = await client.get_activity_handle(alert_id(stuck)).describe()
+    assert described.activity_type == "send_alert"
