@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import time
 from collections.abc import Awaitable, Callable
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
@@ -25,6 +26,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic.networks import EmailStr
 from temporalio import activity
 
+from activities.broadcast_mime import BatchMime, fast_path_for
 from activities.broadcast_models import (
     BatchProgress,
     Channel,
@@ -119,32 +121,50 @@ SendOne = Callable[[SendBatchInput, Recipient], Awaitable[str | None]]
 what no recipient escapes: a transient failure (the batch is retried) or a missing template (the broadcast fails)."""
 
 
+HEARTBEAT_EVERY = 25
+"""Recipients between two progress heartbeats of a batch..."""
+HEARTBEAT_SECONDS = 0.5
+"""...or seconds, whichever comes first. A heartbeat per recipient encoded the whole growing progress every time
+(quadratic in the batch) for nothing: the worker sends at most one a second to the server anyway. A batch retried
+after its worker died re-sends at most the recipients since the last heartbeat that reached the server (with the
+same Message-IDs), as before; a batch that fails records every outcome first (see `run_batch`)."""
+
+
 async def run_batch(request: SendBatchInput, send_one: SendOne) -> BatchProgress:
-    """Send to every recipient of the batch not yet done by an earlier attempt, recording each outcome in the
+    """Send to every recipient of the batch not yet done by an earlier attempt, recording the outcomes in the
     heartbeat so a retried attempt skips them; permanent refusals are recorded, not raised.
 
-    A transient failure fails the attempt after the others finished, so the retry has less to do.
+    A transient failure fails the attempt after the others finished, and only after a last heartbeat with every
+    outcome (its details travel with the failure), so the retry has less to do and never re-sends them.
     """
     details = activity.info().heartbeat_details  # decoded without a type: plain dicts
     progress = BatchProgress.model_validate(details[0]) if details else BatchProgress()
     done = set(progress.sent) | {f.address for f in progress.failures}
+    unreported, last_beat = 0, time.monotonic()
 
     async def one(recipient: Recipient) -> None:
+        nonlocal unreported, last_beat
         reason = await send_one(request, recipient)
         if reason is None:
             progress.sent.append(recipient.address)
         else:
             progress.failures.append(RecipientFailure(address=recipient.address, reason=reason))
-        activity.heartbeat(progress)
+        unreported += 1
+        now = time.monotonic()
+        if unreported >= HEARTBEAT_EVERY or now - last_beat >= HEARTBEAT_SECONDS:
+            activity.heartbeat(progress)
+            unreported, last_beat = 0, now
 
     todo = [r for r in request.recipients if r.address not in done]
     async with alive(lambda: progress):  # a send paced by a rate limit may wait longer than the heartbeat timeout
         outcomes = await asyncio.gather(*(one(r) for r in todo), return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, JobError):
-            raise outcome.to_application_error() from None
-        if isinstance(outcome, BaseException):
-            raise outcome
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    if errors:
+        activity.heartbeat(progress)
+    for error in errors:
+        if isinstance(error, JobError):
+            raise error.to_application_error() from None
+        raise error
     return progress
 
 
@@ -182,17 +202,27 @@ class BroadcastActivities:
     @activity.defn(name="send_batch")
     async def send_batch(self, request: SendBatchInput) -> BatchProgress:
         """Email every recipient of the batch over the pooled connections (a missing template fails it for good:
-        no recipient could get the message)."""
-        return await run_batch(request, self._send_one)
+        no recipient could get the message). The parts every message shares are built once for the batch."""
+        mime = BatchMime(self.email.mail_from)
 
-    async def _send_one(self, request: SendBatchInput, recipient: Recipient) -> str | None:
+        async def send_one(request: SendBatchInput, recipient: Recipient) -> str | None:
+            return await self._send_one(request, recipient, mime)
+
+        return await run_batch(request, send_one)
+
+    async def _send_one(self, request: SendBatchInput, recipient: Recipient, mime: BatchMime) -> str | None:
         message = request.message
         assert message.template is not None  # the model requires it on the email channel
         try:
             content = self.email.renderer.render(message.template, message.context | recipient.context)
             key = recipient_key(request.broadcast_id, recipient.address)
-            email = compose(content, self.email.mail_from, recipient.address, key)
-            refused = await self.pool.send(email, [recipient.address], sender=self.sender)
+            to = [recipient.address]
+            if fast_path_for(recipient.address):
+                wire = mime.message(content, recipient.address, key, time.time())
+                refused = await self.pool.send_bytes(wire, to, sender=self.sender)
+            else:  # an internationalised address: the stdlib builds it (and aiosmtplib asks for SMTPUTF8)
+                email = compose(content, self.email.mail_from, recipient.address, key)
+                refused = await self.pool.send(email, to, sender=self.sender)
         except TemplateNotFound:
             raise
         except PermanentError as e:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from enum import StrEnum
@@ -119,11 +119,11 @@ class SmtpPool:
         self._idle: list[aiosmtplib.SMTP] = []
 
     @contextlib.asynccontextmanager
-    async def connection(self) -> AsyncIterator[aiosmtplib.SMTP]:
-        """A connected client for the block's duration; waits while all `size` are in use."""
+    async def connection(self, fresh: bool = False) -> AsyncIterator[aiosmtplib.SMTP]:
+        """A connected client for the block's duration (a new one if `fresh`); waits while all `size` are in use."""
         async with self._slots:
             client = None
-            while self._idle and client is None:
+            while self._idle and client is None and not fresh:
                 candidate = self._idle.pop()
                 client = candidate if candidate.is_connected else None
             if client is None:
@@ -142,9 +142,24 @@ class SmtpPool:
     async def send(self, message: Message, recipients: list[str], sender: str | None = None) -> dict[str, str]:
         """Like `send`, over a pooled connection (any `email.message.Message`, modern or classic). A `sender`
         given spares parsing it out of the From header for every message."""
+        return await self._transact(lambda client: client.send_message(message, sender=sender, recipients=recipients))
+
+    async def send_bytes(self, message: bytes, recipients: list[str], sender: str) -> dict[str, str]:
+        """Send a message already in wire form (CRLF lines, ASCII), e.g. a broadcast's: no generator, no header
+        parsing, just the SMTP transaction."""
+        return await self._transact(lambda client: client.sendmail(sender, recipients, message))
+
+    async def _transact(self, send: Callable[[aiosmtplib.SMTP], Awaitable[Any]]) -> dict[str, str]:
+        """Run one mail transaction on a pooled connection. A reused connection the server has dropped while it
+        sat idle (servers close idle sessions after a few minutes) fails before the message is sent: that one
+        case is retried once on a fresh connection, instead of failing the whole batch over to a retry."""
         try:
-            async with self.connection() as client:
-                refused, _ = await client.send_message(message, sender=sender, recipients=recipients)
+            try:
+                async with self.connection() as client:
+                    refused, _ = await send(client)
+            except aiosmtplib.SMTPServerDisconnected:
+                async with self.connection(fresh=True) as client:
+                    refused, _ = await send(client)
         except (aiosmtplib.SMTPException, OSError) as e:
             raise classify(e) from None
         return refused_replies(refused)
