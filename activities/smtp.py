@@ -119,11 +119,11 @@ class SmtpPool:
         self._idle: list[aiosmtplib.SMTP] = []
 
     @contextlib.asynccontextmanager
-    async def connection(self, fresh: bool = False) -> AsyncIterator[aiosmtplib.SMTP]:
-        """A connected client for the block's duration (a new one if `fresh`); waits while all `size` are in use."""
+    async def connection(self) -> AsyncIterator[aiosmtplib.SMTP]:
+        """A connected client for the block's duration; waits while all `size` are in use."""
         async with self._slots:
             client = None
-            while self._idle and client is None and not fresh:
+            while self._idle and client is None:
                 candidate = self._idle.pop()
                 client = candidate if candidate.is_connected else None
             if client is None:
@@ -150,16 +150,10 @@ class SmtpPool:
         return await self._transact(lambda client: client.sendmail(sender, recipients, message))
 
     async def _transact(self, send: Callable[[aiosmtplib.SMTP], Awaitable[Any]]) -> dict[str, str]:
-        """Run one mail transaction on a pooled connection. A reused connection the server has dropped while it
-        sat idle (servers close idle sessions after a few minutes) fails before the message is sent: that one
-        case is retried once on a fresh connection, instead of failing the whole batch over to a retry."""
+        """Run one mail transaction on a pooled connection; failures classified as `send` does."""
         try:
-            try:
-                async with self.connection() as client:
-                    refused, _ = await send(client)
-            except aiosmtplib.SMTPServerDisconnected:
-                async with self.connection(fresh=True) as client:
-                    refused, _ = await send(client)
+            async with self.connection() as client:
+                refused, _ = await send(client)
         except (aiosmtplib.SMTPException, OSError) as e:
             raise classify(e) from None
         return refused_replies(refused)

@@ -101,8 +101,8 @@ POLICIES: dict[str, JobPolicy] = {
     "broadcast-list": JobPolicy(
         attempt_timeout=1 * MIN, first_retry=1 * S, backoff=2.0, max_retry_wait=1 * MIN, max_attempts=10
     ),
-    # One batch of sends. It heartbeats after every recipient: a killed worker is noticed after 10 s and the
-    # batch retried elsewhere, skipping the recipients its heartbeats recorded. Permanent refusals never fail
+    # One batch of sends. It heartbeats every 25 recipients or 0.5 s: a killed worker is noticed after 10 s and
+    # the batch retried elsewhere, skipping the recipients its heartbeats recorded. Permanent refusals never fail
     # a batch (they are reported), so only outages retry, for as long as the email row rides them out.
     "broadcast-send": JobPolicy(
         attempt_timeout=10 * MIN,
