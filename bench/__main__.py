@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import broadcast, bulk, dev_ready, jobs, report_render
+from bench import broadcast, bulk, dev_ready, jobs, peer, report_render
 from bench.figures import Row, Spread, table
 from bench.proc import load_average
 
@@ -48,7 +48,7 @@ QUICK = Sizes(jobs=20, sequential=5, recipients=200, pdf_rows=2000, bulk=100, re
 def cases(sizes: Sizes, quick: bool, timeout: float) -> dict[str, Callable[[], Awaitable[list[Row]]]]:
     """Each case by name: a coroutine factory making its rows."""
     return {
-        "jobs": lambda: jobs.measure(sizes.jobs, sizes.sequential, sizes.reps),
+        "jobs": lambda: jobs.measure(sizes.jobs, sizes.sequential, sizes.reps, not quick, timeout),
         "broadcast": lambda: broadcast.measure(sizes.recipients, sizes.reps, not quick, timeout),
         "pdf": lambda: asyncio.to_thread(report_render.measure, sizes.pdf_rows, sizes.reps, timeout),
         "bulk": lambda: bulk.measure(sizes.bulk, sizes.reps),
@@ -96,6 +96,9 @@ def main() -> None:
     judge = not args.quick
     load_after = load_average()
     print(table(rows, judge))
+    print("\nOn a crash, as run here:")
+    for side, guarantee in peer.ON_CRASH.items():
+        print(f"- {side}: {guarantee}")
     mode = "quick (no verdicts)" if args.quick else "full"
     print(f"\n{mode} run, {sizes.reps} repetition(s) each: median (min-max); load average {load_before[0]:.2f}")
     print(f"before, {load_after[0]:.2f} after; {time.monotonic() - began:.0f} s")

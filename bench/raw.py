@@ -1,4 +1,5 @@
-"""The raw-temporalio baseline: a workflow running one trivial activity, and its worker process.
+"""The raw-temporalio baselines: a workflow running one trivial activity, or that activity started on its own as a
+standalone activity; and their worker process.
 
     python -m bench.raw        # a worker on CONVEYOR_TASK_QUEUE, with Conveyor's worker settings
 
@@ -14,9 +15,11 @@ from datetime import timedelta
 from temporalio import activity, workflow
 
 RAW_WORKFLOW = "BenchTrivial"
+RAW_ACTIVITY = "bench_noop"
+"""The trivial activity, also started on its own (`client.start_activity`) as the standalone baseline."""
 
 
-@activity.defn(name="bench_noop")
+@activity.defn(name=RAW_ACTIVITY)
 async def noop(value: str) -> str:
     """Does nothing: the baseline's one activity."""
     return value
