@@ -187,3 +187,26 @@ async def test_dashboard_queries_metrics_the_worker_exports(
             exported = {line.split("{")[0].split(" ")[0] for line in response.read().decode().splitlines()}
     assert queried, "the dashboard queries no metric"
     assert queried <= exported, f"not exported by the SDK: {queried - exported}"
+
+
+def test_compose_temporal_server_runs_standalone_activities() -> None:
+    """Conveyor's email and SMS jobs are standalone activities: server 1.31+, with the dynamic config that turns
+    them on before the GA release, schema tools of the same version, and a web UI with their page."""
+    services = COMPOSE["services"]
+    temporal = services["temporal"]
+    image, version = temporal["image"].split(":")
+    assert image == "temporalio/server" and tuple(int(p) for p in version.split(".")) >= (1, 31)
+    for one_off in ("temporal-schema", "temporal-namespace"):
+        assert services[one_off]["image"] == f"temporalio/admin-tools:{version}"
+    [mount] = [v for v in temporal["volumes"] if "dynamicconfig" in v]
+    source, target = mount.split(":")[:2]
+    assert temporal["environment"]["DYNAMIC_CONFIG_FILE_PATH"] == target
+    config = yaml.safe_load((ROOT / source).read_text())
+    for flag in ("history.enableTransitionHistory", "history.enableChasm", "activity.enableStandalone"):
+        assert config[flag] == [{"value": True}], flag
+    for script in ("setup-schema.sh", "create-namespace.sh"):
+        assert subprocess.run(["sh", "-n", str(ROOT / "deploy" / "temporal" / script)]).returncode == 0, script
+    assert services["conveyor-setup"]["depends_on"]["temporal-namespace"]["condition"] == (
+        "service_completed_successfully"
+    )
+    assert services["temporal-ui"]["image"] >= "temporalio/ui:2.54"
