@@ -68,7 +68,7 @@ class Result:
 
     def line(self) -> str:
         """`✓ name  detail`, or `✗ name  detail -> fix: ...`."""
-        text = f"{'✓' if self.ok else '✗'} {self.name:<18} {self.detail}"
+        text = f"{'✓' if self.ok else '✗'} {self.name:<21} {self.detail}"
         return f"{text} -> fix: {self.fix}" if self.fix else text
 
 
@@ -133,6 +133,33 @@ async def search_attributes_present(probe: Probe) -> str:
             "run `conveyor setup` once (or set CONVEYOR_SEARCH_ATTRIBUTES=false)",
         )
     return ", ".join(k.name for k in search_attributes.ALL)
+
+
+async def standalone_activities(probe: Probe) -> str:
+    """The server runs standalone activities (Temporal 1.31+, turned on): Conveyor's single-step jobs need them.
+    Asked the cheapest way that needs them: a count of the namespace's standalone activities."""
+    try:
+        counted = await (await probe.client()).count_activities()
+    except RPCError as e:
+        if e.status == RPCStatusCode.UNIMPLEMENTED:
+            raise Problem(
+                f"not supported by the server at {probe.settings.temporal_address} ({e.message})",
+                "upgrade to Temporal Server 1.31+ (the compose stack runs 1.32); until then single-step jobs run "
+                "as workflows",
+            ) from None
+        if e.status in (
+            RPCStatusCode.FAILED_PRECONDITION,
+            RPCStatusCode.PERMISSION_DENIED,
+            RPCStatusCode.INVALID_ARGUMENT,
+        ):
+            raise Problem(
+                f"turned off on namespace {probe.settings.namespace}: {e.message}",
+                "on Temporal 1.31 set the flags in deploy/temporal/dynamicconfig.yaml (activity.enableStandalone, "
+                "history.enableChasm, history.enableTransitionHistory); on Temporal Cloud, have them enabled on "
+                "the namespace",
+            ) from None
+        raise
+    return f"supported ({counted.count} in namespace {probe.settings.namespace})"
 
 
 def _is_tls_failure(error: BaseException) -> bool:
@@ -333,6 +360,7 @@ async def data_files(probe: Probe) -> str:
 CHECKS: list[tuple[str, Check]] = [
     ("Temporal", temporal),
     ("Search attributes", search_attributes_present),
+    ("Standalone activities", standalone_activities),
     ("SMTP", smtp),
     ("Templates", templates),
     ("Report storage", report_storage),

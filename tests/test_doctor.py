@@ -56,14 +56,26 @@ async def test_ready_setup_is_all_green_and_exits_0(settings: Settings, tmp_path
     code, lines, _ = await doctor(settings, templates_dir=tmp_path / "templates")
     assert code == 0, lines
     assert [line[0] for line in lines] == ["✓"] * len(CHECKS)
-    temporal, attributes, smtp, templates, storage, sms, data = lines
+    temporal, attributes, standalone, smtp, templates, storage, sms, data = lines
     assert f"{settings.temporal_address}, namespace default" in temporal
-    assert "JobKey, Recipients" in attributes
+    assert "JobKey, Recipients, Kind" in attributes
+    assert "Standalone activities" in standalone and "supported (" in standalone
     assert "STARTTLS, AUTH as conveyor, sender jobs@conveyor.test accepted" in smtp
     assert "1 template(s) load" in templates
     assert f"local storage at {settings.reports_dir} (created on first use)" in storage
     assert f"outbox {settings.sms_outbox}" in sms
     assert f"{settings.readable_dir}: " in data and "file(s)" in data
+
+
+async def test_server_without_standalone_activities_is_red_and_says_what_to_run(
+    time_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """The time-skipping test server answers workflow calls but not standalone-activity ones (UNIMPLEMENTED), as
+    a Temporal server older than 1.31 does."""
+    address = time_env.client.service_client.config.target_host
+    result = await check("Standalone activities", settings, temporal_address=address)
+    assert not result.ok and "not supported by the server at " + address in result.detail
+    assert result.fix is not None and "1.31+" in result.fix
 
 
 async def test_wrong_smtp_password_is_named_but_never_printed(settings: Settings) -> None:
