@@ -93,10 +93,11 @@ async def test_unreachable_temporal_is_red_with_the_address(settings: Settings) 
     address = f"127.0.0.1:{free_port()}"
     code, lines, _ = await doctor(settings, temporal_address=address)
     assert code == 1
-    temporal, attributes, smtp, *_ = lines
+    temporal, attributes, standalone, smtp, *_ = lines
     assert temporal.startswith("✗") and f"cannot connect to {address}" in temporal
     assert "fix: check CONVEYOR_TEMPORAL_ADDRESS" in temporal
     assert attributes.startswith("✗") and "not checked" in attributes
+    assert standalone.startswith("✗") and "not checked" in standalone
     assert smtp.startswith("✓"), "one broken service does not hide the state of the others"
 
 
