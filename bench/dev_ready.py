@@ -45,7 +45,7 @@ async def measure(reps: int, timeout: float) -> list[Row]:
     runs = [await once(timeout) for _ in range(reps)]
     delivered = Spread([d for _, d in runs])
     return [
-        Row("`conveyor dev` start → job accepted", "s", Spread([a for a, _ in runs]), target="≤ 3 s",
-            check=lambda r: r.conveyor.median <= 3, note=f"delivered: {delivered.show('s')}",
+        Row("`conveyor dev` start → job accepted", "s", Spread([a for a, _ in runs]), target="≤ 1.5 s",
+            check=lambda r: r.conveyor.median <= 1.5, note=f"delivered: {delivered.show('s')}",
             extra={"delivered_s": delivered.values}),
     ]  # fmt: skip
