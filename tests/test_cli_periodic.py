@@ -17,6 +17,7 @@ async def test_schedules_apply_is_idempotent_and_list_shows_them(jobs: Jobs, set
     assert second.code == 0, second.err
     assert sorted(second.out.split()) == sorted(
         ["unchanged", "daily-jobs-report", "unchanged", "hourly-digest", "unchanged", "weekly-cleanup"]
+        + ["unchanged", "failure-watch"]
     )
     listed = await conveyor(settings, "schedules", "list")
     assert listed.code == 0, listed.err
