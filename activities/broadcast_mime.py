@@ -17,8 +17,9 @@ import hashlib
 from email.header import Header
 from email.utils import formatdate
 
-from activities.email import JOB_ID_HEADER, message_id
+from activities.email import message_id
 from activities.render import RenderedEmail
+from contracts.email import JOB_ID_HEADER
 
 CRLF = b"\r\n"
 

@@ -3,8 +3,10 @@
 A job run as a standalone activity has no workflow around it to run an alert after its last attempt, and its
 last attempt cannot see everything: a start-to-close or heartbeat time-out, or a worker killed mid-attempt, ends
 the job without any of the job's code running. The server's visibility sees every ending, so the watcher asks it
-(`ExecutionStatus IN ('Failed','TimedOut') AND Kind IS NOT NULL AND CloseTime > ...`: the `Kind` search attribute
-marks Conveyor's jobs, and leaves out the alerts themselves).
+(`ExecutionStatus IN ('Failed','TimedOut') AND ActivityType IN (...) AND CloseTime > ...`). Jobs are found by
+their activity type (the kinds registry's activity-shaped types), not by a search attribute: a job started by
+`temporal activity start` or re-run from the web UI ("Start Standalone Activity Like This One") carries none,
+and the alerts themselves (type `send_alert`) are left out.
 
 Exactly once per job id: each alert is itself a standalone `send_alert` activity whose id is `alert-<job id>`,
 started with `REJECT_DUPLICATE`. The server refuses a second start for as long as it keeps the first (the
@@ -14,15 +16,16 @@ namespace's retention), so overlapping windows, two watchers, or a job's last at
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 from temporalio import activity
 from temporalio.client import ActivityExecution, Client
-from temporalio.common import ActivityIDConflictPolicy, ActivityIDReusePolicy, RetryPolicy, SearchAttributeKey
+from temporalio.common import ActivityIDConflictPolicy, ActivityIDReusePolicy, RetryPolicy
 from temporalio.exceptions import ActivityAlreadyStartedError, ApplicationError, TimeoutError
 
 from activities.alerts import JobAlert
-from activities.failure_watch_models import FailureWatchReport, FailureWindow
+from contracts.failure_watch import FailureWatchReport, FailureWindow
 
 ALERT_ACTIVITY = "send_alert"
 """The alert activity's type name (`AlertChannels.send_alert`), registered on every Conveyor task queue."""
@@ -33,10 +36,10 @@ def alert_id(job_id: str) -> str:
     return f"alert-{job_id}"
 
 
-def failed_query(kind: SearchAttributeKey[str], window: FailureWindow) -> str:
-    """Conveyor's activity-shaped jobs (those tagged with `kind`) that closed failed or timed out in `window`."""
-    query = f"ExecutionStatus IN ('Failed', 'TimedOut') AND {kind.name} IS NOT NULL"
-    query += f" AND CloseTime > '{window.since.isoformat()}'"
+def failed_query(activity_types: list[str], window: FailureWindow) -> str:
+    """Jobs of `activity_types` that closed failed or timed out in `window`."""
+    query = "ExecutionStatus IN ('Failed', 'TimedOut') AND ActivityType IN ("
+    query += ", ".join(_quoted(t) for t in activity_types) + f") AND CloseTime > '{window.since.isoformat()}'"
     if window.task_queues:  # queue names are validated Temporal names, but quote them as the query language does
         query += " AND TaskQueue IN (" + ", ".join(_quoted(q) for q in window.task_queues) + ")"
     return query
@@ -108,14 +111,15 @@ async def alert_of(client: Client, job: ActivityExecution, kind: str) -> JobAler
 
 
 class FailureWatch:
-    """The watcher's one activity, built with the client it queries, the search attribute that tags Conveyor's
-    jobs with their kind, and the alert policy (the `alert` row of `workflows.policies`) it starts alerts with."""
+    """The watcher's one activity, built with the client it queries, the activity types it watches (type -> the
+    kind named in alerts: the registry's activity-shaped kinds), and the alert policy (the `alert` row of
+    `workflows.policies`) it starts alerts with."""
 
     def __init__(
-        self, client: Client, kind: SearchAttributeKey[str], alert_timeout: timedelta, alert_policy: RetryPolicy
+        self, client: Client, kinds: Mapping[str, str], alert_timeout: timedelta, alert_policy: RetryPolicy
     ) -> None:
         self.client = client
-        self.kind = kind
+        self.kinds = dict(kinds)
         self.alert_timeout = alert_timeout
         self.alert_policy = alert_policy
 
@@ -123,9 +127,11 @@ class FailureWatch:
     async def alert_failed_jobs(self, window: FailureWindow) -> FailureWatchReport:
         """Start the alert of every job that closed failed or timed out in the window and has none yet."""
         report = FailureWatchReport()
-        async for job in self.client.list_activities(failed_query(self.kind, window)):
+        if not self.kinds:
+            return report
+        async for job in self.client.list_activities(failed_query(sorted(self.kinds), window)):
             activity.heartbeat(job.activity_id)
-            alert = await alert_of(self.client, job, job.typed_search_attributes.get(self.kind) or job.activity_type)
+            alert = await alert_of(self.client, job, self.kinds.get(job.activity_type, job.activity_type))
             if await announce(self.client, alert, job.task_queue, self.alert_timeout, self.alert_policy):
                 report.alerted.append(job.activity_id)
             else:

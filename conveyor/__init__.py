@@ -5,16 +5,44 @@ from conveyor import Jobs, EmailJob
 jobs = await Jobs.connect()
 handle = await jobs.email(EmailJob(to=["ann@example.com"], template="welcome", context={"name": "Ann"}))
 await handle.result()
+
+The names below load when first used, so `import conveyor` (e.g. at a web app's start-up, for its models) costs
+pydantic and the job contracts only; the Temporal client loads with `Jobs`.
 """
 
-from conveyor.client import JobHandle, Jobs
-from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, TemporalUnavailable
-from conveyor.settings import Settings
-from conveyor.status import JobState, JobStatus
-from workflows.email import EmailJob, EmailResult
-from workflows.report import ReportJob, ReportResult
-from workflows.sms import SmsJob, SmsResult
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from contracts.email import EmailJob, EmailResult
+    from contracts.report import ReportJob, ReportResult
+    from contracts.sms import SmsJob, SmsResult
+    from contracts.states import JobState
+    from conveyor.client import JobHandle, Jobs
+    from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, TemporalUnavailable
+    from conveyor.settings import Settings
+    from conveyor.status import JobStatus
+
+_WHERE = {
+    "EmailJob": "contracts.email",
+    "EmailResult": "contracts.email",
+    "ReportJob": "contracts.report",
+    "ReportResult": "contracts.report",
+    "SmsJob": "contracts.sms",
+    "SmsResult": "contracts.sms",
+    "JobState": "contracts.states",
+    "JobHandle": "conveyor.client",
+    "Jobs": "conveyor.client",
+    "ConveyorError": "conveyor.errors",
+    "InvalidJobError": "conveyor.errors",
+    "JobFailed": "conveyor.errors",
+    "JobNotFound": "conveyor.errors",
+    "TemporalUnavailable": "conveyor.errors",
+    "Settings": "conveyor.settings",
+    "JobStatus": "conveyor.status",
+}
 __all__ = [
     "ConveyorError",
     "EmailJob",
@@ -33,3 +61,12 @@ __all__ = [
     "SmsResult",
     "TemporalUnavailable",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first use."""
+    if name not in _WHERE:
+        raise AttributeError(f"module 'conveyor' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value

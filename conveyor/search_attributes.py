@@ -16,11 +16,7 @@ JOB_KEY = SearchAttributeKey.for_keyword("JobKey")
 RECIPIENTS = SearchAttributeKey.for_keyword_list("Recipients")
 """Every email address or phone number the job reaches."""
 
-KIND = SearchAttributeKey.for_keyword("Kind")
-"""The job's kind, set on jobs run as standalone activities (whose type name is not the kind): the failure
-watcher finds Conveyor's failed jobs by it, and stats count per kind with it."""
-
-ALL: tuple[SearchAttributeKey, ...] = (JOB_KEY, RECIPIENTS, KIND)
+ALL: tuple[SearchAttributeKey, ...] = (JOB_KEY, RECIPIENTS)
 
 
 def dev_server_flags() -> list[str]:

@@ -15,10 +15,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.broadcast import HEARTBEAT_EVERY, compose, recipient_key, run_batch
 from activities.broadcast_mime import BatchMime, fast_path_for
-from activities.broadcast_models import BatchProgress, BroadcastMessage, SendBatchInput
-from activities.errors import SmtpUnavailable
-from activities.recipients import Recipient
 from activities.render import RenderedEmail
+from contracts.broadcast import BatchProgress, BroadcastMessage, Recipient, SendBatchInput
+from contracts.errors import SmtpUnavailable
 
 SENDER = "Conveyor Tests <jobs@conveyor.test>"
 

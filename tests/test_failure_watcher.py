@@ -13,29 +13,26 @@ from pathlib import Path
 import pytest
 from temporalio import activity
 from temporalio.client import ActivityFailureError, Client
-from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import RetryPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.alerts import JobAlert
-from activities.failure_watch import alert_id, announce, is_last_attempt
-from activities.failure_watch_models import FailureWatchInput, FailureWatchReport
-from conveyor import Settings, search_attributes
+from activities.failure_watch import FailureWatch, alert_id, announce, is_last_attempt
+from contracts.failure_watch import FailureWatchInput, FailureWatchReport
+from conveyor import Settings
 from tests.conftest import settings_for
 from tests.smtp_server import SmtpServer
 from tests.waiting import eventually
 from tests.webhook import Webhook
-from worker.build import alert_channels, build_workers
+from worker.build import WORKFLOW_RUNNER, alert_channels, failure_watch
 from worker.run import running
+from workflows.failure_watcher import FailureWatcher
 from workflows.policies import POLICIES
 
 QUICK = RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_interval=timedelta(milliseconds=200))
-
-
-def tagged(kind: str) -> TypedSearchAttributes:
-    return TypedSearchAttributes([SearchAttributePair(search_attributes.KIND, kind)])
 
 
 class TrivialJobs:
@@ -80,13 +77,13 @@ async def failed_job(
     timeout: timedelta = timedelta(seconds=10),
     retry_policy: RetryPolicy = QUICK,
 ) -> None:
-    """Start a trivial job tagged with its kind, as Conveyor tags its activity-shaped jobs; wait for it to fail."""
+    """Start a trivial job with no search attributes (as `temporal activity start` or the UI's re-run does);
+    wait for it to fail."""
     handle = await client.start_activity(
         activity_type,
         "x",
         id=job_id,
         task_queue=queue,
-        search_attributes=tagged("test"),
         start_to_close_timeout=timeout,
         retry_policy=retry_policy,
     )
@@ -111,12 +108,22 @@ async def test_every_final_failure_is_alerted_once(
     assert client.data_converter is pydantic_data_converter
     jobs, queue = TrivialJobs(client), f"{watched.task_queue}-jobs"
     refused, stuck, flaky = (f"job-{name}-{uuid.uuid4().hex[:8]}" for name in ("refused", "stuck", "flaky"))
+    alert = POLICIES["alert"]
+    kinds = {"refused_job": "test", "stuck_job": "test", "flaky_job": "test"}
+    watcher = FailureWatch(client, kinds, alert.attempt_timeout, alert.retry_policy())
     job_worker = Worker(
         client,
         task_queue=queue,
         activities=[jobs.refused, jobs.stuck, jobs.flaky, alert_channels(watched).send_alert],
     )
-    async with running([*build_workers(client, watched), job_worker]):
+    watcher_worker = Worker(
+        client,
+        task_queue=watched.task_queue,
+        workflows=[FailureWatcher],
+        activities=[watcher.alert_failed_jobs],
+        workflow_runner=WORKFLOW_RUNNER,
+    )
+    async with running([job_worker, watcher_worker]):
         await failed_job(client, "refused_job", refused, queue)
         await failed_job(client, "stuck_job", stuck, queue, timedelta(seconds=1), RetryPolicy(maximum_attempts=1))
         twice = dataclasses.replace(QUICK, maximum_attempts=2)
@@ -144,3 +151,7 @@ async def test_every_final_failure_is_alerted_once(
     assert by_job[flaky]["attempts"] == 2
     described = await client.get_activity_handle(alert_id(stuck)).describe()
     assert described.activity_type == "send_alert"
+
+
+def test_the_worker_watches_every_activity_shaped_kind(temporal_env: WorkflowEnvironment) -> None:
+    assert failure_watch(temporal_env.client).kinds == {"email": "email", "sms": "sms"}

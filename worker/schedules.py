@@ -80,7 +80,7 @@ def declared(settings: Settings) -> list[DeclaredSchedule]:
                 "task_queues": [settings.task_queue, settings.sms_task_queue, settings.reports_task_queue],
             },
             task_queue=settings.task_queue,
-            workflow_id="failure-watch",
+            workflow_id="failure_watch-failure-watch",
             every=timedelta(minutes=1),
             catchup_window=timedelta(minutes=15),  # a longer outage is covered by the 15-minute lookback anyway
             note="Alerts once per activity-shaped job (email, SMS...) that failed or timed out for good.",

@@ -21,7 +21,7 @@ from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.failure_watch import FailureWatch
-    from activities.failure_watch_models import FailureWatchInput, FailureWatchReport, FailureWindow
+    from contracts.failure_watch import FailureWatchInput, FailureWatchReport, FailureWindow
     from workflows.job import decode
     from workflows.policies import POLICIES
 

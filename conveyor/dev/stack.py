@@ -176,9 +176,9 @@ async def run_dev(settings: Settings) -> None:
         # Imported once the server is booting, not before: the API (FastAPI), the worker's activities and the
         # outbox take ~0.25 s to import, which the server's own ~0.3 s start-up now hides (measured with
         # `python -X importtime` and `bench/dev_ready.py`; the first job is accepted that much sooner).
+        from conveyor.dev.outbox import start_outbox
         from conveyor.http import create_app, serving
         from worker.build import build_workers
-        from worker.outbox import start_outbox
         from worker.schedule_apply import apply_declared
 
         client = await wait_for_server(settings, server, runtime)
