@@ -76,6 +76,10 @@ class JobStats(BaseModel):
     counts: dict[str, dict[str, dict[JobState, int]]] = Field(
         description="kind -> task queue -> state -> jobs. Every state is present."
     )
+    open_beyond_limit: dict[str, int] = Field(
+        default_factory=dict,
+        description="kind -> open jobs past CONVEYOR_STATS_OPEN_LIMIT, counted but not told apart (nor in counts).",
+    )
 
     def by_kind(self) -> dict[str, dict[JobState, int]]:
         """Counts per kind and state, summed over task queues."""
@@ -270,10 +274,11 @@ async def failed_jobs(client: Client, kind: str | None, since: datetime | None, 
 
 
 async def stats(client: Client, since: datetime, open_limit: int = 1000) -> JobStats:
-    """Jobs per kind, task queue and state: open jobs now (told apart by one describe each, up to `open_limit`
-    per kind and queue; beyond it, open jobs count as `running`), closed ones that closed after `since`, each job
-    counted once (by its latest run)."""
+    """Jobs per kind, task queue and state: open jobs now (told apart by one describe each, the newest
+    `open_limit` of a kind; the others are counted in `open_beyond_limit`), closed ones that closed after `since`,
+    each job counted once (by its latest run)."""
     counts: dict[str, dict[str, dict[JobState, int]]] = {}
+    beyond: dict[str, int] = {}
     window = f"CloseTime > {quote(since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ'))}"
     for kind in KINDS.values():
         for shape in Shape:
@@ -281,7 +286,13 @@ async def stats(client: Client, since: datetime, open_limit: int = 1000) -> JobS
             if types is None:
                 continue
             closed = await _closed_counts(client, shape, f"{types} AND {window}")
-            open_rows = [r async for r in runs(client, shape, f"{types} AND ExecutionStatus = 'Running'", open_limit)]
+            open_query = f"{types} AND ExecutionStatus = 'Running'"
+            open_rows = [r async for r in runs(client, shape, open_query, open_limit)]
+            if len(open_rows) == open_limit:
+                total = await (client.count_activities if shape is Shape.ACTIVITY else client.count_workflows)(
+                    open_query
+                )
+                beyond[kind.name] = beyond.get(kind.name, 0) + total.count - open_limit
             open_rows = await bounded(open_rows, lambda r: with_open_state(client, r))
             for queue, states in closed.items():
                 row = counts.setdefault(kind.name, {}).setdefault(queue, dict.fromkeys(JobState, 0))
@@ -293,7 +304,7 @@ async def stats(client: Client, since: datetime, open_limit: int = 1000) -> JobS
                 )
                 queue_counts[open_row.state] += 1
         counts.setdefault(kind.name, {})
-    return JobStats(since=since, counts=counts)
+    return JobStats(since=since, counts=counts, open_beyond_limit=beyond)
 
 
 async def _closed_counts(client: Client, shape: Shape, query: str) -> dict[str, dict[JobState, int]]:
