@@ -5,12 +5,15 @@ from conveyor import Jobs, EmailJob
 jobs = await Jobs.connect()
 handle = await jobs.email(EmailJob(to=["ann@example.com"], template="welcome", context={"name": "Ann"}))
 await handle.result()
+
+or, from code without an event loop (a Django or Flask view): `SyncJobs().email(...)`.
 """
 
 from conveyor.client import JobHandle, Jobs
 from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, TemporalUnavailable
 from conveyor.settings import Settings
 from conveyor.status import JobState, JobStatus
+from conveyor.sync import JobTimeout, SyncJobHandle, SyncJobs
 from workflows.email import EmailJob, EmailResult
 from workflows.report import ReportJob, ReportResult
 from workflows.sms import SmsJob, SmsResult
@@ -25,11 +28,14 @@ __all__ = [
     "JobNotFound",
     "JobState",
     "JobStatus",
+    "JobTimeout",
     "Jobs",
     "ReportJob",
     "ReportResult",
     "Settings",
     "SmsJob",
     "SmsResult",
+    "SyncJobHandle",
+    "SyncJobs",
     "TemporalUnavailable",
 ]

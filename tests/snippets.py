@@ -1,0 +1,41 @@
+"""Code blocks of the README and the docs, read as a reader sees them: which run, which are fragments."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+BLOCK = re.compile(r"(?:<!-- (?P<note>[^>]*) -->\n)?```(?P<lang>\w*)\n(?P<body>.*?)\n```", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """One fenced block: where it is, its language, its text, and the comment just above it, if any."""
+
+    page: Path
+    line: int
+    lang: str
+    body: str
+    note: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.page.relative_to(ROOT)}:{self.line}"
+
+
+def snippets(page: Path) -> list[Snippet]:
+    """Every fenced block of `page`, in order."""
+    text = page.read_text()
+    return [
+        Snippet(page, text.count("\n", 0, m.start("body")), m["lang"], m["body"], (m["note"] or "").strip())
+        for m in BLOCK.finditer(text)
+    ]
+
+
+def block(page: Path, starting: str) -> str:
+    """The body of the block on `page` whose first line starts with `starting`."""
+    [found] = [s.body for s in snippets(page) if s.body.startswith(starting)]
+    return found
