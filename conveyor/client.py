@@ -270,9 +270,10 @@ class Jobs:
         limit: int = 100,
     ) -> list[JobSummary]:
         """Jobs matching every filter given, newest first (`recipient` and `key` use search attributes). With
-        `state`, only jobs whose latest run is in that state."""
+        `state`, only jobs whose latest run is in that state. Failed jobs carry their failure, as in `failed`."""
         query = operations.visibility_query(kind, state, key, recipient)
-        return await operations.list_jobs(self.client, query, limit, latest_only=state is not None)
+        rows = await operations.list_jobs(self.client, query, limit, latest_only=state is not None)
+        return await operations.with_failures(self.client, rows)
 
     async def stats(self) -> dict[str, dict[str, int]]:
         """Run counts per kind and state, e.g. `{"email": {"completed": 120, "failed": 2}}` (a retried job counts

@@ -150,10 +150,19 @@ async def with_failure(client: Client, job: JobSummary) -> JobSummary:
     return job
 
 
+async def with_failures(client: Client, jobs: list[JobSummary]) -> list[JobSummary]:
+    """`jobs`, each failed one with its failure read (the others as they are)."""
+
+    async def one(job: JobSummary) -> JobSummary:
+        return await with_failure(client, job) if job.state == JobState.FAILED else job
+
+    return await bounded(jobs, one, concurrency=10)
+
+
 async def failed_jobs(client: Client, kind: str | None, since: datetime | None, limit: int) -> list[JobSummary]:
     """The dead-letter view: jobs that failed for good, newest first, each with its failure."""
     jobs = await list_jobs(client, visibility_query(kind, JobState.FAILED, since=since), limit, latest_only=True)
-    return await bounded(jobs, lambda job: with_failure(client, job), concurrency=10)
+    return await with_failures(client, jobs)
 
 
 async def retry(client: Client, namespace: str, job_id: str) -> str:

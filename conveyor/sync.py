@@ -17,6 +17,7 @@ The methods are made from `Jobs`'s own, so their arguments, types and docstrings
 from __future__ import annotations
 
 import asyncio
+import atexit
 import builtins
 import threading
 from collections.abc import Callable, Coroutine, Iterable
@@ -98,6 +99,9 @@ class SyncJobs:
                 thread = threading.Thread(target=loop.run_forever, name="conveyor-sync-jobs", daemon=True)
                 thread.start()
                 self._loop, self._thread = loop, thread
+                # Stop the loop before the interpreter finalizes: a Temporal client still alive in a running
+                # thread then can crash the exit (temporalio/sdk-python#300), failing a script that succeeded.
+                atexit.register(self.close)
             return self._loop
 
     def call(self, work: Callable[[Jobs], Coroutine[Any, Any, R]], timeout: float | None = None) -> R:
@@ -131,6 +135,7 @@ class SyncJobs:
             self._jobs = None
             self._connect_lock = None
         if loop is not None and thread is not None:
+            atexit.unregister(self.close)
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=10)
             loop.close()

@@ -11,6 +11,7 @@ from rich.live import Live
 from rich.table import Table
 
 from conveyor.cli.app import app, command, out, parse_duration
+from conveyor.cli.output import show_table
 from conveyor.client import Jobs
 from conveyor.errors import InvalidJobError
 from conveyor.operations import JobSummary
@@ -34,21 +35,23 @@ def parse_since(text: str | None) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def job_table(rows: list[JobSummary]) -> Table:
-    """Jobs as a table, with the failure when known."""
-    table = Table("job", "kind", "state", "created", "failure")
-    for r in rows:
-        failure = f"{r.failure.type}: {r.failure.message}" if r.failure else ""
-        table.add_row(r.id, r.kind, r.state.value, f"{r.created_at:%Y-%m-%d %H:%M:%S}", failure)
-    return table
+JOB_COLUMNS = ("job", "kind", "state", "created", "failure")
+
+
+def job_row(r: JobSummary) -> list[str]:
+    """One job as table cells, with its failure when known."""
+    failure = f"{r.failure.type}: {r.failure.message}" if r.failure else ""
+    return [r.id, r.kind, r.state.value, f"{r.created_at:%Y-%m-%d %H:%M:%S}", failure]
 
 
 def print_jobs(rows: list[JobSummary], as_json: bool) -> None:
-    """Rows as JSON lines or as a table."""
+    """Rows as JSON or as a table."""
     if as_json:
         print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
+    elif rows:
+        show_table(JOB_COLUMNS, [job_row(r) for r in rows])
     else:
-        out.print(job_table(rows) if rows else "no jobs")
+        out.print("no jobs")
 
 
 @app.command()
@@ -107,12 +110,21 @@ async def list_jobs(
     print_jobs(await jobs.list(kind=kind, state=state, key=key, recipient=recipient, limit=limit), as_json)
 
 
-def stats_table(counts: dict[str, dict[str, int]]) -> Table:
+STATES = ("running", "completed", "failed", "cancelled", "terminated", "timed-out")
+
+
+def stats_rows(counts: dict[str, dict[str, int]]) -> list[list[str]]:
     """Kinds down, states across."""
-    states = ["running", "completed", "failed", "cancelled", "terminated", "timed-out"]
-    table = Table("kind", *states, title=f"jobs at {datetime.now():%H:%M:%S}")
-    for kind, by_state in counts.items():
-        table.add_row(kind, *(str(by_state.get(s, 0)) for s in states))
+    return [[kind, *(str(by_state.get(s, 0)) for s in STATES)] for kind, by_state in counts.items()]
+
+
+def stats_table(counts: dict[str, dict[str, int]]) -> Table:
+    """The counts as a live-updating table for `--watch`, no header ever cut."""
+    table = Table(title=f"jobs at {datetime.now():%H:%M:%S}")
+    for header in ("kind", *STATES):
+        table.add_column(header, no_wrap=True, min_width=len(header))
+    for row in stats_rows(counts):
+        table.add_row(*row)
     return table
 
 
@@ -127,7 +139,7 @@ async def stats(
     if as_json:
         print(json.dumps(await jobs.stats(), indent=2))
     elif not watch:
-        out.print(stats_table(await jobs.stats()))
+        show_table(("kind", *STATES), stats_rows(await jobs.stats()))
     else:
         with Live(stats_table(await jobs.stats()), console=out) as live:
             while True:
