@@ -9,14 +9,15 @@ await handle.result()
 or, from code without an event loop (a Django or Flask view): `SyncJobs().email(...)`.
 """
 
+from contracts.email import EmailJob, EmailResult
+from contracts.report import ReportJob, ReportResult
+from contracts.sms import SmsJob, SmsResult
+from contracts.states import JobState
 from conveyor.client import JobHandle, Jobs
 from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, TemporalUnavailable
 from conveyor.settings import Settings
-from conveyor.status import JobState, JobStatus
+from conveyor.status import JobStatus
 from conveyor.sync import JobTimeout, SyncJobHandle, SyncJobs
-from workflows.email import EmailJob, EmailResult
-from workflows.report import ReportJob, ReportResult
-from workflows.sms import SmsJob, SmsResult
 
 __all__ = [
     "ConveyorError",

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from contracts.kinds import JobKind
 from conveyor.client import BulkJob, JobHandle, Jobs
 from conveyor.errors import ConveyorError
-from conveyor.kinds import JobKind
 from conveyor.settings import Settings
 
 P = ParamSpec("P")
@@ -152,6 +152,7 @@ class SyncJobs:
     broadcast = _enqueuing(Jobs.broadcast)
     signal_event = _enqueuing(Jobs.signal_event)
     enqueue = _enqueuing(Jobs.enqueue)
+    locate = _enqueuing(Jobs.locate)
     status = _blocking(Jobs.status)
     retry = _blocking(Jobs.retry)
     retry_failed = _blocking(Jobs.retry_failed)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conveyor import InvalidJobError, Jobs, JobTimeout, Settings, SyncJobs
+from conveyor import InvalidJobError, Jobs, JobState, JobTimeout, Settings, SyncJobs
 from tests.smtp_server import SmtpServer
 from tests.snippets import ROOT, block
 
@@ -119,7 +119,7 @@ async def test_one_sync_client_serves_many_threads(jobs: Jobs, producer_env: Non
     await asyncio.to_thread(serve)
     assert not errors, errors
     assert len(set(ids)) == 8
-    assert sync.stats()["sms"]["completed"] >= 8
+    assert sync.stats().by_kind()["sms"][JobState.COMPLETED] >= 8
     with pytest.raises(InvalidJobError):
         sync.sms({"to": "nope", "body": "x"})
 
@@ -132,5 +132,5 @@ async def test_a_wait_that_runs_out_of_time_leaves_the_job_alone(
     handle = sync.email({"to": ["later@example.com"], "subject": "Hi", "text": "Hi"}, delay=timedelta(hours=1))
     with pytest.raises(JobTimeout):
         await asyncio.to_thread(handle.result, 0.2)
-    assert sync.status(handle.id).state.value == "scheduled-for-later"
+    assert sync.status(handle.id).state is JobState.SCHEDULED
     sync.cancel(handle.id)

@@ -10,12 +10,12 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from contracts.states import STATE_NAMES, JobState
 from conveyor.cli.app import app, command, out, parse_duration
 from conveyor.cli.output import show_table
 from conveyor.client import Jobs
 from conveyor.errors import InvalidJobError
-from conveyor.operations import JobSummary
-from conveyor.status import JobState
+from conveyor.operations import JobStats, JobSummary
 
 KIND = typer.Option(None, "--kind", help="Only jobs of this kind, e.g. email.")
 SINCE = typer.Option(None, "--since", help="Only jobs started within this long ago (1h, 2d) or since an ISO time.")
@@ -35,6 +35,14 @@ def parse_since(text: str | None) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def parse_state(text: str) -> JobState:
+    """`--state` as a job state (`scheduled-for-later` is read as `scheduled`)."""
+    try:
+        return JobState(text)
+    except ValueError:
+        raise InvalidJobError(f"--state {text!r} must be one of {', '.join(STATE_NAMES)}") from None
+
+
 JOB_COLUMNS = ("job", "kind", "state", "created", "failure")
 
 
@@ -45,7 +53,7 @@ def job_row(r: JobSummary) -> list[str]:
 
 
 def print_jobs(rows: list[JobSummary], as_json: bool) -> None:
-    """Rows as JSON or as a table."""
+    """Rows as JSON or as a table (ids whole; plain lines on a pipe)."""
     if as_json:
         print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
     elif rows:
@@ -99,7 +107,7 @@ async def failed(
 @command
 async def list_jobs(
     kind: str | None = KIND,
-    state: JobState | None = typer.Option(None, "--state"),
+    state: str | None = typer.Option(None, "--state", help=f"One of: {', '.join(STATE_NAMES)}."),
     key: str | None = typer.Option(None, "--key", help="The idempotency key given at enqueue."),
     recipient: str | None = typer.Option(None, "--recipient", help="An email address or phone number."),
     limit: int = typer.Option(50, "--limit"),
@@ -107,23 +115,29 @@ async def list_jobs(
 ) -> None:
     """Find jobs by kind, state, key or recipient, newest first."""
     jobs = await Jobs.connect()
-    print_jobs(await jobs.list(kind=kind, state=state, key=key, recipient=recipient, limit=limit), as_json)
+    wanted = parse_state(state) if state is not None else None
+    print_jobs(await jobs.list(kind=kind, state=wanted, key=key, recipient=recipient, limit=limit), as_json)
 
 
-STATES = ("running", "completed", "failed", "cancelled", "terminated", "timed-out")
+STATS_COLUMNS = ("kind", "queue", *(s.value for s in JobState))
 
 
-def stats_rows(counts: dict[str, dict[str, int]]) -> list[list[str]]:
-    """Kinds down, states across."""
-    return [[kind, *(str(by_state.get(s, 0)) for s in STATES)] for kind, by_state in counts.items()]
+def stats_rows(stats: JobStats) -> list[list[str]]:
+    """Kinds and their task queues down, states across."""
+    return [
+        [kind, queue, *(str(by_state.get(s, 0)) for s in JobState)]
+        for kind, queues in stats.counts.items()
+        for queue, by_state in (queues.items() or {"": dict.fromkeys(JobState, 0)}.items())
+    ]
 
 
-def stats_table(counts: dict[str, dict[str, int]]) -> Table:
-    """The counts as a live-updating table for `--watch`, no header ever cut."""
-    table = Table(title=f"jobs at {datetime.now():%H:%M:%S}")
-    for header in ("kind", *STATES):
+def stats_table(stats: JobStats) -> Table:
+    """The counts as a live-updating table for `--watch` (closed ones counted since `stats.since`); headers
+    never cut."""
+    table = Table(title=f"jobs at {datetime.now():%H:%M:%S}, closed since {stats.since:%H:%M}")
+    for header in STATS_COLUMNS:
         table.add_column(header, no_wrap=True, min_width=len(header))
-    for row in stats_rows(counts):
+    for row in stats_rows(stats):
         table.add_row(*row)
     return table
 
@@ -134,12 +148,12 @@ async def stats(
     watch: bool = typer.Option(False, "--watch", help="Refresh every 2 s until Ctrl-C."),
     as_json: bool = AS_JSON,
 ) -> None:
-    """Job counts per kind and state."""
+    """Job counts per kind, task queue and state: open jobs now, closed ones over CONVEYOR_STATS_WINDOW."""
     jobs = await Jobs.connect()
     if as_json:
-        print(json.dumps(await jobs.stats(), indent=2))
+        print((await jobs.stats()).model_dump_json(indent=2))
     elif not watch:
-        show_table(("kind", *STATES), stats_rows(await jobs.stats()))
+        show_table(STATS_COLUMNS, stats_rows(await jobs.stats()))
     else:
         with Live(stats_table(await jobs.stats()), console=out) as live:
             while True:
