@@ -99,8 +99,8 @@ class SyncJobs:
                 thread = threading.Thread(target=loop.run_forever, name="conveyor-sync-jobs", daemon=True)
                 thread.start()
                 self._loop, self._thread = loop, thread
-                # Stop the loop before the interpreter finalizes: a Temporal client still alive in a running
-                # thread then can crash the exit (temporalio/sdk-python#300), failing a script that succeeded.
+                # Stop the loop before the interpreter finalizes, so no task of ours runs while it tears down
+                # (the Temporal SDK can still crash a short script's exit: temporalio/sdk-python#300).
                 atexit.register(self.close)
             return self._loop
 

@@ -68,11 +68,18 @@ async def run_python(stack: Stack, code: str) -> tuple[int, str]:
     return await shell(stack, f"{sys.executable} {script}")
 
 
+def crashed_at_exit(code: int, output: str) -> bool:
+    """The Temporal SDK's known crash while the interpreter finalizes, after the script's work is done
+    (temporalio/sdk-python#300, about one short client script in seven here; the docs say so). Anything
+    else that kills a snippet is a failure."""
+    return code in (-6, 134) and "PyGILState_Release" in output and "Python runtime state: finalizing" in output
+
+
 async def check(stack: Stack, snippet: Snippet) -> None:
     """Run one snippet; fail naming where it is and what it printed."""
     if snippet.lang == "python":
         code, output = await run_python(stack, snippet.body)
-        assert code == 0, f"{snippet.where} failed:\n{output}"
+        assert code == 0 or crashed_at_exit(code, output), f"{snippet.where} failed:\n{output}"
         return
     for command, expected in session(stack.text(snippet.body)):
         code, output = await shell(stack, command)
