@@ -6,8 +6,10 @@ import json
 import re
 
 import pytest
+from rich.console import Console
 
 from conveyor import JobFailed, Jobs, JobState, Settings
+from conveyor.cli import output
 from tests.cli import BIN, env_for, run
 from tests.waiting import eventually
 
@@ -53,3 +55,16 @@ async def test_stats_headers_are_whole_through_a_pipe(jobs: Jobs, settings: Sett
 
 async def test_schedules_list_has_json(jobs: Jobs, settings: Settings) -> None:
     assert isinstance(json.loads(await piped(settings, "schedules list --json")), list)
+
+
+def test_on_a_narrow_terminal_ids_and_headers_stay_whole(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """On a terminal Rich folds cells to fit; the id column and the headers never fold, and a table whose headers
+    cannot all fit is printed as plain lines instead."""
+    console = Console(force_terminal=True, width=80, highlight=False, color_system=None)
+    monkeypatch.setattr(output, "out", console)
+    job_id = "email-9fab7d3ad55e4c1c9a8b7f6e5d4c3b2a"
+    output.show_table(("job", "kind", "failure"), [[job_id, "email", "TemplateNotFound: " + "x" * 80]])
+    output.show_table(("kind", "queue", *(s.value for s in JobState)), [["broadcast", "conveyor", *"123456789"]])
+    printed = capsys.readouterr().out
+    assert re.search(rf"│ {job_id} │", printed)
+    assert "kind       queue     queued  scheduled  running" in printed and "timed-out" in printed

@@ -3,7 +3,7 @@
 Rich folds or cuts cells to fit the terminal, and on a pipe it assumes 80 columns, so `conveyor failed | grep ID`
 would find nothing and an id could not be pasted into `conveyor retry`. On a terminal the table keeps the id
 column and every header whole (other cells fold); anywhere else it is plain text, one record per line, columns
-padded to their widest cell, never cut.
+padded to their widest cell, never cut (also on a terminal too narrow for every header).
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from conveyor.cli.app import out
 
 
 def show_table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None) -> None:
-    """Print `rows` under `headers`: a Rich table on a terminal, plain aligned text elsewhere."""
-    if out.is_terminal:
+    """Print `rows` under `headers`: a Rich table on a terminal wide enough for every header and the whole first
+    column, plain aligned text elsewhere."""
+    # The first column is the id (or kind) people copy: as wide as its widest cell, so the others give way.
+    min_widths = [max([len(headers[0]), *(len(row[0]) for row in rows)]), *(len(h) for h in headers[1:])]
+    if out.is_terminal and sum(min_widths) + 3 * len(headers) + 1 <= out.width:
         table = Table(title=title)
-        for i, header in enumerate(headers):
-            # The first column is the id (or kind) people copy: as wide as its widest cell, so others give way.
-            widest = max([len(header), *(len(row[i]) for row in rows)]) if i == 0 else len(header)
-            table.add_column(header, no_wrap=i == 0, min_width=widest, overflow="fold")
+        for i, (header, width) in enumerate(zip(headers, min_widths, strict=True)):
+            table.add_column(header, no_wrap=i == 0, min_width=width, overflow="fold")
         for row in rows:
             table.add_row(*row)
         out.print(table)
