@@ -235,24 +235,45 @@ async def with_failure(client: Client, row: JobSummary) -> JobSummary:
 
 
 async def list_jobs(
-    client: Client, queries: dict[Shape, str], limit: int, state: JobState | None = None
+    client: Client, queries: dict[Shape, str], limit: int, state: JobState | None = None, scan_limit: int = 1000
 ) -> list[JobSummary]:
     """Up to `limit` jobs matching `queries`, newest first, one row per job (its latest run), each with its open
-    state told apart and, when failed, its failure. With an open `state`, only jobs in that state."""
+    state told apart and, when failed, its failure.
+
+    With an open `state` (which visibility cannot tell apart: all are `Running`), open jobs are described newest
+    first, a page at a time, until `limit` are in that state or `scan_limit` were looked at: the cost is one
+    describe per job looked at, bounded whatever the backlog."""
     found: list[JobSummary] = []
     for shape, query in queries.items():
+        if state in OPEN and state is not JobState.SCHEDULED:
+            found += await _scan_open(client, shape, query, state, limit, scan_limit)
+            continue
         rows: dict[str, JobSummary] = {}
-        async for row in runs(client, shape, query, None if state in OPEN else limit):
+        async for row in runs(client, shape, query, limit):
             rows.setdefault(row.id, row)
-            if state not in OPEN and len(rows) >= limit:
-                break
         found += await only_latest(client, shape, list(rows.values()))
     found.sort(key=lambda r: r.created_at, reverse=True)
-    if state in OPEN:
-        found = [r for r in await bounded(found, lambda r: with_open_state(client, r)) if r.state is state][:limit]
-    else:
-        found = await bounded(found[:limit], lambda r: with_open_state(client, r))
-    return await bounded(found, lambda r: with_failure(client, r))
+    found = await bounded(found[:limit], lambda r: with_open_state(client, r))
+    return await bounded([r for r in found if state is None or r.state is state], lambda r: with_failure(client, r))
+
+
+async def _scan_open(
+    client: Client, shape: Shape, query: str, state: JobState, limit: int, scan_limit: int
+) -> list[JobSummary]:
+    """The newest open jobs of `query` in `state`, looking at no more than `scan_limit` of them."""
+    matching: list[JobSummary] = []
+    page: list[JobSummary] = []
+    looked = 0
+    async for row in runs(client, shape, query, scan_limit):
+        page.append(row)
+        looked += 1
+        if len(page) == 100 or looked == scan_limit:
+            matching += [r for r in await bounded(page, lambda r: with_open_state(client, r)) if r.state is state]
+            page = []
+            if len(matching) >= limit:
+                return matching[:limit]
+    matching += [r for r in await bounded(page, lambda r: with_open_state(client, r)) if r.state is state]
+    return matching[:limit]
 
 
 async def bounded(
