@@ -6,6 +6,8 @@ jobs = await Jobs.connect()
 handle = await jobs.email(EmailJob(to=["ann@example.com"], template="welcome", context={"name": "Ann"}))
 await handle.result()
 
+or, from code without an event loop (a Django or Flask view): `SyncJobs().email(...)`.
+
 The names below load when first used, so `import conveyor` (e.g. at a web app's start-up, for its models) costs
 pydantic and the job contracts only; the Temporal client loads with `Jobs`.
 """
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, TemporalUnavailable
     from conveyor.settings import Settings
     from conveyor.status import JobStatus
+    from conveyor.sync import JobTimeout, SyncJobHandle, SyncJobs
 
 _WHERE = {
     "EmailJob": "contracts.email",
@@ -42,6 +45,9 @@ _WHERE = {
     "TemporalUnavailable": "conveyor.errors",
     "Settings": "conveyor.settings",
     "JobStatus": "conveyor.status",
+    "JobTimeout": "conveyor.sync",
+    "SyncJobHandle": "conveyor.sync",
+    "SyncJobs": "conveyor.sync",
 }
 __all__ = [
     "ConveyorError",
@@ -53,12 +59,15 @@ __all__ = [
     "JobNotFound",
     "JobState",
     "JobStatus",
+    "JobTimeout",
     "Jobs",
     "ReportJob",
     "ReportResult",
     "Settings",
     "SmsJob",
     "SmsResult",
+    "SyncJobHandle",
+    "SyncJobs",
     "TemporalUnavailable",
 ]
 
