@@ -73,7 +73,7 @@ async def announce(
     return True
 
 
-def is_last_attempt(error: ApplicationError) -> bool:
+def is_last_attempt(error: BaseException) -> bool:
     """Inside an activity: will the server give up on this job if this attempt raises `error`?
 
     True for a non-retryable error (by flag or by the policy's `non_retryable_error_types`) and on attempt ==
@@ -82,12 +82,13 @@ def is_last_attempt(error: ApplicationError) -> bool:
     watcher alerts). It cannot see a time-out or a killed worker: those endings run none of the job's code.
     """
     info = activity.info()
-    policy = info.retry_policy
-    if error.non_retryable:
+    if isinstance(error, ApplicationError) and error.non_retryable:
         return True
+    policy = info.retry_policy
     if policy is None:
         return False
-    if error.type is not None and error.type in (policy.non_retryable_error_types or ()):
+    error_type = error.type if isinstance(error, ApplicationError) else type(error).__name__
+    if error_type in (policy.non_retryable_error_types or ()):
         return True
     return policy.maximum_attempts > 0 and info.attempt >= policy.maximum_attempts
 

@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import activity, workflow
-from temporalio.exceptions import ApplicationError, FailureError, is_cancelled_exception
+from temporalio.exceptions import FailureError, is_cancelled_exception
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
@@ -29,6 +29,7 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
 )
 
+from activities.failure_watch import is_last_attempt
 from contracts.kinds import kind_of
 
 
@@ -54,19 +55,6 @@ class JobOutcomes(WorkflowInboundInterceptor):
         return result
 
 
-def final_failure(error: BaseException, info: activity.Info) -> bool:
-    """Whether `error` ends the activity for good: non-retryable, or its last allowed attempt."""
-    if isinstance(error, ApplicationError) and error.non_retryable:
-        return True
-    policy = info.retry_policy
-    if policy is None:
-        return False
-    kind = error.type if isinstance(error, ApplicationError) else type(error).__name__
-    if kind in (policy.non_retryable_error_types or ()):
-        return True
-    return bool(policy.maximum_attempts) and info.attempt >= policy.maximum_attempts
-
-
 class SendLatency(ActivityInboundInterceptor):
     """Times each attempt of the send activities, labelled by provider; counts the outcomes of activity-shaped
     jobs (a standalone activity is the job: started on its first attempt, failed on its final one)."""
@@ -87,7 +75,7 @@ class SendLatency(ActivityInboundInterceptor):
         try:
             result = await self._timed(input)
         except Exception as e:
-            if final_failure(e, info) and not is_cancelled_exception(e):
+            if is_last_attempt(e) and not is_cancelled_exception(e):
                 failure_type = getattr(e, "type", None) or type(e).__name__
                 meter.create_counter("conveyor_jobs_failed", "Job runs that failed for good.").add(
                     1, {"failure_type": failure_type}
