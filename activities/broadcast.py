@@ -189,7 +189,7 @@ class BroadcastActivities:
         message = request.message
         assert message.template is not None  # the model requires it on the email channel
         try:
-            content = self.email.renderer.render(message.template, message.context | recipient.context)
+            content = await self.email.renderer.render_async(message.template, message.context | recipient.context)
             key = recipient_key(request.broadcast_id, recipient.address)
             email = compose(content, self.email.mail_from, recipient.address, key)
             refused = await self.pool.send(email, [recipient.address], sender=self.sender)

@@ -60,7 +60,7 @@ class EmailActivities:
     async def build(self, job_id: str, job: EmailJob) -> EmailMessage:
         """The MIME message for `job`: text and/or HTML alternatives, then attachments. Bcc stays off headers."""
         content = (
-            self.renderer.render(job.template, job.context)
+            await self.renderer.render_async(job.template, job.context)
             if job.template
             else RenderedEmail(subject=job.subject or "", text=job.text, html=job.html)
         )

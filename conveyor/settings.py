@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from activities.aws import AwsConfig
+from activities.render_limits import RenderLimits
 from activities.smtp import SmtpConfig, SmtpTls
 
 
@@ -76,6 +77,14 @@ class Settings(BaseSettings):
     )
 
     smtp_pool_size: int = Field(10, ge=1, description="SMTP connections a worker reuses for broadcasts.")
+
+    # Templates come from producers: what one render may cost (see `activities.sandbox`)
+    render_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="Longest one message's render may take; over it, it fails as TemplateError."
+    )
+    render_max_bytes: int = Field(
+        1_000_000, ge=1000, description="Largest rendered message, and largest string a template may build."
+    )
 
     # Failure alerts
     ops_email: str | None = Field(None, description="Where failure alerts (and ops reports) are emailed.")
@@ -184,6 +193,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
+
+    def render_limits(self) -> RenderLimits:
+        """What one render of a template may spend."""
+        return RenderLimits(timeout=self.render_timeout_seconds, max_bytes=self.render_max_bytes)
 
     def smtp_config(self) -> SmtpConfig:
         """How the email activities reach the SMTP server."""
