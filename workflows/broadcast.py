@@ -12,9 +12,9 @@ one worker's pacer holds, whereas batches in parallel on several workers would e
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.broadcast import BroadcastActivities
@@ -52,7 +52,7 @@ class Broadcast(JobWorkflow):
         self.state = BroadcastProgress()
 
     @workflow.run
-    async def run(self, raw: RawValue) -> BroadcastResult:
+    async def run(self, *raw: Any) -> BroadcastResult:
         """Page, send in bounded parallel batches, continue as new every `continue_every` recipients."""
         try:
             return await self._broadcast(decode(raw, BroadcastJob))

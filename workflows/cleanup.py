@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
-from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.cleanup import CleanupActivities, CleanupJob, CleanupResult, PurgeInput
@@ -20,7 +21,7 @@ class Cleanup(JobWorkflow):
     kind = "cleanup"
 
     @workflow.run
-    async def run(self, raw: RawValue) -> CleanupResult:
+    async def run(self, *raw: Any) -> CleanupResult:
         """Purge reports, then outbox files, each in one activity; the cutoff is taken from the workflow's clock."""
         try:
             job = decode(raw, CleanupJob)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
-from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
@@ -21,7 +22,7 @@ class SendEmail(JobWorkflow):
     kind = "email"
 
     @workflow.run
-    async def run(self, raw: RawValue) -> EmailResult:
+    async def run(self, *raw: Any) -> EmailResult:
         """Validate the job, then render and send it in one activity."""
         try:
             job = decode(raw, EmailJob)

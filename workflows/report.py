@@ -8,9 +8,10 @@ duplicate ids refused: a retried or reset report job never emails twice, and the
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RawValue, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -30,7 +31,7 @@ class GenerateReport(JobWorkflow):
     kind = "report"
 
     @workflow.run
-    async def run(self, raw: RawValue) -> ReportResult:
+    async def run(self, *raw: Any) -> ReportResult:
         """Validate the job, render and store the report, then deliver it by email if `deliver_to` is set."""
         try:
             return await self.generate(decode(raw, ReportJob))

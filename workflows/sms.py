@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
-from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.sms import SmsActivities
@@ -21,7 +22,7 @@ class SendSms(JobWorkflow):
     kind = "sms"
 
     @workflow.run
-    async def run(self, raw: RawValue) -> SmsResult:
+    async def run(self, *raw: Any) -> SmsResult:
         """Validate the job, then send it through the provider."""
         try:
             job = decode(raw, SmsJob)

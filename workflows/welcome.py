@@ -13,7 +13,6 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 from temporalio import workflow
-from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
@@ -79,7 +78,7 @@ class Welcome(JobWorkflow):
             self.activated = True
 
     @workflow.run
-    async def run(self, raw: RawValue) -> WelcomeResult:
+    async def run(self, *raw: Any) -> WelcomeResult:
         """Welcome on `user.created`, then follow up unless `user.activated` came first."""
         try:
             return await self._flow(decode(raw, WelcomeJob))
