@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from activities.aws import AwsConfig
 from activities.render_limits import RenderLimits
 from activities.smtp import SmtpConfig, SmtpTls
+from activities.webhook_url import webhook_url_problem
 
 
 class SmsProviderName(StrEnum):
@@ -46,7 +47,10 @@ class LogFormat(StrEnum):
 class Settings(BaseSettings):
     """Conveyor's configuration. Field names map to `CONVEYOR_<NAME>` (e.g. `CONVEYOR_SMTP_HOST`)."""
 
-    model_config = SettingsConfigDict(env_prefix="CONVEYOR_", env_file=".env", extra="ignore", env_ignore_empty=True)
+    # `hide_input_in_errors`: a refused setting may be a secret, and pydantic quotes the input in its errors.
+    model_config = SettingsConfigDict(
+        env_prefix="CONVEYOR_", env_file=".env", extra="ignore", env_ignore_empty=True, hide_input_in_errors=True
+    )
 
     # Temporal
     temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
@@ -185,6 +189,16 @@ class Settings(BaseSettings):
     dev_outbox: bool = Field(
         True, description="`conveyor dev` runs its SMTP outbox; false: it uses the SMTP server set above."
     )
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """A webhook URL that cannot be POSTed to is refused at load (`conveyor doctor` names the variable),
+        not when the first job fails; the message never quotes it (it is a secret)."""
+        problem = webhook_url_problem(value.get_secret_value()) if value is not None else None
+        if problem is not None:
+            raise ValueError(f"the alert webhook URL {problem}")
+        return value
 
     @field_validator("api_keys", mode="before")
     @classmethod
