@@ -208,6 +208,26 @@ class Settings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
+    def as_env(self) -> dict[str, str]:
+        """Every setting as the `CONVEYOR_*` variable that gives it back (secrets in clear, lists comma-joined):
+        how a child process (`conveyor dev`'s API) gets exactly these settings, whatever built them."""
+        env: dict[str, str] = {}
+        plain = self.model_dump(mode="json")
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, list):
+                text = ",".join(v.get_secret_value() if isinstance(v, SecretStr) else str(v) for v in value)
+            elif isinstance(value, SecretStr):
+                text = value.get_secret_value()
+            elif isinstance(value, bool):
+                text = "true" if value else "false"
+            else:
+                text = str(plain[name])
+            env[f"CONVEYOR_{name.upper()}"] = text
+        return env
+
     def render_limits(self) -> RenderLimits:
         """What one render of a template may spend."""
         return RenderLimits(timeout=self.render_timeout_seconds, max_bytes=self.render_max_bytes)
