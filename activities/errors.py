@@ -43,7 +43,11 @@ class TemplateNotFound(PermanentError):
 
 
 class TemplateError(PermanentError):
-    """The template exists but does not render: a missing variable or a syntax error."""
+    """The template exists but does not render: a missing variable, a syntax error, a failing expression, or a
+    render over its budget (time, size, loop iterations)."""
+
+    timed_out: bool = False
+    """Over its time budget: the one failure that costs the worker that time again on every recipient."""
 
 
 class AttachmentNotFound(PermanentError):

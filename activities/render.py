@@ -33,6 +33,7 @@ from activities.sandbox import (
     Budget,
     BudgetExceeded,
     OverSlice,
+    RenderTimeout,
     render_within,
     within,
 )
@@ -46,20 +47,53 @@ _RENDER_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="conveyor
 """Slow renders only; two threads, so hostile templates cannot take every thread the worker has."""
 
 
-async def bounded(fn: Callable[[], T], limits: RenderLimits) -> T:
-    """`fn()` (a render) under `limits`: on the loop while it stays within `ON_LOOP_SECONDS`, else from the start
-    again on the render thread. Rendering is pure, so starting over changes nothing but where it runs."""
+STRIKES = 3
+"""Renders of one template in a row that ran out of time, after which this worker stops trying it: a hostile
+broadcast would otherwise cost the full time budget for each of its (maybe millions of) recipients."""
+
+_strikes: dict[str, int] = {}
+
+
+def _struck_out(key: str, limits: RenderLimits) -> None:
+    if _strikes.get(key, 0) >= STRIKES:
+        error = TemplateError(
+            f"rendering took over {limits.timeout:g} s for {STRIKES} recipients in a row; not tried again"
+        )
+        error.timed_out = True
+        raise error
+
+
+async def bounded(fn: Callable[[], T], limits: RenderLimits, key: str) -> T:
+    """`fn()` (a render of the template `key`) under `limits`: on the loop while it stays within
+    `ON_LOOP_SECONDS`, else from the start again on the render thread. Rendering is pure, so starting over
+    changes nothing but where it runs."""
+    _struck_out(key, limits)
     try:
         return within(Budget(limits, slice_seconds=ON_LOOP_SECONDS), fn)
     except OverSlice:
         pass
-    future = asyncio.get_running_loop().run_in_executor(_RENDER_THREADS, within, Budget(limits), fn)
+
+    def in_thread() -> T:
+        _struck_out(key, limits)  # renders queued behind the strikes need not run
+        return within(Budget(limits), fn)
+
+    future = asyncio.get_running_loop().run_in_executor(_RENDER_THREADS, in_thread)
     try:
         # The budget stops the thread itself at its deadline; this wait is the backstop for one step that
         # overruns it (the thread then finishes on its own, its result unused).
-        return await asyncio.wait_for(asyncio.shield(future), timeout=limits.timeout * 2 + 1)
+        result = await asyncio.wait_for(asyncio.shield(future), timeout=limits.timeout * 2 + 1)
     except TimeoutError:
-        raise TemplateError(f"rendering took over {limits.timeout:g} s") from None
+        error = TemplateError(f"rendering took over {limits.timeout:g} s")
+        error.timed_out = True
+        raise error from None
+    except TemplateError as e:
+        if e.timed_out:
+            if len(_strikes) > 1000:  # bounded memory: forget old templates
+                _strikes.clear()
+            _strikes[key] = _strikes.get(key, 0) + 1
+        raise
+    _strikes.pop(key, None)
+    return result
 
 
 BUILTIN_TEMPLATES = Path(__file__).parent / "email_templates"
@@ -89,7 +123,7 @@ class TemplateRenderer:
 
     async def render_async(self, name: str, context: Mapping[str, Any]) -> RenderedEmail:
         """`render` within this renderer's limits, off the event loop when it is slow (see the module doc)."""
-        return await bounded(lambda: self._render_all(name, context), self.limits)
+        return await bounded(lambda: self._render_all(name, context), self.limits, f"named:{name}")
 
     def render(self, name: str, context: Mapping[str, Any]) -> RenderedEmail:
         """Render template `name` on this thread within the limits; raises `TemplateNotFound` or `TemplateError`
@@ -166,7 +200,9 @@ def rendered(template: jinja2.Template | Callable[[], jinja2.Template], context:
     except jinja2.UndefinedError as e:
         raise TemplateError(f"{what}: {e.message}") from None
     except BudgetExceeded as e:
-        raise TemplateError(f"{what} over its render budget: {e}") from None
+        error = TemplateError(f"{what} over its render budget: {e}")
+        error.timed_out = isinstance(e, RenderTimeout)
+        raise error from None
     except RecursionError:
         raise TemplateError(f"{what}: recursion too deep") from None
     except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as e:
@@ -181,4 +217,4 @@ def render_text(source: str, context: Mapping[str, Any]) -> str:
 
 async def render_text_async(source: str, context: Mapping[str, Any], limits: RenderLimits) -> str:
     """`render_text` within `limits`, off the event loop when it is slow."""
-    return await bounded(lambda: render_text(source, context), limits)
+    return await bounded(lambda: render_text(source, context), limits, f"inline:{source}")
