@@ -11,6 +11,7 @@ again hands back the existing job (running or finished) instead of starting a se
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
@@ -26,9 +27,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.errors import describe_errors
 from conveyor import operations, search_attributes
 from conveyor.connection import connect
-from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, JobStateError
+from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, JobStateError, KeyReused
 from conveyor.events import UserEvent, deliver, validate_event
-from conveyor.kinds import KINDS, JobKind
+from conveyor.kinds import KINDS, JobKind, kind_of
 from conveyor.operations import JobSummary
 from conveyor.settings import Settings
 from conveyor.status import JobState, JobStatus, read_status
@@ -37,10 +38,16 @@ from workflows.email import EmailJob
 from workflows.report import ReportJob
 from workflows.sms import SmsJob
 
+MAX_DELAY = timedelta(days=365)
+"""Longest `delay` any producer (Python, CLI, HTTP) may give: one cap for every path."""
+
 MAX_PAYLOAD_BYTES = 1_500_000
 """Largest job input accepted: Temporal refuses payloads over 2 MB, and the history needs room besides."""
 
 T = TypeVar("T")
+
+INPUT_MEMO = "input_sha256"
+"""Memo of a keyed job: the digest of its input, so the same key with other input is told apart (`KeyReused`)."""
 
 KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:@+=")
 
@@ -71,7 +78,10 @@ def validate(kind: JobKind, job: BaseModel | Mapping[str, Any]) -> BaseModel:
         model = job if isinstance(job, kind.request) else kind.request.model_validate(job)
     except ValidationError as e:
         raise InvalidJobError(f"invalid {kind.name} job: {describe_errors(e)}") from None
-    size = len(model.model_dump_json())
+    try:
+        size = len(model.model_dump_json())
+    except (ValueError, TypeError, RecursionError) as e:  # e.g. a Python caller's model nested past the encoder
+        raise InvalidJobError(f"invalid {kind.name} job: cannot be encoded as JSON ({type(e).__name__})") from None
     if size > MAX_PAYLOAD_BYTES:
         raise InvalidJobError(
             f"invalid {kind.name} job: {size} bytes of input, over the {MAX_PAYLOAD_BYTES} limit; "
@@ -81,12 +91,20 @@ def validate(kind: JobKind, job: BaseModel | Mapping[str, Any]) -> BaseModel:
 
 
 def job_priority(priority: int | None) -> Priority:
-    """Temporal's priority for Conveyor's 1 (first) to 5 (last); None keeps the default (3)."""
+    """Temporal's priority for Conveyor's 1 (first) to 5 (last); None keeps the default (3). A bool or a float
+    is refused here, not by Temporal's protobuf encoder with a raw `TypeError`."""
     if priority is None:
         return Priority.default
-    if not 1 <= priority <= 5:
-        raise InvalidJobError("priority must be 1 (first) to 5 (last)")
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 5:
+        raise InvalidJobError("priority must be a whole number from 1 (first) to 5 (last)")
     return Priority(priority_key=priority)
+
+
+def job_delay(delay: timedelta | None) -> timedelta | None:
+    """`delay` if it is from 0 to `MAX_DELAY` (365 days); `InvalidJobError` otherwise."""
+    if delay is not None and (not isinstance(delay, timedelta) or not timedelta(0) <= delay <= MAX_DELAY):
+        raise InvalidJobError("delay must be from 0 to 365 days")
+    return delay
 
 
 @dataclass(frozen=True)
@@ -178,21 +196,23 @@ class Jobs:
         if spec is None:
             raise InvalidJobError(f"unknown job kind {kind!r}; known: {', '.join(KINDS)}")
         model = validate(spec, job)
-        if delay is not None and delay < timedelta(0):
-            raise InvalidJobError("delay must not be negative")
+        delay, start_priority = job_delay(delay), job_priority(priority)
         jid = job_id(spec, key)
+        digest = hashlib.sha256(model.model_dump_json().encode()).hexdigest() if key is not None else None
         try:
             handle = await self.client.start_workflow(
                 spec.workflow,
                 model,
                 id=jid,
                 task_queue=spec.task_queue(self.settings, model),
-                # Same key while running: hand back the running job. Same key after it ended: refuse a second
-                # run (the default would start one and send twice); we then hand back the ended job.
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                # Same key while running or after it ended: refuse a second run (the default reuse policy would
+                # start one after it ended, and send twice); we then hand back the existing job if its input is
+                # the same (its memo's digest), else `KeyReused`.
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                memo={INPUT_MEMO: digest} if digest is not None else None,
                 start_delay=delay,
-                priority=job_priority(priority),
+                priority=start_priority,
                 search_attributes=(
                     search_attributes.for_job(key, spec.recipients(model)) if self.settings.search_attributes else None
                 ),
@@ -200,6 +220,10 @@ class Jobs:
             )
         except WorkflowAlreadyStartedError:
             handle = self.client.get_workflow_handle(jid, result_type=spec.result)
+            if digest is not None:
+                existing = await (await handle.describe()).memo_value(INPUT_MEMO, None)
+                if existing is not None and existing != digest:  # None: enqueued before the digest was kept
+                    raise KeyReused(jid) from None
         return JobHandle(id=jid, kind=spec, workflow=handle)
 
     async def bulk(self, items: Iterable[BulkJob], *, concurrency: int = 50) -> list[JobHandle | ConveyorError]:
@@ -219,6 +243,15 @@ class Jobs:
         spec = KINDS.get(job_id.partition("-")[0])
         result_type = spec.result if spec else None
         return JobHandle(job_id, spec, self.client.get_workflow_handle(job_id, result_type=result_type))
+
+    async def kind_of_job(self, job_id: str) -> JobKind:
+        """The kind of job `job_id`; `JobNotFound` if there is none, or if it is a workflow of the namespace that is
+        not a Conveyor job (the HTTP API acts on Conveyor's jobs only)."""
+        desc = await self._known(self.client.get_workflow_handle(job_id).describe(), job_id)
+        kind = kind_of(desc.workflow_type)
+        if kind is None:
+            raise JobNotFound(f"no job {job_id!r}")
+        return kind
 
     async def status(self, job_id: str) -> JobStatus:
         """The job's state, attempts, failure, progress and web UI link; `JobNotFound` if there is none."""

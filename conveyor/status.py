@@ -103,13 +103,17 @@ def ui_link(ui_url: str, namespace: str, job_id: str) -> str:
     return f"{ui_url.rstrip('/')}/namespaces/{quote(namespace)}/workflows/{quote(job_id, safe='')}"
 
 
+OTHER_KIND = "other"
+"""The kind `status` shows for a workflow that is not a Conveyor job."""
+
+
 async def read_status(handle: WorkflowHandle[Any, Any], ui_url: str, namespace: str) -> JobStatus:
     """The job's status. Costs one describe, plus a query (running) or one history read (closed)."""
     desc = await handle.describe()
     kind = kind_of(desc.workflow_type)
     status = JobStatus(
         id=desc.id,
-        kind=kind.name if kind else "other",
+        kind=kind.name if kind else OTHER_KIND,
         workflow=desc.workflow_type,
         state=JobState.QUEUED,
         created_at=desc.start_time,

@@ -6,13 +6,15 @@ import csv
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistoryEventFilterType
 
 from activities.data_files import data_file
 from activities.errors import ReportSourceError
+from activities.input_checks import path_text
 from activities.reports.registry import ReportContext, Row, report
 
 
@@ -21,7 +23,9 @@ class JobsSummaryParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    hours: float = Field(24, gt=0, description="Jobs started in the last this many hours.")
+    hours: float = Field(
+        24, gt=0, le=24 * 366 * 10, allow_inf_nan=False, description="Jobs started in the last this many hours."
+    )
     failures: int = Field(50, ge=0, le=1000, description="List at most this many failed jobs.")
 
 
@@ -77,6 +81,11 @@ class CsvFileParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: Path = Field(description="A CSV file with a header row, UTF-8, in CONVEYOR_DATA_DIR (or relative to it).")
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _no_control(cls, value: Any) -> Any:
+        return path_text(value) if isinstance(value, str) else value
 
 
 @report("csv-file", title="CSV file", params=CsvFileParams)

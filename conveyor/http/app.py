@@ -15,20 +15,19 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.responses import JSONResponse
 
-from conveyor.client import Jobs
+from conveyor.client import MAX_DELAY, Jobs
 from conveyor.connection import connect
-from conveyor.errors import InvalidJobError
+from conveyor.errors import InvalidJobError, JobNotFound
 from conveyor.http import errors
 from conveyor.http.errors import PROBLEMS, Problem
 from conveyor.http.examples import EXAMPLES
-from conveyor.http.guards import BodyLimit, bearer, require_key
+from conveyor.http.guards import BodyLimit, QueryKeyGuard, bearer, require_key, scrub_access_log
 from conveyor.kinds import KINDS, JobKind
 from conveyor.operations import JobSummary
 from conveyor.settings import Settings
-from conveyor.status import JobState, JobStatus
+from conveyor.status import OTHER_KIND, JobState, JobStatus
 from conveyor.telemetry import metrics_runtime
 
-MAX_DELAY = timedelta(days=365)
 KIND_PATTERN = f"^({'|'.join(KINDS)})$"
 _ISO_DURATION = TypeAdapter(timedelta)
 SECONDS = re.compile(r"[0-9]{1,10}(\.[0-9]{1,6})?")
@@ -124,6 +123,8 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
+    app.add_middleware(QueryKeyGuard, keys=settings.api_keys)  # added last: runs first, before any route or log
+    scrub_access_log(settings.api_keys)
     errors.install(app)
     check = require_key(settings.api_keys)
 
@@ -144,14 +145,19 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
 
     @router.get("/jobs/{job_id}", summary="A job's state, attempts, failure and progress", responses=JOB_ERRORS)
     async def status(request: Request, job_id: str = JOB_ID) -> JobStatus:
-        return await jobs_of(request).status(job_id)
+        status = await jobs_of(request).status(job_id)
+        if status.kind == OTHER_KIND:  # a workflow of the namespace, not a Conveyor job: not the API's business
+            raise JobNotFound(f"no job {job_id!r}")
+        return status
 
     @router.post("/jobs/{job_id}/retry", summary="Run a failed job again", responses=JOB_ERRORS)
     async def retry(request: Request, job_id: str = JOB_ID) -> Retried:
+        await jobs_of(request).kind_of_job(job_id)  # 404 for workflows that are not Conveyor jobs
         return Retried(id=job_id, run_id=await jobs_of(request).retry(job_id))
 
     @router.post("/jobs/{job_id}/cancel", status_code=202, summary="Cancel a job", responses=JOB_ERRORS)
     async def cancel(request: Request, job_id: str = JOB_ID) -> Enqueued:
+        await jobs_of(request).kind_of_job(job_id)
         await jobs_of(request).cancel(job_id)
         return Enqueued(id=job_id)
 
