@@ -35,7 +35,15 @@ from activities.broadcast_models import (
 )
 from activities.data_files import reading_under
 from activities.email import JOB_ID_HEADER, EmailActivities, message_id
-from activities.errors import InvalidJob, JobError, PermanentError, TemplateNotFound
+from activities.errors import (
+    INPUT_ERRORS,
+    TYPED_FAILURES,
+    InvalidJob,
+    JobError,
+    PermanentError,
+    TemplateNotFound,
+    as_application_error,
+)
 from activities.liveness import alive
 from activities.recipients import Recipient, source
 from activities.render import RenderedEmail
@@ -130,7 +138,10 @@ async def run_batch(request: SendBatchInput, send_one: SendOne) -> BatchProgress
     done = set(progress.sent) | {f.address for f in progress.failures}
 
     async def one(recipient: Recipient) -> None:
-        reason = await send_one(request, recipient)
+        try:
+            reason = await send_one(request, recipient)
+        except INPUT_ERRORS as e:  # this recipient's data (e.g. an address the MIME classes refuse): theirs alone
+            reason = f"{type(e).__name__}: {str(e)[:300]}"
         if reason is None:
             progress.sent.append(recipient.address)
         else:
@@ -173,8 +184,8 @@ class BroadcastActivities:
                 stop = request.cursor + request.limit
                 page = list(itertools.islice(read(request.source.arg), request.cursor, stop + 1))  # +1: more?
                 total = sum(1 for _ in read(request.source.arg)) if request.count else None
-        except JobError as e:
-            raise e.to_application_error() from None
+        except TYPED_FAILURES as e:  # input errors fail at once as InvalidJob; outages are retried
+            raise as_application_error(e) from None
         more = len(page) > request.limit
         valid, invalid = checked(page[: request.limit], request.channel)
         return RecipientPage(recipients=valid, invalid=invalid, next_cursor=stop if more else None, total=total)

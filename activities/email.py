@@ -16,7 +16,7 @@ from temporalio import activity
 
 from activities import smtp
 from activities.email_models import EmailJob, EmailResult, SendEmailInput
-from activities.errors import AttachmentNotFound, JobError
+from activities.errors import TYPED_FAILURES, AttachmentNotFound, as_application_error
 from activities.liveness import alive
 from activities.render import RenderedEmail, TemplateRenderer
 from activities.storage import Storage
@@ -52,8 +52,8 @@ class EmailActivities:
             async with alive():
                 message = await self.build(request.job_id, request.job)
                 refused = await smtp.send(self.smtp, message, request.job.recipients)
-        except JobError as e:
-            raise e.to_application_error() from None
+        except TYPED_FAILURES as e:  # input errors fail at once as InvalidJob; outages are retried
+            raise as_application_error(e) from None
         accepted = [r for r in request.job.recipients if r not in refused]
         return EmailResult(message_id=message["Message-ID"], accepted=accepted, refused=refused)
 

@@ -27,7 +27,7 @@ from temporalio.client import Client
 
 from activities.data_files import reading_under
 from activities.email_models import Attachment, EmailJob
-from activities.errors import JobError
+from activities.errors import TYPED_FAILURES, as_application_error
 from activities.progress import Progress
 from activities.report_models import RenderedReport, RenderReportInput, ReportDelivery
 from activities.reports.registry import REPORTS, Report, ReportContext, Row
@@ -79,8 +79,8 @@ class ReportActivities:
                 progress = await self._render_in_pool(report, job.params, job.format, path)
                 size = path.stat().st_size
                 await self.storage.upload(key, path, job.format.content_type)
-        except JobError as e:
-            raise e.to_application_error() from None
+        except TYPED_FAILURES as e:  # input errors fail at once as InvalidJob; outages are retried
+            raise as_application_error(e) from None
         rows, pages = progress
         attach = bool(job.deliver_to) and size <= self.attach_max_bytes
         url = None if attach else await self.storage.link(key)

@@ -13,7 +13,7 @@ import time
 
 from temporalio import activity
 
-from activities.errors import JobError
+from activities.errors import TYPED_FAILURES, as_application_error
 from activities.liveness import alive
 from activities.sms_models import SendSmsInput, SmsJob, SmsResult, parts
 from activities.sms_providers import SmsProvider
@@ -57,8 +57,8 @@ class SmsActivities:
         try:
             async with alive():
                 message_id = await self.deliver(request.job_id, request.job)
-        except JobError as e:
-            raise e.to_application_error() from None
+        except TYPED_FAILURES as e:  # input errors fail at once as InvalidJob; outages are retried
+            raise as_application_error(e) from None
         return SmsResult(
             message_id=message_id, to=request.job.to, parts=parts(request.job.body), provider=self.provider.name
         )
