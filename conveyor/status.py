@@ -166,10 +166,19 @@ def _heartbeat_progress(payloads: Any) -> Progress | None:
         return None  # an activity that heartbeats something else
 
 
+NOT_THE_JOBS_ATTEMPTS = frozenset({"send_alert"})
+"""Activities whose attempts are not the job's: a failed job's alert may take 3 tries, the job took 1."""
+
+
 async def _closed(handle: WorkflowHandle[Any, Any], status: JobStatus) -> None:
+    activity_types: dict[int, str] = {}  # scheduled event id -> activity type
     async for event in handle.fetch_history_events():
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-            status.attempts = event.activity_task_started_event_attributes.attempt
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            activity_types[event.event_id] = event.activity_task_scheduled_event_attributes.activity_type.name
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            started = event.activity_task_started_event_attributes
+            if activity_types.get(started.scheduled_event_id) not in NOT_THE_JOBS_ATTEMPTS:
+                status.attempts = started.attempt
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
             status.failure = failure_of(event.workflow_execution_failed_event_attributes.failure)
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:

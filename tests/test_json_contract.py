@@ -54,6 +54,8 @@ MALFORMED_STARTS: dict[str, list[str]] = {
     "no input": [],
     "two inputs": ["--input", "{}", "--input", "{}"],
     "binary/plain bytes": ["--input", '"aGk="', "--input-meta", "encoding=binary/plain"],
+    "an unknown encoding": ["--input", "{}", "--input-meta", "encoding=application/x-nope"],
+    "JSON 900 levels deep": ["--input", '{"a":' * 900 + "1" + "}" * 900],
     "a JSON list": ["--input", "[1, 2]"],
     "a JSON string": ["--input", '"hello"'],
 }

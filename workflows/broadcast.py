@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         SendBatchInput,
     )
     from activities.broadcast_sms import SmsBroadcastActivities
-    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
+    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, any_inputs, decode
     from workflows.policies import POLICIES
 
 __all__ = ["Broadcast", "BroadcastJob", "BroadcastResult", "BroadcastStatus"]
@@ -52,6 +52,7 @@ class Broadcast(JobWorkflow):
         self.state = BroadcastProgress()
 
     @workflow.run
+    @any_inputs
     async def run(self, *raw: Any) -> BroadcastResult:
         """Page, send in bounded parallel batches, continue as new every `continue_every` recipients."""
         try:

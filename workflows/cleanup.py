@@ -8,7 +8,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.cleanup import CleanupActivities, CleanupJob, CleanupResult, PurgeInput
-    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
+    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, any_inputs, decode
     from workflows.policies import POLICIES
 
 __all__ = ["Cleanup", "CleanupJob", "CleanupResult"]
@@ -21,6 +21,7 @@ class Cleanup(JobWorkflow):
     kind = "cleanup"
 
     @workflow.run
+    @any_inputs
     async def run(self, *raw: Any) -> CleanupResult:
         """Purge reports, then outbox files, each in one activity; the cutoff is taken from the workflow's clock."""
         try:

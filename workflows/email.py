@@ -9,7 +9,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
     from activities.email_models import EmailJob, EmailResult, SendEmailInput
-    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
+    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, any_inputs, decode
     from workflows.policies import POLICIES
 
 __all__ = ["EmailJob", "EmailResult", "SendEmail"]
@@ -22,6 +22,7 @@ class SendEmail(JobWorkflow):
     kind = "email"
 
     @workflow.run
+    @any_inputs
     async def run(self, *raw: Any) -> EmailResult:
         """Validate the job, then render and send it in one activity."""
         try:

@@ -9,6 +9,7 @@ with `InvalidJob` saying what is wrong.
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar, NoReturn, TypeVar
@@ -48,6 +49,27 @@ class JobProgress(BaseModel):
     detail: str | None = None
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def any_inputs(run: F) -> F:
+    """Let a workflow's `run(self, *raw)` take any number of inputs, the first one undecoded.
+
+    The SDK decodes a workflow's inputs before calling it, typed by `run`'s signature, and a failure there (no
+    input, two inputs for one parameter, JSON nested past the decoder's limit, an unknown encoding) fails the
+    workflow *task*, which Temporal retries for ever. So `run` takes `*raw`, and this presents it to the SDK as
+    one `RawValue` parameter: one input arrives as the undecoded payload (`decode` validates it), and any other
+    count arrives as it is (the SDK drops type hints when the count differs), for `decode` to refuse.
+    """
+    parameters = [
+        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("raw", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=RawValue),
+    ]
+    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {**run.__annotations__, "raw": RawValue}
+    return run
+
+
 def decode(args: Sequence[Any], model: type[M]) -> M:
     """The job's one input as `model`, or a non-retryable `InvalidJob` failure saying what is wrong: no input,
     several inputs, something other than a JSON object (e.g. `binary/plain` bytes), or the fields at fault.
@@ -66,8 +88,10 @@ def decode(args: Sequence[Any], model: type[M]) -> M:
         )
     value = args[0]
     try:
-        if isinstance(value, RawValue):
-            return workflow.payload_converter().from_payload(value.payload, model)
+        if isinstance(value, RawValue):  # one input: the SDK left it undecoded (see `any_inputs`)
+            value = workflow.payload_converter().from_payload(value.payload, model)
+            if isinstance(value, model):
+                return value  # (a binary/plain payload decodes to bytes whatever the model: refused below)
         if not isinstance(value, dict):
             kind = "bytes (not json/plain)" if isinstance(value, bytes) else f"JSON {type(value).__name__}"
             raise ApplicationError(
@@ -76,7 +100,9 @@ def decode(args: Sequence[Any], model: type[M]) -> M:
         return model.model_validate_json(json.dumps(value, allow_nan=False))
     except ValidationError as e:
         raise ApplicationError(f"invalid {name}: {describe_errors(e)}", type="InvalidJob", non_retryable=True) from None
-    except ValueError as e:  # NaN or Infinity in the JSON, or an undecodable payload
+    except ApplicationError:
+        raise
+    except Exception as e:  # not JSON at all, the wrong or an unknown encoding, NaN in the JSON
         raise ApplicationError(f"invalid {name}: {e}", type="InvalidJob", non_retryable=True) from None
 
 

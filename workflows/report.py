@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.email_models import EmailResult
     from activities.report import ReportActivities
     from activities.report_models import RenderReportInput, ReportJob, ReportResult
-    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
+    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, any_inputs, decode
     from workflows.policies import POLICIES
 
 __all__ = ["GenerateReport", "ReportJob", "ReportResult"]
@@ -31,6 +31,7 @@ class GenerateReport(JobWorkflow):
     kind = "report"
 
     @workflow.run
+    @any_inputs
     async def run(self, *raw: Any) -> ReportResult:
         """Validate the job, render and store the report, then deliver it by email if `deliver_to` is set."""
         try:

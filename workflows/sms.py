@@ -9,7 +9,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.sms import SmsActivities
     from activities.sms_models import SendSmsInput, SmsJob, SmsResult
-    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
+    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, any_inputs, decode
     from workflows.policies import POLICIES
 
 __all__ = ["SendSms", "SmsJob", "SmsResult"]
@@ -22,6 +22,7 @@ class SendSms(JobWorkflow):
     kind = "sms"
 
     @workflow.run
+    @any_inputs
     async def run(self, *raw: Any) -> SmsResult:
         """Validate the job, then send it through the provider."""
         try:

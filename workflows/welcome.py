@@ -17,7 +17,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
     from activities.email_models import EmailJob, SendEmailInput
-    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
+    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, any_inputs, decode
     from workflows.policies import POLICIES
 
 EVENT_SIGNAL = "event"
@@ -78,6 +78,7 @@ class Welcome(JobWorkflow):
             self.activated = True
 
     @workflow.run
+    @any_inputs
     async def run(self, *raw: Any) -> WelcomeResult:
         """Welcome on `user.created`, then follow up unless `user.activated` came first."""
         try:
