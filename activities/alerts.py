@@ -18,9 +18,10 @@ from pydantic import BaseModel, SecretStr
 from temporalio import activity
 
 from activities import smtp
-from activities.email import JOB_ID_HEADER, message_id
-from activities.errors import JobError, TransientError
-from activities.webhook_url import webhook_url_problem
+from activities.email import message_id
+from contracts.email import JOB_ID_HEADER
+from contracts.errors import JobError, TransientError
+from contracts.webhook_url import webhook_url_problem
 
 
 class AlertUndelivered(TransientError):

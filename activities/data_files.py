@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
 
-from activities.errors import InvalidJob
-from activities.input_checks import path_text
+from contracts.errors import InvalidJob
+from contracts.input_checks import path_text
 
 _DATA_DIR: ContextVar[Path | None] = ContextVar("conveyor_data_dir", default=None)
 

@@ -24,10 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import jinja2
-from jinja2 import nodes
 
-from activities.errors import TemplateError, TemplateNotFound
-from activities.render_limits import RenderLimits
 from activities.sandbox import (
     BoundedEnvironment,
     Budget,
@@ -37,6 +34,8 @@ from activities.sandbox import (
     render_within,
     within,
 )
+from contracts.errors import TemplateError, TemplateNotFound
+from contracts.render_limits import RenderLimits
 
 T = TypeVar("T")
 
@@ -172,22 +171,6 @@ _INLINE = BoundedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
 @functools.lru_cache(maxsize=64)
 def _inline(source: str) -> jinja2.Template:
     return _INLINE.from_string(source)
-
-
-_NO_LOADER = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
-"""Tags that load another template: an inline template has no directory to load from."""
-
-
-def check_syntax(source: str) -> None:
-    """Raise `ValueError` naming the line of a syntax error, or of an `include`/`import`/`extends`, in an
-    inline template: models call this, so bad templates are refused at the edge, before anything is enqueued."""
-    try:
-        tree = _INLINE.parse(source)
-    except jinja2.TemplateSyntaxError as e:
-        raise ValueError(f"template syntax error on line {e.lineno}: {e.message}") from None
-    for node in tree.find_all(_NO_LOADER):
-        tag = type(node).__name__.lower().replace("fromimport", "from ... import")
-        raise ValueError(f"line {node.lineno}: an inline template cannot use '{tag}'")
 
 
 def rendered(template: jinja2.Template | Callable[[], jinja2.Template], context: Mapping[str, Any], what: str) -> str:

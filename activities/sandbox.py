@@ -30,7 +30,7 @@ from jinja2 import nodes
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import SandboxedEnvironment
 
-from activities.render_limits import RenderLimits
+from contracts.render_limits import RenderLimits
 
 MAX_INT_BITS = 4096
 """Largest integer a template may compute (~1,200 digits): `9 ** 9 ** 9` would otherwise take the CPU for ever."""

@@ -17,10 +17,11 @@ from schemathesis.specs.openapi.checks import (
 )
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.kinds import KINDS
 from conveyor import Settings
 from conveyor.http import create_app
-from conveyor.kinds import KINDS
 from tests.api_server import KEY, ApiThread
+from tests.waiting import started_on
 
 ACCEPTED: set[str] = set()
 """Job ids the API answered 202 for, across every generated case."""
@@ -60,11 +61,10 @@ async def test_generated_requests_enqueued_only_what_was_accepted(
 ) -> None:
     settings: Settings = served.settings
     queues = (settings.task_queue, settings.sms_task_queue, settings.reports_task_queue)
-    query = " OR ".join(f"TaskQueue = '{q}'" for q in queues)
     found: set[str] = set()
     async with asyncio.timeout(20):
         while found != ACCEPTED:
-            found = {w.id async for w in temporal_env.client.list_workflows(query)}
+            found = await started_on(temporal_env.client, queues)
             if not found <= ACCEPTED:
                 break
     assert found == ACCEPTED, f"enqueued without a 202: {found - ACCEPTED}"

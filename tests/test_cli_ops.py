@@ -62,5 +62,5 @@ async def test_failed_retry_cancel_list_stats(jobs: Jobs, settings: Settings, sm
 
     listed = await eventually(found, lambda rows: len(rows) == 2)
     assert {(r["id"], r["state"]) for r in listed} == {(job_id, "completed"), (later.out.strip(), "cancelled")}
-    counts = json.loads((await conveyor(settings, "stats", "--json")).out)
-    assert counts["email"]["completed"] >= 1 and counts["email"]["cancelled"] >= 1
+    email = json.loads((await conveyor(settings, "stats", "--json")).out)["counts"]["email"]
+    assert email[settings.task_queue]["completed"] >= 1 and email[settings.task_queue]["cancelled"] >= 1

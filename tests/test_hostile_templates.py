@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.errors import TemplateError
-from activities.render import STRIKES, check_syntax, render_text, render_text_async
-from activities.render_limits import RenderLimits
+from activities.render import STRIKES, render_text, render_text_async
+from contracts.errors import TemplateError
+from contracts.render_limits import RenderLimits
+from contracts.templates import check_syntax
 from conveyor import Jobs
 from tests.conftest import settings_for
 from tests.smtp_server import SmtpServer

@@ -14,16 +14,16 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.data_files import data_file, reading_under
-from activities.errors import InvalidJob, as_application_error
 from activities.recipients import source
+from contracts.broadcast import BroadcastJob
+from contracts.email import EmailJob
+from contracts.errors import InvalidJob, as_application_error
+from contracts.report import ReportJob
 from conveyor import JobFailed, Jobs
 from tests.conftest import settings_for
 from tests.smtp_server import SmtpServer
 from worker.build import build_workers
 from worker.run import running
-from workflows.broadcast import BroadcastJob
-from workflows.email import EmailJob
-from workflows.report import ReportJob
 
 NOTE: dict[str, Any] = {"to": ["a@example.com"], "subject": "s", "text": "t"}
 

@@ -15,17 +15,18 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.responses import JSONResponse
 
+from contracts.kinds import KINDS, JobKind
+from contracts.states import JobState
 from conveyor.client import MAX_DELAY, Jobs
 from conveyor.connection import connect
-from conveyor.errors import InvalidJobError, JobNotFound
+from conveyor.errors import InvalidJobError
 from conveyor.http import errors
 from conveyor.http.errors import PROBLEMS, Problem
 from conveyor.http.examples import EXAMPLES
 from conveyor.http.guards import BodyLimit, QueryKeyGuard, bearer, require_key, scrub_access_log
-from conveyor.kinds import KINDS, JobKind
-from conveyor.operations import JobSummary
+from conveyor.operations import JobStats, JobSummary
 from conveyor.settings import Settings
-from conveyor.status import OTHER_KIND, JobState, JobStatus
+from conveyor.status import JobStatus
 from conveyor.telemetry import metrics_runtime
 
 KIND_PATTERN = f"^({'|'.join(KINDS)})$"
@@ -94,7 +95,7 @@ def add_enqueue_route(router: APIRouter, kind: JobKind) -> None:
 
     async def enqueue(
         request: Request,
-        job: Annotated[model, Body(openapi_examples=EXAMPLES[kind.name])],
+        job: Annotated[model, Body(openapi_examples=EXAMPLES.get(kind.name, {}))],
         key: str | None = KEY,
         delay: str | None = DELAY,
         priority: int | None = PRIORITY,
@@ -132,7 +133,7 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
         check(credentials)
 
     router = APIRouter(dependencies=[Depends(authorized)], responses=PROBLEMS, tags=["jobs"])
-    for kind in KINDS.values():
+    for kind in KINDS.enqueued():
         add_enqueue_route(router, kind)
 
     @router.get("/jobs/failed", summary="The dead-letter view: jobs that failed for good")
@@ -145,19 +146,14 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
 
     @router.get("/jobs/{job_id}", summary="A job's state, attempts, failure and progress", responses=JOB_ERRORS)
     async def status(request: Request, job_id: str = JOB_ID) -> JobStatus:
-        status = await jobs_of(request).status(job_id)
-        if status.kind == OTHER_KIND:  # a workflow of the namespace, not a Conveyor job: not the API's business
-            raise JobNotFound(f"no job {job_id!r}")
-        return status
+        return await jobs_of(request).status(job_id)
 
     @router.post("/jobs/{job_id}/retry", summary="Run a failed job again", responses=JOB_ERRORS)
     async def retry(request: Request, job_id: str = JOB_ID) -> Retried:
-        await jobs_of(request).kind_of_job(job_id)  # 404 for workflows that are not Conveyor jobs
         return Retried(id=job_id, run_id=await jobs_of(request).retry(job_id))
 
     @router.post("/jobs/{job_id}/cancel", status_code=202, summary="Cancel a job", responses=JOB_ERRORS)
     async def cancel(request: Request, job_id: str = JOB_ID) -> Enqueued:
-        await jobs_of(request).kind_of_job(job_id)
         await jobs_of(request).cancel(job_id)
         return Enqueued(id=job_id)
 
@@ -172,8 +168,8 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
     ) -> list[JobSummary]:
         return await jobs_of(request).list(kind=kind, state=state, key=key, recipient=recipient, limit=limit)
 
-    @router.get("/stats", summary="Job counts per kind and state")
-    async def stats(request: Request) -> dict[str, dict[str, int]]:
+    @router.get("/stats", summary="Job counts per kind, task queue and state (closed ones over the stats window)")
+    async def stats(request: Request) -> JobStats:
         return await jobs_of(request).stats()
 
     app.include_router(router)

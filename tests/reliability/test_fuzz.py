@@ -19,17 +19,17 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
+from contracts.kinds import KINDS
 from conveyor import InvalidJobError, Jobs, Settings
 from conveyor.cli.app import app
 from conveyor.client import BulkJob, JobHandle, validate
-from conveyor.kinds import KINDS
 from conveyor.operations import bounded
 from tests.reliability import figures
 from tests.reliability.conftest import Size
 from tests.reliability.processes import settings_env
 from tests.reliability.strategies import COMMANDS, JOBS
-from tests.waiting import eventually
-from worker.main import task_queues
+from tests.waiting import eventually, started_on
+from worker.build import served_queues
 
 
 def fuzz(size: Size) -> examples:
@@ -39,9 +39,8 @@ def fuzz(size: Size) -> examples:
 
 
 async def workflows_on(client: Client, settings: Settings) -> set[str]:
-    """Ids of the workflows on the test's three task queues (nobody serves them: they stay as started)."""
-    queues = " OR ".join(f"TaskQueue = '{name}'" for name in task_queues(settings))
-    return {w.id async for w in client.list_workflows(queues)}
+    """Ids of the jobs on the test's task queues (nobody serves them: they stay as started)."""
+    return await started_on(client, served_queues(settings))
 
 
 async def terminate(client: Client, ids: set[str]) -> None:

@@ -1,7 +1,7 @@
 """The email job's request and result: the JSON contract every producer (Python, CLI, HTTP, Node, Go) speaks.
 
-The models live beside the activity that consumes every field of them (activities cannot import workflows);
-`workflows.email` re-exports them as the job's request model. Validation lives here, so the client, the CLI, the
+The models are contracts: light (pydantic and the standard library), imported by the producer, the workflows and
+the activities alike. Validation lives here, so the client, the CLI, the
 HTTP API and the workflow itself (for JSON from non-Python producers) refuse the same input with the same message.
 """
 
@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from typing import Any, Self
 
 from pydantic import Base64Bytes, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
-from activities.input_checks import header_text, nesting_depth, path_text
+from contracts.input_checks import header_text, nesting_depth, path_text
+from contracts.templates import TEMPLATE_NAME
 
-TEMPLATE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-"""A template's name: use `fullmatch` (`$` in a `match` would let `"welcome\n"` through)."""
+JOB_ID_HEADER = "X-Conveyor-Job-Id"
+"""The header every email a job sends carries: the job id (the dev outbox names its files by it)."""
 REFUSED_ATTACHMENT_TYPES = ("multipart", "message")
 """Top-level types that are containers, not files: the bytes of an attachment cannot be one."""
 MAX_RECIPIENTS = 50
