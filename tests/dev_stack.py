@@ -54,11 +54,16 @@ def dev_env(home: Path) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def dev_stack(env: dict[str, str]) -> AsyncIterator[str]:
-    """`conveyor dev`, once it printed that it is up (yields the banner); SIGTERM on leaving, which must exit 0
-    leaving no child."""
+async def dev_stack(env: dict[str, str], cwd: Path | None = None) -> AsyncIterator[str]:
+    """`conveyor dev` (in `cwd`, default this process's), once it printed that it is up (yields the banner);
+    SIGTERM on leaving, which must exit 0 leaving no child."""
     proc = await asyncio.create_subprocess_exec(
-        str(BIN / "conveyor"), "dev", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+        str(BIN / "conveyor"),
+        "dev",
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     assert proc.stdout is not None
     banner = b""
