@@ -44,6 +44,9 @@ DELAY = Query(
     examples=["600", "PT10M"],
 )
 PRIORITY = Query(None, ge=1, le=5, description="1 (first) to 5 (last); default 3.")
+KEY_REUSED: dict[int | str, dict[str, Any]] = {
+    409: {"model": Problem, "description": "The Idempotency-Key names a job enqueued with different input."},
+}
 JOB_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No such job."},
     409: {"model": Problem, "description": "The job's state does not allow this."},
@@ -103,7 +106,8 @@ def add_enqueue_route(router: APIRouter, kind: JobKind) -> None:
         handle = await jobs_of(request).enqueue(kind.name, job, key=key, delay=parse_delay(delay), priority=priority)
         return Enqueued(id=handle.id)
 
-    router.post(f"/jobs/{kind.name}", status_code=202, summary=f"Enqueue a job: {kind.name}")(enqueue)
+    summary = f"Enqueue a job: {kind.name}"
+    router.post(f"/jobs/{kind.name}", status_code=202, summary=summary, responses=KEY_REUSED)(enqueue)
 
 
 def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
