@@ -14,6 +14,7 @@ from typing import Any
 
 from temporalio.client import ScheduleOverlapPolicy
 
+from contracts.kinds import KINDS, Shape
 from conveyor.settings import Settings
 
 
@@ -46,42 +47,54 @@ class DeclaredSchedule:
     note: str = ""
 
 
+def job_schedule(id: str, kind: str, job: Mapping[str, Any], settings: Settings, **when: Any) -> DeclaredSchedule:
+    """A schedule starting jobs of `kind` (from the job registry): its workflow, task queue and job-id prefix are
+    the kind's, and `job` is validated and prepared from settings as every other path that starts a job."""
+    spec = KINDS[kind]
+    model = spec.prepare(settings, spec.request.model_validate(job))
+    return DeclaredSchedule(
+        id=id,
+        # Schedules start workflows: an activity-shaped kind runs in its workflow shape here.
+        workflow=spec.runs_as if spec.shape is Shape.WORKFLOW else spec.earlier_types[0],
+        input=model.model_dump(mode="json", exclude_unset=True),
+        task_queue=spec.task_queue(settings.queues, model),
+        workflow_id=f"{spec.name}-{id}",
+        **when,
+    )
+
+
 def declared(settings: Settings) -> list[DeclaredSchedule]:
     """The schedules Conveyor ships. Edit this list (or build your own) and run `conveyor schedules apply`."""
     return [
-        DeclaredSchedule(
-            id="daily-jobs-report",
-            workflow="GenerateReport",
+        job_schedule(
+            "daily-jobs-report",
+            "report",
             # Without CONVEYOR_OPS_EMAIL the report is stored, not emailed.
-            input={
+            {
                 "report": "jobs-summary",
                 "format": "pdf",
                 "deliver_to": [settings.ops_email] if settings.ops_email else [],
             },
-            task_queue=settings.reports_task_queue,
-            workflow_id="report-daily-jobs-report",
+            settings,
             cron=("0 2 * * *",),
             note="Yesterday's jobs, as a PDF emailed to CONVEYOR_OPS_EMAIL.",
         ),
-        DeclaredSchedule(
-            id="weekly-cleanup",
-            workflow="Cleanup",
-            input={},
-            task_queue=settings.task_queue,
-            workflow_id="cleanup-weekly-cleanup",
+        job_schedule(
+            "weekly-cleanup",
+            "cleanup",
+            {},
+            settings,
             cron=("0 3 * * 0",),
             note="Deletes stored reports and outbox files older than CONVEYOR_RETENTION_DAYS.",
         ),
-        DeclaredSchedule(
-            id="hourly-digest",
-            workflow="Broadcast",
-            input={
+        job_schedule(
+            "hourly-digest",
+            "broadcast",
+            {
                 "source": "csv:digest-recipients.csv",  # in the worker's data directory
                 "message": {"template": "newsletter", "context": {"title": "Your hourly digest"}},
-                "continue_every": settings.broadcast_continue_every,
             },
-            task_queue=settings.task_queue,
-            workflow_id="broadcast-hourly-digest",
+            settings,
             every=timedelta(hours=1),
             paused=True,
             note="An example broadcast; unpause it once digest-recipients.csv exists.",
