@@ -7,6 +7,7 @@ raises `AlertUndelivered` (retried, then given up by the workflow), never hiding
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -20,6 +21,7 @@ from activities import smtp
 from activities.email import message_id
 from contracts.email import JOB_ID_HEADER
 from contracts.errors import JobError, TransientError
+from contracts.webhook_url import webhook_url_problem
 
 
 class AlertUndelivered(TransientError):
@@ -92,16 +94,19 @@ class AlertChannels:
     def _post(self, alert: JobAlert) -> None:
         assert self.webhook_url is not None
         body = {"text": self.text(alert), **alert.model_dump()}
-        request = urllib.request.Request(
-            self.webhook_url.get_secret_value(),
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
+        url = self.webhook_url.get_secret_value()
+        # Everything that touches the URL is inside the try: the URL is a secret (Slack webhook URLs are
+        # credentials), and urllib quotes it in its errors (`unknown url type: '<the URL>'`). Name the failure,
+        # never the URL; settings refuse a malformed one at load, this is the second line.
         try:
+            problem = webhook_url_problem(url)
+            if problem is not None:
+                raise AlertUndelivered(f"CONVEYOR_ALERT_WEBHOOK_URL {problem}")
+            request = urllib.request.Request(
+                url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+            )
             with urllib.request.urlopen(request, timeout=10) as response:
                 response.read()
-        except (urllib.error.URLError, OSError) as e:
-            # The URL is a secret (Slack webhook URLs are credentials): name the failure, never the URL.
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
             reason = e.code if isinstance(e, urllib.error.HTTPError) else type(e).__name__
             raise AlertUndelivered(f"webhook did not take the alert: {reason}") from None

@@ -43,7 +43,14 @@ from contracts.broadcast import (
     SendBatchInput,
 )
 from contracts.email import JOB_ID_HEADER
-from contracts.errors import JobError, PermanentError, TemplateNotFound
+from contracts.errors import (
+    INPUT_ERRORS,
+    TYPED_FAILURES,
+    JobError,
+    PermanentError,
+    TemplateNotFound,
+    as_application_error,
+)
 from contracts.sms import e164
 
 _EMAIL = TypeAdapter(EmailStr)
@@ -146,7 +153,10 @@ async def run_batch(request: SendBatchInput, send_one: SendOne) -> BatchProgress
 
     async def one(recipient: Recipient) -> None:
         nonlocal unreported, last_beat
-        reason = await send_one(request, recipient)
+        try:
+            reason = await send_one(request, recipient)
+        except INPUT_ERRORS as e:  # this recipient's data (e.g. an address the MIME classes refuse): theirs alone
+            reason = f"{type(e).__name__}: {str(e)[:300]}"
         if reason is None:
             progress.sent.append(recipient.address)
         else:
@@ -189,8 +199,8 @@ class BroadcastActivities:
                 stop = request.cursor + request.limit
                 page = list(itertools.islice(read(request.source.arg), request.cursor, stop + 1))  # +1: more?
                 total = sum(1 for _ in read(request.source.arg)) if request.count else None
-        except JobError as e:
-            raise e.to_application_error() from None
+        except TYPED_FAILURES as e:  # input errors fail at once as InvalidJob; outages are retried
+            raise as_application_error(e) from None
         more = len(page) > request.limit
         valid, invalid = checked(page[: request.limit], request.channel)
         return RecipientPage(recipients=valid, invalid=invalid, next_cursor=stop if more else None, total=total)
@@ -210,7 +220,7 @@ class BroadcastActivities:
         message = request.message
         assert message.template is not None  # the model requires it on the email channel
         try:
-            content = self.email.renderer.render(message.template, message.context | recipient.context)
+            content = await self.email.renderer.render_async(message.template, message.context | recipient.context)
             key = recipient_key(request.broadcast_id, recipient.address)
             to = [recipient.address]
             if fast_path_for(recipient.address):

@@ -11,18 +11,20 @@ from pydantic import ValidationError
 from temporalio import activity
 
 from activities.broadcast import recipient_key, run_batch, sms_number
-from activities.render import render_text
+from activities.render import render_text_async
 from activities.sms import SmsActivities
 from contracts.broadcast import BatchProgress, Recipient, SendBatchInput
 from contracts.errors import PermanentError, describe_errors
+from contracts.render_limits import RenderLimits
 from contracts.sms import SmsJob
 
 
 class SmsBroadcastActivities:
     """Sends SMS broadcast batches; built by the worker around the SMS activities it already has."""
 
-    def __init__(self, sms: SmsActivities) -> None:
+    def __init__(self, sms: SmsActivities, limits: RenderLimits | None = None) -> None:
         self.sms = sms
+        self.limits = limits or RenderLimits()
 
     @activity.defn(name="send_sms_batch")
     async def send_sms_batch(self, request: SendBatchInput) -> BatchProgress:
@@ -33,7 +35,7 @@ class SmsBroadcastActivities:
         message = request.message
         assert message.body is not None  # the model requires it on the SMS channel
         try:
-            body = render_text(message.body, message.context | recipient.context)
+            body = await render_text_async(message.body, message.context | recipient.context, self.limits)
             job = SmsJob(to=sms_number(recipient), body=body, sender_id=message.sender_id)
             await self.sms.deliver(recipient_key(request.broadcast_id, recipient.address), job)
         except ValidationError as e:  # this recipient's text is too long, or their number is not one

@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from contracts.errors import InvalidJob
+from contracts.input_checks import path_text
 
 _DATA_DIR: ContextVar[Path | None] = ContextVar("conveyor_data_dir", default=None)
 
@@ -36,6 +37,10 @@ def data_file(path: str | Path) -> Path:
     """`path` (relative to the data directory, or absolute inside it) as a real path inside the data directory;
     `InvalidJob` (permanent) for any other path, or when no data directory is set."""
     root = _DATA_DIR.get()
+    try:
+        path_text(str(path))
+    except ValueError as e:
+        raise InvalidJob(f"a file path {e}") from None
     if root is None:
         raise InvalidJob("this worker reads no files: it has no data directory (CONVEYOR_DATA_DIR)")
     full = (root / path).resolve()

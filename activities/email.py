@@ -22,7 +22,7 @@ from activities.liveness import alive
 from activities.render import RenderedEmail, TemplateRenderer
 from activities.storage import Storage
 from contracts.email import JOB_ID_HEADER, EmailJob, EmailResult, SendEmailInput
-from contracts.errors import AttachmentNotFound, JobError
+from contracts.errors import TYPED_FAILURES, AttachmentNotFound, as_application_error
 
 
 def message_id(job_id: str, mail_from: str) -> str:
@@ -52,16 +52,16 @@ class EmailActivities:
         job id. Failures are raised typed: see `contracts.errors`."""
         try:
             return await self.send(running_job_id(), job_input(args, EmailJob))
-        except JobError as e:
-            raise e.to_application_error() from None
+        except TYPED_FAILURES as e:  # input errors fail at once as InvalidJob; outages are retried
+            raise as_application_error(e) from None
 
     @activity.defn(name="send_email")
     async def send_email(self, request: SendEmailInput) -> EmailResult:
         """One email as a workflow's step (the welcome flow, report delivery, `SendEmail` jobs still in flight)."""
         try:
             return await self.send(request.job_id, request.job)
-        except JobError as e:
-            raise e.to_application_error() from None
+        except TYPED_FAILURES as e:  # input errors fail at once as InvalidJob; outages are retried
+            raise as_application_error(e) from None
 
     async def send(self, job_id: str, job: EmailJob) -> EmailResult:
         """Render and send `job` as job `job_id` (which names its Message-ID)."""
@@ -74,7 +74,7 @@ class EmailActivities:
     async def build(self, job_id: str, job: EmailJob) -> EmailMessage:
         """The MIME message for `job`: text and/or HTML alternatives, then attachments. Bcc stays off headers."""
         content = (
-            self.renderer.render(job.template, job.context)
+            await self.renderer.render_async(job.template, job.context)
             if job.template
             else RenderedEmail(subject=job.subject or "", text=job.text, html=job.html)
         )

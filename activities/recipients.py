@@ -72,3 +72,7 @@ def csv_recipients(arg: str | list[str]) -> Iterator[Recipient]:
                 yield Recipient(address=address, context={k: v for k, v in row.items() if k is not None})
     except FileNotFoundError:
         raise InvalidJob(f"no recipients file {arg!r}") from None
+    except IsADirectoryError:  # its message would carry the data directory's absolute path
+        raise InvalidJob(f"{arg!r} is a directory, not a recipients file") from None
+    except UnicodeDecodeError:
+        raise InvalidJob(f"{arg!r} is not a UTF-8 CSV file") from None

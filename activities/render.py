@@ -5,20 +5,95 @@ Rendering is sandboxed (templates may come from people who should not run code i
 variable is an error, not an empty string in a customer's inbox) and autoescaped for HTML. Your templates dir is
 searched first, then the built-ins (`welcome`, `password-reset`, `report-ready`), so a file of yours overrides
 the built-in of the same name.
+
+Every render is bounded (see `activities.sandbox`): a template over its budget fails with a permanent
+`TemplateError` naming the limit. The async forms (`render_async`, `render_text_async`) first render on the event
+loop for at most `ON_LOOP_SECONDS` — a normal template is done by then, with no thread hop — and only a render
+that outgrows that slice is started again on the render thread, where its time budget stops it; so a hostile
+template never holds the loop that heartbeats, the API and the other queues share.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
+from activities.sandbox import (
+    BoundedEnvironment,
+    Budget,
+    BudgetExceeded,
+    OverSlice,
+    RenderTimeout,
+    render_within,
+    within,
+)
 from contracts.errors import TemplateError, TemplateNotFound
+from contracts.render_limits import RenderLimits
+
+T = TypeVar("T")
+
+ON_LOOP_SECONDS = 0.01
+"""How long a render may hold the event loop before it moves to the render thread (and starts over there)."""
+
+_RENDER_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="conveyor-render")
+"""Slow renders only; two threads, so hostile templates cannot take every thread the worker has."""
+
+
+STRIKES = 3
+"""Renders of one template in a row that ran out of time, after which this worker stops trying it: a hostile
+broadcast would otherwise cost the full time budget for each of its (maybe millions of) recipients."""
+
+_strikes: dict[str, int] = {}
+
+
+def _struck_out(key: str, limits: RenderLimits) -> None:
+    if _strikes.get(key, 0) >= STRIKES:
+        error = TemplateError(
+            f"rendering took over {limits.timeout:g} s for {STRIKES} recipients in a row; not tried again"
+        )
+        error.timed_out = True
+        raise error
+
+
+async def bounded(fn: Callable[[], T], limits: RenderLimits, key: str) -> T:
+    """`fn()` (a render of the template `key`) under `limits`: on the loop while it stays within
+    `ON_LOOP_SECONDS`, else from the start again on the render thread. Rendering is pure, so starting over
+    changes nothing but where it runs."""
+    _struck_out(key, limits)
+    try:
+        return within(Budget(limits, slice_seconds=ON_LOOP_SECONDS), fn)
+    except OverSlice:
+        pass
+
+    def in_thread() -> T:
+        _struck_out(key, limits)  # renders queued behind the strikes need not run
+        return within(Budget(limits), fn)
+
+    future = asyncio.get_running_loop().run_in_executor(_RENDER_THREADS, in_thread)
+    try:
+        # The budget stops the thread itself at its deadline; this wait is the backstop for one step that
+        # overruns it (the thread then finishes on its own, its result unused).
+        result = await asyncio.wait_for(asyncio.shield(future), timeout=limits.timeout * 2 + 1)
+    except TimeoutError:
+        error = TemplateError(f"rendering took over {limits.timeout:g} s")
+        error.timed_out = True
+        raise error from None
+    except TemplateError as e:
+        if e.timed_out:
+            if len(_strikes) > 1000:  # bounded memory: forget old templates
+                _strikes.clear()
+            _strikes[key] = _strikes.get(key, 0) + 1
+        raise
+    _strikes.pop(key, None)
+    return result
+
 
 BUILTIN_TEMPLATES = Path(__file__).parent / "email_templates"
 
@@ -35,17 +110,26 @@ class RenderedEmail:
 class TemplateRenderer:
     """Renders named email templates from the user's directory, falling back to the built-ins."""
 
-    def __init__(self, templates_dir: Path | None = None) -> None:
+    def __init__(self, templates_dir: Path | None = None, limits: RenderLimits | None = None) -> None:
         search = [str(p) for p in (templates_dir, BUILTIN_TEMPLATES) if p is not None]
-        self._env = SandboxedEnvironment(
+        self.limits = limits or RenderLimits()
+        self._env = BoundedEnvironment(
             loader=jinja2.FileSystemLoader(search),
             undefined=jinja2.StrictUndefined,
             autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
             keep_trailing_newline=False,
         )
 
+    async def render_async(self, name: str, context: Mapping[str, Any]) -> RenderedEmail:
+        """`render` within this renderer's limits, off the event loop when it is slow (see the module doc)."""
+        return await bounded(lambda: self._render_all(name, context), self.limits, f"named:{name}")
+
     def render(self, name: str, context: Mapping[str, Any]) -> RenderedEmail:
-        """Render template `name`; raises `TemplateNotFound` or `TemplateError` (both permanent)."""
+        """Render template `name` on this thread within the limits; raises `TemplateNotFound` or `TemplateError`
+        (both permanent)."""
+        return within(Budget(self.limits), lambda: self._render_all(name, context))
+
+    def _render_all(self, name: str, context: Mapping[str, Any]) -> RenderedEmail:
         subject = self._render(name, "subject.txt", context, required=True)
         text = self._render(name, "body.txt", context)
         html = self._render(name, "body.html", context)
@@ -73,11 +157,14 @@ class TemplateRenderer:
             raise TemplateError(f"template '{name}/{part}' line {e.lineno}: {e.message}") from None
 
     def _render(self, name: str, part: str, context: Mapping[str, Any], required: bool = False) -> str | None:
-        template = self._load(name, part, required)
+        try:
+            template = self._load(name, part, required)
+        except BudgetExceeded as e:  # a constant expression folded at compile time
+            raise TemplateError(f"template '{name}/{part}' over its render budget: {e}") from None
         return None if template is None else rendered(template, context, f"template '{name}/{part}'")
 
 
-_INLINE = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+_INLINE = BoundedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
 """Inline text templates: the same sandbox and strictness as the named ones; plain text, so no escaping."""
 
 
@@ -86,17 +173,31 @@ def _inline(source: str) -> jinja2.Template:
     return _INLINE.from_string(source)
 
 
-def rendered(template: jinja2.Template, context: Mapping[str, Any], what: str) -> str:
-    """`template` rendered with `context`; a missing variable or a failing expression is a `TemplateError`
-    (permanent) that starts with `what`."""
+def rendered(template: jinja2.Template | Callable[[], jinja2.Template], context: Mapping[str, Any], what: str) -> str:
+    """`template` (or the compiled template `template()` returns: compiling folds constant expressions, which
+    can be over budget too) rendered with `context` under the current budget. A missing variable, a failing
+    expression (`1/0`, `range` too long, a type error) or an exhausted budget is a `TemplateError` (permanent:
+    the same template and data fail the same way on every attempt) that starts with `what`."""
     try:
-        return template.render(context)
+        return render_within(template if isinstance(template, jinja2.Template) else template(), dict(context))
     except jinja2.UndefinedError as e:
         raise TemplateError(f"{what}: {e.message}") from None
-    except jinja2.TemplateError as e:
-        raise TemplateError(f"{what}: {e}") from None
+    except BudgetExceeded as e:
+        error = TemplateError(f"{what} over its render budget: {e}")
+        error.timed_out = isinstance(e, RenderTimeout)
+        raise error from None
+    except RecursionError:
+        raise TemplateError(f"{what}: recursion too deep") from None
+    except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as e:
+        raise TemplateError(f"{what}: {type(e).__name__}: {e}") from None
 
 
 def render_text(source: str, context: Mapping[str, Any]) -> str:
-    """Render an inline template (compiled once per distinct text); `TemplateError` (permanent) if it fails."""
-    return rendered(_inline(source), context, "text template")
+    """Render an inline template (compiled once per distinct text) within the current budget; `TemplateError`
+    (permanent) if it fails."""
+    return rendered(lambda: _inline(source), context, "text template")
+
+
+async def render_text_async(source: str, context: Mapping[str, Any], limits: RenderLimits) -> str:
+    """`render_text` within `limits`, off the event loop when it is slow."""
+    return await bounded(lambda: render_text(source, context), limits, f"inline:{source}")

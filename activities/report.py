@@ -31,7 +31,7 @@ from activities.reports.registry import REPORTS, Report, ReportContext, Row
 from activities.reports.tables import open_table
 from activities.storage import Storage
 from contracts.email import Attachment, EmailJob
-from contracts.errors import JobError
+from contracts.errors import TYPED_FAILURES, as_application_error
 from contracts.progress import Progress
 from contracts.report import ATTACH_MAX_BYTES, RenderedReport, RenderReportInput, ReportDelivery, ReportFormat
 
@@ -80,8 +80,8 @@ class ReportActivities:
                 progress = await self._render_in_pool(report, job.params, job.format, path)
                 size = path.stat().st_size
                 await self.storage.upload(key, path, job.format.content_type)
-        except JobError as e:
-            raise e.to_application_error() from None
+        except TYPED_FAILURES as e:  # input errors fail at once as InvalidJob; outages are retried
+            raise as_application_error(e) from None
         rows, pages = progress
         attach = bool(job.deliver_to) and size <= self.attach_max_bytes
         url = None if attach else await self.storage.link(key)

@@ -17,7 +17,7 @@ from temporalio import activity
 from activities.job_input import job_input, running_job_id
 from activities.liveness import alive
 from activities.sms_providers import SmsProvider
-from contracts.errors import JobError
+from contracts.errors import TYPED_FAILURES, as_application_error
 from contracts.sms import SendSmsInput, SmsJob, SmsResult, parts
 
 
@@ -59,16 +59,16 @@ class SmsActivities:
         id. Failures are raised typed: see `contracts.errors`."""
         try:
             return await self.send(running_job_id(), job_input(args, SmsJob))
-        except JobError as e:
-            raise e.to_application_error() from None
+        except TYPED_FAILURES as e:  # input errors fail at once as InvalidJob; outages are retried
+            raise as_application_error(e) from None
 
     @activity.defn(name="send_sms")
     async def send_sms(self, request: SendSmsInput) -> SmsResult:
         """One message as a workflow's step (`SendSms` jobs still in flight)."""
         try:
             return await self.send(request.job_id, request.job)
-        except JobError as e:
-            raise e.to_application_error() from None
+        except TYPED_FAILURES as e:  # input errors fail at once as InvalidJob; outages are retried
+            raise as_application_error(e) from None
 
     async def send(self, job_id: str, job: SmsJob) -> SmsResult:
         """Send `job` as job `job_id` (providers that deduplicate use it)."""

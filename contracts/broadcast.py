@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from contracts.input_checks import nesting_depth, path_text
 from contracts.sms import MAX_PARTS, SENDER_ID
 from contracts.templates import TEMPLATE_NAME, check_syntax
 
@@ -61,7 +62,7 @@ class BroadcastMessage(BaseModel):
                 raise ValueError("body and sender_id are for SMS broadcasts (channel 'sms'); email uses template")
             if self.template is None:
                 raise ValueError("an email broadcast needs a template (e.g. 'newsletter'); an SMS one, channel 'sms'")
-            if not TEMPLATE_NAME.match(self.template):
+            if not TEMPLATE_NAME.fullmatch(self.template):
                 raise ValueError("template must be a name of letters, digits, '-' and '_' (e.g. 'newsletter')")
             return self
         if self.template is not None:
@@ -70,6 +71,11 @@ class BroadcastMessage(BaseModel):
             raise ValueError("an SMS broadcast needs a body (the text, e.g. 'Hi {{ name }}')")
         check_syntax(self.body)
         return self
+
+    @field_validator("context")
+    @classmethod
+    def _depth(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return nesting_depth(value)
 
 
 class SourceRef(BaseModel):
@@ -86,6 +92,14 @@ class SourceRef(BaseModel):
         if isinstance(value, str):
             name, _, arg = value.partition(":")
             return {"name": name, "arg": arg}
+        return value
+
+    @field_validator("name", "arg")
+    @classmethod
+    def _no_control(cls, value: str | list[str]) -> str | list[str]:
+        """A NUL in a path fails every attempt of `open` (`embedded null byte`): refuse it here."""
+        for text in [value] if isinstance(value, str) else value:
+            path_text(text)
         return value
 
 

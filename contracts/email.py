@@ -7,14 +7,19 @@ HTTP API and the workflow itself (for JSON from non-Python producers) refuse the
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any, Self
 
-from pydantic import Base64Bytes, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import Base64Bytes, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from contracts.input_checks import header_text, nesting_depth, path_text
 from contracts.templates import TEMPLATE_NAME
 
 JOB_ID_HEADER = "X-Conveyor-Job-Id"
 """The header every email a job sends carries: the job id (the dev outbox names its files by it)."""
+REFUSED_ATTACHMENT_TYPES = ("multipart", "message")
+"""Top-level types that are containers, not files: the bytes of an attachment cannot be one."""
 MAX_RECIPIENTS = 50
 MAX_INLINE_ATTACHMENT_BYTES = 512 * 1024
 """Inline attachments ride in the job's payload (Temporal refuses payloads over 2 MB; base64 adds a third)."""
@@ -25,10 +30,40 @@ class Attachment(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    filename: str = Field(min_length=1, max_length=255, pattern=r"^[^/\\\x00-\x1f]+$")
+    filename: str = Field(min_length=1, max_length=255, pattern=r"^[^/\\]+$")
     content_type: str = Field("application/octet-stream", pattern=r"^[\w.+-]+/[\w.+-]+$")
     content: Base64Bytes | None = Field(None, description="The file itself, base64 in JSON.")
-    storage_key: str | None = Field(None, description="Key of a file in Conveyor's storage (e.g. a report).")
+    storage_key: str | None = Field(
+        None, max_length=1024, description="Key of a file in Conveyor's storage (e.g. a report)."
+    )
+
+    @field_validator("filename")
+    @classmethod
+    def _one_line_filename(cls, value: str) -> str:
+        return header_text(value)  # it goes into the Content-Disposition header
+
+    @field_validator("storage_key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        return None if value is None else path_text(value)
+
+    @field_validator("content_type")
+    @classmethod
+    def _a_file_type(cls, value: str) -> str:
+        if value.partition("/")[0].lower() in REFUSED_ATTACHMENT_TYPES:
+            raise ValueError("an attachment cannot be multipart/* or message/*: give the file's own type")
+        return value
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _strict_base64(cls, value: Any) -> Any:
+        """Lenient decoding drops what is not base64 (`"!!!"` became an empty file): refuse it instead."""
+        if isinstance(value, (str, bytes)):
+            try:
+                base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("is not valid base64") from None
+        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
@@ -56,14 +91,17 @@ class EmailJob(BaseModel):
     @model_validator(mode="after")
     def _content_and_limits(self) -> Self:
         if self.template is not None:
-            if not TEMPLATE_NAME.match(self.template):
+            if not TEMPLATE_NAME.fullmatch(self.template):
                 raise ValueError("template must be a name of letters, digits, '-' and '_' (e.g. 'welcome')")
             if self.subject or self.text or self.html:
                 raise ValueError("give either 'template' or 'subject' with 'text'/'html', not both")
         elif not self.subject or not (self.text or self.html):
             raise ValueError("give 'template', or 'subject' with 'text' and/or 'html'")
-        if self.subject and ("\n" in self.subject or "\r" in self.subject):
-            raise ValueError("subject must be a single line")
+        if self.subject:
+            try:
+                header_text(self.subject)
+            except ValueError as e:
+                raise ValueError(f"subject {e}") from None
         if len(self.to) + len(self.cc) + len(self.bcc) > MAX_RECIPIENTS:
             raise ValueError(f"at most {MAX_RECIPIENTS} recipients (to + cc + bcc) per email; use a broadcast")
         inline = sum(len(a.content) for a in self.attachments if a.content is not None)
@@ -73,6 +111,11 @@ class EmailJob(BaseModel):
                 "store the file and attach it by 'storage_key'"
             )
         return self
+
+    @field_validator("context")
+    @classmethod
+    def _depth(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return nesting_depth(value)
 
     @property
     def recipients(self) -> list[str]:

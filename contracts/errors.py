@@ -43,7 +43,11 @@ class TemplateNotFound(PermanentError):
 
 
 class TemplateError(PermanentError):
-    """The template exists but does not render: a missing variable or a syntax error."""
+    """The template exists but does not render: a missing variable, a syntax error, a failing expression, or a
+    render over its budget (time, size, loop iterations)."""
+
+    timed_out: bool = False
+    """Over its time budget: the one failure that costs the worker that time again on every recipient."""
 
 
 class AttachmentNotFound(PermanentError):
@@ -114,3 +118,23 @@ def describe_errors(error: ValidationError, prefix: str = "") -> str:
     return "; ".join(
         f"{prefix}{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors(include_url=False)
     )
+
+
+INPUT_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, ArithmeticError, LookupError)
+"""Python errors a job's input causes inside an activity (a value out of range, `inf` hours, a wrong type): the
+same input fails the same way on every attempt, so retrying them for minutes helps no one. I/O errors (`OSError`,
+time-outs) are not among them: they stay retryable."""
+
+TYPED_FAILURES: tuple[type[Exception], ...] = (JobError, *INPUT_ERRORS)
+"""What an activity catches around its work and raises as `as_application_error` (anything else is a bug or an
+outage, and is retried)."""
+
+
+def as_application_error(error: Exception) -> ApplicationError:
+    """The Temporal failure for `error`: a `JobError` as itself, an input error as a permanent `InvalidJob`
+    naming the Python error (its message cut short: it may quote a lot of input)."""
+    if isinstance(error, JobError):
+        return error.to_application_error()
+    if isinstance(error, ValidationError):
+        return InvalidJob(describe_errors(error)).to_application_error()
+    return InvalidJob(f"{type(error).__name__}: {str(error)[:300]}").to_application_error()

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 
 from contracts.email import MAX_RECIPIENTS, EmailJob
 from contracts.errors import describe_errors
+from contracts.input_checks import path_text
 
 ATTACH_MAX_BYTES = 2_000_000
 """Reports up to this size are emailed as attachments, larger ones as a link (unless the settings say otherwise)."""
@@ -44,7 +45,9 @@ class JobsSummaryParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    hours: float = Field(24, gt=0, description="Jobs started in the last this many hours.")
+    hours: float = Field(
+        24, gt=0, le=24 * 366 * 10, allow_inf_nan=False, description="Jobs started in the last this many hours."
+    )
     failures: int = Field(50, ge=0, le=1000, description="List at most this many failed jobs.")
 
 
@@ -54,6 +57,12 @@ class CsvFileParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: Path = Field(description="A CSV file with a header row, UTF-8, in CONVEYOR_DATA_DIR (or relative to it).")
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _no_control(cls, value: Any) -> Any:
+        """A NUL in a path fails every attempt of `open` (`embedded null byte`): refuse it here."""
+        return path_text(value) if isinstance(value, str) else value
 
 
 REPORT_PARAMS: dict[str, type[BaseModel]] = {"jobs-summary": JobsSummaryParams, "csv-file": CsvFileParams}

@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import re
 
-TEMPLATE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-"""A template's name: lower-case letters, digits, `-` and `_` (it names a directory of template files)."""
+TEMPLATE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+"""A template's name: lower-case letters, digits, `-` and `_` (it names a directory of template files). Use
+`fullmatch`: `$` in a `match` would let `"welcome\n"` through."""
 
 
 def check_syntax(source: str) -> None:
-    """Raise `ValueError` naming the line of a syntax error in an inline template: models call this, so bad
-    templates are refused at the edge, before anything is enqueued."""
-    from jinja2 import TemplateSyntaxError
+    """Raise `ValueError` naming the line of a syntax error, or of an `include`/`import`/`extends`, in an
+    inline template: models call this, so bad templates are refused at the edge, before anything is enqueued.
+    (An inline template has no directory to load another from: at render time that would fail every recipient.)"""
+    from jinja2 import TemplateSyntaxError, nodes
     from jinja2.sandbox import SandboxedEnvironment
 
     try:
-        SandboxedEnvironment().parse(source)
+        tree = SandboxedEnvironment().parse(source)
     except TemplateSyntaxError as e:
         raise ValueError(f"template syntax error on line {e.lineno}: {e.message}") from None
+    for node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        tag = type(node).__name__.lower().replace("fromimport", "from ... import")
+        raise ValueError(f"line {node.lineno}: an inline template cannot use '{tag}'")

@@ -11,6 +11,7 @@ again hands back the existing job (running or finished) instead of starting a se
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Iterable, Mapping
@@ -44,18 +45,30 @@ from contracts.sms import SmsJob
 from contracts.states import JobState
 from conveyor import operations, search_attributes
 from conveyor.connection import connect
-from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, JobStateError
+from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, JobStateError, KeyReused
 from conveyor.events import UserEvent, deliver, validate_event
 from conveyor.operations import JobStats, JobSummary
 from conveyor.settings import Settings
 from conveyor.status import JobStatus, activity_status, workflow_status
 from workflows.policies import policy_of
 
+MAX_DELAY = timedelta(days=365)
+"""Longest `delay` any producer (Python, CLI, HTTP) may give: one cap for every path."""
+
 MAX_PAYLOAD_BYTES = 1_500_000
 """Largest job input accepted: Temporal refuses payloads over 2 MB, and the history needs room besides."""
 
 T = TypeVar("T")
 log = logging.getLogger("conveyor")
+
+
+def input_digest(model: BaseModel) -> str:
+    """The digest of a job's input: the same key with other input is told apart by it (`KeyReused`)."""
+    return hashlib.sha256(model.model_dump_json().encode()).hexdigest()
+
+
+INPUT_MEMO = "input_sha256"
+"""Memo of a keyed job: the digest of its input, so the same key with other input is told apart (`KeyReused`)."""
 
 KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:@+=")
 
@@ -99,7 +112,10 @@ def validate(kind: JobKind, job: BaseModel | Mapping[str, Any]) -> BaseModel:
         model = job if isinstance(job, kind.request) else kind.request.model_validate(job)
     except ValidationError as e:
         raise InvalidJobError(f"invalid {kind.name} job: {describe_errors(e)}") from None
-    size = len(model.model_dump_json())
+    try:
+        size = len(model.model_dump_json())
+    except (ValueError, TypeError, RecursionError) as e:  # e.g. a Python caller's model nested past the encoder
+        raise InvalidJobError(f"invalid {kind.name} job: cannot be encoded as JSON ({type(e).__name__})") from None
     if size > MAX_PAYLOAD_BYTES:
         raise InvalidJobError(
             f"invalid {kind.name} job: {size} bytes of input, over the {MAX_PAYLOAD_BYTES} limit; "
@@ -115,12 +131,20 @@ def prepared(kind: JobKind, job: BaseModel | Mapping[str, Any], settings: Settin
 
 
 def job_priority(priority: int | None) -> Priority:
-    """Temporal's priority for Conveyor's 1 (first) to 5 (last); None keeps the default (3)."""
+    """Temporal's priority for Conveyor's 1 (first) to 5 (last); None keeps the default (3). A bool or a float
+    is refused here, not by Temporal's protobuf encoder with a raw `TypeError`."""
     if priority is None:
         return Priority.default
-    if not 1 <= priority <= 5:
-        raise InvalidJobError("priority must be 1 (first) to 5 (last)")
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 5:
+        raise InvalidJobError("priority must be a whole number from 1 (first) to 5 (last)")
     return Priority(priority_key=priority)
+
+
+def job_delay(delay: timedelta | None) -> timedelta | None:
+    """`delay` if it is from 0 to `MAX_DELAY` (365 days); `InvalidJobError` otherwise."""
+    if delay is not None and (not isinstance(delay, timedelta) or not timedelta(0) <= delay <= MAX_DELAY):
+        raise InvalidJobError("delay must be from 0 to 365 days")
+    return delay
 
 
 @dataclass(frozen=True)
@@ -244,13 +268,12 @@ class Jobs:
         prepared here, so a bad job raises `InvalidJobError` and nothing is enqueued."""
         spec = enqueued_kind(kind)
         model = prepared(spec, job, self.settings)
-        if delay is not None and delay < timedelta(0):
-            raise InvalidJobError("delay must not be negative")
+        delay, start_priority = job_delay(delay), job_priority(priority)
         jid = job_id(spec, key)
         if spec.shape is Shape.ACTIVITY and await self.standalone_activities():
-            execution: Any = await self._start_activity(spec, model, jid, key, delay, job_priority(priority))
+            execution: Any = await self._start_activity(spec, model, jid, key, delay, start_priority)
         else:
-            execution = await self._start_workflow(spec, model, jid, key, delay, job_priority(priority))
+            execution = await self._start_workflow(spec, model, jid, key, delay, start_priority)
         return JobHandle(id=jid, kind=spec, execution=execution)
 
     def _search_attributes(self, spec: JobKind, model: BaseModel, key: str | None) -> Any:
@@ -265,9 +288,11 @@ class Jobs:
                 model,
                 id=jid,
                 task_queue=spec.task_queue(self.settings.queues, model),
-                # Same key while running: hand back the running job. Same key after it ended: refuse a second
-                # run (the default would start one and send twice); we then hand back the ended job.
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                # Same key while running or after it ended: refuse a second run (the default reuse policy would
+                # start one after it ended, and send twice); we then hand back the existing job if its input is
+                # the same (its memo's digest), else `KeyReused`.
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                memo={INPUT_MEMO: input_digest(model)} if key is not None else None,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 start_delay=delay,
                 priority=priority,
@@ -275,7 +300,12 @@ class Jobs:
                 result_type=spec.result,
             )
         except WorkflowAlreadyStartedError:
-            return self.client.get_workflow_handle(jid, result_type=spec.result)
+            handle = self.client.get_workflow_handle(jid, result_type=spec.result)
+            if key is not None:
+                existing = await (await handle.describe()).memo_value(INPUT_MEMO, None)
+                if existing is not None and existing != input_digest(model):  # None: enqueued before digests
+                    raise KeyReused(jid) from None
+            return handle
 
     async def _start_activity(
         self, spec: JobKind, model: BaseModel, jid: str, key: str | None, delay: timedelta | None, priority: Priority
@@ -286,8 +316,9 @@ class Jobs:
                 model,
                 id=jid,
                 task_queue=spec.task_queue(self.settings.queues, model),
-                # As for workflows: a running job is handed back, an ended one is never started twice by a key.
-                id_conflict_policy=ActivityIDConflictPolicy.USE_EXISTING,
+                # As for workflows: a key never starts a second run, and hands back the existing job only if
+                # its input is the same.
+                id_conflict_policy=ActivityIDConflictPolicy.FAIL,
                 id_reuse_policy=ActivityIDReusePolicy.REJECT_DUPLICATE,
                 start_delay=delay,
                 priority=priority,
@@ -297,7 +328,14 @@ class Jobs:
                 **policy_of(spec).activity_options(),
             )
         except ActivityAlreadyStartedError:
-            return self.client.get_activity_handle(jid, result_type=spec.result)
+            handle = self.client.get_activity_handle(jid, result_type=spec.result)
+            if key is not None:
+                raw = (await handle.describe(include_input=True)).raw_input
+                if raw is not None and raw.payloads:
+                    existing = spec.request.model_validate_json(raw.payloads[0].data)
+                    if input_digest(existing) != input_digest(model):
+                        raise KeyReused(jid) from None
+            return handle
 
     async def bulk(self, items: Iterable[BulkJob], *, concurrency: int = 50) -> list[JobHandle | ConveyorError]:
         """Enqueue many jobs, at most `concurrency` at a time. Each item gets its handle or its error, in order:

@@ -23,6 +23,16 @@ class JobStateError(ConveyorError):
     """The job's state does not allow the operation (e.g. retrying a running job, cancelling a finished one)."""
 
 
+class KeyReused(JobStateError):
+    """An idempotency key was given again with a different job: the key names `job_id`, which was enqueued with
+    other input. (Handing back that job would silently drop the new one; the HTTP API answers 409, as Stripe's
+    idempotency keys do.)"""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"the key is already used by job {job_id}, enqueued with different input; use a new key")
+        self.job_id = job_id
+
+
 class JobFailed(ConveyorError):
     """The job ended without success. `type` is the failure's type (e.g. `RecipientRejected`)."""
 

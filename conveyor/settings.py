@@ -20,7 +20,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from contracts.broadcast import CONTINUE_EVERY
 from contracts.config import AwsConfig, SmtpConfig, SmtpTls
 from contracts.kinds import DEFAULT_QUEUE, REPORTS_QUEUE, SMS_QUEUE
+from contracts.render_limits import RenderLimits
 from contracts.report import ATTACH_MAX_BYTES
+from contracts.webhook_url import webhook_url_problem
 from contracts.welcome import FOLLOW_UP_AFTER
 
 
@@ -48,7 +50,10 @@ class LogFormat(StrEnum):
 class Settings(BaseSettings):
     """Conveyor's configuration. Field names map to `CONVEYOR_<NAME>` (e.g. `CONVEYOR_SMTP_HOST`)."""
 
-    model_config = SettingsConfigDict(env_prefix="CONVEYOR_", env_file=".env", extra="ignore", env_ignore_empty=True)
+    # `hide_input_in_errors`: a refused setting may be a secret, and pydantic quotes the input in its errors.
+    model_config = SettingsConfigDict(
+        env_prefix="CONVEYOR_", env_file=".env", extra="ignore", env_ignore_empty=True, hide_input_in_errors=True
+    )
 
     # Temporal
     temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
@@ -79,6 +84,14 @@ class Settings(BaseSettings):
     )
 
     smtp_pool_size: int = Field(10, ge=1, description="SMTP connections a worker reuses for broadcasts.")
+
+    # Templates come from producers: what one render may cost (see `activities.sandbox`)
+    render_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="Longest one message's render may take; over it, it fails as TemplateError."
+    )
+    render_max_bytes: int = Field(
+        1_000_000, ge=1000, description="Largest rendered message, and largest string a template may build."
+    )
 
     # Failure alerts
     ops_email: str | None = Field(None, description="Where failure alerts (and ops reports) are emailed.")
@@ -193,6 +206,16 @@ class Settings(BaseSettings):
         True, description="`conveyor dev` runs its SMTP outbox; false: it uses the SMTP server set above."
     )
 
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """A webhook URL that cannot be POSTed to is refused at load (`conveyor doctor` names the variable),
+        not when the first job fails; the message never quotes it (it is a secret)."""
+        problem = webhook_url_problem(value.get_secret_value()) if value is not None else None
+        if problem is not None:
+            raise ValueError(f"the alert webhook URL {problem}")
+        return value
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
@@ -200,6 +223,30 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
+
+    def as_env(self) -> dict[str, str]:
+        """Every setting as the `CONVEYOR_*` variable that gives it back (secrets in clear, lists comma-joined):
+        how a child process (`conveyor dev`'s API) gets exactly these settings, whatever built them."""
+        env: dict[str, str] = {}
+        plain = self.model_dump(mode="json")
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, list):
+                text = ",".join(v.get_secret_value() if isinstance(v, SecretStr) else str(v) for v in value)
+            elif isinstance(value, SecretStr):
+                text = value.get_secret_value()
+            elif isinstance(value, bool):
+                text = "true" if value else "false"
+            else:
+                text = str(plain[name])
+            env[f"CONVEYOR_{name.upper()}"] = text
+        return env
+
+    def render_limits(self) -> RenderLimits:
+        """What one render of a template may spend."""
+        return RenderLimits(timeout=self.render_timeout_seconds, max_bytes=self.render_max_bytes)
 
     def smtp_config(self) -> SmtpConfig:
         """How the email activities reach the SMTP server."""

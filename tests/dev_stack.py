@@ -32,6 +32,14 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
+def command_of(pid: int) -> list[str]:
+    """The command line of process `pid` (empty if it is gone)."""
+    try:
+        return [part.decode() for part in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if part]
+    except OSError:
+        return []
+
+
 def dev_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
     env |= {
@@ -67,6 +75,10 @@ async def dev_stack(env: dict[str, str], cwd: Path | None = None) -> AsyncIterat
     assert f"Web UI       http://127.0.0.1:{env['CONVEYOR_DEV_UI_PORT']}" in banner.decode()
     children = children_of(proc.pid)
     assert children, "the Temporal server runs as a child"
+    commands = [command_of(pid) for pid in children]
+    assert any(c[-2:] == ["conveyor", "api"] or c[-1:] == ["api"] for c in commands), (
+        f"the API runs as a process of its own, so a busy worker cannot freeze it: {commands}"
+    )
     try:
         yield banner.decode()
     finally:

@@ -3,6 +3,7 @@ green, and each broken setting is one red line that says what to change (and nev
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from collections.abc import Iterator
@@ -57,7 +58,7 @@ async def test_ready_setup_is_all_green_and_exits_0(settings: Settings, tmp_path
     code, lines, _ = await doctor(settings, templates_dir=tmp_path / "templates")
     assert code == 0, lines
     assert [line[0] for line in lines] == ["✓"] * len(CHECKS)
-    temporal, attributes, standalone, smtp, templates, storage, sms, data = lines
+    temporal, attributes, standalone, smtp, templates, storage, sms, data, alerts = lines
     assert f"{settings.temporal_address}, namespace default" in temporal
     assert "JobKey, Recipients" in attributes
     assert "Standalone activities" in standalone and "supported (" in standalone
@@ -66,6 +67,7 @@ async def test_ready_setup_is_all_green_and_exits_0(settings: Settings, tmp_path
     assert f"local storage at {settings.reports_dir} (created on first use)" in storage
     assert f"outbox {settings.sms_outbox}" in sms
     assert f"{settings.readable_dir}: " in data and "file(s)" in data
+    assert "none configured" in alerts
 
 
 async def test_server_without_standalone_activities_is_red_and_says_what_to_run(
@@ -115,6 +117,28 @@ async def test_invalid_setting_is_one_red_line_naming_the_variable(settings: Set
     assert ran.code == 1
     assert ran.out.startswith("✗ Settings") and "CONVEYOR_SMTP_PORT" in ran.out
     assert PASSWORD not in ran.out + ran.err
+
+
+async def test_webhook_url_without_scheme_is_red_and_never_printed(settings: Settings) -> None:
+    secret = "hooks.example.com/services/T0/B0/doctor-secret-token"
+    env = doctor_env(settings) | {"CONVEYOR_ALERT_WEBHOOK_URL": secret}
+    ran = await run(str(BIN / "conveyor"), "doctor", env=env)
+    assert ran.code == 1
+    assert ran.out.startswith("✗ Settings") and "CONVEYOR_ALERT_WEBHOOK_URL" in ran.out
+    assert "https://" in ran.out  # says what is missing
+    assert "doctor-secret-token" not in ran.out + ran.err
+
+
+async def test_webhook_alerts_name_the_host_never_the_path(settings: Settings) -> None:
+    port = free_port()
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", port)
+    async with server:
+        hook = SecretStr(f"http://127.0.0.1:{port}/services/path-secret")
+        green = await check("Alerts", settings, alert_webhook_url=hook, ops_email="ops@example.com")
+    assert green.ok and "email to ops@example.com" in green.detail and "http://127.0.0.1/" in green.detail
+    red = await check("Alerts", settings, alert_webhook_url=hook)  # the server is gone
+    assert not red.ok and f"127.0.0.1:{port} unreachable" in red.detail
+    assert "path-secret" not in green.detail + red.detail
 
 
 async def test_smtp_without_starttls_suggests_it(settings: Settings) -> None:
@@ -228,7 +252,7 @@ def objects(settings: Settings) -> list[str]:
 async def test_s3_bucket_and_sns_on_moto_are_green_and_leave_nothing_behind(aws_settings: Settings) -> None:
     code, lines, printed = await doctor(aws_settings)
     assert code == 0, lines
-    *_, storage, sms, _data = lines
+    *_, storage, sms, _data, _alerts = lines
     assert storage.startswith("✓ Report storage")
     assert f"s3://{aws_settings.s3_bucket}/reports on S3 at {aws_settings.s3_endpoint_url}: exists" in storage
     assert sms.startswith("✓ SMS provider") and f"SNS at {aws_settings.sns_endpoint_url}: credentials accepted" in sms

@@ -5,7 +5,9 @@ Run with the real `temporal` CLI, the same way a Node or Go service would call `
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 
 import pytest
@@ -14,6 +16,7 @@ from conveyor import JobFailed, Jobs, Settings
 from tests.cli import run
 from tests.conftest import TEMPORAL
 from tests.smtp_server import SmtpServer
+from worker.build import WORKFLOWS
 
 
 async def start_by_cli(settings: Settings, workflow_type: str, payload: dict[str, object]) -> str:
@@ -45,3 +48,33 @@ async def test_invalid_json_fails_fast_naming_the_field(jobs: Jobs, settings: Se
         await jobs.result(job_id)
     assert failed.value.type == "InvalidJob"
     assert "to.0" in failed.value.message
+
+
+MALFORMED_STARTS: dict[str, list[str]] = {
+    "no input": [],
+    "two inputs": ["--input", "{}", "--input", "{}"],
+    "binary/plain bytes": ["--input", '"aGk="', "--input-meta", "encoding=binary/plain"],
+    "an unknown encoding": ["--input", "{}", "--input-meta", "encoding=application/x-nope"],
+    "JSON 900 levels deep": ["--input", '{"a":' * 900 + "1" + "}" * 900],
+    "a JSON list": ["--input", "[1, 2]"],
+    "a JSON string": ["--input", '"hello"'],
+}
+
+
+@pytest.mark.parametrize("start", MALFORMED_STARTS)
+@pytest.mark.parametrize("workflow_type", sorted(w.__temporal_workflow_definition.name for w in WORKFLOWS))  # type: ignore[attr-defined]
+async def test_every_malformed_start_fails_at_once_as_invalid_job(
+    jobs: Jobs, settings: Settings, workflow_type: str, start: str
+) -> None:
+    job_id = f"bad-{uuid.uuid4().hex}"
+    ran = await run(
+        str(TEMPORAL), "workflow", "start", "--address", settings.temporal_address,
+        "--type", workflow_type, "--task-queue", settings.task_queue, "--workflow-id", job_id,
+        *MALFORMED_STARTS[start],
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    started = time.monotonic()
+    with pytest.raises(JobFailed) as failed:
+        await asyncio.wait_for(jobs.result(job_id), timeout=20)
+    assert failed.value.type == "InvalidJob"
+    assert time.monotonic() - started < 10  # failed at once, not after a retry loop

@@ -76,7 +76,7 @@ def email_activities(settings: Settings, files: Storage | None = None) -> EmailA
     return EmailActivities(
         smtp_config=settings.smtp_config(),
         mail_from=settings.mail_from,
-        renderer=TemplateRenderer(settings.templates_dir),
+        renderer=TemplateRenderer(settings.templates_dir, settings.render_limits()),
         storage=files or storage(settings),
     )
 
@@ -115,7 +115,7 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
     broadcast = BroadcastActivities(email, pool, settings.readable_dir)
     cleanup = CleanupActivities(files, settings.outbox_dir, settings.retention_days)
     sms = SmsActivities(sms_provider(settings), rate_per_second=settings.sms_rate_per_second)
-    sms_broadcast = SmsBroadcastActivities(sms)
+    sms_broadcast = SmsBroadcastActivities(sms, settings.render_limits())
     reports = ReportActivities(
         files,
         email_task_queue=settings.task_queue,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiosmtplib
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -357,6 +358,29 @@ async def data_files(probe: Probe) -> str:
     return f"{directory}: {sum(1 for p in directory.iterdir() if p.is_file())} file(s)"
 
 
+async def alerts(probe: Probe) -> str:
+    """Failure alerts have somewhere to go: the ops address, and a webhook whose host answers on its port. The
+    URL is never printed (it is a credential): only its scheme and host."""
+    settings = probe.settings
+    channels = [f"email to {settings.ops_email}"] if settings.ops_email else []
+    if settings.alert_webhook_url is not None:
+        url = urlsplit(settings.alert_webhook_url.get_secret_value())  # valid: settings checked it at load
+        host = url.hostname or ""
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
+        except (OSError, TimeoutError) as e:
+            raise Problem(
+                f"webhook host {url.scheme}://{host}:{port} unreachable ({type(e).__name__})",
+                "check CONVEYOR_ALERT_WEBHOOK_URL and the network",
+            ) from None
+        writer.close()
+        channels.append(f"webhook {url.scheme}://{host}/… (path hidden)")
+    if not channels:
+        return "none configured: failed jobs are only logged (CONVEYOR_OPS_EMAIL, CONVEYOR_ALERT_WEBHOOK_URL)"
+    return ", ".join(channels)
+
+
 CHECKS: list[tuple[str, Check]] = [
     ("Temporal", temporal),
     ("Search attributes", search_attributes_present),
@@ -366,6 +390,7 @@ CHECKS: list[tuple[str, Check]] = [
     ("Report storage", report_storage),
     ("SMS provider", sms_provider),
     ("Data files", data_files),
+    ("Alerts", alerts),
 ]
 """Every check, in the order printed."""
 

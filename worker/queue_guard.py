@@ -36,6 +36,8 @@ def expected_queue(kind: JobKind, queues: Mapping[str, str], args: Any, converte
             job = converter.from_payload(args[0].payload, kind.request)
         except Exception:
             return None
+        if not isinstance(job, kind.request):  # a binary/plain payload decodes to bytes whatever the type
+            return None
         return kind.task_queue(queues, job)
     return kind.task_queue(queues, None)
 

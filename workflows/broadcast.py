@@ -12,9 +12,9 @@ one worker's pacer holds, whereas batches in parallel on several workers would e
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.broadcast import BroadcastActivities
@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         RecipientPage,
         SendBatchInput,
     )
-    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
+    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, any_inputs, decode
     from workflows.policies import POLICIES
 
 __all__ = ["Broadcast", "BroadcastStatus"]
@@ -50,7 +50,8 @@ class Broadcast(JobWorkflow):
         self.state = BroadcastProgress()
 
     @workflow.run
-    async def run(self, raw: RawValue) -> BroadcastResult:
+    @any_inputs
+    async def run(self, *raw: Any) -> BroadcastResult:
         """Page, send in bounded parallel batches, continue as new every `continue_every` recipients."""
         try:
             return await self._broadcast(decode(raw, BroadcastJob))

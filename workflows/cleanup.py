@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
-from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.cleanup import CleanupActivities
     from contracts.cleanup import CleanupJob, CleanupResult, PurgeInput
-    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
+    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, any_inputs, decode
     from workflows.policies import POLICIES
 
 __all__ = ["Cleanup"]
@@ -19,7 +20,8 @@ class Cleanup(JobWorkflow):
     """Purge stored reports and outbox files past retention. Input: a `CleanupJob`. Result: a `CleanupResult`."""
 
     @workflow.run
-    async def run(self, raw: RawValue) -> CleanupResult:
+    @any_inputs
+    async def run(self, *raw: Any) -> CleanupResult:
         """Purge reports, then outbox files, each in one activity; the cutoff is taken from the workflow's clock."""
         try:
             job = decode(raw, CleanupJob)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
-from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
     from contracts.email import EmailJob, EmailResult, SendEmailInput
-    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
+    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, any_inputs, decode
     from workflows.policies import POLICIES
 
 __all__ = ["SendEmail"]
@@ -19,7 +20,8 @@ class SendEmail(JobWorkflow):
     """Send one email. Input: an `EmailJob` as JSON. Result: an `EmailResult`."""
 
     @workflow.run
-    async def run(self, raw: RawValue) -> EmailResult:
+    @any_inputs
+    async def run(self, *raw: Any) -> EmailResult:
         """Validate the job, then render and send it in one activity."""
         try:
             job = decode(raw, EmailJob)

@@ -15,14 +15,14 @@ other periodic jobs. The server-side dedupe of the alert id, not the watcher's s
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.failure_watch import FailureWatch
     from contracts.failure_watch import FailureWatchInput, FailureWatchReport, FailureWindow
-    from workflows.job import decode
+    from workflows.job import any_inputs, decode
     from workflows.policies import POLICIES
 
 __all__ = ["FailureWatcher"]
@@ -33,7 +33,8 @@ class FailureWatcher:
     """Alert every activity-shaped job closed failed or timed out within `lookback_seconds`, once per job."""
 
     @workflow.run
-    async def run(self, raw: RawValue) -> FailureWatchReport:
+    @any_inputs
+    async def run(self, *raw: Any) -> FailureWatchReport:
         """One window, ending now on the workflow's clock, scanned by one activity."""
         request = decode(raw, FailureWatchInput)
         since = workflow.now() - timedelta(seconds=request.lookback_seconds)

@@ -8,16 +8,17 @@ duplicate ids refused: a retried or reset report job never emails twice, and the
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RawValue, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.report import ReportActivities
     from contracts.email import EmailResult
     from contracts.report import RenderReportInput, ReportJob, ReportResult, StoredReport
-    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
+    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, any_inputs, decode
     from workflows.policies import POLICIES
 
 __all__ = ["GenerateReport"]
@@ -28,7 +29,8 @@ class GenerateReport(JobWorkflow):
     """Generate one report. Input: a `ReportJob` as JSON. Result: a `ReportResult`."""
 
     @workflow.run
-    async def run(self, raw: RawValue) -> ReportResult:
+    @any_inputs
+    async def run(self, *raw: Any) -> ReportResult:
         """Validate the job, render and store the report, then deliver it by email if `deliver_to` is set."""
         try:
             return await self.generate(decode(raw, ReportJob))

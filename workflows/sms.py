@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
-from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.sms import SmsActivities
     from contracts.sms import SendSmsInput, SmsJob, SmsResult
-    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
+    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, any_inputs, decode
     from workflows.policies import POLICIES
 
 __all__ = ["SendSms"]
@@ -19,7 +20,8 @@ class SendSms(JobWorkflow):
     """Send one SMS. Input: an `SmsJob` as JSON. Result: an `SmsResult`."""
 
     @workflow.run
-    async def run(self, raw: RawValue) -> SmsResult:
+    @any_inputs
+    async def run(self, *raw: Any) -> SmsResult:
         """Validate the job, then send it through the provider."""
         try:
             job = decode(raw, SmsJob)

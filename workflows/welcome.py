@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
     from contracts.email import EmailJob, SendEmailInput
     from contracts.welcome import EVENT_SIGNAL, UserEvent, WelcomeJob, WelcomeResult
-    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
+    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, any_inputs, decode
     from workflows.policies import POLICIES
 
 
@@ -39,7 +39,8 @@ class Welcome(JobWorkflow):
             self.activated = True
 
     @workflow.run
-    async def run(self, raw: RawValue) -> WelcomeResult:
+    @any_inputs
+    async def run(self, *raw: Any) -> WelcomeResult:
         """Welcome on `user.created`, then follow up unless `user.activated` came first."""
         try:
             return await self._flow(decode(raw, WelcomeJob))

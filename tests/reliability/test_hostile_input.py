@@ -1,0 +1,189 @@
+"""Hostile input: bad jobs that get past the client (a `temporal` CLI or a Node producer sends raw JSON) fail for
+good within seconds as `InvalidJob` or `TemplateError` — never a retry loop —, a render longer than the heartbeat
+time-out texts nobody twice, and the API of `conveyor dev` answers `/healthz` while a hostile render runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import re
+import statistics
+import time
+import uuid
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from conveyor import JobFailed, Jobs, Settings
+from tests.cli import run
+from tests.conftest import TEMPORAL, settings_for
+from tests.dev_stack import dev_env, dev_stack
+from tests.reliability import figures
+from tests.smtp_server import SmtpServer
+from tests.test_broadcast_sms import customers_csv, texted
+from worker.build import build_workers
+from worker.run import running
+from workflows.policies import POLICIES
+
+NESTED_LOOPS = "{% for i in range(100000) %}{% for j in range(8000) %}{{ j }}{% endfor %}{% endfor %}"
+"""The probe's template: ~21 s of rendering per recipient on the event loop before the render budget."""
+SLOW = "{% for i in range(2000) %}{% set total = range(100000)|sum %}{% endfor %}Hi {{ name }}"
+"""A render of a few seconds that is within every budget but a short heartbeat time-out."""
+SLOW_SUMS = "{% for i in range(100000) %}{% set total = range(100000)|sum %}{% endfor %}"
+"""A render that runs out of time (minutes of work), however the step and size limits are set."""
+
+TO = ["a@example.com"]
+RAW: dict[str, tuple[str, Any]] = {
+    "subject with U+2028": (
+        "SendEmail",
+        {"to": TO, "subject": "Hi\u2028Bcc: x@example.com", "text": "t"},
+    ),
+    "subject with \\x85": ("SendEmail", {"to": TO, "subject": "Hi\x85there", "text": "t"}),
+    "subject with \\x0b": ("SendEmail", {"to": TO, "subject": "Hi\x0bthere", "text": "t"}),
+    "NUL in a storage key": (
+        "SendEmail",
+        {
+            "to": ["a@example.com"],
+            "subject": "s",
+            "text": "t",
+            "attachments": [{"filename": "a", "storage_key": "a\0b"}],
+        },
+    ),
+    "base64 !!!": (
+        "SendEmail",
+        {"to": TO, "subject": "s", "text": "t", "attachments": [{"filename": "a", "content": "!!!"}]},
+    ),
+    "template name with a newline": ("SendEmail", {"to": TO, "template": "welcome\n"}),
+    "context 900 deep": ("SendEmail", {"to": TO, "template": "welcome", "context": {}}),
+    "hours = inf": ("GenerateReport", {"report": "jobs-summary", "params": {"hours": "inf"}}),
+    "hours = 1e308": ("GenerateReport", {"report": "jobs-summary", "params": {"hours": "1e308"}}),
+    "NUL in a csv-file path": ("GenerateReport", {"report": "csv-file", "params": {"path": "a\0b.csv"}}),
+    "NUL in a csv: source": ("Broadcast", {"source": "csv:a\0b.csv", "message": {"template": "welcome"}}),
+    "SMS body with include": (
+        "Broadcast",
+        {"source": "static:+12025550143", "message": {"channel": "sms", "body": "{% include 'x' %}"}},
+    ),
+    "JSON list": ("SendSms", [1, 2]),
+}
+
+
+def deep(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": 1}
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+async def start_raw(settings: Settings, workflow: str, payload: Any) -> str:
+    """Start `workflow` with `payload` as JSON through the `temporal` CLI: no Conveyor code checks it."""
+    job_id = f"raw-{uuid.uuid4().hex}"
+    ran = await run(
+        str(TEMPORAL), "workflow", "start", "--address", settings.temporal_address, "--type", workflow,
+        "--task-queue", settings.task_queue, "--workflow-id", job_id, "--input", json.dumps(payload),
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    return job_id
+
+
+async def test_bad_input_past_the_edge_fails_in_seconds_never_a_retry_loop(
+    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    templates = tmp_path / "templates" / "hostile"
+    templates.mkdir(parents=True)
+    (templates / "subject.txt").write_text("Hi")
+    (templates / "body.txt").write_text(NESTED_LOOPS)
+    settings = settings_for(temporal_env, smtp_server, tmp_path, templates_dir=tmp_path / "templates")
+    jobs = Jobs(temporal_env.client, settings)
+    started: dict[str, tuple[str, float]] = {}
+    async with running(build_workers(temporal_env.client, settings)):
+        for case, (workflow, payload) in RAW.items():
+            payload = {**payload, "context": deep(900)} if case == "context 900 deep" else payload
+            started[case] = (await start_raw(settings, workflow, payload), time.monotonic())
+        now = time.monotonic()
+        started["csv:. (a directory)"] = (
+            (await jobs.broadcast({"source": "csv:.", "message": {"template": "welcome"}})).id,
+            now,
+        )
+        started["hostile named template"] = (
+            (await jobs.email({"to": TO, "template": "hostile"})).id,
+            now,
+        )
+
+        async def outcome(case: str) -> tuple[str, str, float, int]:
+            job_id, began = started[case]
+            with pytest.raises(JobFailed) as failed:
+                await asyncio.wait_for(jobs.result(job_id), 30)
+            seconds = time.monotonic() - began
+            return case, failed.value.type, seconds, (await jobs.status(job_id)).attempts
+
+        outcomes = await asyncio.gather(*(outcome(case) for case in started))
+    types = {case: kind for case, kind, _, _ in outcomes}
+    assert types.pop("hostile named template") == "TemplateError"
+    assert set(types.values()) == {"InvalidJob"}, types
+    assert all(attempts <= 1 for *_, attempts in outcomes), "never retried"
+    slowest = max(seconds for _, _, seconds, _ in outcomes)
+    figures.record(
+        "bad input past the edge", cases=len(outcomes), failed_for_good=len(outcomes),
+        enqueue_to_failure_p50_s=round(statistics.median(s for _, _, s, _ in outcomes), 2),
+        enqueue_to_failure_max_s=round(slowest, 2), attempts_max=max(a for *_, a in outcomes),
+    )  # fmt: skip
+    assert slowest < 10
+
+
+async def test_render_longer_than_the_heartbeat_texts_each_phone_once(
+    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short = dataclasses.replace(POLICIES["broadcast-sms"], heartbeat_timeout=timedelta(seconds=1))
+    monkeypatch.setitem(POLICIES, "broadcast-sms", short)
+    settings = settings_for(temporal_env, smtp_server, tmp_path, sms_rate_per_second=1000, render_timeout_seconds=20)
+    people = customers_csv(tmp_path / "slow.csv", 2)
+    async with running(build_workers(temporal_env.client, settings)):
+        began = time.monotonic()
+        handle = await Jobs(temporal_env.client, settings).broadcast(
+            {"source": f"csv:{tmp_path / 'slow.csv'}", "message": {"channel": "sms", "body": SLOW}}
+        )
+        result = await asyncio.wait_for(handle.result(), 60)
+        seconds = time.monotonic() - began
+    phones = {phone for _, phone in people}
+    per_phone = Counter(texted(settings, phones))
+    figures.record(
+        "render longer than the heartbeat", recipients=len(phones), heartbeat_timeout_s=1,
+        broadcast_s=round(seconds, 1), texts_per_recipient_max=max(per_phone.values(), default=0),
+    )  # fmt: skip
+    assert (result.sent, result.failed) == (2, 0)
+    assert per_phone == dict.fromkeys(phones, 1)
+
+
+async def test_healthz_answers_while_a_hostile_render_runs(tmp_path: Path) -> None:
+    env = dev_env(tmp_path / "home") | {"CONVEYOR_RENDER_TIMEOUT_SECONDS": "3"}
+    async with dev_stack(env) as banner:
+        [key] = re.findall(r"HTTP API     \S+  key (\S+)", banner)
+        phones = ",".join(f"+1202555{n:04d}" for n in range(20))
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{env['CONVEYOR_API_PORT']}", timeout=10) as http:
+            posted = await http.post(
+                "/jobs/broadcast",
+                json={"source": f"static:{phones}", "message": {"channel": "sms", "body": SLOW_SUMS}},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            assert posted.status_code == 202, posted.text
+            await asyncio.sleep(1)  # the worker picks the broadcast up and starts rendering
+            latencies: list[float] = []
+            for _ in range(100):  # ~3 s, while the render uses its budget
+                began = time.monotonic()
+                assert (await http.get("/healthz")).status_code == 200
+                latencies.append((time.monotonic() - began) * 1000)
+                await asyncio.sleep(0.02)
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    figures.record(
+        "/healthz during a hostile render", probes=len(latencies), p50_ms=round(statistics.median(latencies), 1),
+        p99_ms=round(p99, 1), max_ms=round(latencies[-1], 1),
+    )  # fmt: skip
+    assert p99 <= 100

@@ -1,0 +1,95 @@
+"""Templates from producers cannot starve a worker: a slow render runs off the event loop, and a hostile one fails
+its recipient for good, quickly, with a `TemplateError` (the reliability suite's `test_hostile_input` measures the
+same end to end: texts per recipient under a heartbeat time-out, `/healthz` during a hostile render)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities.render import STRIKES, render_text, render_text_async
+from contracts.errors import TemplateError
+from contracts.render_limits import RenderLimits
+from contracts.templates import check_syntax
+from conveyor import Jobs
+from tests.conftest import settings_for
+from tests.smtp_server import SmtpServer
+from tests.test_broadcast_sms import customers_csv, texted
+from worker.build import build_workers
+from worker.run import running
+
+HOSTILE = {
+    "nested loops": "{% for i in range(100000) %}{% for j in range(8000) %}{% endfor %}{% endfor %}",
+    "one range iterated twice": "{% set r = range(100000) %}{% for i in r %}{% for j in r %}{% endfor %}{% endfor %}",
+    "string multiplication": "{{ 'x' * 50000000 }}",
+    "huge power": "{{ 9 ** 999999 }}",
+    "squaring in a loop": "{% set n = namespace(x=3) %}{% for i in range(40) %}{% set n.x = n.x * n.x %}{% endfor %}",
+    "padding filter": "{{ 'x'|center(100000000) }}",
+    "padding method": "{{ 'x'.ljust(100000000) }}",
+    "format width": "{{ '%0100000000d' % 1 }}",
+    "str.format width": "{{ '{:>100000000}'.format(1) }}",
+    "replace between every character": "{{ ('a' * 1000)|replace('', 'b' * 1000) }}",
+    "lipsum": "{{ lipsum(n=10000000) }}",
+    "recursive macro": "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+    "recursive loop": "{% for x in [1] recursive %}{{ loop([1, 2]) }}{% endfor %}",
+    "division by zero": "{{ 1/0 }}",
+    "range too long": "{{ range(200000) }}",
+    "slow sums": "{% for i in range(100000) %}{{ range(100000)|sum }}{% endfor %}",
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+async def test_hostile_template_fails_fast_without_holding_the_loop(name: str) -> None:
+    limits = RenderLimits(timeout=1.0)
+    ticks = 0
+
+    async def tick() -> None:  # the event loop's heartbeat: counts while the render runs
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    started = time.monotonic()
+    with pytest.raises(TemplateError) as failed:
+        await render_text_async(HOSTILE[name], {}, limits)
+    took = time.monotonic() - started
+    ticker.cancel()
+    assert took < 2 * limits.timeout + 0.5
+    assert failed.value.permanent and str(failed.value).startswith("text template")
+    if took > 0.3:  # a render that lasted was off the loop: the loop kept ticking
+        assert ticks > took / 0.01 / 3
+
+
+def test_ordinary_templates_render_as_before() -> None:
+    text = "Hi {{ name }}: {% for i in items %}{{ i|upper }}{% if not loop.last %}, {% endif %}{% endfor %}"
+    assert render_text(text, {"name": "Ann", "items": ["a", "b"]}) == "Hi Ann: A, B"
+    assert render_text("{{ 'ab' * 3 }} {{ '%05d' % 7 }} {{ 2 ** 10 }}", {}) == "ababab 00007 1024"
+
+
+@pytest.mark.parametrize("source", ["{% include 'x' %}", "{% import 'x' as y %}", "{% extends 'base' %}"])
+def test_inline_template_that_loads_another_is_refused_at_the_edge(source: str) -> None:
+    with pytest.raises(ValueError, match="an inline template cannot use"):
+        check_syntax(source)
+
+
+async def test_hostile_sms_broadcast_fails_each_recipient_with_template_error(
+    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    settings = settings_for(temporal_env, smtp_server, tmp_path, render_timeout_seconds=0.5)
+    people = customers_csv(tmp_path / "hostile.csv", 40)
+    async with running(build_workers(temporal_env.client, settings)):
+        started = time.monotonic()
+        handle = await Jobs(temporal_env.client, settings).broadcast(
+            {"source": f"csv:{tmp_path / 'hostile.csv'}", "message": {"channel": "sms", "body": HOSTILE["slow sums"]}}
+        )
+        result = await asyncio.wait_for(handle.result(), 60)
+    assert (result.sent, result.failed) == (0, 40)
+    assert all("rendering took over 0.5 s" in f.reason for f in result.failures)
+    assert sum("in a row; not tried again" in f.reason for f in result.failures) >= 40 - 2 * STRIKES
+    assert texted(settings, {phone for _, phone in people}) == []
+    assert time.monotonic() - started < 10  # three strikes, not 40 time budgets; never a retry loop

@@ -1,0 +1,112 @@
+"""Input that activities used to choke on after minutes of retries is refused at the edge by the models, with one
+message for every producer; what still reaches an activity fails at once, typed, and a failed job's attempts are
+its own (not its alert's)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr, ValidationError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.data_files import data_file, reading_under
+from activities.recipients import source
+from contracts.broadcast import BroadcastJob
+from contracts.email import EmailJob
+from contracts.errors import InvalidJob, as_application_error
+from contracts.report import ReportJob
+from conveyor import JobFailed, Jobs
+from tests.conftest import settings_for
+from tests.smtp_server import SmtpServer
+from worker.build import build_workers
+from worker.run import running
+
+NOTE: dict[str, Any] = {"to": ["a@example.com"], "subject": "s", "text": "t"}
+
+
+@pytest.mark.parametrize("char", ["\r", "\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\0"])
+def test_subject_and_filename_with_a_line_break_or_control_are_refused(char: str) -> None:
+    with pytest.raises(ValidationError, match="subject must be one line"):
+        EmailJob.model_validate({**NOTE, "subject": f"Hi{char}Bcc: x@example.com"})
+    attachment = {"filename": f"a{char}b.pdf", "content": "aGk="}
+    with pytest.raises(ValidationError, match="must be one line"):
+        EmailJob.model_validate({**NOTE, "attachments": [attachment]})
+
+
+def test_emoji_and_tabs_stay_allowed_in_subjects() -> None:
+    assert EmailJob.model_validate({**NOTE, "subject": "Ready 👩‍💻"}).subject == "Ready 👩‍💻"
+
+
+@pytest.mark.parametrize(
+    ("attachment", "message"),
+    [
+        ({"filename": "a", "content": "!!!"}, "not valid base64"),
+        ({"filename": "a", "content": "aGk"}, "not valid base64"),
+        ({"filename": "a", "content": "aGk=", "content_type": "multipart/mixed"}, "cannot be multipart"),
+        ({"filename": "a", "content": "aGk=", "content_type": "message/rfc822"}, "cannot be multipart"),
+        ({"filename": "a", "storage_key": "reports/a\0b"}, "control characters"),
+    ],
+)
+def test_attachments_that_would_fail_later_are_refused(attachment: dict[str, str], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        EmailJob.model_validate({**NOTE, "attachments": [attachment]})
+
+
+def test_template_names_are_matched_whole() -> None:
+    with pytest.raises(ValidationError, match="template must be a name"):
+        EmailJob.model_validate({"to": ["a@example.com"], "template": "welcome\n"})
+    with pytest.raises(ValidationError, match="template must be a name"):
+        BroadcastJob.model_validate({"source": "static:a@example.com", "message": {"template": "welcome\n"}})
+
+
+@pytest.mark.parametrize("hours", ["inf", "-inf", "nan", "1e308"])
+def test_report_hours_must_be_finite_and_bounded(hours: str) -> None:
+    with pytest.raises(ValidationError, match=r"params\.hours"):
+        ReportJob.model_validate({"report": "jobs-summary", "params": {"hours": hours}})
+
+
+@pytest.mark.parametrize("job", [{"report": "csv-file", "params": {"path": "a\0b.csv"}}])
+def test_paths_with_nul_are_refused(job: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="control characters"):
+        ReportJob.model_validate(job)
+    with pytest.raises(ValidationError, match="control characters"):
+        BroadcastJob.model_validate({"source": "csv:a\0b.csv", "message": {"template": "welcome"}})
+
+
+def test_files_read_by_jobs_refuse_nul_and_directories_without_their_path(tmp_path: Path) -> None:
+    with reading_under(tmp_path), pytest.raises(InvalidJob, match="control characters"):
+        data_file("a\0b.csv")
+    with reading_under(tmp_path), pytest.raises(InvalidJob, match="is a directory") as raised:
+        list(source("csv")("."))
+    assert str(tmp_path) not in str(raised.value)
+
+
+@pytest.mark.parametrize("error", [OverflowError("date value out of range"), ValueError("x"), TypeError("y")])
+def test_input_errors_in_activities_are_permanent_invalid_job(error: Exception) -> None:
+    failure = as_application_error(error)
+    assert isinstance(failure, ApplicationError) and failure.type == "InvalidJob" and failure.non_retryable
+    assert type(error).__name__ in failure.message
+
+
+async def test_failed_job_counts_its_own_attempts_not_its_alerts(
+    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    bad_hook = SecretStr("http://127.0.0.1:1/hook")  # refuses: the alert is tried 3 times, then given up
+    settings = settings_for(temporal_env, smtp_server, tmp_path, alert_webhook_url=bad_hook)
+    jobs = Jobs(temporal_env.client, settings)
+    async with running(build_workers(temporal_env.client, settings)):
+        handle = await jobs.email({"to": ["a@example.com"], "template": "welcome"})  # no `name`: fails at once
+        with pytest.raises(JobFailed):
+            await asyncio.wait_for(handle.result(), 60)
+    history = [e async for e in handle.workflow.fetch_history_events()]
+    alert_attempts = [
+        e.activity_task_started_event_attributes.attempt
+        for e in history
+        if e.HasField("activity_task_started_event_attributes")
+    ]
+    assert alert_attempts[-1] == 3, "the alert was retried (else this test shows nothing)"
+    assert (await jobs.status(handle.id)).attempts == 1
