@@ -12,6 +12,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts.input_checks import nesting_depth, path_text
+from contracts.requests import JobRequest
 from contracts.sms import MAX_PARTS, SENDER_ID
 from contracts.templates import TEMPLATE_NAME, check_syntax
 
@@ -125,7 +126,7 @@ class BroadcastProgress(BaseModel):
         self.failures.extend(failures[: max(0, MAX_REPORTED_FAILURES - len(self.failures))])
 
 
-class BroadcastJob(BaseModel):
+class BroadcastJob(JobRequest):
     """Send `message` to every recipient of `source`, in batches, exactly once each."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -6,8 +6,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.requests import JobRequest
 
-class CleanupJob(BaseModel):
+
+class CleanupJob(JobRequest):
     """Purge what is older than the retention: stored reports and `.eml` files of the dev outbox."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -14,6 +14,7 @@ from typing import Any, Self
 from pydantic import Base64Bytes, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from contracts.input_checks import header_text, nesting_depth, path_text
+from contracts.requests import JobRequest
 from contracts.templates import TEMPLATE_NAME
 
 JOB_ID_HEADER = "X-Conveyor-Job-Id"
@@ -72,7 +73,7 @@ class Attachment(BaseModel):
         return self
 
 
-class EmailJob(BaseModel):
+class EmailJob(JobRequest):
     """Send one email: a named template rendered with `context`, or an explicit subject and body."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

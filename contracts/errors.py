@@ -112,6 +112,31 @@ PERMANENT_ERROR_TYPES: tuple[str, ...] = tuple(
 """Names of the errors no retry policy retries (they are also raised non-retryable)."""
 
 
+class ConveyorError(Exception):
+    """Base of Conveyor's client-side errors."""
+
+
+class InvalidJobError(ConveyorError, ValueError):
+    """The job's input does not validate; nothing was enqueued. `str()` names the fields and why; `fields` maps
+    each field at fault (`to.0`) to its reason."""
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields or {}
+
+    @classmethod
+    def of(cls, what: str, error: ValidationError, prefix: str = "") -> InvalidJobError:
+        """The error for `what` (e.g. `email job`) failing validation with `error`."""
+        return cls(f"invalid {what}: {describe_errors(error, prefix)}", field_errors(error, prefix))
+
+
+def field_errors(error: ValidationError, prefix: str = "") -> dict[str, str]:
+    """`{"to.0": "value is not a valid email address", ...}`: the fields at fault, without echoing the input."""
+    return {
+        f"{prefix}{'.'.join(str(p) for p in e['loc']) or 'input'}": e["msg"] for e in error.errors(include_url=False)
+    }
+
+
 def describe_errors(error: ValidationError, prefix: str = "") -> str:
     """`to.0: value is not a valid email address; ...`: field paths and reasons, without echoing the input (which
     may be large, or personal)."""

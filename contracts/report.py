@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, fi
 from contracts.email import MAX_RECIPIENTS, EmailJob
 from contracts.errors import describe_errors
 from contracts.input_checks import path_text
+from contracts.requests import JobRequest
 
 ATTACH_MAX_BYTES = 2_000_000
 """Reports up to this size are emailed as attachments, larger ones as a link (unless the settings say otherwise)."""
@@ -75,7 +76,7 @@ def declare_report(name: str, params: type[BaseModel] = NoParams) -> None:
     REPORT_PARAMS[name] = params
 
 
-class ReportJob(BaseModel):
+class ReportJob(JobRequest):
     """Render a registered report to PDF or CSV, store it, and optionally email it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

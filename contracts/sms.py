@@ -10,6 +10,8 @@ from __future__ import annotations
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from contracts.requests import JobRequest
+
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
@@ -52,7 +54,7 @@ def _first_non_gsm(body: str) -> str:
     return next(c for c in body if c not in GSM7_BASIC and c not in GSM7_EXTENSION)
 
 
-class SmsJob(BaseModel):
+class SmsJob(JobRequest):
     """Send one text message to one phone number."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

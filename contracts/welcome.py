@@ -7,6 +7,8 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from contracts.requests import JobRequest
+
 FOLLOW_UP_AFTER = timedelta(days=3)
 """The flow follows up after this long without `user.activated`, unless `CONVEYOR_WELCOME_FOLLOW_UP_AFTER` says
 otherwise."""
@@ -15,7 +17,7 @@ EVENT_SIGNAL = "event"
 """The signal every event is delivered by."""
 
 
-class UserEvent(BaseModel):
+class UserEvent(JobRequest):
     """Something that happened to a user. `user.created` carries the address and the template variables."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -32,7 +34,7 @@ class UserEvent(BaseModel):
         return self
 
 
-class WelcomeJob(BaseModel):
+class WelcomeJob(JobRequest):
     """The flow for one user, and how long to wait for activation before following up."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -38,7 +38,6 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.broadcast import BroadcastJob
 from contracts.email import EmailJob
-from contracts.errors import describe_errors
 from contracts.kinds import KINDS, JobKind, Shape, kind_of
 from contracts.report import ReportJob
 from contracts.sms import SmsJob
@@ -111,7 +110,7 @@ def validate(kind: JobKind, job: BaseModel | Mapping[str, Any]) -> BaseModel:
     try:
         model = job if isinstance(job, kind.request) else kind.request.model_validate(job)
     except ValidationError as e:
-        raise InvalidJobError(f"invalid {kind.name} job: {describe_errors(e)}") from None
+        raise InvalidJobError.of(f"{kind.name} job", e) from None
     try:
         size = len(model.model_dump_json())
     except (ValueError, TypeError, RecursionError) as e:  # e.g. a Python caller's model nested past the encoder

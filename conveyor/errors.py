@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
+from contracts.errors import ConveyorError, InvalidJobError
 
-class ConveyorError(Exception):
-    """Base of Conveyor's client-side errors."""
-
-
-class InvalidJobError(ConveyorError, ValueError):
-    """The job's input does not validate; nothing was enqueued. `str()` names the fields and why."""
+__all__ = ["ConveyorError", "InvalidJobError", "JobFailed", "JobNotFound", "JobStateError", "TemporalUnavailable"]
 
 
 class TemporalUnavailable(ConveyorError):

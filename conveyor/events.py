@@ -16,7 +16,6 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from contracts.errors import describe_errors
 from contracts.kinds import KINDS, JobKind
 from contracts.welcome import EVENT_SIGNAL, UserEvent, WelcomeJob
 from conveyor.errors import InvalidJobError
@@ -48,7 +47,7 @@ def validate_event(event: UserEvent | Mapping[str, Any]) -> UserEvent:
     try:
         return event if isinstance(event, UserEvent) else UserEvent.model_validate(event)
     except ValidationError as e:
-        raise InvalidJobError(f"invalid event: {describe_errors(e)}") from None
+        raise InvalidJobError.of("event", e) from None
 
 
 async def deliver(client: Client, settings: Settings, event: UserEvent) -> WorkflowHandle[Any, Any]:

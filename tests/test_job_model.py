@@ -13,8 +13,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from contracts.kinds import KINDS, Shape
 from contracts.welcome import WelcomeJob
-from conveyor import EmailJob, JobFailed, Jobs, JobState, Settings
-from conveyor.client import BulkJob
+from conveyor import EmailJob, InvalidJobError, JobFailed, Jobs, JobState, Settings
+from conveyor.client import BulkJob, validate
 from tests.api_server import ApiThread
 from tests.smtp_server import SmtpServer
 from tests.waiting import eventually
@@ -166,3 +166,14 @@ async def test_every_kind_is_listed_counted_and_failed_listed(jobs: Jobs, api: A
             assert (await http.get(f"/jobs?state={state.value}")).status_code == 200
         counted = (await http.get("/stats")).json()["counts"]
         assert set(counted) >= set(KINDS)
+
+
+def test_bad_input_is_one_error_type_however_the_job_is_built() -> None:
+    """A model built by hand and a dict given to the client fail the same way: `InvalidJobError`, same fields."""
+    bad = {"to": ["nope"], "subject": "s", "text": "t"}
+    with pytest.raises(InvalidJobError) as by_hand:
+        EmailJob(**bad)
+    with pytest.raises(InvalidJobError) as from_dict:
+        validate(KINDS["email"], bad)
+    assert by_hand.value.fields == from_dict.value.fields and list(by_hand.value.fields) == ["to.0"]
+    assert isinstance(by_hand.value, ValueError), "code that caught ValueError still does"
