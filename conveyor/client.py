@@ -42,6 +42,10 @@ MAX_PAYLOAD_BYTES = 1_500_000
 
 T = TypeVar("T")
 
+SQL_REFUSAL = "SQL logic error"
+"""How a SQL visibility store's refusal of a query reads when the server reports it under a status other than
+INVALID_ARGUMENT: the dev server's SQLite store answers UNAVAILABLE (or INTERNAL) with its parser's message."""
+
 KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:@+=")
 
 
@@ -78,6 +82,14 @@ def validate(kind: JobKind, job: BaseModel | Mapping[str, Any]) -> BaseModel:
             "store large files and pass their storage key"
         )
     return model
+
+
+def refused_query(error: RPCError) -> bool:
+    """Whether `error` is the server refusing a question (a query it cannot parse or run) rather than an outage:
+    the first is the caller's to fix and never "Temporal is unreachable"; only the second is."""
+    if error.status == RPCStatusCode.INVALID_ARGUMENT:
+        return True
+    return SQL_REFUSAL in error.message
 
 
 def job_priority(priority: int | None) -> Priority:
@@ -216,13 +228,13 @@ class Jobs:
 
     def handle(self, job_id: str) -> JobHandle:
         """A handle on an existing job by id; its kind (and result type) is read from the id's prefix."""
-        spec = KINDS.get(job_id.partition("-")[0])
+        spec = KINDS.get(operations.searchable("job id", job_id).partition("-")[0])
         result_type = spec.result if spec else None
         return JobHandle(job_id, spec, self.client.get_workflow_handle(job_id, result_type=result_type))
 
     async def status(self, job_id: str) -> JobStatus:
         """The job's state, attempts, failure, progress and web UI link; `JobNotFound` if there is none."""
-        handle = self.client.get_workflow_handle(job_id)
+        handle = self.client.get_workflow_handle(operations.searchable("job id", job_id))
         return await self._known(read_status(handle, self.settings.web_ui, self.settings.namespace), job_id)
 
     async def result(self, job_id: str) -> Any:
@@ -232,17 +244,19 @@ class Jobs:
     async def retry(self, job_id: str) -> str:
         """Run a failed (or terminated, timed-out) job again from the start with the same input, as a new run of
         the same job id (a Temporal reset). Returns the new run id; `JobStateError` for running/completed jobs."""
+        operations.searchable("job id", job_id)
         return await self._known(operations.retry(self.client, self.settings.namespace, job_id), job_id)
 
     async def cancel(self, job_id: str) -> None:
         """Cancel a job: a heartbeating activity stops at its next heartbeat; the job ends `cancelled`."""
+        operations.searchable("job id", job_id)
         await self._known(operations.cancel(self.client, job_id), job_id)
 
     async def failed(
         self, kind: str | None = None, since: datetime | None = None, limit: int = 100
     ) -> list[JobSummary]:
         """The dead-letter view: jobs that failed for good, newest first, each with its failure."""
-        return await operations.failed_jobs(self.client, kind, since, limit)
+        return await self._asked(operations.failed_jobs(self.client, kind, since, limit))
 
     async def retry_failed(
         self, kind: str | None = None, since: datetime | None = None, *, limit: int = 1000, concurrency: int = 10
@@ -250,7 +264,7 @@ class Jobs:
         """Retry every job that is failed now (of `kind`, since `since`), `concurrency` at a time; how many were
         retried (a job that moved on meanwhile, e.g. retried by someone else, is skipped)."""
         query = operations.visibility_query(kind, JobState.FAILED, since=since)
-        jobs = await operations.list_jobs(self.client, query, limit, latest_only=True)
+        jobs = await self._asked(operations.list_jobs(self.client, query, limit, latest_only=True))
 
         async def one(job: JobSummary) -> bool:
             try:
@@ -272,12 +286,12 @@ class Jobs:
         """Jobs matching every filter given, newest first (`recipient` and `key` use search attributes). With
         `state`, only jobs whose latest run is in that state."""
         query = operations.visibility_query(kind, state, key, recipient)
-        return await operations.list_jobs(self.client, query, limit, latest_only=state is not None)
+        return await self._asked(operations.list_jobs(self.client, query, limit, latest_only=state is not None))
 
     async def stats(self) -> dict[str, dict[str, int]]:
         """Run counts per kind and state, e.g. `{"email": {"completed": 120, "failed": 2}}` (a retried job counts
         once per run: its failed run and its new one)."""
-        return await operations.stats(self.client)
+        return await self._asked(operations.stats(self.client))
 
     async def _known(self, call: Awaitable[T], job_id: str) -> T:
         """`call`, with Temporal's not-found turned into `JobNotFound`."""
@@ -286,4 +300,14 @@ class Jobs:
         except RPCError as e:
             if e.status == RPCStatusCode.NOT_FOUND:
                 raise JobNotFound(f"no job {job_id!r}") from None
+            raise
+
+    async def _asked(self, call: Awaitable[T]) -> T:
+        """`call` (a visibility query), with the server's refusal of the query turned into `InvalidJobError`:
+        input the edge let through but the store cannot search for is the caller's mistake, not an outage."""
+        try:
+            return await call
+        except RPCError as e:
+            if refused_query(e):
+                raise InvalidJobError("Temporal refused to search for these filters") from None
             raise

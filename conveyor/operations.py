@@ -71,6 +71,23 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def searchable(field: str, value: str) -> str:
+    """`value`, if Temporal's visibility store can be asked for it; `InvalidJobError` naming `field` otherwise.
+
+    Quotes and backslashes are fine (`_quote` escapes them). What no escaping saves is a character the store never
+    sees whole: a NUL ends SQLite's statement mid-string ("SQL logic error: unrecognized token", which the dev
+    server reports as UNAVAILABLE, so the SDK retries it for seconds), and a lone surrogate cannot be encoded for
+    gRPC at all. Refused by class rather than by example: every character `str.isprintable` rejects (controls,
+    format characters, surrogates, private-use and unassigned code points, separators other than the space). No
+    job id, key, address or phone number holds one.
+    """
+    if not value:
+        raise InvalidJobError(f"{field} must not be empty")
+    if not value.isprintable():
+        raise InvalidJobError(f"{field} must be printable text: control, format and surrogate characters are refused")
+    return value
+
+
 def visibility_query(
     kind: str | None = None,
     state: JobState | None = None,
@@ -88,9 +105,9 @@ def visibility_query(
     if state is not None:
         clauses.append(f"ExecutionStatus = {_quote(_VISIBILITY_STATUS[state])}")
     if key is not None:
-        clauses.append(f"JobKey = {_quote(key)}")
+        clauses.append(f"JobKey = {_quote(searchable('key', key))}")
     if recipient is not None:
-        clauses.append(f"Recipients = {_quote(recipient)}")
+        clauses.append(f"Recipients = {_quote(searchable('recipient', recipient))}")
     if since is not None:
         clauses.append(f"StartTime >= {_quote(since.isoformat())}")
     return " AND ".join(clauses)
