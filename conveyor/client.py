@@ -11,6 +11,7 @@ again hands back the existing job (running or finished) instead of starting a se
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
@@ -46,7 +47,8 @@ SQL_REFUSAL = "SQL logic error"
 """How a SQL visibility store's refusal of a query reads when the server reports it under a status other than
 INVALID_ARGUMENT: the dev server's SQLite store answers UNAVAILABLE (or INTERNAL) with its parser's message."""
 
-KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:@+=")
+KEY_PATTERN = r"^[A-Za-z0-9_.:@+=-]{1,200}$"
+"""What an idempotency key may be (the HTTP API's OpenAPI document states the same pattern)."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ def job_id(kind: JobKind, key: str | None) -> str:
     """`<kind>-<key>` for an idempotent job, `<kind>-<random>` otherwise."""
     if key is None:
         return f"{kind.name}-{uuid.uuid4().hex}"
-    if not key or len(key) > 200 or not set(key) <= KEY_CHARS:
+    if not re.fullmatch(KEY_PATTERN, key):
         raise InvalidJobError("key must be 1-200 characters of letters, digits and -_.:@+=")
     return f"{kind.name}-{key}"
 

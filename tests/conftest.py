@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.smtp import SmtpTls
 from conveyor import Jobs, Settings, search_attributes
+from tests import properties
 from tests.api_server import KEY as API_KEY
 from tests.api_server import ApiThread
 from tests.smtp_server import PASSWORD, USER, SmtpServer, free_port
@@ -27,6 +28,26 @@ from worker.run import running
 
 BIN = Path(sysconfig.get_path("scripts"))
 TEMPORAL = BIN / "temporal"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    properties.add_option(parser)
+
+
+@pytest.hookimpl(tryfirst=True)  # before hypothesis' plugin reads --hypothesis-seed
+def pytest_configure(config: pytest.Config) -> None:
+    properties.configure(config)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return properties.header(config)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    # Again at the end (a -q run shows no header): how to replay this run's order and examples.
+    terminalreporter.write_line(
+        f"{properties.header(config)}; test order: --randomly-seed={config.option.randomly_seed}"
+    )
 
 
 @pytest.fixture(scope="session")
