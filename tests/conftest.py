@@ -45,24 +45,35 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     # Again at the end (a -q run shows no header): how to replay this run's order and examples.
-    terminalreporter.write_line(
-        f"{properties.header(config)}; test order: --randomly-seed={config.option.randomly_seed}"
-    )
+    order = getattr(config.option, "randomly_seed", None)  # None under `-p no:randomly`
+    terminalreporter.write_line(f"{properties.header(config)}; test order: --randomly-seed={order}")
 
 
-@pytest.fixture(scope="session")
-async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A real Temporal dev server (in memory) with Conveyor's search attributes, for the whole session."""
+async def start_dev_server() -> WorkflowEnvironment:
+    """A real Temporal dev server (in memory) with Conveyor's search attributes and one task-queue partition."""
     extra: list[str] = []
     for value in SINGLE_PARTITION:
         extra += ["--dynamic-config-value", value]
-    env = await WorkflowEnvironment.start_local(
+    return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL),
         data_converter=pydantic_data_converter,
         search_attributes=list(search_attributes.ALL),
         dev_server_extra_args=extra,
     )
-    async with env:
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The dev server every test shares, for the whole session."""
+    async with await start_dev_server() as env:
+        yield env
+
+
+@pytest.fixture
+async def own_temporal() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server of the test's own (up in under a second), for figures of a whole namespace — `stats` — that
+    the shared server's other jobs would blur into `>= 1`."""
+    async with await start_dev_server() as env:
         yield env
 
 

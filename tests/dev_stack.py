@@ -45,10 +45,8 @@ def dev_env(home: Path) -> dict[str, str]:
     return env
 
 
-@asynccontextmanager
-async def dev_stack(env: dict[str, str]) -> AsyncIterator[str]:
-    """`conveyor dev`, once it printed that it is up (yields the banner); SIGTERM on leaving, which must exit 0
-    leaving no child."""
+async def started_dev(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str, set[int]]:
+    """`conveyor dev`, once it printed that it is up: the process, its banner and its children."""
     proc = await asyncio.create_subprocess_exec(
         str(BIN / "conveyor"), "dev", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
     )
@@ -62,11 +60,32 @@ async def dev_stack(env: dict[str, str]) -> AsyncIterator[str]:
     assert f"Web UI       http://127.0.0.1:{env['CONVEYOR_DEV_UI_PORT']}" in banner.decode()
     children = children_of(proc.pid)
     assert children, "the Temporal server runs as a child"
+    return proc, banner.decode(), children
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of `pids` still running (a zombie counts as gone: only its exit status is left)."""
+    left = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            left.add(pid)
+    return left
+
+
+@asynccontextmanager
+async def dev_stack(env: dict[str, str]) -> AsyncIterator[str]:
+    """`conveyor dev`, once it printed that it is up (yields the banner); SIGTERM on leaving, which must exit 0
+    leaving no child."""
+    proc, banner, children = await started_dev(env)
     try:
-        yield banner.decode()
+        yield banner
     finally:
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):
             assert await proc.wait() == 0
-        left = {c for c in children if Path(f"/proc/{c}").exists()}
+        left = alive(children)
         assert not left, f"processes left behind: {left}"

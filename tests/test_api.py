@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from conveyor.http import guards
 from tests.api_server import KEY, ApiThread
 from tests.cli import BIN, env_for, run
 from tests.conftest import settings_for
+from tests.phones import unique_phone
 from tests.smtp_server import SmtpServer, free_port
+from tests.started import after_sentinel
 from tests.waiting import eventually
 
 
@@ -72,14 +75,18 @@ async def test_same_idempotency_key_enqueues_once(jobs: Jobs, api: ApiThread, sm
     assert len(smtp_server.to(to)) == 1
 
 
-async def test_delay_and_priority_are_query_parameters(api: ApiThread) -> None:
+async def test_delay_and_priority_are_query_parameters(temporal_env: WorkflowEnvironment, api: ApiThread) -> None:
     async with api.client() as http:
-        iso = await http.post("/jobs/sms?delay=PT1H&priority=1", json={"to": "+15555550100", "body": "later"})
-        seconds = await http.post("/jobs/sms?delay=3600", json={"to": "+15555550100", "body": "later"})
+        iso = await http.post("/jobs/sms?delay=PT1H&priority=1", json={"to": unique_phone(), "body": "later"})
+        seconds = await http.post("/jobs/sms?delay=5400&priority=5", json={"to": unique_phone(), "body": "later"})
         assert iso.status_code == seconds.status_code == 202, iso.text
-        for job_id in (iso.json()["id"], seconds.json()["id"]):
+        for job_id, delay, priority in [(iso.json()["id"], 3600, 1), (seconds.json()["id"], 5400, 5)]:
             status = (await http.get(f"/jobs/{job_id}")).json()
             assert status["state"] == "scheduled-for-later" and status["kind"] == "sms"
+            waits = datetime.fromisoformat(status["starts_at"]) - datetime.fromisoformat(status["created_at"])
+            assert timedelta(seconds=delay - 60) < waits <= timedelta(seconds=delay), (job_id, waits)
+            described = await temporal_env.client.get_workflow_handle(job_id).describe()
+            assert described.raw_description.workflow_execution_info.priority.priority_key == priority
             assert (await http.post(f"/jobs/{job_id}/cancel")).status_code == 202
 
 
@@ -102,7 +109,10 @@ async def test_missing_or_wrong_key_is_401_without_detail(
         assert (await http.get("/healthz")).status_code == 200  # open, for load balancers
     async with api.client() as http:
         assert (await http.get("/stats")).status_code == 200
-    assert await queue_count(temporal_env, settings) == 0
+        # A sentinel enqueued after the refusals: once it shows, anything they had enqueued would show too.
+        sentinel = (await http.post("/jobs/email?delay=P1D", json=note(address("sentinel")))).json()["id"]
+        assert await after_sentinel(temporal_env.client, settings, sentinel) == set()
+        assert (await http.post(f"/jobs/{sentinel}/cancel")).status_code == 202
 
 
 def test_key_check_compares_every_key_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import signal
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
 from conveyor import Jobs, Settings
-from tests.cli import conveyor
+from tests.cli import BIN, conveyor, env_for
+from tests.conftest import settings_for
 from tests.smtp_server import SmtpServer
 from tests.waiting import eventually
+from worker.build import build_workers
+from worker.run import running
+
+
+async def priority_of(client: Client, job_id: str) -> int:
+    """The priority Temporal holds for the job (0: none given, the default)."""
+    described = await client.get_workflow_handle(job_id).describe()
+    return described.raw_description.workflow_execution_info.priority.priority_key
 
 
 async def test_csv_bulk_skips_the_bad_row_and_reports_it(
@@ -29,12 +45,22 @@ async def test_csv_bulk_skips_the_bad_row_and_reports_it(
     assert ann["Subject"] == "Welcome to Conveyor, Ann!"
 
 
-async def test_failed_retry_cancel_list_stats(jobs: Jobs, settings: Settings, smtp_server: SmtpServer) -> None:
+async def test_failed_retry_cancel_list_stats(
+    own_temporal: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    # A server of its own, so `stats` counts exactly this test's jobs.
+    settings = settings_for(own_temporal, smtp_server, tmp_path)
+    async with running(build_workers(own_temporal.client, settings)):
+        await failed_retry_cancel_list_stats(own_temporal.client, settings, smtp_server)
+
+
+async def failed_retry_cancel_list_stats(client: Client, settings: Settings, smtp_server: SmtpServer) -> None:
     gone = f"gone-{uuid.uuid4().hex[:6]}@example.com"
     smtp_server.fail(gone, 550)
     sent = await conveyor(settings, "send", "email", "--to", gone, "--subject", "x", "--text", "y", "--priority", "1")
     job_id = sent.out.strip()
     assert (await conveyor(settings, "wait", job_id)).code == 1
+    assert await priority_of(client, job_id) == 1  # --priority reached Temporal
 
     async def dead_letters() -> list[dict[str, object]]:
         listed = await conveyor(settings, "failed", "--kind", "email", "--since", "5m", "--json")
@@ -53,6 +79,10 @@ async def test_failed_retry_cancel_list_stats(jobs: Jobs, settings: Settings, sm
     assert (await conveyor(settings, "retry")).code == 2
 
     later = await conveyor(settings, "send", "email", "--to", gone, "--subject", "x", "--text", "y", "--delay", "1h")
+    status = json.loads((await conveyor(settings, "status", later.out.strip(), "--json")).out)
+    assert status["state"] == "scheduled-for-later"
+    delay = datetime.fromisoformat(status["starts_at"]) - datetime.fromisoformat(status["created_at"])
+    assert timedelta(minutes=59) < delay <= timedelta(hours=1), delay  # --delay read back
     cancelled = await conveyor(settings, "cancel", later.out.strip())
     assert cancelled.code == 0
     assert (await conveyor(settings, "wait", later.out.strip())).code == 1
@@ -63,4 +93,50 @@ async def test_failed_retry_cancel_list_stats(jobs: Jobs, settings: Settings, sm
     listed = await eventually(found, lambda rows: len(rows) == 2)
     assert {(r["id"], r["state"]) for r in listed} == {(job_id, "completed"), (later.out.strip(), "cancelled")}
     counts = json.loads((await conveyor(settings, "stats", "--json")).out)
-    assert counts["email"]["completed"] >= 1 and counts["email"]["cancelled"] >= 1
+    assert counts["email"] == {"failed": 1, "completed": 1, "cancelled": 1}  # the retried job: one per run
+
+
+async def email_row(watch: asyncio.subprocess.Process, running: int, completed: int, failed: int) -> None:
+    """Read `conveyor stats --watch` output until its email row shows these counts (each refresh redraws it)."""
+    assert watch.stdout is not None
+    async with asyncio.timeout(60):
+        while True:
+            line = (await watch.stdout.readline()).decode()
+            assert line, "the watch exited"
+            if "email" in line and [int(n) for n in re.findall(r"\b\d+\b", line)[:3]] == [running, completed, failed]:
+                return
+
+
+async def test_retry_all_failed_while_stats_watch_follows(
+    own_temporal: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    settings = settings_for(own_temporal, smtp_server, tmp_path)  # a server of its own: exact counts
+    gone = [f"gone-{uuid.uuid4().hex[:6]}@example.com" for _ in range(2)]
+    for to in gone:
+        smtp_server.fail(to, 550)
+    # A terminal as Rich sees one, so the watch redraws as it goes instead of printing once at the end.
+    terminal = env_for(settings) | {"TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1", "COLUMNS": "120"}
+    async with running(build_workers(own_temporal.client, settings)):
+        ids = [(await conveyor(settings, "send", "email", "--to", to, "--subject", "x", "--text", "y")).out.strip()
+               for to in gone]  # fmt: skip
+        assert [(await conveyor(settings, "wait", i)).code for i in ids] == [1, 1]
+        watch = await asyncio.create_subprocess_exec(
+            str(BIN / "conveyor"), "stats", "--watch", env=terminal, stdout=asyncio.subprocess.PIPE
+        )
+        try:
+            await email_row(watch, running=0, completed=0, failed=2)
+
+            async def dead_letters() -> list[dict[str, object]]:
+                return list(json.loads((await conveyor(settings, "failed", "--json")).out))
+
+            await eventually(dead_letters, lambda rows: len(rows) == 2)  # what --all-failed will find
+            for to in gone:
+                smtp_server.heal(to)
+            retried = await conveyor(settings, "retry", "--all-failed", "--kind", "email")
+            assert retried.code == 0 and "retrying 2 failed job(s)" in retried.out
+            assert [(await conveyor(settings, "wait", i)).code for i in ids] == [0, 0]
+            await email_row(watch, running=0, completed=2, failed=2)  # stats count runs: the failed ones stay
+        finally:
+            watch.send_signal(signal.SIGINT)
+            await asyncio.wait_for(watch.wait(), 30)
+    assert [len(smtp_server.to(to)) for to in gone] == [1, 1]

@@ -19,6 +19,7 @@ from conveyor.client import BulkJob, JobHandle
 from conveyor.kinds import KINDS
 from conveyor.operations import bounded
 from tests.conftest import settings_for
+from tests.phones import unique_phones
 from tests.reliability import figures
 from tests.reliability.conftest import Size
 from tests.reliability.mail import message_ids, note, recipients
@@ -36,7 +37,7 @@ def mixed(n: int, source: Path) -> tuple[list[BulkJob], list[str]]:
     to = recipients("load", n - n_sms - n_report)
     report = ReportJob(report="csv-file", params={"path": str(source)}, format="csv")
     items = [BulkJob("email", note(address)) for address in to]
-    items += [BulkJob("sms", SmsJob(to=f"+1202555{i % 10000:04d}", body=f"load {i}")) for i in range(n_sms)]
+    items += [BulkJob("sms", SmsJob(to=phone, body=f"load {i}")) for i, phone in enumerate(unique_phones(n_sms))]
     items += [BulkJob("report", report) for _ in range(n_report)]
     return items, to
 
@@ -74,7 +75,8 @@ async def test_mixed_load_through_one_worker_completes_with_bounded_memory(
         stats = await eventually(jobs.stats, lambda s: s == expected, 60)
     mail = message_ids(smtp_server, to)
     figures.record(
-        "load (one worker)", jobs=len(items), **per_kind, completed=len(results), failed=0, lost=len(to) - len(mail),
+        "load (one worker)", jobs=len(items), **per_kind, completed=len(results),
+        failed=sum(states.get("failed", 0) for states in stats.values()), lost=len(to) - len(mail),
         jobs_per_s=round(len(items) / seconds, 1), rss_warm_mb=rss_warm // 1024, rss_after_mb=rss_after // 1024,
         rss_peak_mb=rss_peak // 1024,
     )  # fmt: skip
