@@ -77,9 +77,11 @@ async def own_temporal() -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server: timers, delays and backoff pass in an instant."""
+    """The time-skipping test server: timers, delays and backoff pass in an instant. One per test (it starts in
+    a tenth of a second): a test that skips three days leaves the server's clock three days ahead of the wall
+    clock, and a later test reading states against it (a job "scheduled for later") would see them wrong."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter
     )

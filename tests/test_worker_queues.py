@@ -96,7 +96,7 @@ async def test_report_concurrency_renders_one_report_at_a_time(
 ) -> None:
     settings = settings_for(temporal_env, smtp_server, tmp_path, report_concurrency=1)
     release = tmp_path / "release"
-    held = ReportJob(report="held-rows", params={"rows": "200", "hold_at": "100", "release": str(release)})
+    held = ReportJob(report="held-rows", params={"rows": "3000", "hold_at": "1000", "release": str(release)})
     jobs = Jobs(temporal_env.client, settings)
     async with running(build_workers(temporal_env.client, settings)):
         first, second = await jobs.report(held), await jobs.report(held)
@@ -105,7 +105,7 @@ async def test_report_concurrency_renders_one_report_at_a_time(
             return [(await jobs.status(h.id)).detail for h in (first, second)]
 
         # One render reaches its hold; with a second slot the other would have been handed out by now.
-        await eventually(holding, lambda details: "100/200 rows" in details, timeout=30)
+        await eventually(holding, lambda details: "1,000/3,000 rows" in details, timeout=30)
         release.touch()
         await asyncio.wait_for(asyncio.gather(first.result(), second.result()), 60)
     [a], [b] = await activity_spans(first, "render_report"), await activity_spans(second, "render_report")
