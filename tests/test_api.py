@@ -23,6 +23,8 @@ from tests.phones import unique_phone
 from tests.smtp_server import SmtpServer, free_port
 from tests.started import after_sentinel
 from tests.waiting import eventually
+from worker.build import build_workers
+from worker.run import running
 
 
 def address(name: str = "api") -> str:
@@ -220,7 +222,21 @@ async def test_retry_cancel_and_dead_letter_view_over_http(jobs: Jobs, api: ApiT
         assert cancelled.status_code == 409 and "already ended" in cancelled.json()["detail"]
         assert (await http.get("/jobs/email-no-such-job")).status_code == 404
         assert (await http.post("/jobs/email-no-such-job/retry")).status_code == 404
-        assert (await http.get("/stats")).json()["email"]["completed"] >= 1
+
+
+async def test_stats_over_http_count_exactly_the_servers_runs(
+    own_temporal: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    settings = settings_for(own_temporal, smtp_server, tmp_path)  # a server of its own: exact counts
+    gone = address("gone")
+    smtp_server.fail(gone, 550)
+    async with running(build_workers(own_temporal.client, settings)):
+        with ApiThread(settings) as api:
+            async with api.client() as http:
+                for to in (address("ok"), gone):
+                    await done(http, (await http.post("/jobs/email", json=note(to))).json()["id"])
+                stats = (await http.get("/stats")).json()
+    assert stats["email"] == {"completed": 1, "failed": 1} and stats["sms"] == {}
 
 
 async def test_healthz_says_whether_temporal_is_reachable(settings: Settings, api: ApiThread) -> None:
