@@ -17,8 +17,9 @@ from pydantic import BaseModel, SecretStr
 from temporalio import activity
 
 from activities import smtp
-from activities.email import JOB_ID_HEADER, message_id
-from activities.errors import JobError, TransientError
+from activities.email import message_id
+from contracts.email import JOB_ID_HEADER
+from contracts.errors import JobError, TransientError
 
 
 class AlertUndelivered(TransientError):

@@ -25,22 +25,24 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic.networks import EmailStr
 from temporalio import activity
 
-from activities.broadcast_models import (
+from activities.data_files import reading_under
+from activities.email import EmailActivities, message_id
+from activities.liveness import alive
+from activities.recipients import source
+from activities.render import RenderedEmail
+from activities.smtp import SmtpPool
+from contracts.broadcast import (
     BatchProgress,
     Channel,
     ListRecipientsInput,
+    Recipient,
     RecipientFailure,
     RecipientPage,
     SendBatchInput,
 )
-from activities.data_files import reading_under
-from activities.email import JOB_ID_HEADER, EmailActivities, message_id
-from activities.errors import InvalidJob, JobError, PermanentError, TemplateNotFound
-from activities.liveness import alive
-from activities.recipients import Recipient, source
-from activities.render import RenderedEmail
-from activities.sms_models import e164
-from activities.smtp import SmtpPool
+from contracts.email import JOB_ID_HEADER
+from contracts.errors import JobError, PermanentError, TemplateNotFound
+from contracts.sms import e164
 
 _EMAIL = TypeAdapter(EmailStr)
 
@@ -150,24 +152,18 @@ async def run_batch(request: SendBatchInput, send_one: SendOne) -> BatchProgress
 
 class BroadcastActivities:
     """Pages through recipient sources and emails batches. Built per worker with the email activities, a pool
-    of SMTP connections, the data directory that file sources read from, and the SMS task queue (where SMS
-    broadcasts must run to be texted)."""
+    of SMTP connections, and the data directory that file sources read from."""
 
-    def __init__(self, email: EmailActivities, pool: SmtpPool, data_dir: Path, sms_task_queue: str) -> None:
+    def __init__(self, email: EmailActivities, pool: SmtpPool, data_dir: Path) -> None:
         self.email = email
         self.pool = pool
         self.data_dir = data_dir
-        self.sms_task_queue = sms_task_queue
         self.sender = parseaddr(email.mail_from)[1]  # the envelope sender, parsed once, not per message
 
     @activity.defn(name="list_recipients")
     async def list_recipients(self, request: ListRecipientsInput) -> RecipientPage:
         """`limit` recipients from `cursor`, split into valid and invalid addresses, and the source's size if asked."""
         try:
-            if request.channel == "sms" and activity.info().task_queue != self.sms_task_queue:
-                # Started elsewhere (e.g. by a non-Python producer): no worker there texts, so fail it now
-                # rather than retry a batch that no worker of that queue can run.
-                raise InvalidJob(f"an SMS broadcast runs on the SMS task queue: start it on '{self.sms_task_queue}'")
             read = source(request.source.name)
             with reading_under(self.data_dir):
                 stop = request.cursor + request.limit

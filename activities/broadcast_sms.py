@@ -11,12 +11,11 @@ from pydantic import ValidationError
 from temporalio import activity
 
 from activities.broadcast import recipient_key, run_batch, sms_number
-from activities.broadcast_models import BatchProgress, SendBatchInput
-from activities.errors import PermanentError, describe_errors
-from activities.recipients import Recipient
 from activities.render import render_text
 from activities.sms import SmsActivities
-from activities.sms_models import SmsJob
+from contracts.broadcast import BatchProgress, Recipient, SendBatchInput
+from contracts.errors import PermanentError, describe_errors
+from contracts.sms import SmsJob
 
 
 class SmsBroadcastActivities:

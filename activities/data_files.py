@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
 
-from activities.errors import InvalidJob
+from contracts.errors import InvalidJob
 
 _DATA_DIR: ContextVar[Path | None] = ContextVar("conveyor_data_dir", default=None)
 

@@ -1,4 +1,5 @@
-"""The email job's one activity: render the template and send the message, in a single task.
+"""The email job: render the template and send the message, in a single activity — which is the job itself (a
+standalone activity: one server round trip), or one step of a workflow that sends email.
 
 One activity per email is deliberate: each trip through a task queue costs the server ~50 ms, and the server, not
 SMTP, limits how many emails per second Conveyor sends. The Message-ID is derived from the job id, so every
@@ -11,17 +12,17 @@ import re
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
+from typing import Any
 
 from temporalio import activity
 
 from activities import smtp
-from activities.email_models import EmailJob, EmailResult, SendEmailInput
-from activities.errors import AttachmentNotFound, JobError
+from activities.job_input import job_input, running_job_id
 from activities.liveness import alive
 from activities.render import RenderedEmail, TemplateRenderer
 from activities.storage import Storage
-
-JOB_ID_HEADER = "X-Conveyor-Job-Id"
+from contracts.email import JOB_ID_HEADER, EmailJob, EmailResult, SendEmailInput
+from contracts.errors import AttachmentNotFound, JobError
 
 
 def message_id(job_id: str, mail_from: str) -> str:
@@ -45,16 +46,29 @@ class EmailActivities:
         self.renderer = renderer or TemplateRenderer()
         self.storage = storage
 
-    @activity.defn(name="send_email")
-    async def send_email(self, request: SendEmailInput) -> EmailResult:
-        """Render and send one email. Failures are raised typed: see `activities.errors`."""
+    @activity.defn(name="email")
+    async def email(self, *args: Any) -> EmailResult:
+        """The email job itself, run as a standalone activity: its one input is an `EmailJob` as JSON, its id the
+        job id. Failures are raised typed: see `contracts.errors`."""
         try:
-            async with alive():
-                message = await self.build(request.job_id, request.job)
-                refused = await smtp.send(self.smtp, message, request.job.recipients)
+            return await self.send(running_job_id(), job_input(args, EmailJob))
         except JobError as e:
             raise e.to_application_error() from None
-        accepted = [r for r in request.job.recipients if r not in refused]
+
+    @activity.defn(name="send_email")
+    async def send_email(self, request: SendEmailInput) -> EmailResult:
+        """One email as a workflow's step (the welcome flow, report delivery, `SendEmail` jobs still in flight)."""
+        try:
+            return await self.send(request.job_id, request.job)
+        except JobError as e:
+            raise e.to_application_error() from None
+
+    async def send(self, job_id: str, job: EmailJob) -> EmailResult:
+        """Render and send `job` as job `job_id` (which names its Message-ID)."""
+        async with alive():
+            message = await self.build(job_id, job)
+            refused = await smtp.send(self.smtp, message, job.recipients)
+        accepted = [r for r in job.recipients if r not in refused]
         return EmailResult(message_id=message["Message-ID"], accepted=accepted, refused=refused)
 
     async def build(self, job_id: str, job: EmailJob) -> EmailMessage:

@@ -15,22 +15,10 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from activities.data_files import data_file
-from activities.errors import InvalidJob
-
-
-class Recipient(BaseModel):
-    """One recipient: an address and the template variables that are theirs alone (e.g. `name`)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    address: str
-    context: dict[str, Any] = Field(default_factory=dict)
-
+from contracts.broadcast import Recipient
+from contracts.errors import InvalidJob
 
 RecipientSource = Callable[[str | list[str]], Iterable[Recipient]]
 """A source: given its argument (a path, a segment name, a list), yields recipients in a stable order."""

@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from activities.errors import TemplateError, TemplateNotFound
+from contracts.errors import TemplateError, TemplateNotFound
 
 BUILTIN_TEMPLATES = Path(__file__).parent / "email_templates"
 
@@ -84,15 +84,6 @@ _INLINE = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=Fals
 @functools.lru_cache(maxsize=64)
 def _inline(source: str) -> jinja2.Template:
     return _INLINE.from_string(source)
-
-
-def check_syntax(source: str) -> None:
-    """Raise `ValueError` naming the line of a syntax error in an inline template: models call this, so bad
-    templates are refused at the edge, before anything is enqueued."""
-    try:
-        _INLINE.parse(source)
-    except jinja2.TemplateSyntaxError as e:
-        raise ValueError(f"template syntax error on line {e.lineno}: {e.message}") from None
 
 
 def rendered(template: jinja2.Template, context: Mapping[str, Any], what: str) -> str:

@@ -26,13 +26,13 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.data_files import reading_under
-from activities.email_models import Attachment, EmailJob
-from activities.errors import JobError
-from activities.progress import Progress
-from activities.report_models import RenderedReport, RenderReportInput, ReportDelivery
 from activities.reports.registry import REPORTS, Report, ReportContext, Row
 from activities.reports.tables import ReportFormat, open_table
 from activities.storage import Storage
+from contracts.email import Attachment, EmailJob
+from contracts.errors import JobError
+from contracts.progress import Progress
+from contracts.report import ATTACH_MAX_BYTES, RenderedReport, RenderReportInput, ReportDelivery
 
 CHUNK = 500
 """Rows handed to the writer at once: small enough to stay in memory, big enough to amortise the loop."""
@@ -51,7 +51,7 @@ class ReportActivities:
         *,
         email_task_queue: str,
         data_dir: Path,
-        attach_max_bytes: int = 2_000_000,
+        attach_max_bytes: int = ATTACH_MAX_BYTES,
         concurrency: int = 2,
         client: Client | None = None,
         workflow_types: list[str] | None = None,

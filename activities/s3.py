@@ -13,9 +13,10 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from activities.aws import AwsConfig
-from activities.errors import AttachmentNotFound, StorageUnavailable
+from activities.aws import aws_client
 from activities.storage import checked_key
+from contracts.config import AwsConfig
+from contracts.errors import AttachmentNotFound, StorageUnavailable
 
 MISSING = {"NoSuchKey", "404", "NotFound"}
 
@@ -27,7 +28,7 @@ class S3Storage:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.link_expiry_seconds = link_expiry_seconds
-        self.client = aws.client("s3", s3={"addressing_style": "path"}, signature_version="s3v4")
+        self.client = aws_client(aws, "s3", s3={"addressing_style": "path"}, signature_version="s3v4")
 
     def object_key(self, key: str) -> str:
         """The S3 object key of a storage key."""

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from temporalio import activity
 
-from activities.errors import JobError
+from activities.job_input import job_input, running_job_id
 from activities.liveness import alive
-from activities.sms_models import SendSmsInput, SmsJob, SmsResult, parts
 from activities.sms_providers import SmsProvider
+from contracts.errors import JobError
+from contracts.sms import SendSmsInput, SmsJob, SmsResult, parts
 
 
 class Pacer:
@@ -51,14 +53,25 @@ class SmsActivities:
         await self.pacer.wait()
         return await self.provider.send(job_id, job)
 
-    @activity.defn(name="send_sms")
-    async def send_sms(self, request: SendSmsInput) -> SmsResult:
-        """Send one message. Failures are raised typed: see `activities.errors`."""
+    @activity.defn(name="sms")
+    async def sms(self, *args: Any) -> SmsResult:
+        """The SMS job itself, run as a standalone activity: its one input is an `SmsJob` as JSON, its id the job
+        id. Failures are raised typed: see `contracts.errors`."""
         try:
-            async with alive():
-                message_id = await self.deliver(request.job_id, request.job)
+            return await self.send(running_job_id(), job_input(args, SmsJob))
         except JobError as e:
             raise e.to_application_error() from None
-        return SmsResult(
-            message_id=message_id, to=request.job.to, parts=parts(request.job.body), provider=self.provider.name
-        )
+
+    @activity.defn(name="send_sms")
+    async def send_sms(self, request: SendSmsInput) -> SmsResult:
+        """One message as a workflow's step (`SendSms` jobs still in flight)."""
+        try:
+            return await self.send(request.job_id, request.job)
+        except JobError as e:
+            raise e.to_application_error() from None
+
+    async def send(self, job_id: str, job: SmsJob) -> SmsResult:
+        """Send `job` as job `job_id` (providers that deduplicate use it)."""
+        async with alive():
+            message_id = await self.deliver(job_id, job)
+        return SmsResult(message_id=message_id, to=job.to, parts=parts(job.body), provider=self.provider.name)

@@ -1,7 +1,7 @@
 """Where text messages go: AWS SNS in production, a JSON-lines outbox under `conveyor dev`.
 
 A provider is one class with one async method, `send`; adding another (an HTTP gateway, say) is one class that
-raises the typed errors of `activities.errors`: invalid number and opted out are permanent, throttling, 5xx and
+raises the typed errors of `contracts.errors`: invalid number and opted out are permanent, throttling, 5xx and
 connection failures transient. Retries are Temporal's, so boto3 makes exactly one attempt per activity attempt.
 """
 
@@ -17,8 +17,9 @@ from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from activities.aws import AwsConfig
-from activities.errors import (
+from activities.aws import aws_client
+from contracts.config import AwsConfig
+from contracts.errors import (
     JobError,
     PhoneNumberRejected,
     ProviderThrottled,
@@ -26,7 +27,7 @@ from activities.errors import (
     RecipientOptedOut,
     SmsRejected,
 )
-from activities.sms_models import SmsJob
+from contracts.sms import SmsJob
 
 
 class SmsProvider(Protocol):
@@ -68,7 +69,7 @@ class SnsProvider:
 
     def __init__(self, aws: AwsConfig, sms_type: str = "Transactional") -> None:
         self.sms_type = sms_type
-        self.client = aws.client("sns")
+        self.client = aws_client(aws, "sns")
 
     async def send(self, job_id: str, job: SmsJob) -> str:
         """Publish the message; SMSType and the optional sender id travel as message attributes."""

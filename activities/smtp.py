@@ -11,45 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from email.message import EmailMessage, Message
-from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 import aiosmtplib
-from pydantic import SecretStr
 
-from activities.errors import JobError, MessageRejected, RecipientRejected, SmtpUnavailable
-
-
-class SmtpTls(StrEnum):
-    """How the SMTP connection is secured."""
-
-    NONE = "none"
-    STARTTLS = "starttls"
-    IMPLICIT = "implicit"  # TLS from the first byte, usually port 465
-
-
-@dataclass(frozen=True)
-class SmtpConfig:
-    """How to reach the SMTP server."""
-
-    host: str = "127.0.0.1"
-    port: int = 1025
-    tls: SmtpTls = SmtpTls.NONE
-    username: str | None = None
-    password: SecretStr | None = None
-    timeout: float = 30.0
-    ca_file: Path | None = None
-
-    def tls_context(self) -> ssl.SSLContext | None:
-        """The context that verifies the server (system CAs, or `ca_file`); None without TLS."""
-        if self.tls is SmtpTls.NONE:
-            return None
-        return ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+from contracts.config import SmtpConfig, SmtpTls
+from contracts.errors import JobError, MessageRejected, RecipientRejected, SmtpUnavailable
 
 
 def classify(error: Exception) -> JobError:

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from activities.errors import AttachmentNotFound, InvalidJob, StorageUnavailable
+from contracts.errors import AttachmentNotFound, InvalidJob, StorageUnavailable
 
 
 class Storage(Protocol):

@@ -28,9 +28,9 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from bench.proc import rss_mb as rss_mb  # re-exported: the cases read worker RSS from here
+from conveyor.dev.stack import start_server, stop_server, wait_for_server
 from conveyor.settings import Settings
 from tests.cli import env_for
-from worker.dev import start_server, stop_server, wait_for_server
 
 PORTS = range(38000, 39000)
 """The ports this benchmark may listen on (other engineers' runs use other ranges on the same machine)."""

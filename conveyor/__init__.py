@@ -7,13 +7,14 @@ handle = await jobs.email(EmailJob(to=["ann@example.com"], template="welcome", c
 await handle.result()
 """
 
+from contracts.email import EmailJob, EmailResult
+from contracts.report import ReportJob, ReportResult
+from contracts.sms import SmsJob, SmsResult
+from contracts.states import JobState
 from conveyor.client import JobHandle, Jobs
 from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, TemporalUnavailable
 from conveyor.settings import Settings
-from conveyor.status import JobState, JobStatus
-from workflows.email import EmailJob, EmailResult
-from workflows.report import ReportJob, ReportResult
-from workflows.sms import SmsJob, SmsResult
+from conveyor.status import JobStatus
 
 __all__ = [
     "ConveyorError",

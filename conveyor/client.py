@@ -11,37 +11,52 @@ again hands back the existing job (running or finished) instead of starting a se
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
+from temporalio.client import ActivityFailureError, ActivityHandle, Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import (
+    ActivityIDConflictPolicy,
+    ActivityIDReusePolicy,
+    Priority,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import (
+    ActivityAlreadyStartedError,
+    ApplicationError,
+    FailureError,
+    WorkflowAlreadyStartedError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.errors import describe_errors
+from contracts.broadcast import BroadcastJob
+from contracts.email import EmailJob
+from contracts.errors import describe_errors
+from contracts.kinds import KINDS, JobKind, Shape, kind_of
+from contracts.report import ReportJob
+from contracts.sms import SmsJob
+from contracts.states import JobState
 from conveyor import operations, search_attributes
 from conveyor.connection import connect
 from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, JobStateError
 from conveyor.events import UserEvent, deliver, validate_event
-from conveyor.kinds import KINDS, JobKind
-from conveyor.operations import JobSummary
+from conveyor.operations import JobStats, JobSummary
 from conveyor.settings import Settings
-from conveyor.status import JobState, JobStatus, read_status
-from workflows.broadcast import BroadcastJob
-from workflows.email import EmailJob
-from workflows.report import ReportJob
-from workflows.sms import SmsJob
+from conveyor.status import JobStatus, activity_status, workflow_status
+from workflows.policies import policy_of
 
 MAX_PAYLOAD_BYTES = 1_500_000
 """Largest job input accepted: Temporal refuses payloads over 2 MB, and the history needs room besides."""
 
 T = TypeVar("T")
+log = logging.getLogger("conveyor")
 
 SQL_REFUSAL = "SQL logic error"
 """How a SQL visibility store's refusal of a query reads when the server reports it under a status other than
@@ -53,18 +68,31 @@ KEY_PATTERN = r"^[A-Za-z0-9_.:@+=-]{1,200}$"
 
 @dataclass(frozen=True)
 class JobHandle:
-    """A job that was enqueued: its id, and a way to wait for its result."""
+    """A job that was enqueued: its id, its kind, and a way to wait for its result (whatever its shape)."""
 
     id: str
     kind: JobKind | None
-    """None for a workflow that is not a Conveyor job kind (e.g. started under another id scheme)."""
-    workflow: WorkflowHandle[Any, Any]
+    """None for an execution that is not a Conveyor job kind."""
+    execution: WorkflowHandle[Any, Any] | ActivityHandle[Any]
+    """Temporal's handle on the job: a workflow's, or a standalone activity's."""
+
+    @property
+    def workflow(self) -> WorkflowHandle[Any, Any]:
+        """Temporal's workflow handle, for a workflow-shaped job (`describe`, `query`, `signal`...)."""
+        if not isinstance(self.execution, WorkflowHandle):
+            raise TypeError(f"job {self.id} runs as a standalone activity: use `execution`")
+        return self.execution
+
+    @property
+    def shape(self) -> Shape:
+        """How the job runs: a standalone activity or a workflow."""
+        return Shape.ACTIVITY if isinstance(self.execution, ActivityHandle) else Shape.WORKFLOW
 
     async def result(self) -> Any:
         """Wait for the job to end; its result model, or `JobFailed` naming the failure's type."""
         try:
-            return await self.workflow.result()
-        except WorkflowFailureError as e:
+            return await self.execution.result()
+        except (WorkflowFailureError, ActivityFailureError) as e:
             cause = e.cause
             kind = cause.type if isinstance(cause, ApplicationError) and cause.type else type(cause).__name__
             message = cause.message if isinstance(cause, FailureError) else str(cause)
@@ -84,6 +112,12 @@ def validate(kind: JobKind, job: BaseModel | Mapping[str, Any]) -> BaseModel:
             "store large files and pass their storage key"
         )
     return model
+
+
+def prepared(kind: JobKind, job: BaseModel | Mapping[str, Any], settings: Settings) -> BaseModel:
+    """`job` validated as `kind`'s request and completed from `settings` (the kind's preparation): what every
+    path that starts a job of `kind` sends, so the client, bulk, the CLI, the HTTP API and events agree."""
+    return kind.prepare(settings, validate(kind, job))
 
 
 def refused_query(error: RPCError) -> bool:
@@ -123,12 +157,37 @@ def job_id(kind: JobKind, key: str | None) -> str:
     return f"{kind.name}-{key}"
 
 
+def enqueued_kind(kind: str) -> JobKind:
+    """The kind producers enqueue as `kind`, or `InvalidJobError` naming those they can."""
+    spec = KINDS.get(kind)
+    if spec is None or not spec.enqueued:
+        known = ", ".join(k.name for k in KINDS.enqueued())
+        raise InvalidJobError(f"unknown job kind {kind!r}; known: {known}")
+    return spec
+
+
 class Jobs:
     """Enqueue jobs and follow them. Build it with `await Jobs.connect()`, or around an existing client."""
 
     def __init__(self, client: Client, settings: Settings | None = None) -> None:
         self.client = client
         self.settings = settings or Settings()
+        self._standalone: bool | None = self.settings.standalone_activities
+
+    async def standalone_activities(self) -> bool:
+        """Whether activity-shaped kinds run as standalone activities here: `CONVEYOR_STANDALONE_ACTIVITIES`, or
+        else the server's answer to one cheap count (asked once). A server without them (older than 1.31, or the
+        time-skipping test server) runs those kinds in their workflow shape instead, with a warning."""
+        if self._standalone is None:
+            try:
+                await self.client.count_activities("ActivityType = 'conveyor-probe'", rpc_timeout=timedelta(seconds=5))
+                self._standalone = True
+            except RPCError as e:
+                if e.status not in (RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.FAILED_PRECONDITION):
+                    raise
+                log.warning("this Temporal server runs no standalone activities: email and SMS jobs run as workflows")
+                self._standalone = False
+        return self._standalone
 
     @classmethod
     async def connect(cls, settings: Settings | None = None) -> Jobs:
@@ -148,16 +207,26 @@ class Jobs:
         return await self.enqueue("email", job, key=key, delay=delay, priority=priority)
 
     async def sms(
-        self, job: SmsJob | Mapping[str, Any], *, key: str | None = None, delay: timedelta | None = None
+        self,
+        job: SmsJob | Mapping[str, Any],
+        *,
+        key: str | None = None,
+        delay: timedelta | None = None,
+        priority: int | None = None,
     ) -> JobHandle:
         """Enqueue a text message (number normalised to E.164). `key` makes it idempotent; `delay` starts it later."""
-        return await self.enqueue("sms", job, key=key, delay=delay)
+        return await self.enqueue("sms", job, key=key, delay=delay, priority=priority)
 
     async def report(
-        self, job: ReportJob | Mapping[str, Any], *, key: str | None = None, delay: timedelta | None = None
+        self,
+        job: ReportJob | Mapping[str, Any],
+        *,
+        key: str | None = None,
+        delay: timedelta | None = None,
+        priority: int | None = None,
     ) -> JobHandle:
         """Enqueue a report: rendered, stored, emailed to `deliver_to`. An unknown report name is refused here."""
-        return await self.enqueue("report", job, key=key, delay=delay)
+        return await self.enqueue("report", job, key=key, delay=delay, priority=priority)
 
     async def broadcast(
         self,
@@ -165,18 +234,16 @@ class Jobs:
         *,
         key: str | None = None,
         delay: timedelta | None = None,
+        priority: int | None = None,
     ) -> JobHandle:
         """Enqueue a broadcast. `key` makes it idempotent (and scopes its per-recipient keys); `delay` starts it
         later. Unless the job sets `continue_every`, it is `CONVEYOR_BROADCAST_CONTINUE_EVERY`."""
-        model = validate(KINDS["broadcast"], job)
-        if "continue_every" not in model.model_fields_set:
-            model = model.model_copy(update={"continue_every": self.settings.broadcast_continue_every})
-        return await self.enqueue("broadcast", model, key=key, delay=delay)
+        return await self.enqueue("broadcast", job, key=key, delay=delay, priority=priority)
 
     async def signal_event(self, event: UserEvent | Mapping[str, Any]) -> JobHandle:
         """Deliver an event (e.g. `user.created`) to the job it drives, starting that job if it is not running."""
         handle = await deliver(self.client, self.settings, validate_event(event))
-        return JobHandle(id=handle.id, kind=None, workflow=handle)
+        return JobHandle(id=handle.id, kind=KINDS.of_id(handle.id), execution=handle)
 
     async def enqueue(
         self,
@@ -187,34 +254,64 @@ class Jobs:
         delay: timedelta | None = None,
         priority: int | None = None,
     ) -> JobHandle:
-        """Enqueue a job of `kind` (see `conveyor.kinds.KINDS`); the typed methods above call this."""
-        spec = KINDS.get(kind)
-        if spec is None:
-            raise InvalidJobError(f"unknown job kind {kind!r}; known: {', '.join(KINDS)}")
-        model = validate(spec, job)
+        """Enqueue a job of `kind` (see `contracts.kinds.KINDS`); the typed methods above call this. Validated and
+        prepared here, so a bad job raises `InvalidJobError` and nothing is enqueued."""
+        spec = enqueued_kind(kind)
+        model = prepared(spec, job, self.settings)
         if delay is not None and delay < timedelta(0):
             raise InvalidJobError("delay must not be negative")
         jid = job_id(spec, key)
+        if spec.shape is Shape.ACTIVITY and await self.standalone_activities():
+            execution: Any = await self._start_activity(spec, model, jid, key, delay, job_priority(priority))
+        else:
+            execution = await self._start_workflow(spec, model, jid, key, delay, job_priority(priority))
+        return JobHandle(id=jid, kind=spec, execution=execution)
+
+    def _search_attributes(self, spec: JobKind, model: BaseModel, key: str | None) -> Any:
+        return search_attributes.for_job(key, spec.recipients(model)) if self.settings.search_attributes else None
+
+    async def _start_workflow(
+        self, spec: JobKind, model: BaseModel, jid: str, key: str | None, delay: timedelta | None, priority: Priority
+    ) -> WorkflowHandle[Any, Any]:
         try:
-            handle = await self.client.start_workflow(
-                spec.workflow,
+            return await self.client.start_workflow(
+                spec.runs_as if spec.shape is Shape.WORKFLOW else spec.earlier_types[0],
                 model,
                 id=jid,
-                task_queue=spec.task_queue(self.settings, model),
+                task_queue=spec.task_queue(self.settings.queues, model),
                 # Same key while running: hand back the running job. Same key after it ended: refuse a second
                 # run (the default would start one and send twice); we then hand back the ended job.
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 start_delay=delay,
-                priority=job_priority(priority),
-                search_attributes=(
-                    search_attributes.for_job(key, spec.recipients(model)) if self.settings.search_attributes else None
-                ),
+                priority=priority,
+                search_attributes=self._search_attributes(spec, model, key),
                 result_type=spec.result,
             )
         except WorkflowAlreadyStartedError:
-            handle = self.client.get_workflow_handle(jid, result_type=spec.result)
-        return JobHandle(id=jid, kind=spec, workflow=handle)
+            return self.client.get_workflow_handle(jid, result_type=spec.result)
+
+    async def _start_activity(
+        self, spec: JobKind, model: BaseModel, jid: str, key: str | None, delay: timedelta | None, priority: Priority
+    ) -> ActivityHandle[Any]:
+        try:
+            return await self.client.start_activity(
+                spec.runs_as,
+                model,
+                id=jid,
+                task_queue=spec.task_queue(self.settings.queues, model),
+                # As for workflows: a running job is handed back, an ended one is never started twice by a key.
+                id_conflict_policy=ActivityIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=ActivityIDReusePolicy.REJECT_DUPLICATE,
+                start_delay=delay,
+                priority=priority,
+                search_attributes=self._search_attributes(spec, model, key),
+                summary=f"{spec.name} job",
+                result_type=spec.result,
+                **policy_of(spec).activity_options(),
+            )
+        except ActivityAlreadyStartedError:
+            return self.client.get_activity_handle(jid, result_type=spec.result)
 
     async def bulk(self, items: Iterable[BulkJob], *, concurrency: int = 50) -> list[JobHandle | ConveyorError]:
         """Enqueue many jobs, at most `concurrency` at a time. Each item gets its handle or its error, in order:
@@ -228,36 +325,58 @@ class Jobs:
 
         return await operations.bounded(list(items), one, concurrency)
 
-    def handle(self, job_id: str) -> JobHandle:
-        """A handle on an existing job by id; its kind (and result type) is read from the id's prefix."""
-        spec = KINDS.get(operations.searchable("job id", job_id).partition("-")[0])
-        result_type = spec.result if spec else None
-        return JobHandle(job_id, spec, self.client.get_workflow_handle(job_id, result_type=result_type))
+    async def locate(self, job_id: str) -> JobHandle:
+        """A handle on an existing Conveyor job by id, whatever its shape: a standalone activity or a workflow
+        (tried in the order its kind suggests, so jobs of a kind's earlier shape are still found).
+        `JobNotFound` when there is none, or when the id names something that is not a Conveyor job."""
+        spec = KINDS.of_id(operations.searchable("job id", job_id))
+        order = [Shape.ACTIVITY, Shape.WORKFLOW] if spec and spec.shape is Shape.ACTIVITY else list(Shape)[::-1]
+        for shape in order:
+            try:
+                if shape is Shape.ACTIVITY:
+                    temporal_type = (await self.client.get_activity_handle(job_id).describe()).activity_type
+                else:
+                    temporal_type = (await self.client.get_workflow_handle(job_id).describe()).workflow_type
+            except RPCError as e:
+                if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.UNIMPLEMENTED):
+                    continue
+                raise
+            kind = kind_of(temporal_type)
+            if kind is None:
+                break  # an execution of the namespace, but no Conveyor job: not ours to show or act on
+            if shape is Shape.ACTIVITY:
+                return JobHandle(job_id, kind, self.client.get_activity_handle(job_id, result_type=kind.result))
+            return JobHandle(job_id, kind, self.client.get_workflow_handle(job_id, result_type=kind.result))
+        raise JobNotFound(f"no job {job_id!r}")
 
     async def status(self, job_id: str) -> JobStatus:
         """The job's state, attempts, failure, progress and web UI link; `JobNotFound` if there is none."""
-        handle = self.client.get_workflow_handle(operations.searchable("job id", job_id))
-        return await self._known(read_status(handle, self.settings.web_ui, self.settings.namespace), job_id)
+        job = await self.locate(job_id)
+        ui, namespace = self.settings.web_ui, self.settings.namespace
+        if isinstance(job.execution, ActivityHandle):
+            return await activity_status(job.execution, ui, namespace)
+        return await workflow_status(job.execution, ui, namespace)
 
     async def result(self, job_id: str) -> Any:
         """Wait for the job to end: its result, or `JobFailed`."""
-        return await self.handle(job_id).result()
+        return await (await self.locate(job_id)).result()
 
     async def retry(self, job_id: str) -> str:
         """Run a failed (or terminated, timed-out) job again from the start with the same input, as a new run of
-        the same job id (a Temporal reset). Returns the new run id; `JobStateError` for running/completed jobs."""
-        operations.searchable("job id", job_id)
-        return await self._known(operations.retry(self.client, self.settings.namespace, job_id), job_id)
+        the same job id. Returns the new run id; `JobStateError` for open or completed jobs."""
+        job = await self.locate(job_id)
+        return await operations.retry(self.client, self.settings.namespace, job_id, job.shape)
 
     async def cancel(self, job_id: str) -> None:
-        """Cancel a job: a heartbeating activity stops at its next heartbeat; the job ends `cancelled`."""
-        operations.searchable("job id", job_id)
-        await self._known(operations.cancel(self.client, job_id), job_id)
+        """Cancel a job: a heartbeating step stops at its next heartbeat; the job ends `cancelled`."""
+        job = await self.locate(job_id)
+        await operations.cancel(self.client, job_id, job.shape)
 
     async def failed(
         self, kind: str | None = None, since: datetime | None = None, limit: int = 100
     ) -> list[JobSummary]:
-        """The dead-letter view: jobs that failed for good, newest first, each with its failure."""
+        """The dead-letter view: jobs that failed for good (and were not retried since), newest first, each with
+        its failure."""
         return await self._asked(operations.failed_jobs(self.client, kind, since, limit))
 
     async def retry_failed(
@@ -265,12 +384,11 @@ class Jobs:
     ) -> int:
         """Retry every job that is failed now (of `kind`, since `since`), `concurrency` at a time; how many were
         retried (a job that moved on meanwhile, e.g. retried by someone else, is skipped)."""
-        query = operations.visibility_query(kind, JobState.FAILED, since=since)
-        jobs = await self._asked(operations.list_jobs(self.client, query, limit, latest_only=True))
+        jobs = await self._asked(operations.failed_jobs(self.client, kind, since, limit))
 
         async def one(job: JobSummary) -> bool:
             try:
-                await self.retry(job.id)
+                await operations.retry(self.client, self.settings.namespace, job.id, job.shape)
             except JobStateError:
                 return False
             return True
@@ -285,24 +403,16 @@ class Jobs:
         recipient: str | None = None,
         limit: int = 100,
     ) -> list[JobSummary]:
-        """Jobs matching every filter given, newest first (`recipient` and `key` use search attributes). With
-        `state`, only jobs whose latest run is in that state."""
-        query = operations.visibility_query(kind, state, key, recipient)
-        return await self._asked(operations.list_jobs(self.client, query, limit, latest_only=state is not None))
+        """Jobs matching every filter given, newest first, each shown by its latest run (`recipient` and `key` use
+        search attributes)."""
+        queries = operations.visibility_queries(kind, state, key, recipient)
+        return await self._asked(operations.list_jobs(self.client, queries, limit, state))
 
-    async def stats(self) -> dict[str, dict[str, int]]:
-        """Run counts per kind and state, e.g. `{"email": {"completed": 120, "failed": 2}}` (a retried job counts
-        once per run: its failed run and its new one)."""
-        return await self._asked(operations.stats(self.client))
-
-    async def _known(self, call: Awaitable[T], job_id: str) -> T:
-        """`call`, with Temporal's not-found turned into `JobNotFound`."""
-        try:
-            return await call
-        except RPCError as e:
-            if e.status == RPCStatusCode.NOT_FOUND:
-                raise JobNotFound(f"no job {job_id!r}") from None
-            raise
+    async def stats(self, window: timedelta | None = None) -> JobStats:
+        """Jobs per kind, task queue and state, like a queue dashboard: open jobs now, completed and failed ones
+        over `window` (default `CONVEYOR_STATS_WINDOW`, 24 h). A retried job counts once, by its latest run."""
+        since = datetime.now(UTC) - (window or self.settings.stats_window)
+        return await self._asked(operations.stats(self.client, since, self.settings.stats_open_limit))
 
     async def _asked(self, call: Awaitable[T]) -> T:
         """`call` (a visibility query), with the server's refusal of the query turned into `InvalidJobError`:

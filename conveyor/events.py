@@ -16,27 +16,27 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.errors import describe_errors
+from contracts.errors import describe_errors
+from contracts.kinds import KINDS, JobKind
+from contracts.welcome import EVENT_SIGNAL, UserEvent, WelcomeJob
 from conveyor.errors import InvalidJobError
 from conveyor.settings import Settings
-from workflows.welcome import EVENT_SIGNAL, UserEvent, WelcomeJob, WelcomeResult
 
 
 @dataclass(frozen=True)
 class EventRoute:
-    """Where events of one name go: the workflow, its id for the event, and its input if it must start."""
+    """Where events of one name go: the job kind (a workflow), its job id for the event, and the job's input if it
+    must start (completed by the kind's preparation from settings)."""
 
-    workflow: str
+    kind: JobKind
     job_id: Callable[[UserEvent], str]
-    start_input: Callable[[UserEvent, Settings], BaseModel]
-    result: type[BaseModel]
+    start_input: Callable[[UserEvent], BaseModel]
 
 
 WELCOME = EventRoute(
-    workflow="Welcome",
+    kind=KINDS["welcome"],
     job_id=lambda e: f"welcome-{e.user_id}",
-    start_input=lambda e, s: WelcomeJob(user_id=e.user_id, follow_up_after=s.welcome_follow_up_after),
-    result=WelcomeResult,
+    start_input=lambda e: WelcomeJob(user_id=e.user_id),
 )
 
 ROUTES: dict[str, EventRoute] = {"user.created": WELCOME, "user.activated": WELCOME}
@@ -55,20 +55,21 @@ async def deliver(client: Client, settings: Settings, event: UserEvent) -> Workf
     """Signal `event` to its flow, starting the flow if needed; the flow's handle (also when it already ended)."""
     route = ROUTES[event.name]
     job_id = route.job_id(event)
+    job = route.kind.prepare(settings, route.start_input(event))
     try:
         return await client.start_workflow(
-            route.workflow,
-            route.start_input(event, settings),
+            route.kind.runs_as,
+            job,
             id=job_id,
-            task_queue=settings.task_queue,
+            task_queue=route.kind.task_queue(settings.queues, job),
             start_signal=EVENT_SIGNAL,
             start_signal_args=[event],
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            result_type=route.result,
+            result_type=route.kind.result,
         )
     except WorkflowAlreadyStartedError:
-        return client.get_workflow_handle(job_id, result_type=route.result)
+        return client.get_workflow_handle(job_id, result_type=route.kind.result)
 
 
 __all__ = ["ROUTES", "EventRoute", "UserEvent", "deliver", "validate_event"]

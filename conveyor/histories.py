@@ -11,8 +11,8 @@ from pathlib import Path
 
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from contracts.kinds import KINDS, Shape
 from conveyor.errors import InvalidJobError
-from conveyor.kinds import KINDS
 
 
 def workflow_type(kind: str | None, workflow: str | None) -> str:
@@ -24,7 +24,11 @@ def workflow_type(kind: str | None, workflow: str | None) -> str:
     spec = KINDS.get(kind or "")
     if spec is None:
         raise InvalidJobError(f"unknown job kind {kind!r}; known: {', '.join(KINDS)} (or give --workflow TYPE)")
-    return spec.workflow
+    if spec.shape is Shape.ACTIVITY:
+        if not spec.earlier_types:
+            raise InvalidJobError(f"{spec.name} jobs run as standalone activities: they have no workflow history")
+        return spec.earlier_types[0]
+    return spec.runs_as
 
 
 async def export(client: Client, workflow: str, last: int, out_dir: Path) -> list[Path]:

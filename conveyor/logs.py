@@ -18,7 +18,7 @@ from typing import Any
 
 from temporalio import activity, workflow
 
-from conveyor.kinds import kind_of
+from contracts.kinds import kind_of
 from conveyor.settings import LogFormat, Settings
 
 JOB_FIELDS = ("job_id", "kind", "attempt")
@@ -31,15 +31,23 @@ def job_of(record: logging.LogRecord) -> dict[str, Any]:
     )
     if details is None and activity.in_activity():
         info = activity.info()
-        details = {"workflow_id": info.workflow_id, "workflow_type": info.workflow_type, "attempt": info.attempt}
-    if not details or not details.get("workflow_id"):
+        details = {
+            "workflow_id": info.workflow_id,
+            "workflow_type": info.workflow_type,
+            "activity_id": info.activity_id,
+            "activity_type": info.activity_type,
+            "attempt": info.attempt,
+        }
+    if not details:
         return {}
-    kind = kind_of(str(details.get("workflow_type")))
-    return {
-        "job_id": details["workflow_id"],
-        "kind": kind.name if kind else details.get("workflow_type"),
-        "attempt": details.get("attempt"),
-    }
+    # A workflow step belongs to its workflow's job; a standalone activity is a job of its own.
+    job_id, job_type = details.get("workflow_id"), details.get("workflow_type")
+    if not job_id:
+        job_id, job_type = details.get("activity_id"), details.get("activity_type")
+    if not job_id:
+        return {}
+    kind = kind_of(str(job_type))
+    return {"job_id": job_id, "kind": kind.name if kind else job_type, "attempt": details.get("attempt")}
 
 
 class TextFormatter(logging.Formatter):

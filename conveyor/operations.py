@@ -1,57 +1,57 @@
-"""Operating jobs after they were enqueued: retry, cancel, the dead-letter view, listing and stats.
+"""Operating jobs after they were enqueued: listing, the dead-letter view, stats, retry and cancel — for both
+shapes of a job (a workflow, or a standalone activity), shown as one thing.
 
-Everything here reads Temporal's visibility store or acts on one workflow; `Jobs` exposes it to Python, the CLI
-and the HTTP API alike. Retry is a **reset** to the job's first workflow task — what the web UI's Reset button
-does: the same job id gets a new run with the same input, and the UI links the runs, so the lineage stays visible.
+Visibility lists *runs*: a retried job has its earlier failed run besides its new one. Every listing and count
+here shows a job once, by its latest run (`latest_only`), so `list`, `failed` and `stats` agree.
+
+Retry of a workflow-shaped job is a **reset** to its first workflow task — what the web UI's Reset button does: the
+same job id gets a new run with the same input, and the UI links the runs. Retry of an activity-shaped job starts
+it again under the same id with the same input, its policy and its search attributes (a closed activity can
+only be started again, not reset).
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
-from temporalio.client import (
-    Client,
-    WorkflowExecutionStatus,
-    WorkflowHistoryEventFilterType,
-)
-from temporalio.client import (
-    WorkflowExecution as Execution,
-)
+from temporalio.client import ActivityExecution, ActivityExecutionStatus, Client, WorkflowExecutionStatus
+from temporalio.client import WorkflowExecution as Execution
+from temporalio.common import ActivityIDConflictPolicy, ActivityIDReusePolicy, Priority, RawValue
 
+from contracts.kinds import KINDS, JobKind, Shape, kind_of
+from contracts.states import EXECUTION_STATUS, OPEN, JobState
 from conveyor.errors import InvalidJobError, JobStateError
-from conveyor.kinds import KINDS, kind_of
-from conveyor.status import CLOSED_STATE, Failure, JobState, failure_of
+from conveyor.status import (
+    ACTIVITY_STATE,
+    WORKFLOW_STATE,
+    Failure,
+    activity_state,
+    failure_of,
+    kind_name,
+    open_workflow_state,
+    workflow_failure,
+)
+from workflows.policies import policy_of
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-RETRYABLE = {
-    WorkflowExecutionStatus.FAILED,
-    WorkflowExecutionStatus.TERMINATED,
-    WorkflowExecutionStatus.TIMED_OUT,
-}
-_VISIBILITY_STATUS = {
-    JobState.RUNNING: "Running",
-    JobState.COMPLETED: "Completed",
-    JobState.FAILED: "Failed",
-    JobState.CANCELLED: "Canceled",
-    JobState.TERMINATED: "Terminated",
-    JobState.TIMED_OUT: "TimedOut",
-}
-_STATE_OF_STATUS = {v: k for k, v in _VISIBILITY_STATUS.items()}
+RETRYABLE = (JobState.FAILED, JobState.TERMINATED, JobState.TIMED_OUT)
+"""The states a retry starts again from: a later run may supersede a run in one of these."""
 _RESET_POINTS = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
 }
+DESCRIBE_CONCURRENCY = 20
 
 
 class JobSummary(BaseModel):
@@ -60,14 +60,36 @@ class JobSummary(BaseModel):
     id: str
     run_id: str
     kind: str
+    shape: Shape = Shape.WORKFLOW
     state: JobState
+    task_queue: str | None = None
     created_at: datetime
     closed_at: datetime | None = None
     failure: Failure | None = None
-    """Filled in by the dead-letter view (`failed`), which reads each job's close event."""
+    """Filled in for failed jobs by the dead-letter view (`failed`) and by `list`."""
 
 
-def _quote(value: str) -> str:
+class JobStats(BaseModel):
+    """Counts of jobs (not runs) per kind, task queue and state: open jobs now, closed ones since `since`."""
+
+    since: datetime = Field(description="Closed jobs are counted if they closed after this.")
+    counts: dict[str, dict[str, dict[JobState, int]]] = Field(
+        description="kind -> task queue -> state -> jobs. Every state is present."
+    )
+
+    def by_kind(self) -> dict[str, dict[JobState, int]]:
+        """Counts per kind and state, summed over task queues."""
+        totals: dict[str, dict[JobState, int]] = {}
+        for kind, queues in self.counts.items():
+            row = totals.setdefault(kind, dict.fromkeys(JobState, 0))
+            for states in queues.values():
+                for state, count in states.items():
+                    row[state] += count
+        return totals
+
+
+def quote(value: str) -> str:
+    """`value` as a visibility-query string literal."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
@@ -80,7 +102,7 @@ a `"` in the value is "SQL logic error: unterminated string" once the table has 
 def searchable(field: str, value: str, unsearchable: str = "") -> str:
     """`value`, if Temporal's visibility store can be asked for it; `InvalidJobError` naming `field` otherwise.
 
-    Single quotes and backslashes are fine (`_quote` escapes them). What no escaping saves is a character the store
+    Single quotes and backslashes are fine (`quote` escapes them). What no escaping saves is a character the store
     never sees whole: a NUL ends SQLite's statement mid-string ("SQL logic error: unrecognized token", which the
     dev server reports as UNAVAILABLE, so the SDK retries it for seconds), and a lone surrogate cannot be encoded
     for gRPC at all. Refused by class rather than by example: every character `str.isprintable` rejects (controls,
@@ -96,66 +118,167 @@ def searchable(field: str, value: str, unsearchable: str = "") -> str:
     return value
 
 
-def visibility_query(
+def known_kind(kind: str) -> JobKind:
+    """The kind named `kind`, or `InvalidJobError` listing the known ones."""
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise InvalidJobError(f"unknown job kind {kind!r}; known: {', '.join(KINDS)}")
+    return spec
+
+
+def type_clause(shape: Shape, kinds: Iterable[JobKind]) -> str | None:
+    """`WorkflowType IN (...)` / `ActivityType IN (...)` for the types of `kinds` that run as `shape`; None when
+    none does."""
+    field = "ActivityType" if shape is Shape.ACTIVITY else "WorkflowType"
+    types = [t for k in kinds for t in k.types if (k.shape if t == k.runs_as else Shape.WORKFLOW) is shape]
+    return f"{field} IN ({', '.join(quote(t) for t in types)})" if types else None
+
+
+def visibility_queries(
     kind: str | None = None,
     state: JobState | None = None,
     key: str | None = None,
     recipient: str | None = None,
     since: datetime | None = None,
-) -> str:
-    """The visibility query for jobs matching every filter given (all Conveyor jobs when none)."""
-    if kind is not None and kind not in KINDS:
-        raise InvalidJobError(f"unknown job kind {kind!r}; known: {', '.join(KINDS)}")
-    if state is not None and state not in _VISIBILITY_STATUS:
-        raise InvalidJobError(f"state must be one of {', '.join(s.value for s in _VISIBILITY_STATUS)}")
-    kinds = [KINDS[kind]] if kind else list(KINDS.values())
-    clauses = ["WorkflowType IN (" + ", ".join(_quote(k.workflow) for k in kinds) + ")"]
-    if state is not None:
-        clauses.append(f"ExecutionStatus = {_quote(_VISIBILITY_STATUS[state])}")
+) -> dict[Shape, str]:
+    """The visibility query of each shape for jobs matching every filter given (all Conveyor jobs when none).
+    Open states other than `scheduled` cannot be told apart by visibility: they select `Running`, and the rows are
+    told apart afterwards (`list_jobs`)."""
+    kinds = [known_kind(kind)] if kind else list(KINDS.values())
+    clauses: list[str] = []
+    if state in EXECUTION_STATUS:
+        clauses.append(f"ExecutionStatus = {quote(EXECUTION_STATUS[state])}")
+    elif state is not None:
+        clauses.append("ExecutionStatus = 'Running'")
+        if state is JobState.SCHEDULED:
+            clauses.append(f"ExecutionTime > {quote(_now())}")
     if key is not None:
-        clauses.append(f"JobKey = {_quote(searchable('key', key))}")
+        clauses.append(f"JobKey = {quote(searchable('key', key))}")
     if recipient is not None:
-        clauses.append(f"Recipients = {_quote(searchable('recipient', recipient, RECIPIENT_UNSEARCHABLE))}")
+        clauses.append(f"Recipients = {quote(searchable('recipient', recipient, RECIPIENT_UNSEARCHABLE))}")
     if since is not None:
-        clauses.append(f"StartTime >= {_quote(since.isoformat())}")
-    return " AND ".join(clauses)
+        clauses.append(f"StartTime >= {quote(since.astimezone(UTC).isoformat())}")
+    queries: dict[Shape, str] = {}
+    for shape in Shape:
+        types = type_clause(shape, kinds)
+        if types is not None:
+            queries[shape] = " AND ".join([types, *clauses])
+    return queries
 
 
-def summary(execution: Execution) -> JobSummary:
-    """A listing row from a visibility entry."""
-    kind = kind_of(execution.workflow_type)
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def workflow_row(execution: Execution) -> JobSummary:
+    """A listing row from a workflow's visibility entry."""
     status = execution.status or WorkflowExecutionStatus.RUNNING
     return JobSummary(
         id=execution.id,
         run_id=execution.run_id,
-        kind=kind.name if kind else "other",
-        state=CLOSED_STATE.get(status, JobState.RUNNING),
+        kind=kind_name(kind_of(execution.workflow_type)),
+        state=WORKFLOW_STATE.get(status, JobState.RUNNING),
+        task_queue=execution.task_queue,
         created_at=execution.start_time,
         closed_at=execution.close_time,
     )
 
 
-async def list_jobs(client: Client, query: str, limit: int, latest_only: bool = False) -> list[JobSummary]:
-    """Up to `limit` jobs matching `query`, newest first, one row per job.
-
-    Visibility lists every *run*: a retried job's earlier failed run still matches `ExecutionStatus='Failed'`.
-    With `latest_only`, rows that are not their job's latest run are dropped (one describe per row), so a state
-    filter shows what jobs are in now.
-    """
-    rows: dict[str, JobSummary] = {}
-    async for execution in client.list_workflows(query, limit=limit):
-        rows.setdefault(execution.id, summary(execution))
-    if not latest_only:
-        return list(rows.values())
-
-    async def current(row: JobSummary) -> JobSummary | None:
-        latest = await client.get_workflow_handle(row.id).describe()
-        return row if latest.run_id == row.run_id else None
-
-    return [row for row in await bounded(rows.values(), current, concurrency=10) if row is not None]
+def activity_row(execution: ActivityExecution) -> JobSummary:
+    """A listing row from a standalone activity's visibility entry."""
+    status = execution.status or ActivityExecutionStatus.RUNNING
+    return JobSummary(
+        id=execution.activity_id,
+        run_id=execution.activity_run_id or "",
+        kind=kind_name(kind_of(execution.activity_type)),
+        shape=Shape.ACTIVITY,
+        state=ACTIVITY_STATE.get(status, JobState.RUNNING),
+        task_queue=execution.task_queue,
+        created_at=execution.schedule_time or datetime.now(UTC),
+        closed_at=execution.close_time,
+    )
 
 
-async def bounded(items: Iterable[T], work: Callable[[T], Awaitable[R]], concurrency: int) -> list[R]:
+async def runs(client: Client, shape: Shape, query: str, limit: int | None) -> AsyncIterator[JobSummary]:
+    """The rows of every run matching `query` (newest first)."""
+    if shape is Shape.ACTIVITY:
+        async for activity in client.list_activities(query, limit=limit):
+            yield activity_row(activity)
+    else:
+        async for execution in client.list_workflows(query, limit=limit):
+            yield workflow_row(execution)
+
+
+async def latest_runs(client: Client, shape: Shape, ids: list[str]) -> dict[str, str]:
+    """The latest run id of each job in `ids` (one visibility list per 100 ids)."""
+    field = "ActivityId" if shape is Shape.ACTIVITY else "WorkflowId"
+    latest: dict[str, tuple[datetime, str]] = {}
+    for start in range(0, len(ids), 100):
+        chunk = ids[start : start + 100]
+        async for row in runs(client, shape, f"{field} IN ({', '.join(quote(i) for i in chunk)})", None):
+            seen = latest.get(row.id)
+            if seen is None or row.created_at > seen[0]:
+                latest[row.id] = (row.created_at, row.run_id)
+    return {job: run for job, (_, run) in latest.items()}
+
+
+async def only_latest(client: Client, shape: Shape, rows: list[JobSummary]) -> list[JobSummary]:
+    """`rows` without runs that a retry superseded (only a failed, terminated or timed-out run can be)."""
+    suspects = [r.id for r in rows if r.state in RETRYABLE]
+    if not suspects:
+        return rows
+    latest = await latest_runs(client, shape, suspects)
+    return [r for r in rows if r.state not in RETRYABLE or latest.get(r.id, r.run_id) == r.run_id]
+
+
+async def with_open_state(client: Client, row: JobSummary) -> JobSummary:
+    """`row` with its open state told apart (queued, scheduled, running, retrying): one describe."""
+    if row.state.done:
+        return row
+    if row.shape is Shape.ACTIVITY:
+        row.state = activity_state(await client.get_activity_handle(row.id, run_id=row.run_id).describe())
+    else:
+        row.state = open_workflow_state(await client.get_workflow_handle(row.id, run_id=row.run_id).describe())
+    return row
+
+
+async def with_failure(client: Client, row: JobSummary) -> JobSummary:
+    """`row` with the failure its job ended with (one small read), when it failed."""
+    if row.state is not JobState.FAILED:
+        return row
+    if row.shape is Shape.ACTIVITY:
+        desc = await client.get_activity_handle(row.id, run_id=row.run_id).describe(include_outcome=True)
+        if desc.raw_outcome is not None and desc.raw_outcome.HasField("failure"):
+            row.failure = failure_of(desc.raw_outcome.failure)
+    else:
+        row.failure = await workflow_failure(client.get_workflow_handle(row.id, run_id=row.run_id))
+    return row
+
+
+async def list_jobs(
+    client: Client, queries: dict[Shape, str], limit: int, state: JobState | None = None
+) -> list[JobSummary]:
+    """Up to `limit` jobs matching `queries`, newest first, one row per job (its latest run), each with its open
+    state told apart and, when failed, its failure. With an open `state`, only jobs in that state."""
+    found: list[JobSummary] = []
+    for shape, query in queries.items():
+        rows: dict[str, JobSummary] = {}
+        async for row in runs(client, shape, query, None if state in OPEN else limit):
+            rows.setdefault(row.id, row)
+            if state not in OPEN and len(rows) >= limit:
+                break
+        found += await only_latest(client, shape, list(rows.values()))
+    found.sort(key=lambda r: r.created_at, reverse=True)
+    if state in OPEN:
+        found = [r for r in await bounded(found, lambda r: with_open_state(client, r)) if r.state is state][:limit]
+    else:
+        found = await bounded(found[:limit], lambda r: with_open_state(client, r))
+    return await bounded(found, lambda r: with_failure(client, r))
+
+
+async def bounded(
+    items: Iterable[T], work: Callable[[T], Awaitable[R]], concurrency: int = DESCRIBE_CONCURRENCY
+) -> list[R]:
     """`work` over `items`, at most `concurrency` at a time, results in input order."""
     gate = asyncio.Semaphore(concurrency)
 
@@ -166,27 +289,58 @@ async def bounded(items: Iterable[T], work: Callable[[T], Awaitable[R]], concurr
     return list(await asyncio.gather(*(one(i) for i in items)))
 
 
-async def with_failure(client: Client, job: JobSummary) -> JobSummary:
-    """`job` with its failure read from its close event (one small history read)."""
-    handle = client.get_workflow_handle(job.id, run_id=job.run_id)
-    async for event in handle.fetch_history_events(event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT):
-        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
-            job.failure = failure_of(event.workflow_execution_failed_event_attributes.failure)
-    return job
-
-
 async def failed_jobs(client: Client, kind: str | None, since: datetime | None, limit: int) -> list[JobSummary]:
-    """The dead-letter view: jobs that failed for good, newest first, each with its failure."""
-    jobs = await list_jobs(client, visibility_query(kind, JobState.FAILED, since=since), limit, latest_only=True)
-    return await bounded(jobs, lambda job: with_failure(client, job), concurrency=10)
+    """The dead-letter view: jobs whose latest run failed, newest first, each with its failure."""
+    return await list_jobs(client, visibility_queries(kind, JobState.FAILED, since=since), limit)
 
 
-async def retry(client: Client, namespace: str, job_id: str) -> str:
+async def stats(client: Client, since: datetime, open_limit: int = 1000) -> JobStats:
+    """Jobs per kind, task queue and state: open jobs now (told apart by one describe each, up to `open_limit`
+    per kind and queue; beyond it, open jobs count as `running`), closed ones that closed after `since`, each job
+    counted once (by its latest run)."""
+    counts: dict[str, dict[str, dict[JobState, int]]] = {}
+    window = f"CloseTime > {quote(since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ'))}"
+    for kind in KINDS.values():
+        for shape in Shape:
+            types = type_clause(shape, [kind])
+            if types is None:
+                continue
+            closed = await _closed_counts(client, shape, f"{types} AND {window}")
+            open_rows = [r async for r in runs(client, shape, f"{types} AND ExecutionStatus = 'Running'", open_limit)]
+            open_rows = await bounded(open_rows, lambda r: with_open_state(client, r))
+            for queue, states in closed.items():
+                row = counts.setdefault(kind.name, {}).setdefault(queue, dict.fromkeys(JobState, 0))
+                for state, count in states.items():
+                    row[state] += count
+            for open_row in open_rows:
+                queue_counts = counts.setdefault(kind.name, {}).setdefault(
+                    open_row.task_queue or "", dict.fromkeys(JobState, 0)
+                )
+                queue_counts[open_row.state] += 1
+        counts.setdefault(kind.name, {})
+    return JobStats(since=since, counts=counts)
+
+
+async def _closed_counts(client: Client, shape: Shape, query: str) -> dict[str, dict[JobState, int]]:
+    """Closed jobs matching `query` per task queue and state, without runs a retry superseded."""
+    closed_query = f"{query} AND ExecutionStatus != 'Running'"
+    rows = [r async for r in runs(client, shape, closed_query, None)]
+    rows = await only_latest(client, shape, rows)
+    result: dict[str, dict[JobState, int]] = {}
+    for row in rows:
+        states = result.setdefault(row.task_queue or "", dict.fromkeys(JobState, 0))
+        states[row.state] += 1
+    return result
+
+
+async def retry(client: Client, namespace: str, job_id: str, shape: Shape) -> str:
     """Run a failed, terminated or timed-out job again from its start, with the same input; the new run's id."""
+    if shape is Shape.ACTIVITY:
+        return await _retry_activity(client, job_id)
     handle = client.get_workflow_handle(job_id)
     desc = await handle.describe()
-    if desc.status not in RETRYABLE:
-        state = CLOSED_STATE.get(desc.status, JobState.RUNNING) if desc.status else JobState.RUNNING
+    state = WORKFLOW_STATE.get(desc.status, JobState.RUNNING) if desc.status else JobState.RUNNING
+    if state not in RETRYABLE:
         raise JobStateError(f"job {job_id} is {state.value}: only failed, terminated or timed-out jobs are retried")
     reset_point = None
     async for event in handle.fetch_history_events():
@@ -207,23 +361,42 @@ async def retry(client: Client, namespace: str, job_id: str) -> str:
     return response.run_id
 
 
-async def cancel(client: Client, job_id: str) -> None:
-    """Request cancellation: the job's activity is told at its next heartbeat, and the job ends `cancelled`."""
-    handle = client.get_workflow_handle(job_id)
-    desc = await handle.describe()
+async def _retry_activity(client: Client, job_id: str) -> str:
+    desc = await client.get_activity_handle(job_id).describe(include_input=True)
+    state = activity_state(desc)
+    if state not in RETRYABLE:
+        raise JobStateError(f"job {job_id} is {state.value}: only failed, terminated or timed-out jobs are retried")
+    kind = kind_of(desc.activity_type)
+    if kind is None:
+        raise JobStateError(f"{job_id} is not a Conveyor job")
+    inputs: list[Any] = [RawValue(p) for p in (desc.raw_input.payloads if desc.raw_input else [])]
+    handle = await client.start_activity(
+        desc.activity_type,
+        args=inputs,
+        id=job_id,
+        task_queue=desc.task_queue,
+        **policy_of(kind).activity_options(),
+        search_attributes=desc.typed_search_attributes,
+        priority=Priority(priority_key=desc.raw_info.priority.priority_key or None),
+        # Only a job that ended without success may run again under its id: the one deliberate exception to
+        # "a key never sends twice".
+        id_reuse_policy=ActivityIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        id_conflict_policy=ActivityIDConflictPolicy.FAIL,
+    )
+    return handle.run_id or ""
+
+
+async def cancel(client: Client, job_id: str, shape: Shape) -> None:
+    """Request cancellation: the job's running step is told at its next heartbeat; the job ends `cancelled`."""
+    if shape is Shape.ACTIVITY:
+        handle = client.get_activity_handle(job_id)
+        state = activity_state(await handle.describe())
+        if state.done:
+            raise JobStateError(f"job {job_id} already ended ({state.value}): nothing to cancel")
+        await handle.cancel(reason="cancelled with conveyor")
+        return
+    workflow = client.get_workflow_handle(job_id)
+    desc = await workflow.describe()
     if desc.status not in (None, WorkflowExecutionStatus.RUNNING):
-        raise JobStateError(f"job {job_id} already ended ({CLOSED_STATE[desc.status].value}): nothing to cancel")
-    await handle.cancel()
-
-
-async def stats(client: Client) -> dict[str, dict[str, int]]:
-    """Job counts per kind and state (one visibility count per kind, grouped by status)."""
-    result: dict[str, dict[str, int]] = {}
-    for kind in KINDS.values():
-        counted = await client.count_workflows(f"WorkflowType = {_quote(kind.workflow)} GROUP BY ExecutionStatus")
-        result[kind.name] = {
-            _STATE_OF_STATUS[str(group.group_values[0])].value: group.count
-            for group in counted.groups
-            if str(group.group_values[0]) in _STATE_OF_STATUS
-        }
-    return result
+        raise JobStateError(f"job {job_id} already ended ({WORKFLOW_STATE[desc.status].value}): nothing to cancel")
+    await workflow.cancel()

@@ -17,8 +17,11 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from activities.aws import AwsConfig
-from activities.smtp import SmtpConfig, SmtpTls
+from contracts.broadcast import CONTINUE_EVERY
+from contracts.config import AwsConfig, SmtpConfig, SmtpTls
+from contracts.kinds import DEFAULT_QUEUE, REPORTS_QUEUE, SMS_QUEUE
+from contracts.report import ATTACH_MAX_BYTES
+from contracts.welcome import FOLLOW_UP_AFTER
 
 
 class SmsProviderName(StrEnum):
@@ -103,7 +106,7 @@ class Settings(BaseSettings):
     reports_task_queue: str = Field("conveyor-reports", description="Task queue of the report job (rendering).")
     report_concurrency: int = Field(2, description="Reports one worker renders at once (threads).", ge=1)
     report_attach_max_bytes: int = Field(
-        2_000_000, description="Reports up to this size are emailed as attachments; larger ones as a link."
+        ATTACH_MAX_BYTES, description="Reports up to this size are emailed as attachments; larger ones as a link."
     )
     report_link_expiry_seconds: int = Field(
         7 * 86400, description="How long a report's download link works (S3 presigned; at most 7 days).", gt=0
@@ -131,10 +134,23 @@ class Settings(BaseSettings):
     # Periodic jobs, broadcasts, events
     retention_days: int = Field(30, ge=1, description="The weekly cleanup deletes reports and outbox files older.")
     broadcast_continue_every: int = Field(
-        5000, ge=1, description="A broadcast starts a fresh run (continue-as-new) after this many recipients."
+        CONTINUE_EVERY, ge=1, description="A broadcast starts a fresh run (continue-as-new) after this many recipients."
     )
     welcome_follow_up_after: timedelta = Field(
-        timedelta(days=3), description="Welcome flow: follow up unless user.activated came within this (e.g. P3D)."
+        FOLLOW_UP_AFTER, description="Welcome flow: follow up unless user.activated came within this (e.g. P3D)."
+    )
+    standalone_activities: bool | None = Field(
+        False,
+        description="Run single-step kinds (email, SMS) as standalone activities: true, false (as workflows), or "
+        "unset to ask the server once (servers before 1.31 and the time-skipping test server have none).",
+    )
+    stats_window: timedelta = Field(
+        timedelta(hours=24), gt=timedelta(0), description="`stats` counts jobs that closed within this (e.g. PT24H)."
+    )
+    stats_open_limit: int = Field(
+        1000,
+        ge=1,
+        description="`stats` tells apart the open jobs (queued, running, ...) of at most this many per kind.",
     )
 
     # Worker
@@ -212,6 +228,11 @@ class Settings(BaseSettings):
         if self.s3_access_key_id is None:
             return config
         return replace(config, access_key_id=self.s3_access_key_id, secret_access_key=self.s3_secret_access_key)
+
+    @property
+    def queues(self) -> dict[str, str]:
+        """The task queue of each role a job kind may name (`contracts.kinds`): default, sms, reports."""
+        return {DEFAULT_QUEUE: self.task_queue, SMS_QUEUE: self.sms_task_queue, REPORTS_QUEUE: self.reports_task_queue}
 
     @property
     def web_ui(self) -> str:

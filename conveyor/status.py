@@ -1,15 +1,15 @@
-"""A job's status, read from Temporal: its description, its pending activity, its `status` query and history.
+"""A job's status, read from Temporal, whatever the job's shape: a workflow (its description, pending activities,
+`status` query and close event) or a standalone activity (its description).
 
-Temporal knows more states than a job queue shows; `JobState` folds them into the ones Bull Board users know:
-a running workflow is `scheduled-for-later` (start delayed), `queued` (waiting for a worker), `running`, or `retrying`
-(its activity failed at least once and waits for the next attempt).
+Temporal knows more states than a job queue shows; `contracts.states.JobState` folds both shapes into the ones Bull
+Board users know: an open job is `scheduled` (start delayed), `queued` (waiting for a worker), `running`, or
+`retrying` (an attempt failed and the next one is waiting).
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
@@ -17,39 +17,23 @@ from pydantic import BaseModel
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.api.failure.v1 import Failure as FailureProto
 from temporalio.client import (
+    ActivityExecutionDescription,
+    ActivityExecutionStatus,
+    ActivityHandle,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowHistoryEventFilterType,
     WorkflowQueryFailedError,
 )
+from temporalio.client import PendingActivityState as ActivityRunState
 from temporalio.service import RPCError
 
-from activities.progress import Progress
-from conveyor.kinds import kind_of
+from contracts.kinds import JobKind, Shape, kind_of
+from contracts.progress import Progress
+from contracts.states import JobState
 
-
-class JobState(StrEnum):
-    """Where a job is in its life."""
-
-    SCHEDULED = "scheduled-for-later"
-    QUEUED = "queued"
-    RUNNING = "running"
-    RETRYING = "retrying"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    TERMINATED = "terminated"
-    TIMED_OUT = "timed-out"
-
-    @property
-    def done(self) -> bool:
-        """True once the job has ended, successfully or not."""
-        return self in _DONE
-
-
-_DONE = {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.TERMINATED, JobState.TIMED_OUT}
-
-CLOSED_STATE = {
+WORKFLOW_STATE = {
     WorkflowExecutionStatus.COMPLETED: JobState.COMPLETED,
     WorkflowExecutionStatus.FAILED: JobState.FAILED,
     WorkflowExecutionStatus.CANCELED: JobState.CANCELLED,
@@ -57,6 +41,15 @@ CLOSED_STATE = {
     WorkflowExecutionStatus.TIMED_OUT: JobState.TIMED_OUT,
     WorkflowExecutionStatus.CONTINUED_AS_NEW: JobState.RUNNING,
 }
+"""The job state of a closed workflow."""
+ACTIVITY_STATE = {
+    ActivityExecutionStatus.COMPLETED: JobState.COMPLETED,
+    ActivityExecutionStatus.FAILED: JobState.FAILED,
+    ActivityExecutionStatus.CANCELED: JobState.CANCELLED,
+    ActivityExecutionStatus.TERMINATED: JobState.TERMINATED,
+    ActivityExecutionStatus.TIMED_OUT: JobState.TIMED_OUT,
+}
+"""The job state of a closed standalone activity."""
 
 
 class Failure(BaseModel):
@@ -71,15 +64,17 @@ class JobStatus(BaseModel):
 
     id: str
     kind: str
+    shape: Shape
     workflow: str
+    """The Temporal type that runs the job: a workflow type, or an activity type for the activity shape."""
     state: JobState
     attempts: int = 0
-    """Attempts of the job's current (or last) activity; more than 1 means it was retried."""
+    """Attempts of the job's current (or last) step; more than 1 means it was retried."""
     failure: Failure | None = None
     stage: str | None = None
     progress: int | None = None
     detail: str | None = None
-    """What a long activity last reported, e.g. `40,000/100,000 rows`."""
+    """What a long step last reported, e.g. `40,000/100,000 rows`."""
     result: dict[str, Any] | None = None
     created_at: datetime
     starts_at: datetime | None = None
@@ -98,49 +93,83 @@ def failure_of(proto: FailureProto) -> Failure:
     return Failure(type="Failure", message=proto.message)
 
 
-def ui_link(ui_url: str, namespace: str, job_id: str) -> str:
-    """The job's page in the Temporal web UI."""
-    return f"{ui_url.rstrip('/')}/namespaces/{quote(namespace)}/workflows/{quote(job_id, safe='')}"
+def ui_link(ui_url: str, namespace: str, job_id: str, shape: Shape = Shape.WORKFLOW, run_id: str | None = None) -> str:
+    """The job's page in the Temporal web UI. An activity-shaped job's page (on the Standalone Activities page)
+    needs its run id; without one, the link lists the runs of that job id."""
+    base = f"{ui_url.rstrip('/')}/namespaces/{quote(namespace)}"
+    if shape is Shape.WORKFLOW:
+        return f"{base}/workflows/{quote(job_id, safe='')}"
+    if run_id:
+        return f"{base}/activities/{quote(job_id, safe='')}/{quote(run_id, safe='')}/details"
+    return f"{base}/activities?query={quote(f'ActivityId = {chr(34)}{job_id}{chr(34)}', safe='')}"
 
 
-async def read_status(handle: WorkflowHandle[Any, Any], ui_url: str, namespace: str) -> JobStatus:
-    """The job's status. Costs one describe, plus a query (running) or one history read (closed)."""
+def kind_name(kind: JobKind | None) -> str:
+    """The kind's name, or `other` for an execution that is no Conveyor job."""
+    return kind.name if kind else "other"
+
+
+def progress_of(payloads: Any) -> Progress | None:
+    """The `Progress` a step last heartbeated, if it heartbeated one (a broadcast batch heartbeats its resume
+    state instead, and a send only a keep-alive)."""
+    if not payloads:
+        return None
+    try:
+        return Progress.model_validate_json(payloads[0].data)
+    except ValueError:
+        return None
+
+
+async def workflow_status(handle: WorkflowHandle[Any, Any], ui_url: str, namespace: str) -> JobStatus:
+    """A workflow-shaped job's status. Costs one describe, plus a query (open) or one close-event read (closed)."""
     desc = await handle.describe()
     kind = kind_of(desc.workflow_type)
     status = JobStatus(
         id=desc.id,
-        kind=kind.name if kind else "other",
+        kind=kind_name(kind),
+        shape=Shape.WORKFLOW,
         workflow=desc.workflow_type,
-        state=JobState.QUEUED,
+        state=open_workflow_state(desc) if desc.status in (None, WorkflowExecutionStatus.RUNNING) else JobState.QUEUED,
         created_at=desc.start_time,
         starts_at=desc.execution_time,
         closed_at=desc.close_time,
         run_id=desc.run_id,
         ui_url=ui_link(ui_url, namespace, desc.id),
     )
-    if desc.status is None or desc.status is WorkflowExecutionStatus.RUNNING:
-        await _running(handle, desc, status)
+    if desc.status in (None, WorkflowExecutionStatus.RUNNING):
+        await _open_workflow(handle, desc, status)
     else:
-        status.state = CLOSED_STATE[desc.status]
-        await _closed(handle, status)
+        status.state = WORKFLOW_STATE[desc.status]
+        await _closed_workflow(handle, status)
     return status
 
 
-async def _running(handle: WorkflowHandle[Any, Any], desc: WorkflowExecutionDescription, status: JobStatus) -> None:
+def open_workflow_state(desc: WorkflowExecutionDescription) -> JobState:
+    """The state of an open workflow, from its description alone (what `list` and `stats` use too)."""
     if desc.execution_time and desc.execution_time > datetime.now(UTC):
-        status.state = JobState.SCHEDULED
+        return JobState.SCHEDULED
+    state = JobState.QUEUED
+    for activity in desc.raw_description.pending_activities:
+        if activity.HasField("last_failure") and activity.last_failure.message:
+            return JobState.RETRYING
+        if activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED:
+            state = JobState.RUNNING
+    if state is JobState.QUEUED and desc.history_length > 3:
+        state = JobState.RUNNING  # a worker has taken the job: it waits on a timer, child, signal or next step
+    return state
+
+
+async def _open_workflow(
+    handle: WorkflowHandle[Any, Any], desc: WorkflowExecutionDescription, status: JobStatus
+) -> None:
+    if status.state is JobState.SCHEDULED:
         return
     heartbeat: Progress | None = None
     for activity in desc.raw_description.pending_activities:
         status.attempts = max(status.attempts, activity.attempt)
         if activity.HasField("last_failure") and activity.last_failure.message:
-            status.state = JobState.RETRYING
             status.failure = failure_of(activity.last_failure)
-        elif activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED:
-            status.state = JobState.RUNNING
-        heartbeat = _heartbeat_progress(activity.heartbeat_details.payloads)
-    if status.state is JobState.QUEUED and desc.history_length > 3:
-        status.state = JobState.RUNNING  # a worker has taken the job: it waits on a timer, child or signal
+        heartbeat = progress_of(activity.heartbeat_details.payloads) or heartbeat
     try:
         progress = await handle.query("status", rpc_timeout=timedelta(seconds=2))
         status.stage, status.progress = progress.get("stage"), progress.get("percent")
@@ -152,20 +181,12 @@ async def _running(handle: WorkflowHandle[Any, Any], desc: WorkflowExecutionDesc
         status.progress = heartbeat.percent if heartbeat.percent is not None else status.progress
 
 
-def _heartbeat_progress(payloads: Any) -> Progress | None:
-    """The `Progress` a pending activity last heartbeated, if that is what its details are."""
-    if not payloads:
-        return None
-    try:
-        return Progress.model_validate_json(payloads[0].data)
-    except ValueError:
-        return None  # an activity that heartbeats something else
-
-
-async def _closed(handle: WorkflowHandle[Any, Any], status: JobStatus) -> None:
+async def _closed_workflow(handle: WorkflowHandle[Any, Any], status: JobStatus) -> None:
     async for event in handle.fetch_history_events():
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-            status.attempts = event.activity_task_started_event_attributes.attempt
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            alert = event.activity_task_scheduled_event_attributes.activity_type.name == "send_alert"
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED and not alert:
+            status.attempts = event.activity_task_started_event_attributes.attempt  # the job's steps, not its alert
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
             status.failure = failure_of(event.workflow_execution_failed_event_attributes.failure)
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
@@ -179,3 +200,62 @@ async def _closed(handle: WorkflowHandle[Any, Any], status: JobStatus) -> None:
             status.failure = Failure(type="Terminated", message=reason or "terminated by an operator")
     if status.state is JobState.COMPLETED:
         status.stage, status.progress = "done", 100
+
+
+async def workflow_failure(handle: WorkflowHandle[Any, Any]) -> Failure | None:
+    """The failure a closed workflow ended with (one small read: its close event)."""
+    async for event in handle.fetch_history_events(event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT):
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+            return failure_of(event.workflow_execution_failed_event_attributes.failure)
+    return None
+
+
+def activity_state(desc: ActivityExecutionDescription) -> JobState:
+    """The state of a standalone activity job, from its description."""
+    if desc.status in ACTIVITY_STATE:
+        return ACTIVITY_STATE[desc.status]
+    if desc.execution_time and desc.execution_time > datetime.now(UTC) and desc.attempt <= 1:
+        return JobState.SCHEDULED
+    if desc.run_state == ActivityRunState.STARTED:
+        return JobState.RUNNING
+    info = desc.raw_info
+    if desc.attempt > 1 or (info.HasField("last_failure") and info.last_failure.message):
+        return JobState.RETRYING
+    return JobState.QUEUED
+
+
+async def activity_status(handle: ActivityHandle[Any], ui_url: str, namespace: str) -> JobStatus:
+    """An activity-shaped job's status: one describe (with its heartbeat, last failure and result)."""
+    desc = await handle.describe(include_outcome=True, include_heartbeat_details=True, include_last_failure=True)
+    kind = kind_of(desc.activity_type)
+    info = desc.raw_info
+    state = activity_state(desc)
+    status = JobStatus(
+        id=desc.activity_id,
+        kind=kind_name(kind),
+        shape=Shape.ACTIVITY,
+        workflow=desc.activity_type,
+        state=state,
+        attempts=desc.attempt,
+        created_at=desc.schedule_time or datetime.now(UTC),
+        starts_at=desc.execution_time,
+        closed_at=desc.close_time,
+        run_id=desc.activity_run_id,
+        ui_url=ui_link(ui_url, namespace, desc.activity_id, Shape.ACTIVITY, desc.activity_run_id),
+    )
+    if info.HasField("last_failure") and info.last_failure.message:
+        status.failure = failure_of(info.last_failure)
+    if state is JobState.COMPLETED:
+        outcome = desc.raw_outcome
+        if outcome is not None and outcome.HasField("result") and outcome.result.payloads:
+            status.result = json.loads(outcome.result.payloads[0].data)
+        status.stage, status.progress, status.failure = "done", 100, None
+    elif state is JobState.FAILED and desc.raw_outcome is not None and desc.raw_outcome.HasField("failure"):
+        status.failure = failure_of(desc.raw_outcome.failure)
+    elif state is JobState.TIMED_OUT and status.failure is None:
+        status.failure = Failure(type="ActivityTimeout", message="the job's last attempt timed out")
+    elif state.open:
+        heartbeat = progress_of(info.heartbeat_details.payloads) if info.HasField("heartbeat_details") else None
+        if heartbeat is not None:
+            status.detail, status.progress = heartbeat.describe(), heartbeat.percent
+    return status

@@ -15,15 +15,15 @@ from pydantic import SecretStr
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.smtp import SmtpTls
+from contracts.config import SmtpTls
 from conveyor import Jobs, Settings, search_attributes
+from conveyor.dev.stack import SINGLE_PARTITION
 from tests import properties
 from tests.api_server import KEY as API_KEY
 from tests.api_server import ApiThread
 from tests.smtp_server import PASSWORD, USER, SmtpServer, free_port
 from tests.webhook import Webhook
 from worker.build import build_workers
-from worker.dev import SINGLE_PARTITION
 from worker.run import running
 
 BIN = Path(sysconfig.get_path("scripts"))

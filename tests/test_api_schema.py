@@ -17,13 +17,13 @@ from schemathesis import GenerationMode
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 from temporalio.testing import WorkflowEnvironment
 
-from conveyor import Settings
+from contracts.kinds import KINDS
+from conveyor import Jobs, Settings
 from conveyor.http import create_app
-from conveyor.kinds import KINDS
 from tests import properties
 from tests.api_server import KEY, ApiThread
-from tests.started import after_sentinel, terminate, workflows_on
-from worker.main import task_queues
+from tests.started import after_sentinel, jobs_on, terminate
+from worker.build import served_queues
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,8 @@ async def served(
     with ApiThread(settings_for(temporal_env, smtp, tmp_path_factory.mktemp("schema"))) as api:
         yield api
     # What its 202s enqueued (nothing serves the queues) ends here, so no later listing or count meets it.
-    await terminate(temporal_env.client, await workflows_on(temporal_env.client, api.settings))
+    jobs = Jobs(temporal_env.client, api.settings)
+    await terminate(jobs, await jobs_on(temporal_env.client, api.settings))
 
 
 # The document the app itself serves at /openapi.json (built without a server, so tests can be collected);
@@ -82,9 +83,10 @@ async def test_generated_requests_enqueue_only_what_was_accepted(
         sentinel = await http.post("/jobs/email?delay=P1D", json={"to": ["s@example.com"], "subject": "s", "text": "t"})
     marker = sentinel.json()["id"]
     started = await after_sentinel(temporal_env.client, api.settings, marker)
-    await terminate(temporal_env.client, started | {marker})
+    jobs = Jobs(temporal_env.client, api.settings)
+    await terminate(jobs, started | {marker})
     assert started <= accepted, f"enqueued without a 202: {started - accepted}"
     for handed_back in accepted - started:
-        queue = (await temporal_env.client.get_workflow_handle(handed_back).describe()).task_queue
-        assert queue not in task_queues(api.settings), f"{handed_back} on this test's queue but not listed"
+        queue = (await (await jobs.locate(handed_back)).execution.describe()).task_queue
+        assert queue not in served_queues(api.settings), f"{handed_back} on this test's queue but not listed"
     assert answers[202] and answers[422], answers  # both sides were exercised

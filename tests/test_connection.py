@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from conveyor import Settings, TemporalUnavailable
 from conveyor.connection import connect, tls_config
-from conveyor.doctor import Probe, temporal
+from worker.doctor import Probe, temporal
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.data_files import data_file, reading_under
-from activities.errors import InvalidJob
+from contracts.errors import InvalidJob
 from conveyor import JobFailed, Jobs, ReportJob, Settings
 from tests.smtp_server import SmtpServer
 from worker.build import build_workers

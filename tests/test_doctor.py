@@ -16,11 +16,12 @@ from pydantic import SecretStr
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.testing import WorkflowEnvironment
 
+from activities.aws import aws_client
 from conveyor import Settings
-from conveyor.doctor import CHECKS, Probe, Result, run_check
 from conveyor.settings import SmsProviderName, StorageBackend
 from tests.cli import BIN, env_for, run
 from tests.smtp_server import PASSWORD, free_port
+from worker.doctor import CHECKS, Probe, Result, run_check
 
 
 def doctor_env(settings: Settings) -> dict[str, str]:
@@ -207,7 +208,7 @@ async def test_s3_with_its_own_keys_needs_no_aws_keys(
 
 def objects(settings: Settings) -> list[str]:
     """The keys in the settings' bucket."""
-    s3 = settings.aws_config(settings.s3_endpoint_url).client("s3")
+    s3 = aws_client(settings.aws_config(settings.s3_endpoint_url), "s3")
     return [o["Key"] for o in s3.list_objects_v2(Bucket=settings.s3_bucket).get("Contents", [])]
 
 

@@ -9,6 +9,7 @@ from temporalio.client import Client
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.kinds import Shape
 from conveyor import Jobs, Settings
 from conveyor.client import refused_query
 from conveyor.errors import InvalidJobError
@@ -98,6 +99,6 @@ async def test_a_query_the_server_refuses_is_the_callers_error_not_an_outage(
         retry_config=RetryConfig(initial_interval_millis=10, max_retries=1),
     )
     with pytest.raises(RPCError) as refused:
-        await list_jobs(client, "JobKey = 'order-\x00'", limit=10)
+        await list_jobs(client, {Shape.WORKFLOW: "JobKey = 'order-\x00'"}, limit=10)
     assert refused.value.status == RPCStatusCode.UNAVAILABLE  # what the server says...
     assert refused_query(refused.value)  # ...and what Conveyor makes of it: a refusal (422, exit 2), not an outage

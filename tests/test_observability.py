@@ -127,7 +127,7 @@ async def test_logs_name_the_job_and_never_hold_a_secret(
     assert failed_job, "the failed job's alert was logged with its job id"
     assert {(e["kind"], e["attempt"]) for e in failed_job} == {("email", 1)}
     assert f"[job={ids[1]} kind=email attempt=1]" in text
-    histories = [(await jobs.handle(i).workflow.fetch_history()).to_json() for i in ids]
+    histories = [(await (await jobs.locate(i)).workflow.fetch_history()).to_json() for i in ids]
     for secret in (PASSWORD, KEY):
         assert secret not in text and secret not in "\n".join(lines)
         assert all(secret not in h for h in histories)

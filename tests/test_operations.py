@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 from conveyor import EmailJob, JobFailed, JobHandle, JobNotFound, Jobs, JobState, Settings
 from conveyor.client import BulkJob
 from conveyor.errors import InvalidJobError, JobStateError
+from conveyor.operations import JobStats
 from tests.smtp_server import SmtpServer
 from tests.waiting import eventually
 from tests.webhook import Webhook
@@ -170,11 +171,11 @@ async def test_stats_count_what_was_started(jobs: Jobs, smtp_server: SmtpServer)
     with pytest.raises(JobFailed):
         await bad.result()
 
-    def grew(after: dict[str, dict[str, int]], state: str, by: int) -> bool:
-        return after["email"].get(state, 0) - before["email"].get(state, 0) == by
+    def grew(after: JobStats, state: JobState, by: int) -> bool:
+        return after.by_kind()["email"][state] - before.by_kind()["email"][state] == by
 
-    after = await eventually(jobs.stats, lambda a: grew(a, "completed", 2) and grew(a, "failed", 1))
-    assert grew(after, "completed", 2) and grew(after, "failed", 1)
+    after = await eventually(jobs.stats, lambda a: grew(a, JobState.COMPLETED, 2) and grew(a, JobState.FAILED, 1))
+    assert grew(after, JobState.COMPLETED, 2) and grew(after, JobState.FAILED, 1)
 
 
 async def test_find_jobs_by_recipient_key_and_state(jobs: Jobs) -> None:

@@ -24,6 +24,7 @@ from temporalio.client import (
 )
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.report import ReportJob
 from conveyor import Jobs, Settings
 from tests.cli import run, start_worker, stop_worker
 from tests.conftest import TEMPORAL
@@ -31,7 +32,6 @@ from tests.smtp_server import SmtpServer
 from tests.waiting import eventually
 from worker.schedule_apply import apply, describe
 from worker.schedules import DeclaredSchedule, declared
-from workflows.report import ReportJob
 
 COMPLETED = WorkflowExecutionStatus.COMPLETED
 SECOND = timedelta(seconds=1)

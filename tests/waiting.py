@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
+
+from temporalio.client import Client
 
 T = TypeVar("T")
 
@@ -20,3 +22,11 @@ async def eventually(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool],
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s; last: {result!r}")
         await asyncio.sleep(0.05)  # noqa: sleep-ok (polling interval of a condition with a deadline)
+
+
+async def started_on(client: Client, queues: Iterable[str]) -> set[str]:
+    """Ids of every job started on `queues`, of either shape (workflows and standalone activities), from
+    visibility: for checks that nothing (or exactly this) was enqueued."""
+    query = " OR ".join(f"TaskQueue = '{q}'" for q in queues)
+    found = {w.id async for w in client.list_workflows(query)}
+    return found | {a.activity_id async for a in client.list_activities(query)}

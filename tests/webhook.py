@@ -15,12 +15,18 @@ class Webhook:
 
     def __init__(self) -> None:
         self.posts: list[dict[str, Any]] = []
-        posts = self.posts
+        self.refused: set[str] = set()
+        """Bodies holding any of these values are answered 422 (and not recorded): a receiver refusing them."""
+        posts, refused = self.posts, self.refused
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if refused & {str(v) for v in body.values()}:
+                    self.send_response(422)
+                else:
+                    posts.append(body)
+                    self.send_response(200)
                 self.end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:

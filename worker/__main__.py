@@ -1,6 +1,12 @@
-"""`python -m worker`: the same as `conveyor worker`."""
+"""`python -m worker`: the worker alone, on every task queue — what `conveyor worker` runs without options."""
 
-from conveyor.cli import main
+import asyncio
+
+from conveyor.logs import setup_logging
+from conveyor.settings import Settings
+from worker.main import run_worker
 
 if __name__ == "__main__":
-    main(["worker"])
+    settings = Settings()
+    setup_logging(settings)
+    asyncio.run(run_worker(settings))

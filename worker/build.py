@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import importlib
+from collections.abc import Callable, Collection
 from datetime import timedelta
 from typing import Any
 
@@ -22,9 +23,11 @@ from activities.sms import SmsActivities
 from activities.sms_providers import OutboxProvider, SmsProvider, SnsProvider
 from activities.smtp import SmtpPool
 from activities.storage import LocalStorage, Storage
+from contracts.kinds import KINDS
 from conveyor.settings import Settings, SmsProviderName, StorageBackend
 from conveyor.status import ui_link
 from worker.metrics import JobMetrics
+from worker.queue_guard import QueueGuard
 from workflows.broadcast import Broadcast
 from workflows.cleanup import Cleanup
 from workflows.email import SendEmail
@@ -37,7 +40,7 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     # OpenTelemetry, whose tracing interceptor runs in workflows when tracing is on (its global state must be
     # the process's, not a copy per workflow).
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "pydantic", "email_validator", "idna", "phonenumbers", "opentelemetry"
+        "pydantic", "email_validator", "idna", "phonenumbers", "jinja2", "markupsafe", "opentelemetry"
     )
 )
 
@@ -98,7 +101,7 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
     alerts = alert_channels(settings)
     email = email_activities(settings, files)
     pool = SmtpPool(settings.smtp_config(), settings.smtp_pool_size)
-    broadcast = BroadcastActivities(email, pool, settings.readable_dir, settings.sms_task_queue)
+    broadcast = BroadcastActivities(email, pool, settings.readable_dir)
     cleanup = CleanupActivities(files, settings.outbox_dir, settings.retention_days)
     sms = SmsActivities(sms_provider(settings), rate_per_second=settings.sms_rate_per_second)
     sms_broadcast = SmsBroadcastActivities(sms)
@@ -111,10 +114,12 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
         client=client,
         workflow_types=[w.__temporal_workflow_definition.name for w in WORKFLOWS],  # type: ignore[attr-defined]
     )
-    metrics = JobMetrics({"send_email": "smtp", "send_sms": settings.sms_provider.value})
+    sms_label = settings.sms_provider.value
+    metrics = JobMetrics({"email": "smtp", "send_email": "smtp", "sms": sms_label, "send_sms": sms_label})
+    extra_workflows, extra_activities = hosted_kinds(settings)
     common: dict[str, Any] = {
-        "workflows": WORKFLOWS,
-        "interceptors": [metrics],
+        "workflows": [*WORKFLOWS, *extra_workflows],
+        "interceptors": [QueueGuard(settings.queues), metrics],
         "workflow_runner": WORKFLOW_RUNNER,
         "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
         "graceful_shutdown_timeout": timedelta(seconds=settings.graceful_shutdown_seconds),
@@ -122,6 +127,7 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
     per_queue: dict[str, dict[str, Any]] = {
         settings.task_queue: {
             "activities": [
+                email.email,
                 email.send_email,
                 alerts.send_alert,
                 broadcast.list_recipients,
@@ -137,7 +143,13 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
         },
         settings.sms_task_queue: {
             # SMS broadcasts run here too, so their texts share the SMS pacer and provider.
-            "activities": [sms.send_sms, alerts.send_alert, broadcast.list_recipients, sms_broadcast.send_sms_batch],
+            "activities": [
+                sms.sms,
+                sms.send_sms,
+                alerts.send_alert,
+                broadcast.list_recipients,
+                sms_broadcast.send_sms_batch,
+            ],
             "max_concurrent_activities": settings.max_concurrent_activities,
             "max_task_queue_activities_per_second": settings.sms_rate_per_second,
             "max_heartbeat_throttle_interval": timedelta(seconds=1),  # as on the email queue: batches' progress
@@ -150,8 +162,39 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
             "max_heartbeat_throttle_interval": timedelta(seconds=1),
         },
     }
+    for queue, activities in extra_activities.items():
+        options = per_queue.setdefault(queue, {"max_concurrent_activities": settings.max_concurrent_activities})
+        options["activities"] = [*options.get("activities", [alerts.send_alert]), *activities]
     return [
         Worker(client, task_queue=queue, **options, **common)
         for queue, options in per_queue.items()
         if queues is None or queue in queues
     ]
+
+
+def hosted_kinds(settings: Settings) -> tuple[list[type], dict[str, list[Callable[..., Any]]]]:
+    """What the job kinds defined outside Conveyor (`contracts.kinds.load_plugins`) bring: their workflows, hosted
+    by every worker, and their activities, by the task queue of their kind (its own queue gets a worker too)."""
+    workflows: list[type] = []
+    activities: dict[str, list[Callable[..., Any]]] = {}
+    for kind in KINDS.values():
+        if kind.hosted is None:
+            continue
+        module, _, name = kind.hosted.partition(":")
+        kind_workflows, kind_activities = getattr(importlib.import_module(module), name)(settings)
+        workflows += kind_workflows
+        queue = settings.task_queue if callable(kind.queue) else kind.task_queue(settings.queues, None)
+        activities.setdefault(queue, []).extend(kind_activities)
+    return workflows, activities
+
+
+def served_queues(settings: Settings) -> list[str]:
+    """Every task queue a Conveyor worker serves: email (the default queue), SMS, reports, and the queues of job
+    kinds defined outside Conveyor."""
+    built_in = [settings.task_queue, settings.sms_task_queue, settings.reports_task_queue]
+    own = [
+        kind.task_queue(settings.queues, None)
+        for kind in KINDS.values()
+        if kind.hosted is not None and not callable(kind.queue)
+    ]
+    return list(dict.fromkeys([*built_in, *own]))

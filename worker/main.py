@@ -8,7 +8,7 @@ from conveyor.connection import connect
 from conveyor.errors import ConveyorError
 from conveyor.settings import Settings
 from conveyor.telemetry import metrics_runtime
-from worker.build import build_workers
+from worker.build import build_workers, served_queues
 from worker.run import run_until, stop_on_signals
 from worker.schedule_apply import apply_declared
 
@@ -17,15 +17,10 @@ class UnknownQueue(ConveyorError, ValueError):
     """`--queues` named a task queue that no Conveyor worker serves."""
 
 
-def task_queues(settings: Settings) -> list[str]:
-    """Every task queue a Conveyor worker serves: email (the default queue), SMS, reports."""
-    return [settings.task_queue, settings.sms_task_queue, settings.reports_task_queue]
-
-
 def chosen_queues(settings: Settings, requested: Sequence[str]) -> list[str]:
     """The queues `--queues` asks for (repeated and/or comma-separated), checked before anything connects, so a
     typo fails the deploy at once instead of leaving a queue without workers. None asked: all of them."""
-    known = task_queues(settings)
+    known = served_queues(settings)
     names = [name.strip() for item in requested for name in item.split(",") if name.strip()]
     unknown = [name for name in names if name not in known]
     if unknown:

@@ -29,13 +29,16 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
 )
 
+from contracts.kinds import kind_of
+
 
 class JobOutcomes(WorkflowInboundInterceptor):
     """Counts each job run's start and how it ended, by the workflow's `kind`."""
 
     async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
         """Run the workflow between its counters."""
-        kind = str(getattr(input.type, "kind", workflow.info().workflow_type))
+        spec = kind_of(workflow.info().workflow_type)
+        kind = spec.name if spec else workflow.info().workflow_type
         meter = workflow.metric_meter().with_additional_attributes({"kind": kind})
         meter.create_counter("conveyor_jobs_started", "Job runs started.").add(1)
         try:

@@ -18,7 +18,8 @@ from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.broadcast import BroadcastActivities
-    from activities.broadcast_models import (
+    from activities.broadcast_sms import SmsBroadcastActivities
+    from contracts.broadcast import (
         BroadcastJob,
         BroadcastProgress,
         BroadcastResult,
@@ -26,11 +27,10 @@ with workflow.unsafe.imports_passed_through():
         RecipientPage,
         SendBatchInput,
     )
-    from activities.broadcast_sms import SmsBroadcastActivities
     from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
     from workflows.policies import POLICIES
 
-__all__ = ["Broadcast", "BroadcastJob", "BroadcastResult", "BroadcastStatus"]
+__all__ = ["Broadcast", "BroadcastStatus"]
 
 
 class BroadcastStatus(JobProgress):
@@ -44,8 +44,6 @@ class BroadcastStatus(JobProgress):
 @workflow.defn(name="Broadcast")
 class Broadcast(JobWorkflow):
     """Send a message to every recipient of a source. Input: a `BroadcastJob`. Result: a `BroadcastResult`."""
-
-    kind = "broadcast"
 
     def __init__(self) -> None:
         super().__init__()

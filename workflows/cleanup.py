@@ -6,18 +6,17 @@ from temporalio import workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from activities.cleanup import CleanupActivities, CleanupJob, CleanupResult, PurgeInput
+    from activities.cleanup import CleanupActivities
+    from contracts.cleanup import CleanupJob, CleanupResult, PurgeInput
     from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
     from workflows.policies import POLICIES
 
-__all__ = ["Cleanup", "CleanupJob", "CleanupResult"]
+__all__ = ["Cleanup"]
 
 
 @workflow.defn(name="Cleanup")
 class Cleanup(JobWorkflow):
     """Purge stored reports and outbox files past retention. Input: a `CleanupJob`. Result: a `CleanupResult`."""
-
-    kind = "cleanup"
 
     @workflow.run
     async def run(self, raw: RawValue) -> CleanupResult:

@@ -7,18 +7,16 @@ from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
-    from activities.email_models import EmailJob, EmailResult, SendEmailInput
+    from contracts.email import EmailJob, EmailResult, SendEmailInput
     from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
     from workflows.policies import POLICIES
 
-__all__ = ["EmailJob", "EmailResult", "SendEmail"]
+__all__ = ["SendEmail"]
 
 
 @workflow.defn(name="SendEmail")
 class SendEmail(JobWorkflow):
     """Send one email. Input: an `EmailJob` as JSON. Result: an `EmailResult`."""
-
-    kind = "email"
 
     @workflow.run
     async def run(self, raw: RawValue) -> EmailResult:

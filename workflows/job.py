@@ -9,7 +9,7 @@ with nothing in the job's history. Here it fails the job at once with `InvalidJo
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, ClassVar, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
@@ -24,8 +24,10 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from activities.alerts import AlertChannels, JobAlert
-    from activities.errors import describe_errors
-    from workflows.policies import POLICIES, JobPolicy
+    from contracts.errors import describe_errors
+    from contracts.kinds import kind_of
+    from contracts.policy import JobPolicy
+    from workflows.policies import POLICIES
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -71,7 +73,7 @@ def job_failure(error: Exception) -> ApplicationError:
 
 
 def attempts_of(failure: ApplicationError) -> int | None:
-    """The attempt number an activity put in its error's details (see `activities.errors.JobError`)."""
+    """The attempt number an activity put in its error's details (see `contracts.errors.JobError`)."""
     details: Sequence[Any] = failure.details
     if details and isinstance(details[0], dict) and isinstance(details[0].get("attempt"), int):
         return int(details[0]["attempt"])
@@ -80,9 +82,6 @@ def attempts_of(failure: ApplicationError) -> int | None:
 
 class JobWorkflow:
     """Base of job workflows: the progress the `status` query reports, and the way a job fails."""
-
-    kind: ClassVar[str]
-    """The job kind, as producers name it (`email`, `sms`, ...)."""
 
     def __init__(self) -> None:
         self.progress = JobProgress()
@@ -107,8 +106,9 @@ class JobWorkflow:
             raise error
         failure = job_failure(error)
         self.progress = JobProgress(stage="failed", percent=self.progress.percent, detail=failure.type)
+        kind = kind_of(workflow.info().workflow_type)
         alert = JobAlert(
-            kind=self.kind,
+            kind=kind.name if kind else workflow.info().workflow_type,
             job_id=workflow.info().workflow_id,
             failure_type=failure.type or "Failure",
             message=failure.message,

@@ -7,45 +7,10 @@ Errors named in `never_retry` (and any raised non-retryable) fail the job at onc
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
-from temporalio.common import RetryPolicy
-
-from activities.errors import PERMANENT_ERROR_TYPES
-
-
-@dataclass(frozen=True)
-class JobPolicy:
-    """Timeouts and retries of one job kind's activities."""
-
-    attempt_timeout: timedelta
-    first_retry: timedelta
-    backoff: float
-    max_retry_wait: timedelta
-    max_attempts: int
-    heartbeat_timeout: timedelta | None = None
-    never_retry: tuple[str, ...] = field(default=PERMANENT_ERROR_TYPES)
-
-    def retry_policy(self) -> RetryPolicy:
-        """Temporal's form of this row."""
-        return RetryPolicy(
-            initial_interval=self.first_retry,
-            backoff_coefficient=self.backoff,
-            maximum_interval=self.max_retry_wait,
-            maximum_attempts=self.max_attempts,
-            non_retryable_error_types=list(self.never_retry),
-        )
-
-    def activity_options(self) -> dict[str, Any]:
-        """Keyword arguments for `workflow.execute_activity`."""
-        return {
-            "start_to_close_timeout": self.attempt_timeout,
-            "heartbeat_timeout": self.heartbeat_timeout,
-            "retry_policy": self.retry_policy(),
-        }
-
+from contracts.kinds import JobKind
+from contracts.policy import JobPolicy
 
 S, MIN = timedelta(seconds=1), timedelta(minutes=1)
 
@@ -114,3 +79,8 @@ POLICIES: dict[str, JobPolicy] = {
     ),
 }
 """One row per job kind (and one for alerts)."""
+
+
+def policy_of(kind: JobKind) -> JobPolicy:
+    """The policy row of `kind`: its own, for a kind defined outside Conveyor, else its row in `POLICIES`."""
+    return kind.policy if isinstance(kind.policy, JobPolicy) else POLICIES[kind.policy]

@@ -14,20 +14,18 @@ from temporalio.common import RawValue, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.email_models import EmailResult
     from activities.report import ReportActivities
-    from activities.report_models import RenderReportInput, ReportJob, ReportResult
+    from contracts.email import EmailResult
+    from contracts.report import RenderReportInput, ReportJob, ReportResult, StoredReport
     from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
     from workflows.policies import POLICIES
 
-__all__ = ["GenerateReport", "ReportJob", "ReportResult"]
+__all__ = ["GenerateReport"]
 
 
 @workflow.defn(name="GenerateReport")
 class GenerateReport(JobWorkflow):
     """Generate one report. Input: a `ReportJob` as JSON. Result: a `ReportResult`."""
-
-    kind = "report"
 
     @workflow.run
     async def run(self, raw: RawValue) -> ReportResult:
@@ -47,14 +45,7 @@ class GenerateReport(JobWorkflow):
             RenderReportInput(job_id=job_id, job=job),
             POLICIES["report"],
         )
-        result = ReportResult(
-            key=rendered.key,
-            filename=rendered.filename,
-            size=rendered.size,
-            rows=rendered.rows,
-            pages=rendered.pages,
-            url=rendered.url,
-        )
+        result = ReportResult.model_validate(rendered.model_dump(include=set(StoredReport.model_fields)))
         if rendered.delivery is not None:
             self.progress = JobProgress(stage="delivering", percent=90)
             result.email_job_id = f"email-{job_id}"

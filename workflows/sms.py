@@ -7,18 +7,16 @@ from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.sms import SmsActivities
-    from activities.sms_models import SendSmsInput, SmsJob, SmsResult
+    from contracts.sms import SendSmsInput, SmsJob, SmsResult
     from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
     from workflows.policies import POLICIES
 
-__all__ = ["SendSms", "SmsJob", "SmsResult"]
+__all__ = ["SendSms"]
 
 
 @workflow.defn(name="SendSms")
 class SendSms(JobWorkflow):
     """Send one SMS. Input: an `SmsJob` as JSON. Result: an `SmsResult`."""
-
-    kind = "sms"
 
     @workflow.run
     async def run(self, raw: RawValue) -> SmsResult:

@@ -9,61 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 from temporalio import workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
-    from activities.email_models import EmailJob, SendEmailInput
+    from contracts.email import EmailJob, SendEmailInput
+    from contracts.welcome import EVENT_SIGNAL, UserEvent, WelcomeJob, WelcomeResult
     from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, decode
     from workflows.policies import POLICIES
-
-EVENT_SIGNAL = "event"
-"""The signal every event is delivered by."""
-
-
-class UserEvent(BaseModel):
-    """Something that happened to a user. `user.created` carries the address and the template variables."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: Literal["user.created", "user.activated"]
-    user_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:@+=-]+$")
-    email: EmailStr | None = None
-    context: dict[str, Any] = Field(default_factory=dict, description="Template variables, e.g. name, login_url.")
-
-    @model_validator(mode="after")
-    def _created_has_address(self) -> Self:
-        if self.name == "user.created" and self.email is None:
-            raise ValueError("a user.created event needs the user's 'email'")
-        return self
-
-
-class WelcomeJob(BaseModel):
-    """The flow for one user, and how long to wait for activation before following up."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    user_id: str
-    follow_up_after: timedelta = Field(timedelta(days=3), gt=timedelta(0))
-
-
-class WelcomeResult(BaseModel):
-    """What the flow sent, and whether the user activated in time."""
-
-    welcome_sent: bool
-    follow_up_sent: bool
-    activated: bool
 
 
 @workflow.defn(name="Welcome")
 class Welcome(JobWorkflow):
     """Welcome one user. Input: a `WelcomeJob`; events arrive on the `event` signal. Result: a `WelcomeResult`."""
-
-    kind = "welcome"
 
     def __init__(self) -> None:
         super().__init__()

@@ -5,24 +5,14 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistoryEventFilterType
 
 from activities.data_files import data_file
-from activities.errors import ReportSourceError
 from activities.reports.registry import ReportContext, Row, report
-
-
-class JobsSummaryParams(BaseModel):
-    """The time window, and how many failed jobs to list."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    hours: float = Field(24, gt=0, description="Jobs started in the last this many hours.")
-    failures: int = Field(50, ge=0, le=1000, description="List at most this many failed jobs.")
+from contracts.errors import ReportSourceError
+from contracts.report import CsvFileParams, JobsSummaryParams
 
 
 async def _job_counts(client: Client, types: list[str], since: str) -> list[Row]:
@@ -69,14 +59,6 @@ def jobs_summary(params: JobsSummaryParams, ctx: ReportContext) -> Iterator[Row]
     ctx.expect_rows(len(counts) + len(failures))
     yield from counts
     yield from failures
-
-
-class CsvFileParams(BaseModel):
-    """Which CSV file (in the worker's data directory) to turn into a report."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    path: Path = Field(description="A CSV file with a header row, UTF-8, in CONVEYOR_DATA_DIR (or relative to it).")
 
 
 @report("csv-file", title="CSV file", params=CsvFileParams)

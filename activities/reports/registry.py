@@ -22,20 +22,15 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from temporalio.client import Client
 
-from activities.errors import ReportSourceError
-from activities.progress import Progress
+from contracts.errors import ReportSourceError
+from contracts.progress import Progress
+from contracts.report import NoParams, declare_report
 
 T = TypeVar("T")
 Row = Sequence[object]
-
-
-class NoParams(BaseModel):
-    """The parameters of a report that takes none."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 @dataclass
@@ -83,6 +78,7 @@ def report(
     """Register the decorated function as report `name`; `params` validates the job's `params` at the edge."""
 
     def register(fn: F) -> F:
+        declare_report(name, params)
         REPORTS[name] = Report(name, title, tuple(columns) if columns is not None else None, params, fn)
         return fn
 

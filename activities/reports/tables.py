@@ -8,23 +8,10 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
-from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from activities.reports.pdf import PdfTable
-
-
-class ReportFormat(StrEnum):
-    """The file a report is rendered to."""
-
-    PDF = "pdf"
-    CSV = "csv"
-
-    @property
-    def content_type(self) -> str:
-        """The MIME type of the file."""
-        return "application/pdf" if self is ReportFormat.PDF else "text/csv"
+from contracts.report import ReportFormat
 
 
 class TableWriter(Protocol):
@@ -61,5 +48,7 @@ def open_table(
 ) -> TableWriter:
     """A writer of `fmt` into `path`. The PDF shows title and preamble (parameters, time); the CSV is data only."""
     if fmt is ReportFormat.PDF:
+        from activities.reports.pdf import PdfTable  # reportlab loads only where PDFs are rendered
+
         return PdfTable(path, title, columns, preamble)
     return CsvTable(path, columns)

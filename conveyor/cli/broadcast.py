@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from contracts.broadcast import BroadcastJob
+from contracts.kinds import KINDS
 from conveyor.cli.app import app, command, parse_duration
 from conveyor.cli.input import template_context
 from conveyor.client import Jobs, validate
 from conveyor.events import validate_event
-from conveyor.kinds import KINDS
-from workflows.broadcast import BroadcastJob
 
 
 @app.command()

@@ -6,8 +6,8 @@ import typer
 from pydantic import ValidationError
 
 from conveyor.cli.app import app, command
-from conveyor.doctor import Result, diagnose
 from conveyor.settings import Settings
+from worker.doctor import Result, diagnose
 
 
 def settings_problems(error: ValidationError) -> list[Result]:

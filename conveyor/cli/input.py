@@ -13,18 +13,22 @@ from typing import Any
 from conveyor.errors import InvalidJobError
 
 
+def json_object(text: str, what: str) -> dict[str, Any]:
+    """`text` as a JSON object, or `InvalidJobError` naming `what` and why not."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InvalidJobError(f"{what} is not JSON: {e.msg} at position {e.pos}") from None
+    except RecursionError:
+        raise InvalidJobError(f"{what} is nested too deeply") from None
+    if not isinstance(value, dict):
+        raise InvalidJobError(f'{what} must be a JSON object, e.g. \'{{"name": "Ann"}}\'')
+    return value
+
+
 def template_context(pairs: list[str], context_json: str | None) -> dict[str, Any]:
     """The template variables: the `--context` JSON object, then each `--var name=value` over it."""
-    context: dict[str, Any] = {}
-    if context_json:
-        try:
-            context = json.loads(context_json)
-        except json.JSONDecodeError as e:
-            raise InvalidJobError(f"--context is not JSON: {e.msg} at position {e.pos}") from None
-        except RecursionError:
-            raise InvalidJobError("--context is nested too deeply") from None
-        if not isinstance(context, dict):
-            raise InvalidJobError('--context must be a JSON object, e.g. \'{"name": "Ann"}\'')
+    context = json_object(context_json, "--context") if context_json else {}
     return context | key_values(pairs, "--var")
 
 

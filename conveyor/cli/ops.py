@@ -10,11 +10,11 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from contracts.states import STATE_NAMES, JobState
 from conveyor.cli.app import app, command, out, parse_duration
 from conveyor.client import Jobs
 from conveyor.errors import InvalidJobError
-from conveyor.operations import JobSummary
-from conveyor.status import JobState
+from conveyor.operations import JobStats, JobSummary
 
 KIND = typer.Option(None, "--kind", help="Only jobs of this kind, e.g. email.")
 SINCE = typer.Option(None, "--since", help="Only jobs started within this long ago (1h, 2d) or since an ISO time.")
@@ -32,6 +32,14 @@ def parse_since(text: str | None) -> datetime | None:
     except ValueError:
         raise InvalidJobError(f"--since {text!r} must be a duration (2h) or an ISO time") from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def parse_state(text: str) -> JobState:
+    """`--state` as a job state (`scheduled-for-later` is read as `scheduled`)."""
+    try:
+        return JobState(text)
+    except ValueError:
+        raise InvalidJobError(f"--state {text!r} must be one of {', '.join(STATE_NAMES)}") from None
 
 
 def job_table(rows: list[JobSummary]) -> Table:
@@ -96,7 +104,7 @@ async def failed(
 @command
 async def list_jobs(
     kind: str | None = KIND,
-    state: JobState | None = typer.Option(None, "--state"),
+    state: str | None = typer.Option(None, "--state", help=f"One of: {', '.join(STATE_NAMES)}."),
     key: str | None = typer.Option(None, "--key", help="The idempotency key given at enqueue."),
     recipient: str | None = typer.Option(None, "--recipient", help="An email address or phone number."),
     limit: int = typer.Option(50, "--limit"),
@@ -104,15 +112,18 @@ async def list_jobs(
 ) -> None:
     """Find jobs by kind, state, key or recipient, newest first."""
     jobs = await Jobs.connect()
-    print_jobs(await jobs.list(kind=kind, state=state, key=key, recipient=recipient, limit=limit), as_json)
+    wanted = parse_state(state) if state is not None else None
+    print_jobs(await jobs.list(kind=kind, state=wanted, key=key, recipient=recipient, limit=limit), as_json)
 
 
-def stats_table(counts: dict[str, dict[str, int]]) -> Table:
-    """Kinds down, states across."""
-    states = ["running", "completed", "failed", "cancelled", "terminated", "timed-out"]
-    table = Table("kind", *states, title=f"jobs at {datetime.now():%H:%M:%S}")
-    for kind, by_state in counts.items():
-        table.add_row(kind, *(str(by_state.get(s, 0)) for s in states))
+def stats_table(stats: JobStats) -> Table:
+    """Kinds and their task queues down, states across (closed ones counted since `stats.since`)."""
+    table = Table(
+        "kind", "queue", *JobState, title=f"jobs at {datetime.now():%H:%M:%S}, closed since {stats.since:%H:%M}"
+    )
+    for kind, queues in stats.counts.items():
+        for queue, by_state in queues.items() or {"": dict.fromkeys(JobState, 0)}.items():
+            table.add_row(kind, queue, *(str(by_state.get(s, 0)) for s in JobState))
     return table
 
 
@@ -122,10 +133,10 @@ async def stats(
     watch: bool = typer.Option(False, "--watch", help="Refresh every 2 s until Ctrl-C."),
     as_json: bool = AS_JSON,
 ) -> None:
-    """Job counts per kind and state."""
+    """Job counts per kind, task queue and state: open jobs now, closed ones over CONVEYOR_STATS_WINDOW."""
     jobs = await Jobs.connect()
     if as_json:
-        print(json.dumps(await jobs.stats(), indent=2))
+        print((await jobs.stats()).model_dump_json(indent=2))
     elif not watch:
         out.print(stats_table(await jobs.stats()))
     else:

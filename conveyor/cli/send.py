@@ -1,16 +1,16 @@
-"""Enqueueing jobs: `conveyor send email|sms|report ...`."""
+"""Enqueueing jobs: `conveyor send email|sms|report ...`, and `conveyor enqueue KIND JSON` for any kind."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from conveyor.cli.app import command, err, parse_duration, send_app
-from conveyor.cli.input import attachments, csv_rows, key_values, template_context
-from conveyor.client import BulkJob, Jobs, validate
-from conveyor.kinds import KINDS
+from conveyor.cli.app import app, command, err, parse_duration, send_app
+from conveyor.cli.input import attachments, csv_rows, json_object, key_values, template_context
+from conveyor.client import BulkJob, Jobs, enqueued_kind, validate
 
 DELAY = typer.Option(None, "--delay", help="Start later: 90s, 10m, 2h, 1d.")
 PRIORITY = typer.Option(None, "--priority", help="1 (first) to 5 (last); default 3.")
@@ -79,11 +79,24 @@ async def send_report(
     await enqueue_and_print("report", job, key, delay, priority)
 
 
+@app.command("enqueue")
+@command
+async def enqueue(
+    kind: str = typer.Argument(..., help="The job kind, e.g. email, or one of your own (crm_sync)."),
+    job: str = typer.Argument(..., help="The job as JSON: the kind's request model ('-' reads standard input)."),
+    key: str | None = typer.Option(None, "--key", help="Idempotency key: the same key enqueues once."),
+    delay: str | None = DELAY,
+    priority: int | None = PRIORITY,
+) -> None:
+    """Enqueue a job of any kind from its JSON contract (what `POST /jobs/<kind>` takes), and print its job id."""
+    await enqueue_and_print(kind, json_object(sys.stdin.read() if job == "-" else job, "the job"), key, delay, priority)
+
+
 async def enqueue_and_print(
     kind: str, job: dict[str, Any], key: str | None, delay: str | None, priority: int | None = None
 ) -> None:
     """Validate before connecting (bad input never needs a server), enqueue, print the job id."""
-    model = validate(KINDS[kind], job)
+    model = validate(enqueued_kind(kind), job)
     when = parse_duration(delay) if delay else None
     jobs = await Jobs.connect()
     handle = await jobs.enqueue(kind, model, key=key, delay=when, priority=priority)

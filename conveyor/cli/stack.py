@@ -17,7 +17,7 @@ from conveyor.settings import Settings
 @app.command()
 def dev() -> None:
     """Run everything locally: Temporal dev server + web UI, SMTP outbox, worker, HTTP API. Ctrl-C stops all."""
-    from worker.dev import run_dev
+    from conveyor.dev.stack import run_dev
 
     settings = Settings()
     setup_logging(settings)

@@ -15,6 +15,8 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.responses import JSONResponse
 
+from contracts.kinds import KINDS, JobKind
+from contracts.states import JobState
 from conveyor.client import KEY_PATTERN, Jobs
 from conveyor.connection import connect
 from conveyor.errors import InvalidJobError
@@ -22,10 +24,9 @@ from conveyor.http import errors
 from conveyor.http.errors import PROBLEMS, Problem
 from conveyor.http.examples import EXAMPLES
 from conveyor.http.guards import BodyLimit, bearer, require_key
-from conveyor.kinds import KINDS, JobKind
-from conveyor.operations import JobSummary
+from conveyor.operations import JobStats, JobSummary
 from conveyor.settings import Settings
-from conveyor.status import JobState, JobStatus
+from conveyor.status import JobStatus
 from conveyor.telemetry import metrics_runtime
 
 MAX_DELAY = timedelta(days=365)
@@ -96,7 +97,7 @@ def add_enqueue_route(router: APIRouter, kind: JobKind) -> None:
 
     async def enqueue(
         request: Request,
-        job: Annotated[model, Body(openapi_examples=EXAMPLES[kind.name])],
+        job: Annotated[model, Body(openapi_examples=EXAMPLES.get(kind.name, {}))],
         key: str | None = KEY,
         delay: str | None = DELAY,
         priority: int | None = PRIORITY,
@@ -132,7 +133,7 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
         check(credentials)
 
     router = APIRouter(dependencies=[Depends(authorized)], responses=PROBLEMS, tags=["jobs"])
-    for kind in KINDS.values():
+    for kind in KINDS.enqueued():
         add_enqueue_route(router, kind)
 
     @router.get("/jobs/failed", summary="The dead-letter view: jobs that failed for good")
@@ -167,8 +168,8 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
     ) -> list[JobSummary]:
         return await jobs_of(request).list(kind=kind, state=state, key=key, recipient=recipient, limit=limit)
 
-    @router.get("/stats", summary="Job counts per kind and state")
-    async def stats(request: Request) -> dict[str, dict[str, int]]:
+    @router.get("/stats", summary="Job counts per kind, task queue and state (closed ones over the stats window)")
+    async def stats(request: Request) -> JobStats:
         return await jobs_of(request).stats()
 
     app.include_router(router)

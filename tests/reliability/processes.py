@@ -21,9 +21,9 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from conveyor import Settings
+from conveyor.dev.stack import start_server, stop_server, wait_for_server
 from tests.cli import BIN
 from tests.waiting import eventually
-from worker.dev import start_server, stop_server, wait_for_server
 
 ROOT = Path(__file__).parent.parent.parent
 

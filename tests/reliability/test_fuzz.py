@@ -19,10 +19,10 @@ from hypothesis.strategies import SearchStrategy
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
+from contracts.kinds import KINDS
 from conveyor import InvalidJobError, Jobs, Settings
 from conveyor.cli.app import app
 from conveyor.client import BulkJob, JobHandle, validate
-from conveyor.kinds import KINDS
 from tests import properties
 from tests.reliability import figures
 from tests.reliability.conftest import Size
@@ -71,7 +71,7 @@ async def test_job_models_accept_or_refuse_typed_and_refused_input_starts_nothin
             if isinstance(result, JobHandle):
                 accepted.add(result.id)
     started = await started_besides(jobs)
-    await terminate(temporal_env.client, started)
+    await terminate(jobs, started)
     figures.record(
         "fuzz: job models", examples=sum(outcomes.values()), **{k.replace(" ", "_"): n for k, n in outcomes.items()},
         crashes=sum(crashes.values()), started_by_refused=len(started - accepted), drawn=properties.mode(),
@@ -97,8 +97,9 @@ async def test_cli_exits_0_or_2_and_refused_input_starts_nothing(
         assert ran.exit_code in (0, 2), f"{args!r} -> {ran.exit_code}: {ran.output}{ran.exception!r}"
 
     await asyncio.to_thread(exits_0_or_2)  # each command runs its own event loop: not on this one
-    started = await started_besides(Jobs(temporal_env.client, settings))
-    await terminate(temporal_env.client, started)
+    jobs = Jobs(temporal_env.client, settings)
+    started = await started_besides(jobs)
+    await terminate(jobs, started)
     figures.record(
         "fuzz: CLI (send)", examples=sum(codes.values()), exit_0=codes[0], exit_2=codes[2],
         crashes=sum(n for c, n in codes.items() if c not in (0, 2)), started_by_refused=len(started - printed),

@@ -2,7 +2,7 @@
 job completes. The worker (a `conveyor worker` subprocess) keeps running through the outage: its polls fail
 and are retried by the SDK until the server answers again.
 
-The server is our own `temporal server start-dev` subprocess (`worker.dev.start_server`, as `conveyor dev` runs
+The server is our own `temporal server start-dev` subprocess (`conveyor.dev.stack.start_server`, as `conveyor dev` runs
 it), on a file in a temporary home and free ports, so killing it touches no other test.
 """
 
@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from conveyor import Jobs, SmsJob
 from conveyor.client import BulkJob, JobHandle
+from conveyor.dev.stack import start_server, wait_for_server
 from tests.conftest import settings_for
 from tests.phones import unique_phones
 from tests.reliability import figures
@@ -26,7 +27,6 @@ from tests.reliability.mail import delivered, message_ids, note, recipients
 from tests.reliability.processes import own_server, worker_process
 from tests.smtp_server import SmtpServer, free_port
 from tests.waiting import eventually
-from worker.dev import start_server, wait_for_server
 
 
 async def test_server_killed_and_restarted_loses_no_job(

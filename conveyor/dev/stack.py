@@ -28,13 +28,13 @@ from temporalio.runtime import Runtime
 from conveyor import search_attributes
 from conveyor.client import Jobs
 from conveyor.connection import connect
+from conveyor.dev.outbox import start_outbox
 from conveyor.errors import ConveyorError
 from conveyor.http import create_app, serving
 from conveyor.ports import check_free
 from conveyor.settings import Settings, SmsProviderName, StorageBackend
 from conveyor.telemetry import metrics_runtime
 from worker.build import build_workers
-from worker.outbox import start_outbox
 from worker.run import run_until, stop_on_signals
 from worker.schedule_apply import apply_declared
 

@@ -24,10 +24,10 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.aws import AwsConfig
-from activities.errors import JobError
+from activities.aws import aws_client as boto_client
 from activities.render import TemplateRenderer
-from activities.smtp import SmtpTls
+from contracts.config import AwsConfig, SmtpTls
+from contracts.errors import JobError
 from conveyor import search_attributes
 from conveyor.connection import connect
 from conveyor.errors import TemporalUnavailable
@@ -245,7 +245,7 @@ def aws_code(error: ClientError) -> str:
 
 def aws_client(aws: AwsConfig, service: str, **config: Any) -> Any:
     """A boto3 client as the activities build it (one attempt per call), with short time-outs."""
-    return aws.client(service, **AWS_TIMEOUTS, **config)
+    return boto_client(aws, service, **AWS_TIMEOUTS, **config)
 
 
 def aws_problem(error: Exception, where: str, endpoint_setting: str, keys_prefix: str = "CONVEYOR_AWS") -> Problem:

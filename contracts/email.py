@@ -1,18 +1,20 @@
 """The email job's request and result: the JSON contract every producer (Python, CLI, HTTP, Node, Go) speaks.
 
-The models live beside the activity that consumes every field of them (activities cannot import workflows);
-`workflows.email` re-exports them as the job's request model. Validation lives here, so the client, the CLI, the
+The models are contracts: light (pydantic and the standard library), imported by the producer, the workflows and
+the activities alike. Validation lives here, so the client, the CLI, the
 HTTP API and the workflow itself (for JSON from non-Python producers) refuse the same input with the same message.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, Self
 
 from pydantic import Base64Bytes, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-TEMPLATE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+from contracts.templates import TEMPLATE_NAME
+
+JOB_ID_HEADER = "X-Conveyor-Job-Id"
+"""The header every email a job sends carries: the job id (the dev outbox names its files by it)."""
 MAX_RECIPIENTS = 50
 MAX_INLINE_ATTACHMENT_BYTES = 512 * 1024
 """Inline attachments ride in the job's payload (Temporal refuses payloads over 2 MB; base64 adds a third)."""

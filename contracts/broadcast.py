@@ -11,16 +11,28 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from activities.email_models import TEMPLATE_NAME
-from activities.recipients import Recipient
-from activities.render import check_syntax
-from activities.sms_models import MAX_PARTS, SENDER_ID
+from contracts.sms import MAX_PARTS, SENDER_ID
+from contracts.templates import TEMPLATE_NAME, check_syntax
+
+
+class Recipient(BaseModel):
+    """One recipient: an address and the template variables that are theirs alone (e.g. `name`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    address: str
+    context: dict[str, Any] = Field(default_factory=dict)
+
 
 SMS_BODY_MAX = MAX_PARTS * 160
 """Longest SMS body template accepted; each rendered text is measured against the SMS limit per recipient."""
 
 Channel = Literal["email", "sms"]
 """How a broadcast reaches its recipients."""
+
+CONTINUE_EVERY = 5000
+"""A broadcast continues as new after this many recipients, unless its job or `CONVEYOR_BROADCAST_CONTINUE_EVERY`
+says otherwise."""
 
 MAX_REPORTED_FAILURES = 100
 """Failed recipients listed in the result (all are counted): a bad list must not blow up the history."""
@@ -111,7 +123,9 @@ class BroadcastJob(BaseModel):
     )
     batch_size: int = Field(100, ge=1, le=1000, description="Recipients per send_batch activity.")
     parallel_batches: int = Field(8, ge=1, le=32, description="Batches in flight at once.")
-    continue_every: int = Field(5000, ge=1, description="Start a fresh run (continue-as-new) after this many.")
+    continue_every: int = Field(
+        CONTINUE_EVERY, ge=1, description="Start a fresh run (continue-as-new) after this many."
+    )
     resume: BroadcastProgress | None = Field(None, description="Set by the workflow itself on continue-as-new.")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from activities.email import JOB_ID_HEADER
+from contracts.email import JOB_ID_HEADER
 
 
 class OutboxHandler:

@@ -1,0 +1,247 @@
+"""The registry of job kinds: the one list every surface derives from.
+
+A kind names what a job is (`email`), how it runs (its shape and the Temporal type that runs it), its request and
+result models, the task queue a job of it starts on, its job-id prefix, the recipients it reaches (a search
+attribute), whether producers enqueue it by name, its preparation from settings, and its policy row. The client,
+bulk enqueue, the CLI, the HTTP API, schedules, events, metrics, logs, alerts, `status`, `list`, `failed` and
+`stats` all read it here, so a kind added here (or by a team's own package: see `load_plugins`) appears in all of
+them at once.
+
+Kinds defined outside Conveyor register through the `conveyor.kinds` entry-point group, or through
+`CONVEYOR_KINDS` (comma-separated `module:attribute` paths, read from the environment): each names a `JobKind`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from importlib.metadata import entry_points
+from typing import Any
+
+from pydantic import BaseModel
+
+from contracts.broadcast import BroadcastJob, BroadcastResult
+from contracts.cleanup import CleanupJob, CleanupResult
+from contracts.email import EmailJob, EmailResult
+from contracts.policy import JobPolicy
+from contracts.report import ReportJob, ReportResult
+from contracts.sms import SmsJob, SmsResult
+from contracts.welcome import WelcomeJob, WelcomeResult
+
+DEFAULT_QUEUE, SMS_QUEUE, REPORTS_QUEUE = "default", "sms", "reports"
+"""The task-queue roles a kind may name; settings map each to a queue name (`conveyor`, `conveyor-sms`, ...)."""
+
+ENTRY_POINT_GROUP = "conveyor.kinds"
+KINDS_VARIABLE = "CONVEYOR_KINDS"
+
+
+class Shape(StrEnum):
+    """How a job of a kind runs on Temporal (see the architecture page)."""
+
+    ACTIVITY = "activity"
+    """A single step: one standalone activity is the job (one server round trip, its own page in the web UI)."""
+    WORKFLOW = "workflow"
+    """Several steps (or timers, signals, children): a workflow orchestrating activities."""
+
+
+Hosted = tuple[Sequence[type], Sequence[Callable[..., Any]]]
+"""What a worker hosts for a kind defined outside Conveyor: its workflow classes and its activity callables."""
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """One kind of job. Everything about it that is not its code lives here (and in its policy row)."""
+
+    name: str
+    """The kind as producers name it, and the prefix of its job ids (`email-<key>`)."""
+    runs_as: str
+    """The Temporal type a job of this kind is: its workflow type (`SendEmail`) or, for the activity shape, its
+    activity type (`email`)."""
+    request: type[BaseModel]
+    result: type[BaseModel]
+    policy: str | JobPolicy
+    """Its row in `workflows.policies.POLICIES`, or (for a kind defined outside Conveyor) the row itself."""
+    shape: Shape = Shape.WORKFLOW
+    queue: str | Callable[[Any], str] = DEFAULT_QUEUE
+    """The task queue of a job: a role (`default`, `sms`, `reports`), a queue name, or a function of the job
+    returning one of them."""
+    recipients: Callable[[Any], list[str]] = field(default=lambda job: [])
+    """The addresses or numbers a job reaches, for the `Recipients` search attribute."""
+    enqueued: bool = True
+    """Producers enqueue it by name (`Jobs.enqueue`, `conveyor send`, `POST /jobs/<kind>`); False for kinds that
+    events or schedules start."""
+    prepare: Callable[[Any, Any], Any] = field(default=lambda settings, job: job)
+    """The job completed from settings (defaults the producer left out), applied on every path that starts it."""
+    earlier_types: tuple[str, ...] = ()
+    """Workflow types that ran this kind before (e.g. `SendEmail`, before email became an activity): jobs of those
+    types still in flight or in retention are shown as this kind, and an activity-shaped kind runs as the first of
+    them on a server without standalone activities."""
+    hosted: str | None = None
+    """For a kind defined outside Conveyor: `module:function` returning what the worker hosts (`Hosted`), given
+    the worker's settings. Built-in kinds are composed by `worker.build`."""
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        """Every Temporal type a job of this kind may be (the current one first)."""
+        return (self.runs_as, *self.earlier_types)
+
+    def task_queue(self, queues: Mapping[str, str], job: Any) -> str:
+        """The queue a (validated) job of this kind starts on, with `queues` mapping roles to queue names."""
+        chosen = self.queue(job) if callable(self.queue) else self.queue
+        return queues.get(chosen, chosen)
+
+
+def _broadcast_queue(job: BroadcastJob) -> str:
+    # SMS broadcasts run where texts are sent: on the SMS queue, under its rate limit (see workflows.broadcast).
+    return SMS_QUEUE if job.message.channel == "sms" else DEFAULT_QUEUE
+
+
+def _broadcast_prepared(settings: Any, job: BroadcastJob) -> BroadcastJob:
+    if "continue_every" in job.model_fields_set:
+        return job
+    return job.model_copy(update={"continue_every": settings.broadcast_continue_every})
+
+
+def _welcome_prepared(settings: Any, job: WelcomeJob) -> WelcomeJob:
+    if "follow_up_after" in job.model_fields_set:
+        return job
+    return job.model_copy(update={"follow_up_after": settings.welcome_follow_up_after})
+
+
+BUILT_IN: tuple[JobKind, ...] = (
+    JobKind(
+        name="email",
+        runs_as="email",
+        shape=Shape.ACTIVITY,
+        earlier_types=("SendEmail",),
+        request=EmailJob,
+        result=EmailResult,
+        policy="email",
+        recipients=lambda job: job.recipients,
+    ),
+    JobKind(
+        name="sms",
+        runs_as="sms",
+        shape=Shape.ACTIVITY,
+        earlier_types=("SendSms",),
+        request=SmsJob,
+        result=SmsResult,
+        policy="sms",
+        queue=SMS_QUEUE,
+        recipients=lambda job: [job.to],
+    ),
+    JobKind(
+        name="report",
+        runs_as="GenerateReport",
+        request=ReportJob,
+        result=ReportResult,
+        policy="report",
+        queue=REPORTS_QUEUE,
+        recipients=lambda job: list(job.deliver_to),
+    ),
+    JobKind(
+        name="broadcast",
+        runs_as="Broadcast",
+        request=BroadcastJob,
+        result=BroadcastResult,
+        policy="broadcast-send",
+        queue=_broadcast_queue,
+        prepare=_broadcast_prepared,
+    ),
+    JobKind(
+        name="welcome",
+        runs_as="Welcome",
+        request=WelcomeJob,
+        result=WelcomeResult,
+        policy="email",
+        enqueued=False,  # started by the user.created / user.activated events
+        prepare=_welcome_prepared,
+    ),
+    JobKind(
+        name="cleanup",
+        runs_as="Cleanup",
+        request=CleanupJob,
+        result=CleanupResult,
+        policy="cleanup",
+        enqueued=False,  # started by the weekly-cleanup schedule (or `temporal schedule trigger`)
+    ),
+)
+
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+"""A kind's name: it prefixes job ids and names routes, so lower-case letters, digits and `_` (no `-`)."""
+
+
+class KindRegistry(Mapping[str, JobKind]):
+    """The kinds by name, and by the Temporal types that run them. Built-in kinds first, then plugins."""
+
+    def __init__(self, kinds: Sequence[JobKind]) -> None:
+        self._by_name: dict[str, JobKind] = {}
+        self._by_type: dict[str, JobKind] = {}
+        for kind in kinds:
+            self.add(kind)
+
+    def add(self, kind: JobKind) -> None:
+        """Register `kind`; a name or Temporal type that is already taken is an error (two lists would drift)."""
+        if not NAME.match(kind.name):
+            raise ValueError(f"job kind name {kind.name!r}: lower-case letters, digits and '_', at most 31")
+        taken = [t for t in kind.types if t in self._by_type]
+        if kind.name in self._by_name or taken:
+            raise ValueError(f"job kind {kind.name!r} is registered twice (or its type {taken} is)")
+        self._by_name[kind.name] = kind
+        self._by_type.update(dict.fromkeys(kind.types, kind))
+
+    def __getitem__(self, name: str) -> JobKind:
+        return self._by_name[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def of_type(self, temporal_type: str) -> JobKind | None:
+        """The kind a workflow or activity type runs; None for executions that are not Conveyor jobs."""
+        return self._by_type.get(temporal_type)
+
+    def of_id(self, job_id: str) -> JobKind | None:
+        """The kind a job id names by its prefix (`email-...`), if any."""
+        return self._by_name.get(job_id.partition("-")[0])
+
+    def enqueued(self) -> list[JobKind]:
+        """The kinds producers enqueue by name."""
+        return [k for k in self._by_name.values() if k.enqueued]
+
+    def types(self, shape: Shape | None = None) -> list[str]:
+        """Every Temporal type of every kind (of `shape`'s current type, when given)."""
+        if shape is None:
+            return list(self._by_type)
+        return [t for t, k in self._by_type.items() if (k.shape if t == k.runs_as else Shape.WORKFLOW) is shape]
+
+
+def load_plugins(registry: KindRegistry, environ: Mapping[str, str] = os.environ) -> None:
+    """Add the kinds of installed packages (`conveyor.kinds` entry points) and of `CONVEYOR_KINDS` paths."""
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        registry.add(_checked(entry.load(), entry.value))
+    for path in filter(None, (p.strip() for p in environ.get(KINDS_VARIABLE, "").split(","))):
+        module, _, attribute = path.partition(":")
+        registry.add(_checked(getattr(importlib.import_module(module), attribute or "KIND"), path))
+
+
+def _checked(value: object, where: str) -> JobKind:
+    if not isinstance(value, JobKind):
+        raise TypeError(f"{where} is not a conveyor JobKind")
+    return value
+
+
+KINDS = KindRegistry(BUILT_IN)
+"""Every job kind: Conveyor's own, then those of installed packages and `CONVEYOR_KINDS`."""
+load_plugins(KINDS)
+
+
+def kind_of(temporal_type: str) -> JobKind | None:
+    """The kind a workflow or activity type runs; None for executions that are not Conveyor jobs."""
+    return KINDS.of_type(temporal_type)

@@ -1,0 +1,46 @@
+"""What a policy row is: one job kind's timeouts and retries. The rows themselves are `workflows.policies`.
+
+Here, beside the contracts, so a kind defined outside Conveyor can carry its own row, and a producer starting an
+activity-shaped job (whose policy comes from whoever starts it) reads it without loading any workflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from temporalio.common import RetryPolicy
+
+from contracts.errors import PERMANENT_ERROR_TYPES
+
+
+@dataclass(frozen=True)
+class JobPolicy:
+    """Timeouts and retries of one job kind's activities."""
+
+    attempt_timeout: timedelta
+    first_retry: timedelta
+    backoff: float
+    max_retry_wait: timedelta
+    max_attempts: int
+    heartbeat_timeout: timedelta | None = None
+    never_retry: tuple[str, ...] = field(default=PERMANENT_ERROR_TYPES)
+
+    def retry_policy(self) -> RetryPolicy:
+        """Temporal's form of this row."""
+        return RetryPolicy(
+            initial_interval=self.first_retry,
+            backoff_coefficient=self.backoff,
+            maximum_interval=self.max_retry_wait,
+            maximum_attempts=self.max_attempts,
+            non_retryable_error_types=list(self.never_retry),
+        )
+
+    def activity_options(self) -> dict[str, Any]:
+        """Keyword arguments for `workflow.execute_activity` (and `Client.start_activity`)."""
+        return {
+            "start_to_close_timeout": self.attempt_timeout,
+            "heartbeat_timeout": self.heartbeat_timeout,
+            "retry_policy": self.retry_policy(),
+        }

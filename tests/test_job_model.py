@@ -1,0 +1,168 @@
+"""One job model: every state reached and filtered the same in `status` and `list` (both shapes), a retried job is
+one job everywhere, and every path that starts a job applies its kind's preparation from settings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowFailureError
+from temporalio.testing import WorkflowEnvironment
+
+from contracts.kinds import KINDS, Shape
+from contracts.welcome import WelcomeJob
+from conveyor import EmailJob, JobFailed, Jobs, JobState, Settings
+from conveyor.client import BulkJob
+from tests.api_server import ApiThread
+from tests.smtp_server import SmtpServer
+from tests.waiting import eventually
+from worker.build import build_workers
+from worker.run import running
+
+
+def address(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}@example.com"
+
+
+def note(to: str) -> EmailJob:
+    return EmailJob(to=[to], subject="Note", text="hello")
+
+
+async def listed_as(jobs: Jobs, key: str, state: JobState) -> list[str]:
+    """Ids of the jobs with idempotency key `key` that `list` shows in `state`."""
+    return [row.id for row in await jobs.list(key=key, state=state)]
+
+
+async def shown_as(jobs: Jobs, job_id: str, key: str, state: JobState) -> None:
+    """Wait until `status` says `state`, then check that `list` filtered by `state` shows the job, as an email."""
+    status = await eventually(lambda: jobs.status(job_id), lambda s: s.state is state)
+    assert status.kind == "email" and status.shape is Shape.ACTIVITY
+    assert await eventually(lambda: listed_as(jobs, key, state), lambda ids: ids == [job_id])
+
+
+async def test_every_state_is_reached_and_filtered_the_same_in_status_and_list(
+    temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    settings = settings.model_copy(update={"standalone_activities": True})
+    jobs = Jobs(temporal_env.client, settings)
+    run = uuid.uuid4().hex[:8]
+    slow, flaky, gone = address("slow"), address("flaky"), address("gone")
+    release = smtp_server.hold(slow)
+    smtp_server.fail(flaky, 451, times=50)
+    smtp_server.fail(gone, 550)
+    handles = {
+        JobState.QUEUED: await jobs.email(note(address("queued")), key=f"{run}-queued"),
+        JobState.SCHEDULED: await jobs.email(note(address("later")), key=f"{run}-later", delay=timedelta(hours=1)),
+        JobState.RUNNING: await jobs.email(note(slow), key=f"{run}-running"),
+        JobState.RETRYING: await jobs.email(note(flaky), key=f"{run}-retrying"),
+        JobState.FAILED: await jobs.email(note(gone), key=f"{run}-failed"),
+        JobState.COMPLETED: await jobs.email(note(address("ok")), key=f"{run}-completed"),
+    }
+    assert all(h.shape is Shape.ACTIVITY for h in handles.values()), "email runs as a standalone activity"
+    assert (await jobs.status(handles[JobState.QUEUED].id)).state is JobState.QUEUED  # no worker yet
+    assert await listed_as(jobs, f"{run}-queued", JobState.QUEUED) == [handles[JobState.QUEUED].id]
+
+    async with running(build_workers(temporal_env.client, settings)):
+        await handles[JobState.COMPLETED].result()
+        with pytest.raises(JobFailed):
+            await handles[JobState.FAILED].result()
+        queued = handles.pop(JobState.QUEUED)
+        await queued.result()
+        for state, handle in handles.items():
+            await shown_as(jobs, handle.id, f"{run}-{'later' if state is JobState.SCHEDULED else state.value}", state)
+        retrying = await jobs.status(handles[JobState.RETRYING].id)
+        assert retrying.failure is not None and retrying.failure.type == "SmtpUnavailable"
+        assert (await jobs.list(key=f"{run}-failed"))[0].failure is not None, "list shows a failed job's failure"
+        await jobs.cancel(handles[JobState.SCHEDULED].id)
+        await jobs.cancel(handles[JobState.RETRYING].id)
+        release.set()
+        await handles[JobState.RUNNING].result()
+    await shown_as(jobs, handles[JobState.SCHEDULED].id, f"{run}-later", JobState.CANCELLED)
+    await shown_as(jobs, handles[JobState.RETRYING].id, f"{run}-retrying", JobState.CANCELLED)
+
+
+async def test_terminated_and_timed_out_jobs_are_states_of_their_own(
+    temporal_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    settings = settings.model_copy(update={"standalone_activities": True})
+    jobs = Jobs(temporal_env.client, settings)
+    run = uuid.uuid4().hex[:8]
+    doomed = await jobs.email(note(address("doomed")), key=f"{run}-terminated", delay=timedelta(hours=1))
+    await doomed.execution.terminate(reason="operator")
+    # A workflow-shaped job past its execution timeout (no worker: it never ran) ends timed-out.
+    late = await temporal_env.client.start_workflow(
+        "Welcome", WelcomeJob(user_id=run), id=f"welcome-{run}", task_queue=settings.task_queue,
+        execution_timeout=timedelta(seconds=1),
+    )  # fmt: skip
+    with pytest.raises(WorkflowFailureError):
+        await late.result()
+    await shown_as(jobs, doomed.id, f"{run}-terminated", JobState.TERMINATED)
+    timed_out = await jobs.status(late.id)
+    assert timed_out.state is JobState.TIMED_OUT and timed_out.kind == "welcome"
+    assert await eventually(
+        lambda: listed_as(jobs, f"{run}-terminated", JobState.TERMINATED), lambda i: i == [doomed.id]
+    )
+    rows = await eventually(
+        lambda: jobs.list(kind="welcome", state=JobState.TIMED_OUT), lambda r: late.id in [x.id for x in r]
+    )
+    assert all(r.kind == "welcome" for r in rows)
+
+
+async def test_failed_retried_and_completed_job_counts_once_as_completed(jobs: Jobs, smtp_server: SmtpServer) -> None:
+    to = address("bounced")
+    smtp_server.fail(to, 550)
+    key = f"once-{uuid.uuid4().hex[:8]}"
+    before = (await jobs.stats()).by_kind()["email"]
+    handle = await jobs.email(note(to), key=key)
+    with pytest.raises(JobFailed):
+        await handle.result()
+    assert await eventually(lambda: jobs.failed(kind="email"), lambda rows: handle.id in [r.id for r in rows])
+    smtp_server.heal(to)
+    await jobs.retry(handle.id)
+    await jobs.result(handle.id)
+    rows = await eventually(lambda: jobs.list(key=key), lambda r: [x.state for x in r] == [JobState.COMPLETED])
+    assert [r.id for r in rows] == [handle.id]
+    assert handle.id not in [r.id for r in await jobs.failed(kind="email")]
+    assert await listed_as(jobs, key, JobState.FAILED) == []
+    after = (await jobs.stats()).by_kind()["email"]
+    assert after[JobState.COMPLETED] - before[JobState.COMPLETED] == 1
+    assert after[JobState.FAILED] - before[JobState.FAILED] == 0
+    assert len(smtp_server.to(to)) == 1
+
+
+async def test_every_path_prepares_a_broadcast_the_same(temporal_env: WorkflowEnvironment, settings: Settings) -> None:
+    """`CONVEYOR_BROADCAST_CONTINUE_EVERY` reaches the workflow whichever way the broadcast was started."""
+    tuned = settings.model_copy(update={"broadcast_continue_every": 1234})
+    jobs = Jobs(temporal_env.client, tuned)
+    job = {"source": "static:a@example.com", "message": {"template": "newsletter"}}
+    run = uuid.uuid4().hex[:8]
+    direct = await jobs.broadcast(job, key=f"{run}-a", delay=timedelta(hours=1))
+    (bulk,) = await jobs.bulk([BulkJob("broadcast", job, key=f"{run}-b", delay=timedelta(hours=1))])
+    with ApiThread(tuned) as api:
+        async with api.client() as http:
+            response = await http.post("/jobs/broadcast?delay=3600", json=job, headers={"Idempotency-Key": f"{run}-c"})
+    assert response.status_code == 202, response.text
+    inputs: list[Any] = []
+    for job_id in (direct.id, getattr(bulk, "id", ""), response.json()["id"]):
+        history = await temporal_env.client.get_workflow_handle(job_id).fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        inputs.append(started.input.payloads[0].data)
+        await temporal_env.client.get_workflow_handle(job_id).terminate()
+    assert inputs[0] == inputs[1] == inputs[2] and b'"continue_every":1234' in inputs[0]
+
+
+async def test_every_kind_is_listed_counted_and_failed_listed(jobs: Jobs, api: ApiThread) -> None:
+    stats = await jobs.stats()
+    assert set(stats.counts) >= {"email", "sms", "report", "broadcast", "welcome", "cleanup"}
+    async with api.client() as http:
+        for kind in KINDS:
+            for path in (f"/jobs?kind={kind}", f"/jobs/failed?kind={kind}"):
+                response = await http.get(path)
+                assert response.status_code == 200, (path, response.text)
+        assert (await http.get("/jobs?state=scheduled-for-later")).status_code == 200, "the old name still reads"
+        for state in JobState:
+            assert (await http.get(f"/jobs?state={state.value}")).status_code == 200
+        counted = (await http.get("/stats")).json()["counts"]
+        assert set(counted) >= set(KINDS)
