@@ -75,7 +75,7 @@ async def failed_retry_cancel_list_stats(client: Client, settings: Settings, smt
 
     later = await conveyor(settings, "send", "email", "--to", gone, "--subject", "x", "--text", "y", "--delay", "1h")
     status = json.loads((await conveyor(settings, "status", later.out.strip(), "--json")).out)
-    assert status["state"] == "scheduled-for-later"
+    assert status["state"] == "scheduled"
     delay = datetime.fromisoformat(status["starts_at"]) - datetime.fromisoformat(status["created_at"])
     assert timedelta(minutes=59) < delay <= timedelta(hours=1), delay  # --delay read back
     cancelled = await conveyor(settings, "cancel", later.out.strip())

@@ -62,6 +62,12 @@ async def runs_of(client: Client, schedule_id: str) -> list[WorkflowExecutionSta
     return [w.status async for w in client.list_workflows(f"TemporalScheduledById = '{schedule_id}'")]
 
 
+async def listed(client: Client, scope: str, expected: list[str]) -> list[str]:
+    """The schedule ids in `scope` once the listing shows `expected` (it is visibility: a create or delete shows
+    a moment later); AssertionError naming the last listing after the deadline."""
+    return await eventually(lambda: ids_in(client, scope), lambda ids: ids == expected)
+
+
 async def fires(client: Client, schedule_id: str) -> int:
     """How many times the schedule has started a run."""
     desc = await describe(client, schedule_id)
@@ -94,7 +100,7 @@ async def test_apply_twice_creates_each_seed_schedule_once(
     second = await apply(client, rows, scope)
     assert sorted(first.created) == sorted(r.id for r in rows) and not first.updated
     assert sorted(second.unchanged) == sorted(r.id for r in rows) and not (second.created or second.updated)
-    assert await ids_in(client, scope) == sorted(r.id for r in rows)
+    assert await listed(client, scope, sorted(r.id for r in rows)) == sorted(r.id for r in rows)
 
     report = await describe(client, f"{scope}daily-jobs-report")
     assert report is not None
@@ -145,7 +151,7 @@ async def test_undeclared_conveyor_schedule_is_removed_and_foreign_one_untouched
     )
     done = await apply(client, [keep], scope)
     assert done.deleted == [drop.id] and done.unchanged == [keep.id]
-    assert await ids_in(client, scope) == sorted([keep.id, foreign])
+    assert await listed(client, scope, sorted([keep.id, foreign])) == sorted([keep.id, foreign])
 
 
 async def test_trigger_with_temporal_binary_runs_the_job_and_its_email_arrives(
@@ -212,7 +218,7 @@ async def test_two_workers_and_two_concurrent_applies_fire_once_per_fire_time(
     # Two deploys applying at once (two clients, as two processes would be): one schedule, both applies succeed.
     other = await Client.connect(settings.temporal_address, data_converter=client.data_converter)
     await asyncio.gather(apply(client, [tick], scope), apply(other, [tick], scope))
-    assert await ids_in(client, scope) == [tick.id]
+    assert await listed(client, scope, [tick.id]) == [tick.id]
     workers = [await start_worker(settings), await start_worker(settings)]
     try:
         fired = await eventually(lambda: fires(client, tick.id), lambda n: n >= 4, timeout=60)
