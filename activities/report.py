@@ -25,14 +25,15 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import Client
 
+import activities.reports.builtin  # noqa: F401  (registers the built-in reports: jobs-summary, csv-file)
 from activities.data_files import reading_under
 from activities.reports.registry import REPORTS, Report, ReportContext, Row
-from activities.reports.tables import ReportFormat, open_table
+from activities.reports.tables import open_table
 from activities.storage import Storage
 from contracts.email import Attachment, EmailJob
 from contracts.errors import JobError
 from contracts.progress import Progress
-from contracts.report import ATTACH_MAX_BYTES, RenderedReport, RenderReportInput, ReportDelivery
+from contracts.report import ATTACH_MAX_BYTES, RenderedReport, RenderReportInput, ReportDelivery, ReportFormat
 
 CHUNK = 500
 """Rows handed to the writer at once: small enough to stay in memory, big enough to amortise the loop."""

@@ -5,17 +5,50 @@ from conveyor import Jobs, EmailJob
 jobs = await Jobs.connect()
 handle = await jobs.email(EmailJob(to=["ann@example.com"], template="welcome", context={"name": "Ann"}))
 await handle.result()
+
+or, from code without an event loop (a Django or Flask view): `SyncJobs().email(...)`.
+
+The names below load when first used, so `import conveyor` (e.g. at a web app's start-up, for its models) costs
+pydantic and the job contracts only; the Temporal client loads with `Jobs`.
 """
 
-from contracts.email import EmailJob, EmailResult
-from contracts.report import ReportJob, ReportResult
-from contracts.sms import SmsJob, SmsResult
-from contracts.states import JobState
-from conveyor.client import JobHandle, Jobs
-from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, TemporalUnavailable
-from conveyor.settings import Settings
-from conveyor.status import JobStatus
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from contracts.email import EmailJob, EmailResult
+    from contracts.report import ReportJob, ReportResult
+    from contracts.sms import SmsJob, SmsResult
+    from contracts.states import JobState
+    from conveyor.client import JobHandle, Jobs
+    from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, TemporalUnavailable
+    from conveyor.settings import Settings
+    from conveyor.status import JobStatus
+    from conveyor.sync import JobTimeout, SyncJobHandle, SyncJobs
+
+_WHERE = {
+    "EmailJob": "contracts.email",
+    "EmailResult": "contracts.email",
+    "ReportJob": "contracts.report",
+    "ReportResult": "contracts.report",
+    "SmsJob": "contracts.sms",
+    "SmsResult": "contracts.sms",
+    "JobState": "contracts.states",
+    "JobHandle": "conveyor.client",
+    "Jobs": "conveyor.client",
+    "ConveyorError": "conveyor.errors",
+    "InvalidJobError": "conveyor.errors",
+    "JobFailed": "conveyor.errors",
+    "JobNotFound": "conveyor.errors",
+    "TemporalUnavailable": "conveyor.errors",
+    "Settings": "conveyor.settings",
+    "JobStatus": "conveyor.status",
+    "JobTimeout": "conveyor.sync",
+    "SyncJobHandle": "conveyor.sync",
+    "SyncJobs": "conveyor.sync",
+}
 __all__ = [
     "ConveyorError",
     "EmailJob",
@@ -26,11 +59,23 @@ __all__ = [
     "JobNotFound",
     "JobState",
     "JobStatus",
+    "JobTimeout",
     "Jobs",
     "ReportJob",
     "ReportResult",
     "Settings",
     "SmsJob",
     "SmsResult",
+    "SyncJobHandle",
+    "SyncJobs",
     "TemporalUnavailable",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first use."""
+    if name not in _WHERE:
+        raise AttributeError(f"module 'conveyor' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value

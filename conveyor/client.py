@@ -406,7 +406,9 @@ class Jobs:
         """Jobs matching every filter given, newest first, each shown by its latest run (`recipient` and `key` use
         search attributes)."""
         queries = operations.visibility_queries(kind, state, key, recipient)
-        return await self._asked(operations.list_jobs(self.client, queries, limit, state))
+        return await self._asked(
+            operations.list_jobs(self.client, queries, limit, state, self.settings.stats_open_limit)
+        )
 
     async def stats(self, window: timedelta | None = None) -> JobStats:
         """Jobs per kind, task queue and state, like a queue dashboard: open jobs now, completed and failed ones

@@ -76,6 +76,10 @@ class JobStats(BaseModel):
     counts: dict[str, dict[str, dict[JobState, int]]] = Field(
         description="kind -> task queue -> state -> jobs. Every state is present."
     )
+    open_beyond_limit: dict[str, int] = Field(
+        default_factory=dict,
+        description="kind -> open jobs past CONVEYOR_STATS_OPEN_LIMIT, counted but not told apart (nor in counts).",
+    )
 
     def by_kind(self) -> dict[str, dict[JobState, int]]:
         """Counts per kind and state, summed over task queues."""
@@ -256,24 +260,45 @@ async def with_failure(client: Client, row: JobSummary) -> JobSummary:
 
 
 async def list_jobs(
-    client: Client, queries: dict[Shape, str], limit: int, state: JobState | None = None
+    client: Client, queries: dict[Shape, str], limit: int, state: JobState | None = None, scan_limit: int = 1000
 ) -> list[JobSummary]:
     """Up to `limit` jobs matching `queries`, newest first, one row per job (its latest run), each with its open
-    state told apart and, when failed, its failure. With an open `state`, only jobs in that state."""
+    state told apart and, when failed, its failure.
+
+    With an open `state` (which visibility cannot tell apart: all are `Running`), open jobs are described newest
+    first, a page at a time, until `limit` are in that state or `scan_limit` were looked at: the cost is one
+    describe per job looked at, bounded whatever the backlog."""
     found: list[JobSummary] = []
     for shape, query in queries.items():
+        if state in OPEN and state is not JobState.SCHEDULED:
+            found += await _scan_open(client, shape, query, state, limit, scan_limit)
+            continue
         rows: dict[str, JobSummary] = {}
-        async for row in runs(client, shape, query, None if state in OPEN else limit):
+        async for row in runs(client, shape, query, limit):
             rows.setdefault(row.id, row)
-            if state not in OPEN and len(rows) >= limit:
-                break
         found += await only_latest(client, shape, list(rows.values()))
     found.sort(key=lambda r: r.created_at, reverse=True)
-    if state in OPEN:
-        found = [r for r in await bounded(found, lambda r: with_open_state(client, r)) if r.state is state][:limit]
-    else:
-        found = await bounded(found[:limit], lambda r: with_open_state(client, r))
-    return await bounded(found, lambda r: with_failure(client, r))
+    found = await bounded(found[:limit], lambda r: with_open_state(client, r))
+    return await bounded([r for r in found if state is None or r.state is state], lambda r: with_failure(client, r))
+
+
+async def _scan_open(
+    client: Client, shape: Shape, query: str, state: JobState, limit: int, scan_limit: int
+) -> list[JobSummary]:
+    """The newest open jobs of `query` in `state`, looking at no more than `scan_limit` of them."""
+    matching: list[JobSummary] = []
+    page: list[JobSummary] = []
+    looked = 0
+    async for row in runs(client, shape, query, scan_limit):
+        page.append(row)
+        looked += 1
+        if len(page) == 100 or looked == scan_limit:
+            matching += [r for r in await bounded(page, lambda r: with_open_state(client, r)) if r.state is state]
+            page = []
+            if len(matching) >= limit:
+                return matching[:limit]
+    matching += [r for r in await bounded(page, lambda r: with_open_state(client, r)) if r.state is state]
+    return matching[:limit]
 
 
 async def bounded(
@@ -295,10 +320,11 @@ async def failed_jobs(client: Client, kind: str | None, since: datetime | None, 
 
 
 async def stats(client: Client, since: datetime, open_limit: int = 1000) -> JobStats:
-    """Jobs per kind, task queue and state: open jobs now (told apart by one describe each, up to `open_limit`
-    per kind and queue; beyond it, open jobs count as `running`), closed ones that closed after `since`, each job
-    counted once (by its latest run)."""
+    """Jobs per kind, task queue and state: open jobs now (told apart by one describe each, the newest
+    `open_limit` of a kind; the others are counted in `open_beyond_limit`), closed ones that closed after `since`,
+    each job counted once (by its latest run)."""
     counts: dict[str, dict[str, dict[JobState, int]]] = {}
+    beyond: dict[str, int] = {}
     window = f"CloseTime > {quote(since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ'))}"
     for kind in KINDS.values():
         for shape in Shape:
@@ -306,7 +332,13 @@ async def stats(client: Client, since: datetime, open_limit: int = 1000) -> JobS
             if types is None:
                 continue
             closed = await _closed_counts(client, shape, f"{types} AND {window}")
-            open_rows = [r async for r in runs(client, shape, f"{types} AND ExecutionStatus = 'Running'", open_limit)]
+            open_query = f"{types} AND ExecutionStatus = 'Running'"
+            open_rows = [r async for r in runs(client, shape, open_query, open_limit)]
+            if len(open_rows) == open_limit:
+                total = await (client.count_activities if shape is Shape.ACTIVITY else client.count_workflows)(
+                    open_query
+                )
+                beyond[kind.name] = beyond.get(kind.name, 0) + total.count - open_limit
             open_rows = await bounded(open_rows, lambda r: with_open_state(client, r))
             for queue, states in closed.items():
                 row = counts.setdefault(kind.name, {}).setdefault(queue, dict.fromkeys(JobState, 0))
@@ -318,7 +350,7 @@ async def stats(client: Client, since: datetime, open_limit: int = 1000) -> JobS
                 )
                 queue_counts[open_row.state] += 1
         counts.setdefault(kind.name, {})
-    return JobStats(since=since, counts=counts)
+    return JobStats(since=since, counts=counts, open_beyond_limit=beyond)
 
 
 async def _closed_counts(client: Client, shape: Shape, query: str) -> dict[str, dict[JobState, int]]:

@@ -150,7 +150,7 @@ class Settings(BaseSettings):
     stats_open_limit: int = Field(
         1000,
         ge=1,
-        description="`stats` tells apart the open jobs (queued, running, ...) of at most this many per kind.",
+        description="`stats` and `list --state` tell apart (one describe each) at most this many open jobs per kind.",
     )
 
     # Worker

@@ -45,11 +45,13 @@ def dev_env(home: Path) -> dict[str, str]:
     return env
 
 
-async def started_dev(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str, set[int]]:
-    """`conveyor dev`, once it printed that it is up: the process, its banner and its children."""
+async def started_dev(env: dict[str, str], cwd: Path | None = None) -> tuple[asyncio.subprocess.Process, str, set[int]]:
+    """`conveyor dev` (in `cwd`, default this process's), once it printed that it is up: the process, its banner
+    and its children."""
     proc = await asyncio.create_subprocess_exec(
-        str(BIN / "conveyor"), "dev", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
-    )
+        str(BIN / "conveyor"), "dev", env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
     assert proc.stdout is not None
     banner = b""
     async with asyncio.timeout(60):
@@ -77,10 +79,10 @@ def alive(pids: set[int]) -> set[int]:
 
 
 @asynccontextmanager
-async def dev_stack(env: dict[str, str]) -> AsyncIterator[str]:
-    """`conveyor dev`, once it printed that it is up (yields the banner); SIGTERM on leaving, which must exit 0
-    leaving no child."""
-    proc, banner, children = await started_dev(env)
+async def dev_stack(env: dict[str, str], cwd: Path | None = None) -> AsyncIterator[str]:
+    """`conveyor dev` (in `cwd`, default this process's), once it printed that it is up (yields the banner);
+    SIGTERM on leaving, which must exit 0 leaving no child."""
+    proc, banner, children = await started_dev(env, cwd)
     try:
         yield banner
     finally:

@@ -53,7 +53,7 @@ def test_layers_point_down() -> None:
 
 
 def test_import_conveyor_stays_light() -> None:
-    code = "import sys, conveyor; print(__import__('json').dumps(sorted(sys.modules)))"
+    code = "import sys; from conveyor import *; print(__import__('json').dumps(sorted(sys.modules)))"
     ran = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     loaded = {name.split(".")[0] for name in json.loads(ran.stdout)}
     assert not loaded & set(HEAVY), f"`import conveyor` loads {sorted(loaded & set(HEAVY))}"

@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import activity, workflow
-from temporalio.exceptions import FailureError, is_cancelled_exception
+from temporalio.exceptions import ApplicationError, FailureError, is_cancelled_exception
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
@@ -54,15 +54,49 @@ class JobOutcomes(WorkflowInboundInterceptor):
         return result
 
 
+def final_failure(error: BaseException, info: activity.Info) -> bool:
+    """Whether `error` ends the activity for good: non-retryable, or its last allowed attempt."""
+    if isinstance(error, ApplicationError) and error.non_retryable:
+        return True
+    policy = info.retry_policy
+    if policy is None:
+        return False
+    kind = error.type if isinstance(error, ApplicationError) else type(error).__name__
+    if kind in (policy.non_retryable_error_types or ()):
+        return True
+    return bool(policy.maximum_attempts) and info.attempt >= policy.maximum_attempts
+
+
 class SendLatency(ActivityInboundInterceptor):
-    """Times each attempt of the send activities, labelled by provider."""
+    """Times each attempt of the send activities, labelled by provider; counts the outcomes of activity-shaped
+    jobs (a standalone activity is the job: started on its first attempt, failed on its final one)."""
 
     def __init__(self, next: ActivityInboundInterceptor, providers: Mapping[str, str]) -> None:
         super().__init__(next)
         self.providers = providers
 
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
-        """Run the activity; record its duration if it is a send."""
+        """Run the activity; record its duration if it is a send, and its outcome if it is a job."""
+        info = activity.info()
+        kind = kind_of(info.activity_type) if not info.workflow_id else None
+        if kind is None:
+            return await self._timed(input)
+        meter = activity.metric_meter().with_additional_attributes({"kind": kind.name})
+        if info.attempt == 1:
+            meter.create_counter("conveyor_jobs_started", "Job runs started.").add(1)
+        try:
+            result = await self._timed(input)
+        except Exception as e:
+            if final_failure(e, info) and not is_cancelled_exception(e):
+                failure_type = getattr(e, "type", None) or type(e).__name__
+                meter.create_counter("conveyor_jobs_failed", "Job runs that failed for good.").add(
+                    1, {"failure_type": failure_type}
+                )
+            raise
+        meter.create_counter("conveyor_jobs_succeeded", "Job runs that completed.").add(1)
+        return result
+
+    async def _timed(self, input: ExecuteActivityInput) -> Any:
         provider = self.providers.get(activity.info().activity_type)
         if provider is None:
             return await self.next.execute_activity(input)

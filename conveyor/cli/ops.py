@@ -12,6 +12,7 @@ from rich.table import Table
 
 from contracts.states import STATE_NAMES, JobState
 from conveyor.cli.app import app, command, out, parse_duration
+from conveyor.cli.output import show_table
 from conveyor.client import Jobs
 from conveyor.errors import InvalidJobError
 from conveyor.operations import JobStats, JobSummary
@@ -42,21 +43,23 @@ def parse_state(text: str) -> JobState:
         raise InvalidJobError(f"--state {text!r} must be one of {', '.join(STATE_NAMES)}") from None
 
 
-def job_table(rows: list[JobSummary]) -> Table:
-    """Jobs as a table, with the failure when known."""
-    table = Table("job", "kind", "state", "created", "failure")
-    for r in rows:
-        failure = f"{r.failure.type}: {r.failure.message}" if r.failure else ""
-        table.add_row(r.id, r.kind, r.state.value, f"{r.created_at:%Y-%m-%d %H:%M:%S}", failure)
-    return table
+JOB_COLUMNS = ("job", "kind", "state", "created", "failure")
+
+
+def job_row(r: JobSummary) -> list[str]:
+    """One job as table cells, with its failure when known."""
+    failure = f"{r.failure.type}: {r.failure.message}" if r.failure else ""
+    return [r.id, r.kind, r.state.value, f"{r.created_at:%Y-%m-%d %H:%M:%S}", failure]
 
 
 def print_jobs(rows: list[JobSummary], as_json: bool) -> None:
-    """Rows as JSON lines or as a table."""
+    """Rows as JSON or as a table (ids whole; plain lines on a pipe)."""
     if as_json:
         print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
+    elif rows:
+        show_table(JOB_COLUMNS, [job_row(r) for r in rows])
     else:
-        out.print(job_table(rows) if rows else "no jobs")
+        out.print("no jobs")
 
 
 @app.command()
@@ -116,14 +119,26 @@ async def list_jobs(
     print_jobs(await jobs.list(kind=kind, state=wanted, key=key, recipient=recipient, limit=limit), as_json)
 
 
+STATS_COLUMNS = ("kind", "queue", *(s.value for s in JobState))
+
+
+def stats_rows(stats: JobStats) -> list[list[str]]:
+    """Kinds and their task queues down, states across."""
+    return [
+        [kind, queue, *(str(by_state.get(s, 0)) for s in JobState)]
+        for kind, queues in stats.counts.items()
+        for queue, by_state in (queues.items() or {"": dict.fromkeys(JobState, 0)}.items())
+    ]
+
+
 def stats_table(stats: JobStats) -> Table:
-    """Kinds and their task queues down, states across (closed ones counted since `stats.since`)."""
-    table = Table(
-        "kind", "queue", *JobState, title=f"jobs at {datetime.now():%H:%M:%S}, closed since {stats.since:%H:%M}"
-    )
-    for kind, queues in stats.counts.items():
-        for queue, by_state in queues.items() or {"": dict.fromkeys(JobState, 0)}.items():
-            table.add_row(kind, queue, *(str(by_state.get(s, 0)) for s in JobState))
+    """The counts as a live-updating table for `--watch` (closed ones counted since `stats.since`); headers
+    never cut."""
+    table = Table(title=f"jobs at {datetime.now():%H:%M:%S}, closed since {stats.since:%H:%M}")
+    for header in STATS_COLUMNS:
+        table.add_column(header, no_wrap=True, min_width=len(header))
+    for row in stats_rows(stats):
+        table.add_row(*row)
     return table
 
 
@@ -138,7 +153,7 @@ async def stats(
     if as_json:
         print((await jobs.stats()).model_dump_json(indent=2))
     elif not watch:
-        out.print(stats_table(await jobs.stats()))
+        show_table(STATS_COLUMNS, stats_rows(await jobs.stats()))
     else:
         with Live(stats_table(await jobs.stats()), console=out) as live:
             while True:

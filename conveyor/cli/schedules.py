@@ -5,6 +5,9 @@ The schedule code lives with the worker (`worker.schedules`), imported inside th
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+
 import typer
 
 from conveyor.cli.app import app, command, out
@@ -32,11 +35,15 @@ async def apply_schedules() -> None:
 
 @schedules_app.command("list")
 @command
-async def list_schedules() -> None:
+async def list_schedules(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Conveyor's schedules: id, times, next runs, last result, paused."""
     from worker.schedule_apply import rows
 
-    for row in await rows(await connect(Settings())):
+    found = await rows(await connect(Settings()))
+    if as_json:
+        print(json.dumps([asdict(row) for row in found], indent=2, default=str))
+        return
+    for row in found:
         out.print(f"[bold]{row.id}[/bold]{'  [yellow]paused[/yellow]' if row.paused else ''}")
         out.print(f"  spec       {row.spec}")
         out.print(f"  next       {', '.join(f'{t:%Y-%m-%d %H:%M %Z}' for t in row.next_runs) or '-'}")

@@ -1,6 +1,6 @@
 """The reliability suite's size (`--full` or the CI default) and its session-end report of measured figures.
 
-`pytest tests/reliability --full` runs every scenario at the size the README reports (1,000 jobs in flight at a
+`pytest tests/reliability --full` runs every scenario at full size (1,000 jobs in flight at a
 worker crash, 10,000 jobs of load, 1,000 fuzz examples per edge); the normal `pytest` run uses the small sizes so
 CI stays quick. Either way the figures are printed at the end of the run and written to `results/latest.json`.
 """

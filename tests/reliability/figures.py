@@ -1,8 +1,8 @@
 """The figures the reliability scenarios measure, collected for the session-end table and `results/latest.json`.
 
 Each scenario records what it measured (lost, duplicated, failed, crashes, leaks, RSS ...) under its own name;
-the conftest prints them after the run and writes them to a JSON file, so the README's table is copied from a
-real run rather than typed in.
+the conftest prints them after the run and writes them to a JSON file, from which the docs' reliability table is
+generated: a real run's figures, never typed in.
 """
 
 from __future__ import annotations

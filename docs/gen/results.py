@@ -1,0 +1,83 @@
+"""Tables of measured figures, read from the JSON files the benchmark and the reliability suite write.
+
+Both files are git-ignored: they belong to the machine that measured them. A build where a file is absent says so
+("not measured in this build") instead of showing figures from elsewhere, so the docs never show a number that no
+run on record produced.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from docs.gen.references import cell
+
+NOT_MEASURED = "*Not measured in this build*: `{path}` is absent. Run `{command}` to measure, then build the docs."
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+def _spread(value: dict[str, Any] | None, unit: str) -> str:
+    """`median (min-max) unit`, as the benchmark prints it."""
+    if not value or not value.get("values"):
+        return "-"
+    values = value["values"]
+    text = f"{value['median']:.3g}"
+    if len(values) > 1:
+        text += f" ({min(values):.3g}-{max(values):.3g})"
+    return f"{text} {unit}".strip()
+
+
+def performance_table(path: Path, shown_as: str) -> str:
+    """The benchmark's latest run as a table, with when, where and at what sizes it ran."""
+    doc = _read(path)
+    if doc is None:
+        return NOT_MEASURED.format(path=shown_as, command="python -m bench")
+    machine = doc.get("machine", {})
+    load = doc.get("load_average", {})
+    lines = [
+        f"Measured {doc.get('date', '?')} on {machine.get('cpus', '?')} CPUs, Python {machine.get('python', '?')} "
+        f"({'quick run, no verdicts' if doc.get('quick') else 'full run'}); load average "
+        f"{(load.get('before') or ['?'])[0]} before, {(load.get('after') or ['?'])[0]} after; sizes "
+        + ", ".join(f"{k} {v}" for k, v in doc.get("sizes", {}).items())
+        + ".",
+        "",
+        "| case | Conveyor | baseline | ratio | target | result |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in doc.get("rows", []):
+        unit = row.get("unit", "")
+        baseline = row.get("baseline")
+        base = (
+            f"{_spread(baseline, unit)} {row.get('baseline_name', '')}".strip() if baseline else row.get("note") or "-"
+        )
+        ratio = "-" if row.get("ratio") is None else f"{row['ratio']:.2f}x"
+        lines.append(
+            f"| {cell(row['case'])} | {cell(_spread(row.get('conveyor'), unit))} | {cell(base)} | {ratio} | "
+            f"{cell(row.get('target') or '-')} | {row.get('verdict', 'n/a')} |"
+        )
+    return "\n".join(lines)
+
+
+def reliability_table(path: Path, shown_as: str) -> str:
+    """The reliability suite's latest figures, one row per scenario."""
+    doc = _read(path)
+    if doc is None:
+        return NOT_MEASURED.format(path=shown_as, command="pytest tests/reliability --full")
+    lines = [
+        f"Measured {doc.get('measured_at', '?')} ({doc.get('size', '?')} size) on {doc.get('machine', '?')}.",
+        "",
+        "| scenario | figures |",
+        "|---|---|",
+    ]
+    for scenario, figures in doc.get("scenarios", {}).items():
+        shown = ", ".join(f"{k} {v}" for k, v in figures.items())
+        lines.append(f"| {cell(scenario)} | {cell(shown)} |")
+    return "\n".join(lines)
