@@ -157,6 +157,15 @@ async def jobs(temporal_env: WorkflowEnvironment, settings: Settings) -> AsyncIt
 
 
 @pytest.fixture
+async def own_jobs(own_temporal: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path) -> AsyncIterator[Jobs]:
+    """`jobs` on a dev server of the test's own: for the dead-letter view and retry-all, whose answers cover the
+    whole namespace (on the shared server, other tests' failed jobs would be in them)."""
+    settings = settings_for(own_temporal, smtp_server, tmp_path)
+    async with running(build_workers(own_temporal.client, settings)):
+        yield Jobs(own_temporal.client, settings)
+
+
+@pytest.fixture
 def api(settings: Settings) -> Iterator[ApiThread]:
     """The HTTP API on a loopback port, for the test's settings (its task queues, the test API key)."""
     with ApiThread(settings) as server:

@@ -136,7 +136,8 @@ async def test_broken_alert_channel_never_hides_the_failure(
     assert "AlertUndelivered" in history and "secret-token-in-url" not in history
 
 
-async def test_dead_letter_view_and_retry_all_failed(jobs: Jobs, smtp_server: SmtpServer) -> None:
+async def test_dead_letter_view_and_retry_all_failed(own_jobs: Jobs, smtp_server: SmtpServer) -> None:
+    jobs = own_jobs  # a server of its own: the view and retry-all see this test's jobs only
     since = datetime.now(UTC) - timedelta(seconds=1)
     bad = [address("dead") for _ in range(3)]
     for to in bad:
