@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -69,7 +70,13 @@ def input_digest(model: BaseModel) -> str:
 INPUT_MEMO = "input_sha256"
 """Memo of a keyed job: the digest of its input, so the same key with other input is told apart (`KeyReused`)."""
 
-KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:@+=")
+
+SQL_REFUSAL = "SQL logic error"
+"""How a SQL visibility store's refusal of a query reads when the server reports it under a status other than
+INVALID_ARGUMENT: the dev server's SQLite store answers UNAVAILABLE (or INTERNAL) with its parser's message."""
+
+KEY_PATTERN = r"^[A-Za-z0-9_.:@+=-]{1,200}$"
+"""What an idempotency key may be (the HTTP API's OpenAPI document states the same pattern)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,14 @@ def prepared(kind: JobKind, job: BaseModel | Mapping[str, Any], settings: Settin
     return kind.prepare(settings, validate(kind, job))
 
 
+def refused_query(error: RPCError) -> bool:
+    """Whether `error` is the server refusing a question (a query it cannot parse or run) rather than an outage:
+    the first is the caller's to fix and never "Temporal is unreachable"; only the second is."""
+    if error.status == RPCStatusCode.INVALID_ARGUMENT:
+        return True
+    return SQL_REFUSAL in error.message
+
+
 def job_priority(priority: int | None) -> Priority:
     """Temporal's priority for Conveyor's 1 (first) to 5 (last); None keeps the default (3). A bool or a float
     is refused here, not by Temporal's protobuf encoder with a raw `TypeError`."""
@@ -161,7 +176,7 @@ def job_id(kind: JobKind, key: str | None) -> str:
     """`<kind>-<key>` for an idempotent job, `<kind>-<random>` otherwise."""
     if key is None:
         return f"{kind.name}-{uuid.uuid4().hex}"
-    if not key or len(key) > 200 or not set(key) <= KEY_CHARS:
+    if not re.fullmatch(KEY_PATTERN, key):
         raise InvalidJobError("key must be 1-200 characters of letters, digits and -_.:@+=")
     return f"{kind.name}-{key}"
 
@@ -352,7 +367,7 @@ class Jobs:
         """A handle on an existing Conveyor job by id, whatever its shape: a standalone activity or a workflow
         (tried in the order its kind suggests, so jobs of a kind's earlier shape are still found).
         `JobNotFound` when there is none, or when the id names something that is not a Conveyor job."""
-        spec = KINDS.of_id(job_id)
+        spec = KINDS.of_id(operations.searchable("job id", job_id))
         order = [Shape.ACTIVITY, Shape.WORKFLOW] if spec and spec.shape is Shape.ACTIVITY else list(Shape)[::-1]
         for shape in order:
             try:
@@ -400,14 +415,14 @@ class Jobs:
     ) -> list[JobSummary]:
         """The dead-letter view: jobs that failed for good (and were not retried since), newest first, each with
         its failure."""
-        return await operations.failed_jobs(self.client, kind, since, limit)
+        return await self._asked(operations.failed_jobs(self.client, kind, since, limit))
 
     async def retry_failed(
         self, kind: str | None = None, since: datetime | None = None, *, limit: int = 1000, concurrency: int = 10
     ) -> int:
         """Retry every job that is failed now (of `kind`, since `since`), `concurrency` at a time; how many were
         retried (a job that moved on meanwhile, e.g. retried by someone else, is skipped)."""
-        jobs = await operations.failed_jobs(self.client, kind, since, limit)
+        jobs = await self._asked(operations.failed_jobs(self.client, kind, since, limit))
 
         async def one(job: JobSummary) -> bool:
             try:
@@ -429,10 +444,22 @@ class Jobs:
         """Jobs matching every filter given, newest first, each shown by its latest run (`recipient` and `key` use
         search attributes)."""
         queries = operations.visibility_queries(kind, state, key, recipient)
-        return await operations.list_jobs(self.client, queries, limit, state, self.settings.stats_open_limit)
+        return await self._asked(
+            operations.list_jobs(self.client, queries, limit, state, self.settings.stats_open_limit)
+        )
 
     async def stats(self, window: timedelta | None = None) -> JobStats:
         """Jobs per kind, task queue and state, like a queue dashboard: open jobs now, completed and failed ones
         over `window` (default `CONVEYOR_STATS_WINDOW`, 24 h). A retried job counts once, by its latest run."""
         since = datetime.now(UTC) - (window or self.settings.stats_window)
-        return await operations.stats(self.client, since, self.settings.stats_open_limit)
+        return await self._asked(operations.stats(self.client, since, self.settings.stats_open_limit))
+
+    async def _asked(self, call: Awaitable[T]) -> T:
+        """`call` (a visibility query), with the server's refusal of the query turned into `InvalidJobError`:
+        input the edge let through but the store cannot search for is the caller's mistake, not an outage."""
+        try:
+            return await call
+        except RPCError as e:
+            if refused_query(e):
+                raise InvalidJobError("Temporal refused to search for these filters") from None
+            raise

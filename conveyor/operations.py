@@ -97,6 +97,31 @@ def quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+RECIPIENT_UNSEARCHABLE = '"'
+"""`Recipients` is a keyword list, which the SQLite store searches with FTS5 without escaping FTS5's phrase quote:
+a `"` in the value is "SQL logic error: unterminated string" once the table has rows. No address Conveyor accepts
+(and no phone number) has one."""
+
+
+def searchable(field: str, value: str, unsearchable: str = "") -> str:
+    """`value`, if Temporal's visibility store can be asked for it; `InvalidJobError` naming `field` otherwise.
+
+    Single quotes and backslashes are fine (`quote` escapes them). What no escaping saves is a character the store
+    never sees whole: a NUL ends SQLite's statement mid-string ("SQL logic error: unrecognized token", which the
+    dev server reports as UNAVAILABLE, so the SDK retries it for seconds), and a lone surrogate cannot be encoded
+    for gRPC at all. Refused by class rather than by example: every character `str.isprintable` rejects (controls,
+    format characters, surrogates, private-use and unassigned code points, separators other than the space), plus
+    the `unsearchable` characters of the attribute searched. No job id, key, address or phone number holds one.
+    """
+    if not value:
+        raise InvalidJobError(f"{field} must not be empty")
+    if not value.isprintable():
+        raise InvalidJobError(f"{field} must be printable text: control, format and surrogate characters are refused")
+    if any(c in unsearchable for c in value):
+        raise InvalidJobError(f"{field} must not contain {' or '.join(unsearchable)}")
+    return value
+
+
 def known_kind(kind: str) -> JobKind:
     """The kind named `kind`, or `InvalidJobError` listing the known ones."""
     spec = KINDS.get(kind)
@@ -132,9 +157,9 @@ def visibility_queries(
         if state is JobState.SCHEDULED:
             clauses.append(f"ExecutionTime > {quote(_now())}")
     if key is not None:
-        clauses.append(f"JobKey = {quote(key)}")
+        clauses.append(f"JobKey = {quote(searchable('key', key))}")
     if recipient is not None:
-        clauses.append(f"Recipients = {quote(recipient)}")
+        clauses.append(f"Recipients = {quote(searchable('recipient', recipient, RECIPIENT_UNSEARCHABLE))}")
     if since is not None:
         clauses.append(f"StartTime >= {quote(since.astimezone(UTC).isoformat())}")
     queries: dict[Shape, str] = {}

@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from contracts.config import SmtpTls
 from conveyor import Jobs, Settings, search_attributes
 from conveyor.dev.stack import SINGLE_PARTITION
+from tests import properties
 from tests.api_server import KEY as API_KEY
 from tests.api_server import ApiThread
 from tests.smtp_server import PASSWORD, USER, SmtpServer, free_port
@@ -29,25 +30,58 @@ BIN = Path(sysconfig.get_path("scripts"))
 TEMPORAL = BIN / "temporal"
 
 
-@pytest.fixture(scope="session")
-async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A real Temporal dev server (in memory) with Conveyor's search attributes, for the whole session."""
+def pytest_addoption(parser: pytest.Parser) -> None:
+    properties.add_option(parser)
+
+
+@pytest.hookimpl(tryfirst=True)  # before hypothesis' plugin reads --hypothesis-seed
+def pytest_configure(config: pytest.Config) -> None:
+    properties.configure(config)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return properties.header(config)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    # Again at the end (a -q run shows no header): how to replay this run's order and examples.
+    order = getattr(config.option, "randomly_seed", None)  # None under `-p no:randomly`
+    terminalreporter.write_line(f"{properties.header(config)}; test order: --randomly-seed={order}")
+
+
+async def start_dev_server() -> WorkflowEnvironment:
+    """A real Temporal dev server (in memory) with Conveyor's search attributes and one task-queue partition."""
     extra: list[str] = []
     for value in SINGLE_PARTITION:
         extra += ["--dynamic-config-value", value]
-    env = await WorkflowEnvironment.start_local(
+    return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL),
         data_converter=pydantic_data_converter,
         search_attributes=list(search_attributes.ALL),
         dev_server_extra_args=extra,
     )
-    async with env:
-        yield env
 
 
 @pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The dev server every test shares, for the whole session."""
+    async with await start_dev_server() as env:
+        yield env
+
+
+@pytest.fixture
+async def own_temporal() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server of the test's own (up in under a second), for figures of a whole namespace — `stats` — that
+    the shared server's other jobs would blur into `>= 1`."""
+    async with await start_dev_server() as env:
+        yield env
+
+
+@pytest.fixture
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server: timers, delays and backoff pass in an instant."""
+    """The time-skipping test server: timers, delays and backoff pass in an instant. One per test (it starts in
+    a tenth of a second): a test that skips three days leaves the server's clock three days ahead of the wall
+    clock, and a later test reading states against it (a job "scheduled for later") would see them wrong."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter
     )
@@ -120,6 +154,15 @@ async def jobs(temporal_env: WorkflowEnvironment, settings: Settings) -> AsyncIt
     """A `Jobs` client with a Conveyor worker running on the test's task queue (dev server)."""
     async with running(build_workers(temporal_env.client, settings)):
         yield Jobs(temporal_env.client, settings)
+
+
+@pytest.fixture
+async def own_jobs(own_temporal: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path) -> AsyncIterator[Jobs]:
+    """`jobs` on a dev server of the test's own: for the dead-letter view and retry-all, whose answers cover the
+    whole namespace (on the shared server, other tests' failed jobs would be in them)."""
+    settings = settings_for(own_temporal, smtp_server, tmp_path)
+    async with running(build_workers(own_temporal.client, settings)):
+        yield Jobs(own_temporal.client, settings)
 
 
 @pytest.fixture

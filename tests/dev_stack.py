@@ -53,18 +53,13 @@ def dev_env(home: Path) -> dict[str, str]:
     return env
 
 
-@asynccontextmanager
-async def dev_stack(env: dict[str, str], cwd: Path | None = None) -> AsyncIterator[str]:
-    """`conveyor dev` (in `cwd`, default this process's), once it printed that it is up (yields the banner);
-    SIGTERM on leaving, which must exit 0 leaving no child."""
+async def started_dev(env: dict[str, str], cwd: Path | None = None) -> tuple[asyncio.subprocess.Process, str, set[int]]:
+    """`conveyor dev` (in `cwd`, default this process's), once it printed that it is up: the process, its banner
+    and its children."""
     proc = await asyncio.create_subprocess_exec(
-        str(BIN / "conveyor"),
-        "dev",
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
+        str(BIN / "conveyor"), "dev", env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
-    )
+    )  # fmt: skip
     assert proc.stdout is not None
     banner = b""
     async with asyncio.timeout(60):
@@ -79,11 +74,32 @@ async def dev_stack(env: dict[str, str], cwd: Path | None = None) -> AsyncIterat
     assert any(c[-2:] == ["conveyor", "api"] or c[-1:] == ["api"] for c in commands), (
         f"the API runs as a process of its own, so a busy worker cannot freeze it: {commands}"
     )
+    return proc, banner.decode(), children
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of `pids` still running (a zombie counts as gone: only its exit status is left)."""
+    left = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            left.add(pid)
+    return left
+
+
+@asynccontextmanager
+async def dev_stack(env: dict[str, str], cwd: Path | None = None) -> AsyncIterator[str]:
+    """`conveyor dev` (in `cwd`, default this process's), once it printed that it is up (yields the banner);
+    SIGTERM on leaving, which must exit 0 leaving no child."""
+    proc, banner, children = await started_dev(env, cwd)
     try:
-        yield banner.decode()
+        yield banner
     finally:
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):
             assert await proc.wait() == 0
-        left = {c for c in children if Path(f"/proc/{c}").exists()}
+        left = alive(children)
         assert not left, f"processes left behind: {left}"

@@ -4,7 +4,9 @@ a worker and the SMTP server. Enqueue, follow, retry, cancel, list; auth and bad
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,13 @@ from conveyor.http import guards
 from tests.api_server import KEY, ApiThread
 from tests.cli import BIN, env_for, run
 from tests.conftest import settings_for
+from tests.phones import unique_phone
+from tests.readback import priority_of
 from tests.smtp_server import SmtpServer, free_port
+from tests.started import after_sentinel
 from tests.waiting import eventually, started_on
+from worker.build import build_workers
+from worker.run import running
 
 
 def address(name: str = "api") -> str:
@@ -72,14 +79,18 @@ async def test_same_idempotency_key_enqueues_once(jobs: Jobs, api: ApiThread, sm
     assert len(smtp_server.to(to)) == 1
 
 
-async def test_delay_and_priority_are_query_parameters(api: ApiThread) -> None:
+async def test_delay_and_priority_are_query_parameters(temporal_env: WorkflowEnvironment, api: ApiThread) -> None:
+    jobs = Jobs(temporal_env.client, api.settings)
     async with api.client() as http:
-        iso = await http.post("/jobs/sms?delay=PT1H&priority=1", json={"to": "+15555550100", "body": "later"})
-        seconds = await http.post("/jobs/sms?delay=3600", json={"to": "+15555550100", "body": "later"})
+        iso = await http.post("/jobs/sms?delay=PT1H&priority=1", json={"to": unique_phone(), "body": "later"})
+        seconds = await http.post("/jobs/sms?delay=5400&priority=5", json={"to": unique_phone(), "body": "later"})
         assert iso.status_code == seconds.status_code == 202, iso.text
-        for job_id in (iso.json()["id"], seconds.json()["id"]):
+        for job_id, delay, priority in [(iso.json()["id"], 3600, 1), (seconds.json()["id"], 5400, 5)]:
             status = (await http.get(f"/jobs/{job_id}")).json()
             assert status["state"] == "scheduled" and status["kind"] == "sms"
+            waits = datetime.fromisoformat(status["starts_at"]) - datetime.fromisoformat(status["created_at"])
+            assert timedelta(seconds=delay - 60) < waits <= timedelta(seconds=delay), (job_id, waits)
+            assert await priority_of(jobs, job_id) == priority
             assert (await http.post(f"/jobs/{job_id}/cancel")).status_code == 202
 
 
@@ -102,7 +113,10 @@ async def test_missing_or_wrong_key_is_401_without_detail(
         assert (await http.get("/healthz")).status_code == 200  # open, for load balancers
     async with api.client() as http:
         assert (await http.get("/stats")).status_code == 200
-    assert await queue_count(temporal_env, settings) == 0
+        # A sentinel enqueued after the refusals: once it shows, anything they had enqueued would show too.
+        sentinel = (await http.post("/jobs/email?delay=P1D", json=note(address("sentinel")))).json()["id"]
+        assert await after_sentinel(temporal_env.client, settings, sentinel) == set()
+        assert (await http.post(f"/jobs/{sentinel}/cancel")).status_code == 202
 
 
 def test_key_check_compares_every_key_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,7 +147,7 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
     ("/jobs/email?delay=soon-q7", EMAIL, {}, "delay must be"),
     ("/jobs/email?delay=P999D", EMAIL, {}, "delay must be"),
     ("/jobs/email?delay=2³0", EMAIL, {}, "delay must be"),  # found by schemathesis: a 500 once (str.isdigit)
-    ("/jobs/email", EMAIL, {"Idempotency-Key": "bad key q7"}, "key must be"),
+    ("/jobs/email", EMAIL, {"Idempotency-Key": "bad key q7"}, "header.Idempotency-Key"),
 ]
 
 
@@ -210,8 +224,24 @@ async def test_retry_cancel_and_dead_letter_view_over_http(jobs: Jobs, api: ApiT
         assert cancelled.status_code == 409 and "already ended" in cancelled.json()["detail"]
         assert (await http.get("/jobs/email-no-such-job")).status_code == 404
         assert (await http.post("/jobs/email-no-such-job/retry")).status_code == 404
-        email = (await http.get("/stats")).json()["counts"]["email"]
-        assert sum(queue["completed"] for queue in email.values()) >= 1
+
+
+async def test_stats_over_http_count_exactly_the_servers_runs(
+    own_temporal: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    settings = settings_for(own_temporal, smtp_server, tmp_path)  # a server of its own: exact counts
+    gone = address("gone")
+    smtp_server.fail(gone, 550)
+    async with running(build_workers(own_temporal.client, settings)):
+        with ApiThread(settings) as api:
+            async with api.client() as http:
+                for to in (address("ok"), gone):
+                    await done(http, (await http.post("/jobs/email", json=note(to))).json()["id"])
+                stats = (await http.get("/stats")).json()
+    email: Counter[str] = Counter()
+    for states in stats["counts"]["email"].values():  # per task queue
+        email.update(states)
+    assert {state: n for state, n in email.items() if n} == {"completed": 1, "failed": 1}
 
 
 async def test_healthz_says_whether_temporal_is_reachable(settings: Settings, api: ApiThread) -> None:

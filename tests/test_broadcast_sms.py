@@ -20,8 +20,9 @@ from activities.broadcast import recipient_key
 from conveyor import InvalidJobError, Jobs, Settings
 from tests.cli import conveyor, start_worker, stop_worker
 from tests.conftest import settings_for
+from tests.phones import sent_by_sns, sns_settings, unique_phones
 from tests.smtp_server import SmtpServer
-from tests.test_sms_job import sent_by_sns, sns_settings
+from tests.started import started_besides
 from tests.waiting import eventually
 from worker.build import build_workers
 from worker.run import running
@@ -29,8 +30,8 @@ from worker.run import running
 
 def customers_csv(path: Path, count: int) -> list[tuple[str, str]]:
     """A CSV of `count` new customers with `email`, `phone` and `name` columns; their (email, phone) pairs."""
-    tag = uuid.uuid4().int % 10**4
-    people = [(f"c{i}-{tag}@example.com", f"+1202{tag:04d}{i:03d}") for i in range(count)]
+    tag = uuid.uuid4().hex[:8]
+    people = [(f"c{i}-{tag}@example.com", phone) for i, phone in enumerate(unique_phones(count))]
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["email", "phone", "name"])
@@ -86,7 +87,7 @@ async def test_sms_broadcast_goes_through_sns_at_the_provider_rate(
 ) -> None:
     rate, n = 10.0, 12
     settings = sns_settings(temporal_env, smtp_server, tmp_path, moto_server, sms_rate_per_second=rate)
-    phones = [f"+1303555{uuid.uuid4().int % 10**4:04d}" for _ in range(n)]
+    phones = unique_phones(n)
     async with running(build_workers(temporal_env.client, settings)):
         jobs = Jobs(temporal_env.client, settings)
         # Small batches, many in flight: the broadcast still sends one batch at a time, at the provider's rate.
@@ -169,8 +170,7 @@ async def test_bad_sms_broadcast_is_refused_before_enqueueing(
 ) -> None:
     with pytest.raises(InvalidJobError, match=error):
         await jobs.broadcast({"source": "static:+12025550143", "message": message}, key=f"bad-{uuid.uuid4()}")
-    started = [w async for w in temporal_env.client.list_workflows(f"TaskQueue = '{settings.sms_task_queue}'")]
-    assert started == []
+    assert await started_besides(jobs) == set()
 
 
 async def test_cli_sms_broadcast_to_a_static_list(jobs: Jobs, settings: Settings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from conveyor import EmailJob, Jobs, JobState
@@ -9,7 +10,7 @@ from tests.smtp_server import SmtpServer
 
 
 async def test_delayed_email_waits_then_sends(time_jobs: Jobs, smtp_server: SmtpServer) -> None:
-    to = "later@example.com"
+    to = f"later-{uuid.uuid4().hex[:8]}@example.com"  # no other test's mail to this address
     handle = await time_jobs.email(EmailJob(to=[to], subject="Tomorrow", text="hi"), delay=timedelta(days=1))
     status = await time_jobs.status(handle.id)
     assert status.state is JobState.SCHEDULED

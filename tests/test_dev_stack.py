@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import urllib.request
@@ -12,7 +13,8 @@ import httpx
 import pytest
 
 from tests.cli import BIN, run
-from tests.dev_stack import dev_env, dev_stack
+from tests.dev_stack import alive, dev_env, dev_stack, started_dev
+from tests.waiting import eventually
 
 
 async def test_dev_stack_sends_to_outbox_and_keeps_jobs_across_restart(tmp_path: Path) -> None:
@@ -50,3 +52,14 @@ async def test_busy_port_is_one_line_naming_the_setting(tmp_path: Path, setting:
         ran = await run(str(BIN / "conveyor"), "dev", env=env)
     assert ran.code == 1
     assert ran.err.strip() == f"error: port {env[setting]} on 127.0.0.1 is in use; set {setting} to use another"
+
+
+async def test_kill_9_of_conveyor_dev_leaves_nothing_behind(tmp_path: Path) -> None:
+    env = dev_env(tmp_path / "home")
+    proc, _, children = await started_dev(env)
+    proc.kill()  # SIGKILL: conveyor dev runs no clean-up of its own
+    await proc.wait()
+    left = await eventually(lambda: asyncio.to_thread(alive, children), lambda pids: not pids, timeout=30)
+    assert left == set()
+    async with dev_stack(env) as banner:  # ports and the SQLite file were let go: the same stack starts again
+        assert "Ctrl-C stops everything" in banner

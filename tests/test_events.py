@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from temporalio.service import RPCError, RPCStatusCode
 
 from conveyor import InvalidJobError, Jobs
 from tests.smtp_server import SmtpServer
@@ -42,5 +43,11 @@ async def test_activation_before_the_delay_cancels_the_follow_up(time_jobs: Jobs
 
 
 async def test_created_event_without_address_is_refused_before_temporal(time_jobs: Jobs) -> None:
+    user_id, _ = user()
     with pytest.raises(InvalidJobError, match="email"):
-        await time_jobs.signal_event({"name": "user.created", "user_id": "u-1"})
+        await time_jobs.signal_event({"name": "user.created", "user_id": user_id})
+    # The flow the event would have started does not exist (describe reads the server's own record, not the
+    # eventually consistent visibility, so a start made before the refusal returned would show).
+    with pytest.raises(RPCError) as missing:
+        await time_jobs.client.get_workflow_handle(f"welcome-{user_id}").describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND

@@ -8,12 +8,20 @@ import dataclasses
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, Schedule, ScheduleActionStartWorkflow, ScheduleSpec, WorkflowExecutionStatus
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleDescription,
+    ScheduleOverlapPolicy,
+    ScheduleSpec,
+    WorkflowExecutionStatus,
+)
 from temporalio.testing import WorkflowEnvironment
 
 from contracts.report import ReportJob
@@ -26,12 +34,17 @@ from worker.schedule_apply import apply, describe
 from worker.schedules import DeclaredSchedule, declared
 
 COMPLETED = WorkflowExecutionStatus.COMPLETED
+SECOND = timedelta(seconds=1)
 
 
 @pytest.fixture
-def scope() -> str:
-    """A schedule-id prefix of the test's own: the dev server is shared by the whole session."""
-    return f"t{uuid.uuid4().hex[:8]}-"
+async def scope(temporal_env: WorkflowEnvironment) -> AsyncIterator[str]:
+    """A schedule-id prefix of the test's own: the dev server is shared by the whole session. Its schedules are
+    deleted after the test, so none fires on into later tests."""
+    prefix = f"t{uuid.uuid4().hex[:8]}-"
+    yield prefix
+    for schedule_id in await ids_in(temporal_env.client, prefix):
+        await temporal_env.client.get_schedule_handle(schedule_id).delete()
 
 
 def scoped(rows: Sequence[DeclaredSchedule], scope: str) -> list[DeclaredSchedule]:
@@ -49,6 +62,35 @@ async def runs_of(client: Client, schedule_id: str) -> list[WorkflowExecutionSta
     return [w.status async for w in client.list_workflows(f"TemporalScheduledById = '{schedule_id}'")]
 
 
+async def listed(client: Client, scope: str, expected: list[str]) -> list[str]:
+    """The schedule ids in `scope` once the listing shows `expected` (it is visibility: a create or delete shows
+    a moment later); AssertionError naming the last listing after the deadline."""
+    return await eventually(lambda: ids_in(client, scope), lambda ids: ids == expected)
+
+
+async def fires(client: Client, schedule_id: str) -> int:
+    """How many times the schedule has started a run."""
+    desc = await describe(client, schedule_id)
+    return desc.info.num_actions if desc else 0
+
+
+def skipped(desc: ScheduleDescription | None) -> int:
+    """How many fires the schedule skipped because its last run was still running."""
+    return desc.info.num_actions_skipped_overlap if desc else 0
+
+
+def every_second(scope: str, settings: Settings, name: str, to: str) -> DeclaredSchedule:
+    """An email to `to` every second (a short interval: several fire times within a test)."""
+    return DeclaredSchedule(
+        id=f"{scope}{name}",
+        workflow="SendEmail",
+        input={"to": [to], "subject": name, "text": "from a schedule"},
+        task_queue=settings.task_queue,
+        workflow_id=f"email-{scope}{name}",
+        every=SECOND,
+    )
+
+
 async def test_apply_twice_creates_each_seed_schedule_once(
     temporal_env: WorkflowEnvironment, settings: Settings, scope: str
 ) -> None:
@@ -58,7 +100,7 @@ async def test_apply_twice_creates_each_seed_schedule_once(
     second = await apply(client, rows, scope)
     assert sorted(first.created) == sorted(r.id for r in rows) and not first.updated
     assert sorted(second.unchanged) == sorted(r.id for r in rows) and not (second.created or second.updated)
-    assert await ids_in(client, scope) == sorted(r.id for r in rows)
+    assert await listed(client, scope, sorted(r.id for r in rows)) == sorted(r.id for r in rows)
 
     report = await describe(client, f"{scope}daily-jobs-report")
     assert report is not None
@@ -109,7 +151,7 @@ async def test_undeclared_conveyor_schedule_is_removed_and_foreign_one_untouched
     )
     done = await apply(client, [keep], scope)
     assert done.deleted == [drop.id] and done.unchanged == [keep.id]
-    assert await ids_in(client, scope) == sorted([keep.id, foreign])
+    assert await listed(client, scope, sorted([keep.id, foreign])) == sorted([keep.id, foreign])
 
 
 async def test_trigger_with_temporal_binary_runs_the_job_and_its_email_arrives(
@@ -174,23 +216,60 @@ def aged(path: Path, days: float) -> Path:
     return path
 
 
-async def test_two_workers_and_a_trigger_make_exactly_one_cleanup_run(
+async def test_two_workers_and_two_concurrent_applies_fire_once_per_fire_time(
     temporal_env: WorkflowEnvironment, settings: Settings, scope: str
 ) -> None:
     client = temporal_env.client
     old_report = aged(settings.home / "reports" / "2020" / "old.pdf", 40)
     new_report = aged(settings.home / "reports" / "new.pdf", 1)
     old_mail, new_mail = aged(settings.outbox_dir / "old.eml", 31), aged(settings.outbox_dir / "new.eml", 0)
-    [cleanup] = scoped([r for r in declared(settings) if r.id == "weekly-cleanup"], scope)
-    await apply(client, [cleanup], scope)
+    [weekly] = [r for r in declared(settings) if r.id == "weekly-cleanup"]
+    tick = dataclasses.replace(weekly, id=f"{scope}tick", workflow_id=f"cleanup-{scope}tick", cron=(), every=SECOND)
+    # Two deploys applying at once (two clients, as two processes would be): one schedule, both applies succeed.
+    other = await Client.connect(settings.temporal_address, data_converter=client.data_converter)
+    await asyncio.gather(apply(client, [tick], scope), apply(other, [tick], scope))
+    assert await listed(client, scope, [tick.id]) == [tick.id]
     workers = [await start_worker(settings), await start_worker(settings)]
     try:
-        await client.get_schedule_handle(cleanup.id).trigger()
-
-        await eventually(lambda: runs_of(client, cleanup.id), lambda runs: COMPLETED in runs, timeout=60)
+        fired = await eventually(lambda: fires(client, tick.id), lambda n: n >= 4, timeout=60)
+        await client.get_schedule_handle(tick.id).pause(note="enough")
+        fired = await fires(client, tick.id)  # final: a paused schedule fires no more
+        runs = await eventually(lambda: runs_of(client, tick.id), lambda r: r.count(COMPLETED) >= fired, timeout=60)
     finally:
         for w in workers:
             await stop_worker(w)
-    assert len(await runs_of(client, cleanup.id)) == 1, "one trigger, one run, whatever the number of workers"
+    ids = [w.id async for w in client.list_workflows(f"TemporalScheduledById = '{tick.id}'")]
+    assert len(runs) == len(set(ids)) == fired, "one run per fire time, whatever the number of workers and applies"
     assert not old_report.exists() and not old_mail.exists()
     assert new_report.exists() and new_mail.exists()
+
+
+async def test_a_fire_while_the_last_run_still_runs_is_skipped(
+    jobs: Jobs, settings: Settings, smtp_server: SmtpServer, scope: str
+) -> None:
+    to = f"slow-{uuid.uuid4().hex[:8]}@example.com"
+    release = smtp_server.hold(to)
+    row = every_second(scope, settings, "slow", to)
+    assert row.overlap is ScheduleOverlapPolicy.SKIP  # the default
+    await apply(jobs.client, [row], scope)
+    skipping = await eventually(lambda: describe(jobs.client, row.id), lambda d: skipped(d) >= 2, timeout=30)
+    await jobs.client.get_schedule_handle(row.id).pause()
+    assert skipping is not None and skipping.info.num_actions == 1  # the held run; every later fire skipped
+    release.set()
+    runs = await eventually(lambda: runs_of(jobs.client, row.id), lambda r: r == [COMPLETED], timeout=30)
+    assert runs == [COMPLETED] and len(smtp_server.to(to)) == 1
+
+
+async def test_a_failed_run_pauses_a_pause_on_failure_schedule(
+    jobs: Jobs, settings: Settings, smtp_server: SmtpServer, scope: str
+) -> None:
+    gone = f"gone-{uuid.uuid4().hex[:8]}@example.com"
+    smtp_server.fail(gone, 550)  # a permanent refusal: the run fails at once, without retries
+    row = dataclasses.replace(every_second(scope, settings, "fragile", gone), pause_on_failure=True)
+    await apply(jobs.client, [row], scope)
+    paused = await eventually(
+        lambda: describe(jobs.client, row.id), lambda d: d is not None and d.schedule.state.paused
+    )
+    assert paused is not None and paused.info.num_actions >= 1
+    runs = await eventually(lambda: runs_of(jobs.client, row.id), lambda r: len(r) == paused.info.num_actions)
+    assert set(runs) == {WorkflowExecutionStatus.FAILED}, "paused at the failure, before another run"

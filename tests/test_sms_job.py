@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -22,35 +20,17 @@ from activities.sms_providers import SnsProvider, classify
 from conveyor import InvalidJobError, Jobs, JobState, Settings, SmsJob
 from tests.cli import conveyor
 from tests.conftest import settings_for
+from tests.phones import sent_by_sns, sns_settings, unique_phone
 from tests.smtp_server import SmtpServer
 from worker.build import WORKFLOW_RUNNER, WORKFLOWS, build_workers
 from worker.run import running
-
-
-def sns_settings(env: WorkflowEnvironment, smtp: SmtpServer, tmp: Path, moto: str, **overrides: Any) -> Settings:
-    """Settings sending SMS through SNS at the moto server."""
-    return settings_for(
-        env, smtp, tmp, sms_provider="sns", sns_endpoint_url=moto, aws_access_key_id="testing",
-        aws_secret_access_key="testing", **overrides,
-    )  # fmt: skip
-
-
-def sent_by_sns(moto: str, number: str) -> list[dict[str, str]]:
-    """The SMS moto's SNS accepted for `number`, read back through its inspection API."""
-    with urllib.request.urlopen(f"{moto}/moto-api/data.json") as reply:
-        return [m for m in json.load(reply)["sns"]["SMS"] if m["phone_number"] == number]
-
-
-def number() -> str:
-    """A US number (NANP fiction range 555-01xx) no other test uses, so moto's records are this test's alone."""
-    return f"+1202555{uuid.uuid4().int % 10000:04d}"
 
 
 async def test_sms_is_delivered_by_sns_to_the_normalised_number(
     temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, moto_server: str, tmp_path: Path
 ) -> None:
     settings = sns_settings(temporal_env, smtp_server, tmp_path, moto_server)
-    to = number()
+    to = unique_phone()
     pretty = f"+1 ({to[2:5]}) {to[5:8]}-{to[8:]}"
     async with running(build_workers(temporal_env.client, settings)):
         jobs = Jobs(temporal_env.client, settings)
@@ -96,7 +76,7 @@ async def test_throttled_send_is_retried_then_delivered_once(
         return AWSResponse(request.url, 400, {}, FakeRaw(body))
 
     provider.client.meta.events.register("before-send.sns.Publish", throttle)
-    to = number()
+    to = unique_phone()
     worker = Worker(
         time_env.client, task_queue=settings.sms_task_queue, workflows=WORKFLOWS, workflow_runner=WORKFLOW_RUNNER,
         activities=[SmsActivities(provider).send_sms],
@@ -150,7 +130,7 @@ async def test_rate_limit_holds_across_a_burst(
     settings = settings_for(temporal_env, smtp_server, tmp_path, sms_rate_per_second=rate)
     async with running(build_workers(temporal_env.client, settings)):
         jobs = Jobs(temporal_env.client, settings)
-        handles = await asyncio.gather(*(jobs.sms(SmsJob(to=number(), body=f"burst {i}")) for i in range(n)))
+        handles = await asyncio.gather(*(jobs.sms(SmsJob(to=unique_phone(), body=f"burst {i}")) for i in range(n)))
         await asyncio.gather(*(h.result() for h in handles))
     lines = [json.loads(line) for line in settings.sms_outbox.read_text().splitlines()]
     sent = sorted(datetime.fromisoformat(m["sent_at"]) for m in lines)

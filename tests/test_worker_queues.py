@@ -1,19 +1,27 @@
-"""`conveyor worker --queues`: a worker limited to some task queues polls only those, so report rendering can be
-scaled apart from email and SMS; a queue name that is not Conveyor's fails at once, before anything connects."""
+"""What a worker's queue settings promise: `conveyor worker --queues` polls only those queues (report rendering
+scales apart from email and SMS) and refuses an unknown one before connecting; CONVEYOR_REPORT_CONCURRENCY bounds
+the renders at once; CONVEYOR_EMAIL_MAX_PER_SECOND paces the email queue."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import datetime
 from pathlib import Path
 
-from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.enums.v1 import EventType, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.testing import WorkflowEnvironment
 
-from conveyor import EmailJob, Jobs, JobState, ReportJob, Settings
+import tests.held_report  # noqa: F401  (registers the `held-rows` report in this process)
+from conveyor import EmailJob, JobHandle, Jobs, JobState, ReportJob, Settings
 from tests.cli import BIN, env_for, run, stop_worker
-from tests.smtp_server import free_port
+from tests.conftest import settings_for
+from tests.smtp_server import SmtpServer, free_port
+from tests.waiting import eventually
+from worker.build import build_workers
+from worker.run import running
 
 POLLED = (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
 
@@ -62,3 +70,60 @@ async def test_unknown_queue_exits_2_naming_the_queues_before_connecting(setting
     assert "unknown task queue(s) conveyor-pdf" in ran.err
     assert f"{settings.task_queue}, {settings.sms_task_queue}, {settings.reports_task_queue}" in ran.err
     assert "connect" not in ran.err.lower()
+
+
+async def activity_spans(handle: JobHandle, activity: str) -> list[tuple[datetime, datetime]]:
+    """(started, closed) of each attempt of `activity` in the job's history."""
+    started: dict[int, datetime] = {}
+    names: dict[int, str] = {}
+    spans = []
+    async for event in handle.workflow.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            names[event.event_id] = event.activity_task_scheduled_event_attributes.activity_type.name
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            attributes = event.activity_task_started_event_attributes
+            if names[attributes.scheduled_event_id] == activity:
+                started[attributes.scheduled_event_id] = event.event_time.ToDatetime()
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            scheduled = event.activity_task_completed_event_attributes.scheduled_event_id
+            if scheduled in started:
+                spans.append((started[scheduled], event.event_time.ToDatetime()))
+    return spans
+
+
+async def test_report_concurrency_renders_one_report_at_a_time(
+    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    settings = settings_for(temporal_env, smtp_server, tmp_path, report_concurrency=1)
+    release = tmp_path / "release"
+    held = ReportJob(report="held-rows", params={"rows": "3000", "hold_at": "1000", "release": str(release)})
+    jobs = Jobs(temporal_env.client, settings)
+    async with running(build_workers(temporal_env.client, settings)):
+        first, second = await jobs.report(held), await jobs.report(held)
+
+        async def holding() -> list[str | None]:
+            return [(await jobs.status(h.id)).detail for h in (first, second)]
+
+        # One render reaches its hold; with a second slot the other would have been handed out by now.
+        await eventually(holding, lambda details: "1,000/3,000 rows" in details, timeout=30)
+        release.touch()
+        await asyncio.wait_for(asyncio.gather(first.result(), second.result()), 60)
+    [a], [b] = await activity_spans(first, "render_report"), await activity_spans(second, "render_report")
+    assert a[1] <= b[0] or b[1] <= a[0], f"renders overlapped with CONVEYOR_REPORT_CONCURRENCY=1: {a}, {b}"
+
+
+async def test_email_max_per_second_paces_sends_across_the_queue(
+    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    rate, n = 2.0, 7
+    settings = settings_for(temporal_env, smtp_server, tmp_path, email_max_per_second=rate)
+    jobs = Jobs(temporal_env.client, settings)
+    to = [f"paced-{i}-{uuid.uuid4().hex[:6]}@example.com" for i in range(n)]
+    handles = [await jobs.email(EmailJob(to=[address], subject="paced", text="t")) for address in to]
+    async with running(build_workers(temporal_env.client, settings)):  # all queued first: a backlog to pace
+        await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 60)
+    starts = sorted([start for h in handles for start, _ in await activity_spans(h, "send_email")])
+    # A lower bound, so a slow machine cannot fail it: unpaced, the backlog starts within a fraction of a second;
+    # at 2/s, even a burst of 3 leaves 4 intervals of 0.5 s.
+    assert (starts[-1] - starts[0]).total_seconds() >= (n - 3) / rate, starts
+    assert all(len(smtp_server.to(address)) == 1 for address in to)

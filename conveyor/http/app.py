@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 
 from contracts.kinds import KINDS, JobKind
 from contracts.states import JobState
-from conveyor.client import MAX_DELAY, Jobs
+from conveyor.client import KEY_PATTERN, MAX_DELAY, Jobs
 from conveyor.connection import connect
 from conveyor.errors import InvalidJobError
 from conveyor.http import errors
@@ -36,6 +36,7 @@ JOB_ID = Path(description="A job id, e.g. `email-order-1234`.", min_length=1, ma
 KEY = Header(
     None,
     alias="Idempotency-Key",
+    pattern=KEY_PATTERN,
     description="Makes the request idempotent: the job id becomes `<kind>-<key>`; the same key enqueues once.",
 )
 DELAY = Query(
@@ -166,7 +167,7 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
         request: Request,
         kind: str | None = Query(None, description="Only jobs of this kind.", pattern=KIND_PATTERN),
         state: JobState | None = None,
-        key: str | None = Query(None, max_length=200, description="The Idempotency-Key given at enqueue."),
+        key: str | None = Query(None, pattern=KEY_PATTERN, description="The Idempotency-Key given at enqueue."),
         recipient: str | None = Query(None, max_length=320, description="An email address or phone number."),
         limit: int = Query(100, ge=1, le=1000),
     ) -> list[JobSummary]:

@@ -1,5 +1,6 @@
 """How errors become responses: every client mistake is a 4xx naming what is wrong, without echoing the input;
-Temporal being unreachable is a 503; nothing a client sends produces a 500."""
+only Temporal being unreachable is a 503 (a query Temporal refuses is the request's fault: 422); nothing a client
+sends produces a 500."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from temporalio.service import RPCError, RPCStatusCode
 
+from conveyor.client import refused_query
 from conveyor.errors import InvalidJobError, JobNotFound, JobStateError, TemporalUnavailable
 
 log = logging.getLogger("conveyor.api")
@@ -29,9 +31,13 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "Missing or invalid API key."},
     413: {"model": Problem, "description": "Request body too large."},
     422: {"model": Problem, "description": "Invalid input; the message names each field at fault."},
+    502: {"model": Problem, "description": "Temporal failed the request (an error on its side, not an outage)."},
     503: {"model": Problem, "description": "Temporal is unreachable."},
 }
 """Responses every authenticated route may give, for the OpenAPI document."""
+
+OUTAGE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+"""The statuses that mean Temporal cannot answer now (503); any other unexpected status is its failure (502)."""
 
 _RPC_STATUS = {
     RPCStatusCode.NOT_FOUND: (404, "no such job"),
@@ -89,7 +95,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RPCError)
     async def temporal_error(request: Request, exc: RPCError) -> JSONResponse:
-        status, detail = _RPC_STATUS.get(exc.status, (503, "Temporal is unreachable or failed"))
-        if status == 503:
-            log.warning("Temporal call failed: %s %s", exc.status.name if exc.status else "", exc.message)
+        if refused_query(exc):
+            return problem(422, "Temporal refused the request's arguments")
+        if exc.status in _RPC_STATUS:
+            return problem(*_RPC_STATUS[exc.status])
+        status, detail = (503, "Temporal is unreachable") if exc.status in OUTAGE else (502, "Temporal failed")
+        log.warning("Temporal call failed: %s %s", exc.status.name if exc.status else "", exc.message)
         return problem(status, detail)

@@ -20,6 +20,7 @@ from conveyor import Jobs, ReportJob, Settings, SmsJob
 from conveyor.client import BulkJob, JobHandle
 from conveyor.operations import bounded
 from tests.conftest import settings_for
+from tests.phones import unique_phones
 from tests.reliability import figures
 from tests.reliability.conftest import Size
 from tests.reliability.mail import message_ids, note, recipients
@@ -37,7 +38,7 @@ def mixed(n: int, source: Path) -> tuple[list[BulkJob], list[str]]:
     to = recipients("load", n - n_sms - n_report)
     report = ReportJob(report="csv-file", params={"path": str(source)}, format="csv")
     items = [BulkJob("email", note(address)) for address in to]
-    items += [BulkJob("sms", SmsJob(to=f"+1202555{i % 10000:04d}", body=f"load {i}")) for i in range(n_sms)]
+    items += [BulkJob("sms", SmsJob(to=phone, body=f"load {i}")) for i, phone in enumerate(unique_phones(n_sms))]
     items += [BulkJob("report", report) for _ in range(n_report)]
     return items, to
 
@@ -75,7 +76,8 @@ async def test_mixed_load_through_one_worker_completes_with_bounded_memory(
         stats = await eventually(jobs.stats, lambda s: nonzero(s.by_kind()) == expected, 60)
     mail = message_ids(smtp_server, to)
     figures.record(
-        "load (one worker)", jobs=len(items), **per_kind, completed=len(results), failed=0, lost=len(to) - len(mail),
+        "load (one worker)", jobs=len(items), **per_kind, completed=len(results),
+        failed=sum(states[JobState.FAILED] for states in stats.by_kind().values()), lost=len(to) - len(mail),
         jobs_per_s=round(len(items) / seconds, 1), rss_warm_mb=rss_warm // 1024, rss_after_mb=rss_after // 1024,
         rss_peak_mb=rss_peak // 1024,
     )  # fmt: skip

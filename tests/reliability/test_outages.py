@@ -23,11 +23,11 @@ from activities.s3 import S3Storage
 from conveyor import Jobs, JobState, ReportJob, SmsJob
 from conveyor.client import JobHandle
 from tests.conftest import settings_for
+from tests.phones import sent_by_sns, unique_phones
 from tests.reliability import figures
 from tests.reliability.conftest import Size
 from tests.reliability.mail import message_ids, note, recipients
 from tests.smtp_server import SmtpServer, free_port
-from tests.test_sms_job import number, sent_by_sns
 from tests.waiting import eventually
 from worker.build import build_workers
 from worker.run import running
@@ -58,12 +58,14 @@ async def test_smtp_down_for_a_minute_fails_no_email(time_env: WorkflowEnvironme
             # The 7th attempts are due at 63 s, ~3 s from now.
             with time_env.auto_time_skipping_disabled():
                 done = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), size.timeout)
-            attempts = [(await jobs.status(h.id)).attempts for h in handles]
+            final = [await jobs.status(h.id) for h in handles]
+            attempts = [s.attempts for s in final]
     finally:
         smtp.stop()
     mail = message_ids(smtp, to)
     figures.record(
-        "SMTP down 60 s (time-skipped)", jobs=len(to), failed=0, lost=len(to) - len(mail),
+        "SMTP down 60 s (time-skipped)", jobs=len(to), failed=sum(s.state is JobState.FAILED for s in final),
+        lost=len(to) - len(mail),
         duplicated=sum(len(v) - 1 for v in mail.values()), max_attempts=max(attempts),
     )  # fmt: skip
     assert set(seen) == {"SmtpUnavailable"}
@@ -87,7 +89,7 @@ async def test_s3_and_sns_down_fail_no_report_and_no_sms(
     source = tmp_path / "rows.csv"
     with source.open("w", newline="") as f:
         csv.writer(f).writerows([["n", "label"]] + [[str(i), f"row {i}"] for i in range(200)])
-    numbers = [number() for _ in range(size.outage_jobs)]
+    numbers = unique_phones(size.outage_jobs)
     try:
         async with running(build_workers(temporal_env.client, settings)):
             jobs = Jobs(temporal_env.client, settings)
@@ -103,6 +105,7 @@ async def test_s3_and_sns_down_fail_no_report_and_no_sms(
             up = time.monotonic()
             stored = await asyncio.wait_for(asyncio.gather(*(h.result() for h in reports)), size.timeout)
             sent = await asyncio.wait_for(asyncio.gather(*(h.result() for h in texts)), size.timeout)
+            final = [await jobs.status(h.id) for h in reports + texts]
     finally:
         moto.stop()
     storage = S3Storage(settings.aws_config(endpoint), bucket, settings.s3_prefix)
@@ -113,7 +116,8 @@ async def test_s3_and_sns_down_fail_no_report_and_no_sms(
     finally:
         moto.stop()
     figures.record(
-        "S3 + SNS down (real)", reports=len(reports), sms=len(texts), down_s=round(up - down, 1), failed=0,
+        "S3 + SNS down (real)", reports=len(reports), sms=len(texts), down_s=round(up - down, 1),
+        failed=sum(s.state is JobState.FAILED for s in final),
         lost=readable.count(False) + per_number.count(0), duplicated=sum(max(0, c - 1) for c in per_number),
     )  # fmt: skip
     assert sorted(set(seen)) == ["ProviderUnavailable", "StorageUnavailable"]

@@ -1,6 +1,7 @@
 """Secrets stay secret: jobs run with an SMTP password, an AWS secret key and an alert webhook URL carrying a
-token, and none of them appears in any log line (the test's own and the worker's), any workflow history, or any
-`conveyor status` / `conveyor failed` output — including for jobs that failed or were retried.
+token, and none of them appears in any log line (the test's own and the worker's, both at DEBUG level, tracebacks
+included), any workflow history, any `conveyor status` / `conveyor failed` output, or any HTTP API response —
+including for jobs that failed or were retried.
 
 (A Temporal API key is not exercised: it implies TLS, which the dev server does not speak.)
 """
@@ -21,12 +22,13 @@ from typer.testing import CliRunner
 from conveyor import JobFailed, Jobs, ReportJob, SmsJob
 from conveyor.cli.app import app
 from conveyor.client import JobHandle
+from tests.api_server import ApiThread
 from tests.conftest import settings_for
+from tests.phones import unique_phone
 from tests.reliability import figures
 from tests.reliability.mail import note, recipients
 from tests.reliability.processes import settings_env, worker_process
 from tests.smtp_server import PASSWORD, SmtpServer
-from tests.test_sms_job import number
 from tests.waiting import eventually
 from tests.webhook import Webhook
 
@@ -44,7 +46,8 @@ async def test_no_secret_in_logs_histories_or_status(
     [ops, ok, flaky, gone, reader] = recipients("secrets", 5)
     settings = settings_for(
         temporal_env, smtp_server, tmp_path, storage="s3", s3_bucket=bucket, s3_endpoint_url=moto_server,
-        sms_provider="sns", sns_endpoint_url=moto_server, ops_email=ops, alert_webhook_url=hook, **aws,
+        sms_provider="sns", sns_endpoint_url=moto_server, ops_email=ops, alert_webhook_url=hook, log_level="DEBUG",
+        **aws,
     )  # fmt: skip
     smtp_server.fail(flaky, 451, times=1)
     smtp_server.fail(gone, 550)
@@ -54,7 +57,7 @@ async def test_no_secret_in_logs_histories_or_status(
             await jobs.email(note(ok)),
             await jobs.email(note(flaky)),
             await jobs.email(note(gone)),
-            await jobs.sms(SmsJob(to=number(), body="secret-free")),
+            await jobs.sms(SmsJob(to=unique_phone(), body="secret-free")),
             await jobs.report(ReportJob(report="jobs-summary", params={"hours": "1"}, deliver_to=[reader])),
         ]
         outcomes = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles), return_exceptions=True), 60)
@@ -71,16 +74,27 @@ async def test_no_secret_in_logs_histories_or_status(
         + [["failed", "--kind", "email"], ["failed", "--json"]]
     )
     outputs = [await asyncio.to_thread(_cli, c, env) for c in commands]
-    logs = [worker.log.read_text(errors="replace")] + [r.getMessage() for r in caplog.records if r.name != "mail.log"]
-    corpus = {"logs": logs, "histories": histories, "status": outputs}
+    with ApiThread(settings) as api:
+        async with api.client() as http:
+            paths = [f"/jobs/{i}" for i in ids] + ["/jobs/failed", "/jobs/failed?kind=email", "/stats"]
+            responses = [(await http.get(path)).text for path in paths]
+    # Formatted as a handler would (traceback and stack included), not just the message.
+    full = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    logs = [worker.log.read_text(errors="replace")] + [full.format(r) for r in caplog.records if r.name != "mail.log"]
+    corpus = {"logs": logs, "histories": histories, "status": outputs, "api": responses}
     secrets = [PASSWORD, aws_secret, token, hook.get_secret_value()]
     leaks = [(where, s[:12]) for where, texts in corpus.items() for t in texts for s in secrets if s in t]
+    tracebacks = sum(text.count("Traceback (most recent call last)") for text in logs)
+    debug_lines = sum(text.count(" DEBUG ") for text in logs)
     figures.record(
-        "secrets", secrets=len(secrets), log_bytes=sum(map(len, logs)), histories=len(histories),
-        status_outputs=len(outputs), leaks=len(leaks),
+        "secrets", secrets=len(secrets), log_bytes=sum(map(len, logs)), debug_lines=debug_lines,
+        tracebacks=tracebacks, histories=len(histories), status_outputs=len(outputs), api_responses=len(responses),
+        leaks=len(leaks),
     )  # fmt: skip
     assert leaks == []
     assert any(gone in o and "RecipientRejected" in o for o in outputs), "the outputs searched are the real ones"
+    assert any("RecipientRejected" in r for r in responses), "the API responses searched are the real ones"
+    assert debug_lines and tracebacks, "the logs searched include DEBUG lines and tracebacks"
 
 
 async def _posted(webhook: Webhook, job_id: str) -> bool:
