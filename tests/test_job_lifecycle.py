@@ -51,12 +51,13 @@ async def test_key_of_a_failed_or_cancelled_email_enqueues_nothing_more(jobs: Jo
     failed = await jobs.email(note(gone), key=failed_key)
     with pytest.raises(JobFailed):
         await failed.result()
-    cancelled = await jobs.email(note(address("later")), key=cancelled_key, delay=timedelta(days=1))
+    later = note(address("later"))
+    cancelled = await jobs.email(later, key=cancelled_key, delay=timedelta(days=1))
     await jobs.cancel(cancelled.id)
     await eventually(lambda: jobs.status(cancelled.id), lambda s: s.state is JobState.CANCELLED)
 
     again_failed = await jobs.email(note(gone), key=failed_key)
-    again_cancelled = await jobs.email(note(address("later")), key=cancelled_key)
+    again_cancelled = await jobs.email(later, key=cancelled_key)  # the same job again (other input: KeyReused)
     assert (again_failed.id, again_cancelled.id) == (failed.id, cancelled.id)
     assert (await jobs.status(failed.id)).state is JobState.FAILED, "handed back, not run again"
     assert (await jobs.status(cancelled.id)).state is JobState.CANCELLED

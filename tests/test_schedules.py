@@ -141,6 +141,7 @@ async def test_undeclared_conveyor_schedule_is_removed_and_foreign_one_untouched
     client = temporal_env.client
     keep, drop = scoped([r for r in declared(settings) if r.id in ("daily-jobs-report", "weekly-cleanup")], scope)
     await apply(client, [keep, drop], scope)
+    await listed(client, scope, sorted([keep.id, drop.id]))  # apply finds what to remove in the listing
     foreign = f"{scope}someone-elses"
     await client.create_schedule(
         foreign,
@@ -149,6 +150,7 @@ async def test_undeclared_conveyor_schedule_is_removed_and_foreign_one_untouched
             spec=ScheduleSpec(cron_expressions=["0 1 * * *"]),
         ),
     )
+    await listed(client, scope, sorted([keep.id, drop.id, foreign]))
     done = await apply(client, [keep], scope)
     assert done.deleted == [drop.id] and done.unchanged == [keep.id]
     assert await listed(client, scope, sorted([keep.id, foreign])) == sorted([keep.id, foreign])
