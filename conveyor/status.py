@@ -182,11 +182,14 @@ async def _open_workflow(
 
 
 async def _closed_workflow(handle: WorkflowHandle[Any, Any], status: JobStatus) -> None:
+    activity_types: dict[int, str] = {}  # scheduled event id -> activity type
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            alert = event.activity_task_scheduled_event_attributes.activity_type.name == "send_alert"
-        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED and not alert:
-            status.attempts = event.activity_task_started_event_attributes.attempt  # the job's steps, not its alert
+            activity_types[event.event_id] = event.activity_task_scheduled_event_attributes.activity_type.name
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            started = event.activity_task_started_event_attributes
+            if activity_types.get(started.scheduled_event_id) != "send_alert":  # the job's steps, not its alert
+                status.attempts = started.attempt
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
             status.failure = failure_of(event.workflow_execution_failed_event_attributes.failure)
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
