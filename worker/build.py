@@ -28,7 +28,7 @@ from contracts.kinds import KINDS, Shape
 from conveyor.settings import Settings, SmsProviderName, StorageBackend
 from conveyor.status import ui_link
 from worker.metrics import JobMetrics
-from worker.queue_guard import QueueGuard
+from worker.queue_guard import QueueGuard, misrouted_jobs
 from workflows.broadcast import Broadcast
 from workflows.cleanup import Cleanup
 from workflows.email import SendEmail
@@ -178,8 +178,9 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
     for queue, activities in extra_activities.items():
         options = per_queue.setdefault(queue, {"max_concurrent_activities": settings.max_concurrent_activities})
         options["activities"] = [*options.get("activities", [alerts.send_alert]), *activities]
+    misrouted = misrouted_jobs(settings.queues)
     return [
-        Worker(client, task_queue=queue, **options, **common)
+        Worker(client, task_queue=queue, **(options | {"activities": [*options["activities"], misrouted]}), **common)
         for queue, options in per_queue.items()
         if queues is None or queue in queues
     ]

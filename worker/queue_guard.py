@@ -8,7 +8,7 @@ the registry entry says where it belongs, and this interceptor compares before t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from temporalio import activity, workflow
@@ -91,3 +91,23 @@ class _ActivityGuard(ActivityInboundInterceptor):
             if right is not None and right != info.task_queue:
                 wrong_queue(kind, right, info.task_queue)
         return await self.next.execute_activity(input)
+
+
+def misrouted_jobs(queues: Mapping[str, str]) -> Callable[..., Awaitable[Any]]:
+    """A dynamic activity for every worker: it runs when a worker is asked for an activity type it does not host.
+    A standalone job of a Conveyor kind started on the wrong queue fails at once, naming the right queue; anything
+    else (say, a step a newer deploy added, on a worker not yet upgraded) fails retryably, as Temporal would."""
+
+    @activity.defn(dynamic=True)
+    async def misrouted(args: Sequence[RawValue]) -> Any:
+        info = activity.info()
+        kind = kind_of(info.activity_type)
+        if kind is not None and kind.shape is Shape.ACTIVITY and not info.workflow_id:
+            right = expected_queue(kind, queues, args, activity.payload_converter())
+            if right is not None and right != info.task_queue:
+                wrong_queue(kind, right, info.task_queue)
+        raise ApplicationError(
+            f"activity {info.activity_type!r} is not hosted on task queue {info.task_queue!r}", type="NotRegistered"
+        )
+
+    return misrouted
