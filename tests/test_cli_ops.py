@@ -144,5 +144,6 @@ async def test_retry_all_failed_while_stats_watch_follows(
             await email_row(watch, completed=2, failed=0)  # jobs by their latest run: the retried ones completed
         finally:
             watch.send_signal(signal.SIGINT)
-            await asyncio.wait_for(watch.wait(), 30)
+            # Read what it still prints while it exits: an unread pipe fills, and its last redraw would block it.
+            await asyncio.wait_for(watch.communicate(), 30)
     assert [len(smtp_server.to(to)) for to in gone] == [1, 1]
