@@ -14,11 +14,12 @@ replay-safety above comes for free.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
 from temporalio import activity, workflow
+from temporalio.common import MetricMeter
 from temporalio.exceptions import FailureError, is_cancelled_exception
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -33,6 +34,26 @@ from activities.failure_watch import is_last_attempt
 from contracts.kinds import kind_of
 
 
+async def counted(
+    meter: MetricMeter, started: bool, run: Awaitable[Any], final: Callable[[BaseException], bool]
+) -> Any:
+    """`run` (a job, or one attempt of an activity-shaped job) between the job counters: started (when `started`),
+    succeeded, or failed for good (when `final` says this failure ends the job; a cancellation never counts)."""
+    if started:
+        meter.create_counter("conveyor_jobs_started", "Job runs started.").add(1)
+    try:
+        result = await run
+    except Exception as e:
+        if final(e) and not is_cancelled_exception(e):
+            failure_type = getattr(e, "type", None) or type(e).__name__
+            meter.create_counter("conveyor_jobs_failed", "Job runs that failed for good.").add(
+                1, {"failure_type": failure_type}
+            )
+        raise
+    meter.create_counter("conveyor_jobs_succeeded", "Job runs that completed.").add(1)
+    return result
+
+
 class JobOutcomes(WorkflowInboundInterceptor):
     """Counts each job run's start and how it ended, by the workflow's `kind`."""
 
@@ -41,18 +62,7 @@ class JobOutcomes(WorkflowInboundInterceptor):
         spec = kind_of(workflow.info().workflow_type)
         kind = spec.name if spec else workflow.info().workflow_type
         meter = workflow.metric_meter().with_additional_attributes({"kind": kind})
-        meter.create_counter("conveyor_jobs_started", "Job runs started.").add(1)
-        try:
-            result = await self.next.execute_workflow(input)
-        except Exception as e:
-            if isinstance(e, FailureError) and not is_cancelled_exception(e):
-                failure_type = getattr(e, "type", None) or type(e).__name__
-                meter.create_counter("conveyor_jobs_failed", "Job runs that failed for good.").add(
-                    1, {"failure_type": failure_type}
-                )
-            raise
-        meter.create_counter("conveyor_jobs_succeeded", "Job runs that completed.").add(1)
-        return result
+        return await counted(meter, True, self.next.execute_workflow(input), lambda e: isinstance(e, FailureError))
 
 
 class SendLatency(ActivityInboundInterceptor):
@@ -70,19 +80,7 @@ class SendLatency(ActivityInboundInterceptor):
         if kind is None:
             return await self._timed(input)
         meter = activity.metric_meter().with_additional_attributes({"kind": kind.name})
-        if info.attempt == 1:
-            meter.create_counter("conveyor_jobs_started", "Job runs started.").add(1)
-        try:
-            result = await self._timed(input)
-        except Exception as e:
-            if is_last_attempt(e) and not is_cancelled_exception(e):
-                failure_type = getattr(e, "type", None) or type(e).__name__
-                meter.create_counter("conveyor_jobs_failed", "Job runs that failed for good.").add(
-                    1, {"failure_type": failure_type}
-                )
-            raise
-        meter.create_counter("conveyor_jobs_succeeded", "Job runs that completed.").add(1)
-        return result
+        return await counted(meter, info.attempt == 1, self._timed(input), is_last_attempt)
 
     async def _timed(self, input: ExecuteActivityInput) -> Any:
         provider = self.providers.get(activity.info().activity_type)
