@@ -25,9 +25,14 @@ async def jobs_on(client: Client, settings: Settings) -> set[str]:
     return await started_on(client, served_queues(settings))
 
 
-async def after_sentinel(client: Client, settings: Settings, sentinel: str, timeout: float = 20) -> set[str]:
-    """The ids on the test's queues once `sentinel` (a job id enqueued after everything else) shows, without it."""
-    ids = await eventually(lambda: jobs_on(client, settings), lambda ids: sentinel in ids, timeout=timeout)
+async def after_sentinel(
+    client: Client, settings: Settings, sentinel: str, timeout: float = 20, expected: frozenset[str] = frozenset()
+) -> set[str]:
+    """The ids on the test's queues once `sentinel` (a job id enqueued after everything else) shows, and every
+    `expected` id too (visibility shows many concurrent starts in no particular order), without the sentinel."""
+    ids = await eventually(
+        lambda: jobs_on(client, settings), lambda ids: sentinel in ids and expected <= ids, timeout=timeout
+    )
     return ids - {sentinel}
 
 
@@ -36,11 +41,11 @@ async def sentinel(jobs: Jobs) -> str:
     return (await jobs.email(SENTINEL, delay=timedelta(days=1))).id
 
 
-async def started_besides(jobs: Jobs) -> set[str]:
-    """What was started on `jobs`' queues before now (a sentinel enqueued now marks the moment), sentinel excluded
-    and terminated."""
+async def started_besides(jobs: Jobs, expected: frozenset[str] = frozenset()) -> set[str]:
+    """What was started on `jobs`' queues before now (a sentinel enqueued now marks the moment; the `expected` ids,
+    e.g. many accepted at once, are waited for too), sentinel excluded and terminated."""
     marker = await sentinel(jobs)
-    ids = await after_sentinel(jobs.client, jobs.settings, marker)
+    ids = await after_sentinel(jobs.client, jobs.settings, marker, expected=expected)
     await terminate(jobs, {marker})
     return ids
 

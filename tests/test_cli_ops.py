@@ -113,6 +113,12 @@ async def email_row(watch: asyncio.subprocess.Process, **expected: int) -> None:
                 return
 
 
+def ctrl_c_enabled() -> None:
+    """In the child before it runs: SIGINT as a terminal delivers it. A test run as a background job (CI scripts
+    often are) inherits SIGINT ignored, and Python then never turns Ctrl-C into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 async def test_retry_all_failed_while_stats_watch_follows(
     own_temporal: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
@@ -127,8 +133,9 @@ async def test_retry_all_failed_while_stats_watch_follows(
                for to in gone]  # fmt: skip
         assert [(await conveyor(settings, "wait", i)).code for i in ids] == [1, 1]
         watch = await asyncio.create_subprocess_exec(
-            str(BIN / "conveyor"), "stats", "--watch", env=terminal, stdout=asyncio.subprocess.PIPE
-        )
+            str(BIN / "conveyor"), "stats", "--watch", env=terminal, stdout=asyncio.subprocess.PIPE,
+            preexec_fn=ctrl_c_enabled,
+        )  # fmt: skip
         try:
             await email_row(watch, completed=0, failed=2)
 

@@ -70,7 +70,7 @@ async def test_job_models_accept_or_refuse_typed_and_refused_input_starts_nothin
             outcomes[f"{kind} accepted" if isinstance(result, JobHandle) else f"{kind} refused"] += 1
             if isinstance(result, JobHandle):
                 accepted.add(result.id)
-    started = await started_besides(jobs)
+    started = await started_besides(jobs, frozenset(accepted))
     await terminate(jobs, started)
     figures.record(
         "fuzz: job models", examples=sum(outcomes.values()), **{k.replace(" ", "_"): n for k, n in outcomes.items()},
