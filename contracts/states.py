@@ -54,8 +54,5 @@ EXECUTION_STATUS = {
 }
 """Temporal's `ExecutionStatus` of each closed state, in visibility queries."""
 
-STATE_OF_STATUS = {status: state for state, status in EXECUTION_STATUS.items()}
-"""The closed state of a visibility `ExecutionStatus` (open ones are `Running`)."""
-
 STATE_NAMES = tuple(s.value for s in JobState)
 """Every state's name, for help texts and error messages."""

@@ -15,7 +15,7 @@ import hashlib
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -364,36 +364,52 @@ class Jobs:
         return await operations.bounded(list(items), one, concurrency)
 
     async def locate(self, job_id: str) -> JobHandle:
-        """A handle on an existing Conveyor job by id, whatever its shape: a standalone activity or a workflow
-        (tried in the order its kind suggests, so jobs of a kind's earlier shape are still found).
+        """A handle on an existing Conveyor job by id, whatever its shape: a standalone activity or a workflow.
         `JobNotFound` when there is none, or when the id names something that is not a Conveyor job."""
+
+        async def temporal_type(shape: Shape) -> str:
+            if shape is Shape.ACTIVITY:
+                return (await self.client.get_activity_handle(job_id).describe()).activity_type
+            return (await self.client.get_workflow_handle(job_id).describe()).workflow_type
+
+        shape, kind, _ = await self._found(job_id, temporal_type, kind_of)
+        if shape is Shape.ACTIVITY:
+            return JobHandle(job_id, kind, self.client.get_activity_handle(job_id, result_type=kind.result))
+        return JobHandle(job_id, kind, self.client.get_workflow_handle(job_id, result_type=kind.result))
+
+    async def status(self, job_id: str) -> JobStatus:
+        """The job's state, attempts, failure, progress and web UI link; `JobNotFound` if there is none. Read
+        straight away (no describe first to find the job's shape: the read itself tells)."""
+        ui, namespace = self.settings.web_ui, self.settings.namespace
+
+        async def read(shape: Shape) -> JobStatus:
+            if shape is Shape.ACTIVITY:
+                return await activity_status(self.client.get_activity_handle(job_id), ui, namespace)
+            return await workflow_status(self.client.get_workflow_handle(job_id), ui, namespace)
+
+        _, _, status = await self._found(job_id, read, lambda s: KINDS.get(s.kind))
+        return status
+
+    async def _found(
+        self, job_id: str, read: Callable[[Shape], Awaitable[T]], kind_in: Callable[[T], JobKind | None]
+    ) -> tuple[Shape, JobKind, T]:
+        """`read` of the job, trying its shapes in the order its kind suggests (so jobs of a kind's earlier shape are
+        still found): the shape it has, its kind (`kind_in` of what was read) and what was read. `JobNotFound` when
+        neither shape has it, or when it is an execution of the namespace that is no Conveyor job."""
         spec = KINDS.of_id(operations.searchable("job id", job_id))
         order = [Shape.ACTIVITY, Shape.WORKFLOW] if spec and spec.shape is Shape.ACTIVITY else list(Shape)[::-1]
         for shape in order:
             try:
-                if shape is Shape.ACTIVITY:
-                    temporal_type = (await self.client.get_activity_handle(job_id).describe()).activity_type
-                else:
-                    temporal_type = (await self.client.get_workflow_handle(job_id).describe()).workflow_type
+                value = await read(shape)
             except RPCError as e:
                 if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.UNIMPLEMENTED):
                     continue
                 raise
-            kind = kind_of(temporal_type)
+            kind = kind_in(value)
             if kind is None:
-                break  # an execution of the namespace, but no Conveyor job: not ours to show or act on
-            if shape is Shape.ACTIVITY:
-                return JobHandle(job_id, kind, self.client.get_activity_handle(job_id, result_type=kind.result))
-            return JobHandle(job_id, kind, self.client.get_workflow_handle(job_id, result_type=kind.result))
+                break  # not ours to show or act on
+            return shape, kind, value
         raise JobNotFound(f"no job {job_id!r}")
-
-    async def status(self, job_id: str) -> JobStatus:
-        """The job's state, attempts, failure, progress and web UI link; `JobNotFound` if there is none."""
-        job = await self.locate(job_id)
-        ui, namespace = self.settings.web_ui, self.settings.namespace
-        if isinstance(job.execution, ActivityHandle):
-            return await activity_status(job.execution, ui, namespace)
-        return await workflow_status(job.execution, ui, namespace)
 
     async def result(self, job_id: str) -> Any:
         """Wait for the job to end: its result, or `JobFailed`."""

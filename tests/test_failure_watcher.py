@@ -9,6 +9,7 @@ import dataclasses
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio import activity
@@ -135,9 +136,11 @@ async def test_every_final_failure_is_alerted_once(
         )
         first = await watch(client, watched, queue)
         second = await watch(client, watched, queue)
-        posts = await eventually(
-            lambda: asyncio.sleep(0, [p for p in webhook.posts if p["job_id"] in mine]), lambda p: len(p) >= 3
-        )
+
+        async def delivered() -> list[dict[str, Any]]:
+            return [p for p in webhook.posts if p["job_id"] in mine]
+
+        posts = await eventually(delivered, lambda p: len(p) >= 3)
 
     assert set(first.alerted) == {refused, stuck}, "the flaky job alerted itself on its known-last attempt"
     assert set(first.already_alerted) == {flaky}
