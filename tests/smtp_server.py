@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import ssl
 import threading
@@ -24,11 +25,36 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 USER, PASSWORD = "conveyor", "s3cret-smtp-password-for-tests"
 
 
+_handed_out: set[int] = set()
+_draw = random.Random()  # its own generator: pytest-randomly reseeds the global one to the same value every test
+
+
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel hands to outgoing connections (Linux's default range starts at 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port nobody uses right now, below the ephemeral range and never handed out twice in this run.
+
+    Not `bind(0)`: that port comes from the range the kernel also gives outgoing connections, and the test servers'
+    own loopback connections (the Temporal dev server makes many) took one between this call and the server's bind
+    (a CI run saw `conveyor dev` refuse its API port that way)."""
+    floor = _ephemeral_floor()
+    while True:
+        port = _draw.randrange(10_000, floor)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 @dataclass

@@ -62,7 +62,8 @@ async def test_every_state_is_reached_and_filtered_the_same_in_status_and_list(
     }
     assert all(h.shape is Shape.ACTIVITY for h in handles.values()), "email runs as a standalone activity"
     assert (await jobs.status(handles[JobState.QUEUED].id)).state is JobState.QUEUED  # no worker yet
-    assert await listed_as(jobs, f"{run}-queued", JobState.QUEUED) == [handles[JobState.QUEUED].id]
+    queued_id = handles[JobState.QUEUED].id  # visibility shows a start a moment after it: wait for the listing
+    assert await eventually(lambda: listed_as(jobs, f"{run}-queued", JobState.QUEUED), lambda i: i == [queued_id])
 
     async with running(build_workers(temporal_env.client, settings)):
         await handles[JobState.COMPLETED].result()

@@ -124,6 +124,7 @@ async def test_email_max_per_second_paces_sends_across_the_queue(
         await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 60)
     starts = sorted([start for h in handles for start, _ in await activity_spans(h, "send_email")])
     # A lower bound, so a slow machine cannot fail it: unpaced, the backlog starts within a fraction of a second;
-    # at 2/s, even a burst of 3 leaves 4 intervals of 0.5 s.
-    assert (starts[-1] - starts[0]).total_seconds() >= (n - 3) / rate, starts
+    # at 2/s, even a burst of 3 leaves 4 intervals of 0.5 s, each up to a few ms short (the limiter's tokens are
+    # timed by the server, the starts by the worker: 1.998 s was seen for 2.0), so a tenth is allowed off.
+    assert (starts[-1] - starts[0]).total_seconds() >= 0.9 * (n - 3) / rate, starts
     assert all(len(smtp_server.to(address)) == 1 for address in to)
