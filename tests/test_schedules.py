@@ -9,8 +9,9 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import (
@@ -20,18 +21,22 @@ from temporalio.client import (
     ScheduleDescription,
     ScheduleOverlapPolicy,
     ScheduleSpec,
+    WorkflowExecution,
     WorkflowExecutionStatus,
 )
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.email import JOB_ID_HEADER
 from contracts.report import ReportJob
 from conveyor import Jobs, Settings
+from conveyor.dev.stack import start_server, wait_for_server
 from tests.cli import run, start_worker, stop_worker
-from tests.conftest import TEMPORAL
-from tests.smtp_server import SmtpServer
+from tests.conftest import TEMPORAL, settings_for
+from tests.reliability.processes import own_server, worker_process
+from tests.smtp_server import SmtpServer, free_port
 from tests.waiting import eventually
 from worker.schedule_apply import apply, describe
-from worker.schedules import DeclaredSchedule, declared
+from worker.schedules import DeclaredSchedule, declared, job_schedule
 
 COMPLETED = WorkflowExecutionStatus.COMPLETED
 SECOND = timedelta(seconds=1)
@@ -59,7 +64,12 @@ async def ids_in(client: Client, scope: str) -> list[str]:
 
 async def runs_of(client: Client, schedule_id: str) -> list[WorkflowExecutionStatus | None]:
     """The status of every workflow `schedule_id` started."""
-    return [w.status async for w in client.list_workflows(f"TemporalScheduledById = '{schedule_id}'")]
+    return [run.status for run in (await runs_by_id(client, schedule_id)).values()]
+
+
+async def runs_by_id(client: Client, schedule_id: str) -> dict[str, WorkflowExecution]:
+    """Every workflow `schedule_id` started, by id (`<workflow id>-<fire time>`)."""
+    return {w.id: w async for w in client.list_workflows(f"TemporalScheduledById = '{schedule_id}'")}
 
 
 async def listed(client: Client, scope: str, expected: list[str]) -> list[str]:
@@ -275,3 +285,86 @@ async def test_a_failed_run_pauses_a_pause_on_failure_schedule(
     assert paused is not None and paused.info.num_actions >= 1
     runs = await eventually(lambda: runs_of(jobs.client, row.id), lambda r: len(r) == paused.info.num_actions)
     assert set(runs) == {WorkflowExecutionStatus.FAILED}, "paused at the failure, before another run"
+
+
+def fire_time(row: DeclaredSchedule, run_id: str) -> datetime:
+    """The fire time a run of `row` is for: Temporal appends it to the run's id (`...-2026-12-03T12:52:16Z`)."""
+    return datetime.strptime(run_id.removeprefix(f"{row.workflow_id}-"), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def fire_times_between(after: datetime, before: datetime, every: timedelta) -> list[datetime]:
+    """The fire times of an interval schedule strictly between `after` (one of its fire times) and `before`."""
+    times, t = [], after + every
+    while t < before:
+        times.append(t)
+        t += every
+    return times
+
+
+async def past(client: Client, row: DeclaredSchedule, moment: datetime) -> dict[str, WorkflowExecution]:
+    """Every run of `row`, once it has acted on a fire time after `moment` (so on every earlier one: a schedule
+    deals with its fire times in order) and is paused there, and every run it started has completed."""
+    await eventually(
+        lambda: describe(client, row.id),
+        lambda d: d is not None and any(a.scheduled_at > moment for a in d.info.recent_actions),
+        timeout=30,
+    )
+    await client.get_schedule_handle(row.id).pause(note="enough")
+    started = await fires(client, row.id)  # final: a paused schedule starts no more
+    return await eventually(
+        lambda: runs_by_id(client, row.id), lambda r: [w.status for w in r.values()].count(COMPLETED) == started, 30
+    )
+
+
+async def test_fire_times_missed_while_the_server_was_down_run_once_it_is_back(
+    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    """Conveyor's schedules (overlap SKIP, a one-hour catch-up window) catch up after an outage with one run, for
+    the earliest fire time missed; one declared with BUFFER_ALL runs every missed fire time once. The server is a
+    dev server of the test's own on a SQLite file (as `conveyor dev` runs it), SIGKILLed over three fire times;
+    the worker is a `conveyor worker` process riding out the outage; the runs' emails are counted too."""
+    settings = settings_for(
+        temporal_env, smtp_server, tmp_path,
+        temporal_address=f"127.0.0.1:{free_port()}", dev_ui_port=free_port(),  # our own server, not the shared one
+    )  # fmt: skip
+    tag = uuid.uuid4().hex[:8]
+
+    def email_every_second(name: str, **policy: Any) -> DeclaredSchedule:
+        job = {"to": [f"{name}-{tag}@example.com"], "subject": name, "text": "catching up"}
+        return job_schedule(name, "email", job, settings, every=SECOND, **policy)
+
+    skip = email_every_second("catch-up")  # as Conveyor declares every schedule
+    each = email_every_second("catch-up-each", overlap=ScheduleOverlapPolicy.BUFFER_ALL)
+    assert (skip.overlap, skip.catchup_window) == (ScheduleOverlapPolicy.SKIP, timedelta(hours=1))
+    async with own_server(settings) as servers, worker_process(settings, tmp_path / "worker.log"):
+        client = await wait_for_server(settings, servers[0])
+        await apply(client, [skip, each])
+        await eventually(lambda: runs_of(client, skip.id), lambda runs: COMPLETED in runs, timeout=30)
+        await eventually(lambda: runs_of(client, each.id), lambda runs: COMPLETED in runs, timeout=30)
+
+        servers[0].kill()  # SIGKILL, as a crash or an OOM kill would
+        servers[0].wait()
+        down = datetime.now(UTC)
+        await asyncio.sleep(3.5)  # noqa: sleep-ok (the outage itself: three fire times pass while the server is down)
+        restart = datetime.now(UTC)
+        servers.append(start_server(settings))
+        client = await wait_for_server(settings, servers[-1])
+        runs = {row.id: await past(client, row, restart) for row in (skip, each)}
+        final = {row.id: await describe(client, row.id) for row in (skip, each)}
+
+    for row in (skip, each):
+        done = final[row.id]
+        assert done is not None and done.info.num_actions_missed_catchup_window == 0
+        last_before = max(fire_time(row, i) for i, w in runs[row.id].items() if w.start_time < down)
+        missed = fire_times_between(last_before, restart, SECOND)
+        assert len(missed) >= 2, f"the outage spanned {missed}: too short to test catching up"
+        ran = {fire_time(row, i): w for i, w in runs[row.id].items() if fire_time(row, i) in missed}
+        mailed = [fire_time(row, m[JOB_ID_HEADER]) for m in smtp_server.to(row.input["to"][0])]
+        assert all(w.start_time >= restart for w in ran.values()), "a missed fire time runs once the server is back"
+        if row is skip:
+            assert sorted(ran) == missed[:1], f"one run, for the earliest missed fire time of {missed}"
+            assert [t for t in mailed if t in missed] == missed[:1]
+            assert skipped(done) >= len(missed) - 1, "the other missed fire times count as skipped"
+        else:
+            assert sorted(ran) == missed, "BUFFER_ALL: every missed fire time runs"
+            assert sorted(t for t in mailed if t in missed) == missed, "and sends its email once"

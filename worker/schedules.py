@@ -39,7 +39,8 @@ class DeclaredSchedule:
     overlap: ScheduleOverlapPolicy = ScheduleOverlapPolicy.SKIP
     """What to do when it fires while its last run still runs: skip, by default."""
     catchup_window: timedelta = timedelta(hours=1)
-    """After an outage, fire the missed times that are at most this old (once each), skip older ones."""
+    """After an outage, the fire times missed that are at most this old are caught up once the server is back (under
+    overlap SKIP as one run, for the earliest of them; under BUFFER_ALL each once, in turn); older ones are not run."""
     jitter: timedelta | None = None
     pause_on_failure: bool = False
     paused: bool = False
