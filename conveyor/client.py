@@ -118,6 +118,8 @@ def validate(kind: JobKind, job: BaseModel | Mapping[str, Any]) -> BaseModel:
         model = job if isinstance(job, kind.request) else kind.request.model_validate(job)
     except ValidationError as e:
         raise InvalidJobError.of(f"{kind.name} job", e) from None
+    except RecursionError:  # a value nested ~1,000 deep where a validator recurses (an enum's error repr of it)
+        raise InvalidJobError(f"invalid {kind.name} job: nested too deeply") from None
     try:
         size = len(model.model_dump_json())
     except (ValueError, TypeError, RecursionError) as e:  # e.g. a Python caller's model nested past the encoder

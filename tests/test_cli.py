@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 from conveyor import Jobs, Settings
 from tests.cli import conveyor
+from tests.phones import unique_phone
 from tests.smtp_server import SmtpServer
 
 
@@ -49,6 +51,25 @@ async def test_bad_input_prints_one_line_and_exits_2(jobs: Jobs, settings: Setti
     assert ran.out == ""
     missing = await conveyor(settings, "status", "email-cli-refused")
     assert missing.code == 1 and "no job" in missing.err
+
+
+async def test_a_key_reused_with_other_input_exits_2_and_the_same_input_gets_the_same_job(
+    jobs: Jobs, settings: Settings
+) -> None:
+    """Found by the CLI fuzz at 10,000 examples (two commands drew one `--key` with different bodies): the refusal
+    exited 1, the code a script reads as "Temporal unreachable, try again", though resending can never succeed."""
+    key = f"cli-key-{uuid.uuid4().hex[:8]}"
+    sms = ["send", "sms", "--to", unique_phone(), "--key", key, "--delay", "1d"]  # delayed: nothing is sent
+    first = await conveyor(settings, *sms, "--body", "one")
+    assert first.code == 0, first.err
+    again = await conveyor(settings, *sms, "--body", "one")
+    assert (again.code, again.out) == (0, first.out), "the same input: the job the key names"
+    other = await conveyor(settings, *sms, "--body", "two")
+    assert other.code == 2 and other.out == ""
+    assert (
+        other.err.strip()
+        == f"error: the key is already used by job {first.out.strip()}, enqueued with different input; use a new key"
+    )
 
 
 async def test_bad_duration_and_var_exit_2(jobs: Jobs, settings: Settings) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from contracts.kinds import KINDS
 from conveyor import InvalidJobError, JobNotFound, Jobs
-from conveyor.client import MAX_PAYLOAD_BYTES
+from conveyor.client import MAX_PAYLOAD_BYTES, validate
+from tests.reliability.strategies import nested
 
 GOOD: dict[str, Any] = {"to": ["ann@example.com"], "template": "welcome", "context": {"name": "Ann"}}
 
@@ -52,3 +55,19 @@ async def test_oversized_payload_is_refused(jobs: Jobs) -> None:
 async def test_unknown_job_id_is_not_found(jobs: Jobs) -> None:
     with pytest.raises(JobNotFound):
         await jobs.status("email-nobody-enqueued-this")
+
+
+def frames_deeper(frames: int, call: Callable[[], object]) -> object:
+    """`call()`, made `frames` Python frames deeper than here (as a call inside tasks and gathers is)."""
+    return call() if frames == 0 else frames_deeper(frames - 1, call)
+
+
+@pytest.mark.parametrize("frames", [0, 200])
+def test_a_value_nested_a_thousand_deep_is_refused_typed_at_any_stack_depth(frames: int) -> None:
+    """Found by the fuzz run `--random --full --hypothesis-seed=2897606328`: validating a report whose `format` is
+    nested 1,000 deep builds the enum from it, and the enum's error message (its repr) recursed past Python's
+    limit. Whether it did depended on how deep the caller's stack already was: the examples passed alone and
+    crashed `Jobs.bulk` with a RecursionError instead of the typed refusal."""
+    job = {"report": "jobs-summary", "format": nested(1000)}
+    with pytest.raises(InvalidJobError, match="invalid report job"):
+        frames_deeper(frames, lambda: validate(KINDS["report"], job))

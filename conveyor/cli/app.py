@@ -1,6 +1,7 @@
 """The `conveyor` Typer app and what every command shares: consoles, error handling, durations.
 
-Exit codes: 0 success; 1 the job failed or Temporal is unreachable; 2 bad input (nothing was enqueued).
+Exit codes: 0 success; 1 the job failed or Temporal is unreachable; 2 bad input (nothing was enqueued), a `--key`
+already used with other input included: resending it never succeeds, so it is not an exit 1 a script would retry.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from conveyor.errors import ConveyorError, InvalidJobError, JobFailed
+from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, KeyReused
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Durable background jobs on Temporal.")
 send_app = typer.Typer(no_args_is_help=True, help="Enqueue a job.")
@@ -49,7 +50,7 @@ def command(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
     def run(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return asyncio.run(fn(*args, **kwargs))
-        except InvalidJobError as e:
+        except (InvalidJobError, KeyReused) as e:
             err.print(f"error: {e}")
             raise typer.Exit(2) from None
         except JobFailed as e:
