@@ -29,12 +29,12 @@ from temporalio import activity
 from activities.broadcast_mime import BatchMime, fast_path_for
 from activities.data_files import reading_under
 from activities.email import EmailActivities, message_id
-from activities.liveness import alive
+from activities.liveness import alive, beat, resumed
 from activities.recipients import source
 from activities.render import RenderedEmail
 from activities.smtp import SmtpPool
 from contracts.broadcast import (
-    BatchProgress,
+    BatchOutcome,
     Channel,
     ListRecipientsInput,
     Recipient,
@@ -51,6 +51,7 @@ from contracts.errors import (
     TemplateNotFound,
     as_application_error,
 )
+from contracts.progress import Progress
 from contracts.sms import e164
 
 _EMAIL = TypeAdapter(EmailStr)
@@ -139,17 +140,21 @@ after its worker died re-sends at most the recipients since the last heartbeat t
 same Message-IDs), as before; a batch that fails records every outcome first (see `run_batch`)."""
 
 
-async def run_batch(request: SendBatchInput, send_one: SendOne) -> BatchProgress:
+async def run_batch(request: SendBatchInput, send_one: SendOne) -> BatchOutcome:
     """Send to every recipient of the batch not yet done by an earlier attempt, recording the outcomes in the
     heartbeat so a retried attempt skips them; permanent refusals are recorded, not raised.
 
     A transient failure fails the attempt after the others finished, and only after a last heartbeat with every
     outcome (its details travel with the failure), so the retry has less to do and never re-sends them.
     """
-    details = activity.info().heartbeat_details  # decoded without a type: plain dicts
-    progress = BatchProgress.model_validate(details[0]) if details else BatchProgress()
-    done = set(progress.sent) | {f.address for f in progress.failures}
+    outcome = resumed(BatchOutcome) or before_progress() or BatchOutcome()
+    done = set(outcome.sent) | {f.address for f in outcome.failures}
     unreported, last_beat = 0, time.monotonic()
+
+    def progress() -> Progress:
+        failed = len(outcome.failures)
+        total = len(request.recipients)
+        return Progress(stage="sending", done=len(outcome.sent) + failed, failed=failed, total=total, unit="recipients")
 
     async def one(recipient: Recipient) -> None:
         nonlocal unreported, last_beat
@@ -158,26 +163,34 @@ async def run_batch(request: SendBatchInput, send_one: SendOne) -> BatchProgress
         except INPUT_ERRORS as e:  # this recipient's data (e.g. an address the MIME classes refuse): theirs alone
             reason = f"{type(e).__name__}: {str(e)[:300]}"
         if reason is None:
-            progress.sent.append(recipient.address)
+            outcome.sent.append(recipient.address)
         else:
-            progress.failures.append(RecipientFailure(address=recipient.address, reason=reason))
+            outcome.failures.append(RecipientFailure(address=recipient.address, reason=reason))
         unreported += 1
         now = time.monotonic()
         if unreported >= HEARTBEAT_EVERY or now - last_beat >= HEARTBEAT_SECONDS:
-            activity.heartbeat(progress)
+            beat(progress(), outcome)
             unreported, last_beat = 0, now
 
     todo = [r for r in request.recipients if r.address not in done]
-    async with alive(lambda: progress):  # a send paced by a rate limit may wait longer than the heartbeat timeout
+    # A send paced by a rate limit may wait longer than the heartbeat timeout.
+    async with alive(progress, lambda: outcome):
         outcomes = await asyncio.gather(*(one(r) for r in todo), return_exceptions=True)
     errors = [o for o in outcomes if isinstance(o, BaseException)]
     if errors:
-        activity.heartbeat(progress)
+        beat(progress(), outcome)
     for error in errors:
         if isinstance(error, JobError):
             raise error.to_application_error() from None
         raise error
-    return progress
+    return outcome
+
+
+def before_progress() -> BatchOutcome | None:
+    """The outcome heartbeated by an attempt on a worker from before heartbeats carried progress: the outcome was
+    then their only detail (now it is always the second), so a batch a deploy interrupted sends nobody twice."""
+    details = activity.info().heartbeat_details
+    return BatchOutcome.model_validate(details[0]) if len(details) == 1 else None
 
 
 class BroadcastActivities:
@@ -206,7 +219,7 @@ class BroadcastActivities:
         return RecipientPage(recipients=valid, invalid=invalid, next_cursor=stop if more else None, total=total)
 
     @activity.defn(name="send_batch")
-    async def send_batch(self, request: SendBatchInput) -> BatchProgress:
+    async def send_batch(self, request: SendBatchInput) -> BatchOutcome:
         """Email every recipient of the batch over the pooled connections (a missing template fails it for good:
         no recipient could get the message). The parts every message shares are built once for the batch."""
         mime = BatchMime(self.email.mail_from)

@@ -23,6 +23,7 @@ from activities.render import RenderedEmail, TemplateRenderer
 from activities.storage import Storage
 from contracts.email import JOB_ID_HEADER, EmailJob, EmailResult, SendEmailInput
 from contracts.errors import TYPED_FAILURES, AttachmentNotFound, as_application_error
+from contracts.progress import Progress
 
 
 def message_id(job_id: str, mail_from: str) -> str:
@@ -64,9 +65,12 @@ class EmailActivities:
             raise as_application_error(e) from None
 
     async def send(self, job_id: str, job: EmailJob) -> EmailResult:
-        """Render and send `job` as job `job_id` (which names its Message-ID)."""
-        async with alive():
+        """Render and send `job` as job `job_id` (which names its Message-ID). A slow one heartbeats which of the
+        two it is at: a template taking its time, or an SMTP server."""
+        progress = Progress(stage="rendering")
+        async with alive(lambda: progress):
             message = await self.build(job_id, job)
+            progress = Progress(stage="sending")
             refused = await smtp.send(self.smtp, message, job.recipients)
         accepted = [r for r in job.recipients if r not in refused]
         return EmailResult(message_id=message["Message-ID"], accepted=accepted, refused=refused)

@@ -25,7 +25,9 @@ from temporalio.common import ActivityIDConflictPolicy, ActivityIDReusePolicy, R
 from temporalio.exceptions import ActivityAlreadyStartedError, ApplicationError, TimeoutError
 
 from activities.alerts import JobAlert
+from activities.liveness import beat
 from contracts.failure_watch import FailureWatchReport, FailureWindow
+from contracts.progress import Progress
 
 ALERT_ACTIVITY = "send_alert"
 """The alert activity's type name (`AlertChannels.send_alert`), registered on every Conveyor task queue."""
@@ -131,7 +133,7 @@ class FailureWatch:
         if not self.kinds:
             return report
         async for job in self.client.list_activities(failed_query(sorted(self.kinds), window)):
-            activity.heartbeat(job.activity_id)
+            beat(Progress(stage="alerting", done=len(report.alerted) + len(report.already_alerted), unit="jobs"))
             alert = await alert_of(self.client, job, self.kinds.get(job.activity_type, job.activity_type))
             if await announce(self.client, alert, job.task_queue, self.alert_timeout, self.alert_policy):
                 report.alerted.append(job.activity_id)

@@ -27,6 +27,7 @@ from temporalio.client import Client
 
 import activities.reports.builtin  # noqa: F401  (registers the built-in reports: jobs-summary, csv-file)
 from activities.data_files import reading_under
+from activities.liveness import beat
 from activities.reports.registry import REPORTS, Report, ReportContext, Row
 from activities.reports.tables import open_table
 from activities.storage import Storage
@@ -113,7 +114,7 @@ class ReportActivities:
         """(rows, pages) once the pool thread has written `path`; heartbeats progress until then."""
         loop = asyncio.get_running_loop()
         ctx = ReportContext(
-            progress=Progress(done=0),
+            progress=Progress(stage="rendering", unit="rows"),
             cancelled=threading.Event(),
             client=self.client,
             loop=loop,
@@ -124,7 +125,7 @@ class ReportActivities:
         )
         try:
             while True:
-                activity.heartbeat(ctx.progress.model_copy())
+                beat(ctx.progress.model_copy())
                 done, _ = await asyncio.wait({render}, timeout=self.heartbeat_seconds)
                 if done:
                     return render.result()

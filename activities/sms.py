@@ -18,7 +18,11 @@ from activities.job_input import job_input, running_job_id
 from activities.liveness import alive
 from activities.sms_providers import SmsProvider
 from contracts.errors import TYPED_FAILURES, as_application_error
+from contracts.progress import Progress
 from contracts.sms import SendSmsInput, SmsJob, SmsResult, parts
+
+SENDING = Progress(stage="sending")
+"""What a slow text heartbeats (waiting its turn under the rate limit, or for the provider)."""
 
 
 class Pacer:
@@ -72,6 +76,6 @@ class SmsActivities:
 
     async def send(self, job_id: str, job: SmsJob) -> SmsResult:
         """Send `job` as job `job_id` (providers that deduplicate use it)."""
-        async with alive():
+        async with alive(lambda: SENDING):
             message_id = await self.deliver(job_id, job)
         return SmsResult(message_id=message_id, to=job.to, parts=parts(job.body), provider=self.provider.name)

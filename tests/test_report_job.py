@@ -27,7 +27,6 @@ from conveyor import EmailJob, InvalidJobError, JobFailed, Jobs, JobState, Repor
 from tests.cli import conveyor, env_for, run
 from tests.conftest import TEMPORAL, settings_for
 from tests.smtp_server import SmtpServer
-from tests.waiting import eventually
 from worker.build import build_workers
 from worker.run import running
 
@@ -205,18 +204,6 @@ async def jobs_summary_counts(jobs: Jobs, settings: Settings) -> None:
     assert counts[("SendEmail", "Completed")] == 1 and counts[("SendEmail", "Failed")] == 1
     [failure] = [r for r in rows if r["failed job"] == bad.id]
     assert failure["failure"].startswith("TemplateNotFound: template 'no-such-template' not found")
-
-
-async def test_progress_is_visible_mid_render(jobs: Jobs, tmp_path: Path) -> None:
-    release = tmp_path / "release"
-    handle = await jobs.report(
-        ReportJob(report="held-rows", params={"rows": "3000", "hold_at": "1000", "release": str(release)})
-    )
-    # The render holds at row 1,000; a heartbeat on the way there may show fewer rows, so wait for the hold.
-    status = await eventually(lambda: jobs.status(handle.id), lambda s: s.detail == "1,000/3,000 rows", timeout=30)
-    assert status.state is JobState.RUNNING and status.stage == "rendering" and status.progress == 33
-    release.touch()
-    assert (await handle.result()).rows == 3000
 
 
 async def wait_for_progress(jobs: Jobs, job_id: str, deadline: float = 30):

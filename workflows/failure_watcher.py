@@ -22,14 +22,15 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.failure_watch import FailureWatch
     from contracts.failure_watch import FailureWatchInput, FailureWatchReport, FailureWindow
-    from workflows.job import any_inputs, decode
+    from contracts.progress import Progress
+    from workflows.job import ProgressQuery, any_inputs, decode
     from workflows.policies import POLICIES
 
 __all__ = ["FailureWatcher"]
 
 
 @workflow.defn(name="FailureWatcher")
-class FailureWatcher:
+class FailureWatcher(ProgressQuery):
     """Alert every activity-shaped job closed failed or timed out within `lookback_seconds`, once per job."""
 
     @workflow.run
@@ -39,6 +40,9 @@ class FailureWatcher:
         request = decode(raw, FailureWatchInput)
         since = workflow.now() - timedelta(seconds=request.lookback_seconds)
         window = FailureWindow(since=since, task_queues=request.task_queues)
-        return await workflow.execute_activity_method(
+        self.progress = Progress(stage="scanning", percent=10)
+        report = await workflow.execute_activity_method(
             FailureWatch.alert_failed_jobs, window, **POLICIES["failure-watch"].activity_options()
         )
+        self.progress = Progress(stage="done", percent=100)
+        return report

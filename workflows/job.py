@@ -1,5 +1,5 @@
-"""What every job workflow shares: validating its input, the `status` query, and failing for good — typed by
-its cause and announced by an alert.
+"""What every job workflow shares: validating its input, the `status` query (its `Progress`), and failing for
+good — typed by its cause and announced by an alert.
 
 Inputs arrive untyped (`*args`) and are validated here rather than by the SDK: JSON that fails validation (e.g.
 from `temporal workflow start` or a Node producer), a missing or extra input or the wrong encoding would otherwise
@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.errors import describe_errors
     from contracts.kinds import kind_of
     from contracts.policy import JobPolicy
+    from contracts.progress import STATUS_QUERY, Progress
     from workflows.policies import POLICIES
 
 M = TypeVar("M", bound=BaseModel)
@@ -41,14 +42,6 @@ R = TypeVar("R")
 
 ALERT_PATCH = "failure-alert"
 """Patch id of the failure alert, added after the first jobs ran (see README, Safe deploys)."""
-
-
-class JobProgress(BaseModel):
-    """What the `status` query answers: the job's stage and how far it is (0-100)."""
-
-    stage: str = "queued"
-    percent: int = 0
-    detail: str | None = None
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -128,23 +121,27 @@ def attempts_of(failure: ApplicationError) -> int | None:
     return None
 
 
-class JobWorkflow:
-    """Base of job workflows: the progress the `status` query reports, and the way a job fails."""
+class ProgressQuery:
+    """How every workflow job tells how far it is: `self.progress`, answered to the `status` query."""
 
     def __init__(self) -> None:
-        self.progress = JobProgress()
+        self.progress = Progress(stage="queued", percent=0)
 
-    @workflow.query
-    def status(self) -> JobProgress:
+    @workflow.query(name=STATUS_QUERY)
+    def status(self) -> Progress:
         """The job's stage and progress, for `conveyor status` and the web UI's Queries tab."""
         return self.progress
+
+
+class JobWorkflow(ProgressQuery):
+    """Base of job workflows: the progress the `status` query reports, and the way a job fails."""
 
     async def run_step(
         self, stage: str, percent: int, activity: Callable[[Any, A], Awaitable[R]], arg: A, policy: JobPolicy
     ) -> R:
         """Run one activity under `policy`, showing `stage` meanwhile. Its failure propagates: the workflow's
         `except JOB_FAILURES` hands it to `fail`."""
-        self.progress = JobProgress(stage=stage, percent=percent)
+        self.progress = Progress(stage=stage, percent=percent)
         return await workflow.execute_activity_method(activity, arg, **policy.activity_options())
 
     async def fail(self, error: Exception) -> NoReturn:
@@ -153,7 +150,7 @@ class JobWorkflow:
         if is_cancelled_exception(error):
             raise error
         failure = job_failure(error)
-        self.progress = JobProgress(stage="failed", percent=self.progress.percent, detail=failure.type)
+        self.progress = self.progress.model_copy(update={"stage": "failed", "detail": failure.type, "until": None})
         kind = kind_of(workflow.info().workflow_type)
         alert = JobAlert(
             kind=kind.name if kind else workflow.info().workflow_type,
