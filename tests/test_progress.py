@@ -9,12 +9,13 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from temporalio.api.common.v1 import Payload
 from temporalio.testing import WorkflowEnvironment
 
 import tests.held_report  # noqa: F401  (registers the `held-rows` report in this process)
 from contracts.progress import Progress
 from conveyor import EmailJob, Jobs, JobState, ReportJob, Settings
-from conveyor.status import JobStatus
+from conveyor.status import JobStatus, answered, progress_of
 from tests.api_server import ApiThread
 from tests.cli import conveyor
 from tests.conftest import settings_for
@@ -99,3 +100,21 @@ async def test_status_shows_until_when_a_welcome_flow_waits(jobs: Jobs, settings
         assert status.progress == 50 and status.detail == f"until {until:%Y-%m-%d %H:%M} UTC"
     finally:
         await jobs.cancel(handle.id)
+
+
+def test_what_workers_before_the_one_model_reported_still_reads() -> None:
+    """A deploy leaves jobs in flight whose last heartbeat or query answer has an earlier form: status shows what
+    it can of them and never fails on them."""
+    report = Payload(data=b'{"done": 40000, "total": 100000, "unit": "rows"}')
+    batch = Payload(data=b'{"sent": ["a@example.com"], "failures": []}')  # a broadcast batch's resume state alone
+    rows, recipients = progress_of([report]), progress_of([batch])
+    assert rows is not None and rows.describe() == "40,000/100,000 rows" and rows.percent_done() == 40
+    assert recipients is not None and recipients.describe() is None, "shown without detail"
+    assert progress_of([Payload(data=b'"email-1"')]) is None and progress_of([Payload(data=b"\xff")]) is None
+    old = answered({"stage": "sending", "percent": 42, "detail": "420 sent, 1 failed, 579 remaining", "sent": 420})
+    assert old is not None and (old.stage, old.percent_done(), old.describe()) == (
+        "sending",
+        42,
+        "420 sent, 1 failed, 579 remaining",
+    )
+    assert answered(["not", "progress"]) is None
