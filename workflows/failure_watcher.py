@@ -40,7 +40,7 @@ class FailureWatcher(ProgressQuery):
         request = decode(raw, FailureWatchInput)
         since = workflow.now() - timedelta(seconds=request.lookback_seconds)
         window = FailureWindow(since=since, task_queues=request.task_queues)
-        self.progress = Progress(stage="scanning", percent=10)
+        self.progress = Progress(stage="alerting", percent=10)
         report = await workflow.execute_activity_method(
             FailureWatch.alert_failed_jobs, window, **POLICIES["failure-watch"].activity_options()
         )

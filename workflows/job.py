@@ -122,7 +122,8 @@ def attempts_of(failure: ApplicationError) -> int | None:
 
 
 class ProgressQuery:
-    """How every workflow job tells how far it is: `self.progress`, answered to the `status` query."""
+    """How every workflow job tells how far it is: `self.progress`, answered to the `status` query. Apart from
+    `JobWorkflow` so that a workflow that alerts nobody when it fails (the failure watcher) answers it too."""
 
     def __init__(self) -> None:
         self.progress = Progress(stage="queued", percent=0)
