@@ -13,8 +13,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.testing import WorkflowEnvironment
 
 import tests.held_report  # noqa: F401  (registers the `held-rows` report in this process)
-from contracts.progress import Progress
-from conveyor import EmailJob, Jobs, JobState, ReportJob, Settings
+from conveyor import EmailJob, Jobs, JobState, Progress, ReportJob, Settings
 from conveyor.status import JobStatus, answered, progress_of
 from tests.api_server import ApiThread
 from tests.cli import conveyor
