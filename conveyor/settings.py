@@ -153,7 +153,7 @@ class Settings(BaseSettings):
         FOLLOW_UP_AFTER, description="Welcome flow: follow up unless user.activated came within this (e.g. P3D)."
     )
     standalone_activities: bool | None = Field(
-        False,
+        None,
         description="Run single-step kinds (email, SMS) as standalone activities: true, false (as workflows), or "
         "unset to ask the server once (servers before 1.31 and the time-skipping test server have none).",
     )
