@@ -31,7 +31,12 @@ if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
 async def test_reset_in_the_web_ui_reruns_a_failed_job(tmp_path: Path) -> None:
     from playwright.async_api import async_playwright
 
-    env = dev_env(tmp_path / "home") | {"CONVEYOR_TEMPLATES_DIR": str(tmp_path / "templates")}
+    # Reset is the workflow shape's re-run (email on a server without standalone activities, or `SendEmail` jobs in
+    # flight from before the switch), so this job is produced in that shape.
+    env = dev_env(tmp_path / "home") | {
+        "CONVEYOR_TEMPLATES_DIR": str(tmp_path / "templates"),
+        "CONVEYOR_STANDALONE_ACTIVITIES": "false",
+    }
     conveyor = str(BIN / "conveyor")
     async with dev_stack(env):
         sent = await run(conveyor, "send", "email", "--to", "ann@example.com", "--template", "launch", env=env)
