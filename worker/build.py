@@ -125,6 +125,7 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
         concurrency=settings.report_concurrency,
         client=client,
         workflow_types=[w.__temporal_workflow_definition.name for w in WORKFLOWS],  # type: ignore[attr-defined]
+        activity_types=KINDS.types(Shape.ACTIVITY),
     )
     sms_label = settings.sms_provider.value
     metrics = JobMetrics({"email": "smtp", "send_email": "smtp", "sms": sms_label, "send_sms": sms_label})

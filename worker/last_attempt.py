@@ -33,11 +33,9 @@ log = logging.getLogger("conveyor.worker")
 
 def job_kind(info: activity.Info) -> JobKind | None:
     """The kind of the job this activity *is* (a standalone activity of an activity-shaped kind); None for a
-    workflow's step (its workflow alerts), an alert, or any other activity."""
+    workflow's step (its workflow is the job), an alert, or any other activity."""
     kind = kind_of(info.activity_type) if not info.workflow_id else None
-    if kind is None or kind.shape is not Shape.ACTIVITY or info.activity_type != kind.runs_as:
-        return None
-    return kind
+    return kind if kind is not None and kind.shape is Shape.ACTIVITY else None
 
 
 class AlertOnLastAttempt(ActivityInboundInterceptor):
