@@ -27,6 +27,7 @@ from temporalio.exceptions import ActivityAlreadyStartedError, ApplicationError,
 from activities.alerts import JobAlert
 from activities.liveness import beat
 from contracts.failure_watch import FailureWatchReport, FailureWindow
+from contracts.kinds import Shape
 from contracts.progress import Progress
 
 ALERT_ACTIVITY = "send_alert"
@@ -100,17 +101,29 @@ async def alert_of(client: Client, job: ActivityExecution, kind: str) -> JobAler
     handle = client.get_activity_handle(job.activity_id, run_id=job.activity_run_id)
     desc = await handle.describe(include_outcome=True, include_last_failure=True)
     failure = await desc.outcome_failure() or await desc.last_failure()
-    if isinstance(failure, ApplicationError):
-        failure_type, message = failure.type or "ApplicationError", failure.message
-    elif isinstance(failure, TimeoutError):
-        failure_type, message = "TimedOut", f"{failure.type.name.lower() if failure.type else 'attempt'} time-out"
-    elif failure is not None:
-        failure_type, message = type(failure).__name__, str(failure)
+    if failure is not None:
+        failure_type, message = failure_named(failure)
     else:  # timed out before any attempt failed (e.g. schedule-to-close)
         failure_type, message = job.status.name.title().replace("_", ""), "no attempt completed"
     return JobAlert(
-        kind=kind, job_id=job.activity_id, failure_type=failure_type, message=message, attempts=desc.attempt
+        kind=kind,
+        job_id=job.activity_id,
+        failure_type=failure_type,
+        message=message,
+        attempts=desc.attempt,
+        shape=Shape.ACTIVITY,
+        run_id=job.activity_run_id,
     )
+
+
+def failure_named(error: BaseException) -> tuple[str, str]:
+    """The failure type and message an alert names for `error`, as the watcher reads it from the server or a
+    job's last attempt raises it: an application error's own type, a time-out as `TimedOut`, else its class."""
+    if isinstance(error, ApplicationError):
+        return error.type or "ApplicationError", error.message
+    if isinstance(error, TimeoutError):
+        return "TimedOut", f"{error.type.name.lower() if error.type else 'attempt'} time-out"
+    return type(error).__name__, str(error)
 
 
 class FailureWatch:

@@ -57,6 +57,7 @@ class ReportActivities:
         concurrency: int = 2,
         client: Client | None = None,
         workflow_types: list[str] | None = None,
+        activity_types: list[str] | None = None,
         heartbeat_seconds: float = 1.0,
     ) -> None:
         self.storage = storage
@@ -65,6 +66,7 @@ class ReportActivities:
         self.attach_max_bytes = attach_max_bytes
         self.client = client
         self.workflow_types = workflow_types or []
+        self.activity_types = activity_types or []
         self.heartbeat_seconds = heartbeat_seconds
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="report")
 
@@ -119,6 +121,7 @@ class ReportActivities:
             client=self.client,
             loop=loop,
             workflow_types=self.workflow_types,
+            activity_types=self.activity_types,
         )
         render = loop.run_in_executor(
             self.pool, self._render, report, report.params.model_validate(params), fmt, path, ctx

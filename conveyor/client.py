@@ -44,7 +44,7 @@ from contracts.report import ReportJob
 from contracts.sms import SmsJob
 from contracts.states import JobState
 from conveyor import operations, search_attributes
-from conveyor.connection import connect
+from conveyor.connection import WITHOUT_STANDALONE_ACTIVITIES, connect
 from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, JobStateError, KeyReused
 from conveyor.events import UserEvent, deliver, validate_event
 from conveyor.operations import JobStats, JobSummary
@@ -207,7 +207,7 @@ class Jobs:
                 await self.client.count_activities("ActivityType = 'conveyor-probe'", rpc_timeout=timedelta(seconds=5))
                 self._standalone = True
             except RPCError as e:
-                if e.status not in (RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.FAILED_PRECONDITION):
+                if e.status not in WITHOUT_STANDALONE_ACTIVITIES:
                     raise
                 log.warning("this Temporal server runs no standalone activities: email and SMS jobs run as workflows")
                 self._standalone = False

@@ -241,8 +241,8 @@ def activity_state(desc: ActivityExecutionDescription) -> JobState:
         return ACTIVITY_STATE[desc.status]
     if desc.execution_time and desc.execution_time > datetime.now(UTC) and desc.attempt <= 1:
         return JobState.SCHEDULED
-    if desc.run_state == ActivityRunState.STARTED:
-        return JobState.RUNNING
+    if desc.run_state in (ActivityRunState.STARTED, ActivityRunState.CANCEL_REQUESTED):
+        return JobState.RUNNING  # until its worker hears of the cancellation (at its next heartbeat)
     info = desc.raw_info
     if desc.attempt > 1 or (info.HasField("last_failure") and info.last_failure.message):
         return JobState.RETRYING
@@ -280,6 +280,8 @@ async def activity_status(handle: ActivityHandle[Any], ui_url: str, namespace: s
     elif state is JobState.TIMED_OUT and status.failure is None:
         status.failure = Failure(type="ActivityTimeout", message="the job's last attempt timed out")
     elif state.open:
+        if state in (JobState.RUNNING, JobState.RETRYING) and kind is not None:
+            status.stage = kind.stage
         heartbeat = progress_of(info.heartbeat_details.payloads) if info.HasField("heartbeat_details") else None
         show(status, heartbeat)
     return status
