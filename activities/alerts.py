@@ -1,7 +1,7 @@
 """Announcing a job that failed for good: an email to the ops address and/or a Slack-compatible webhook POST.
 
 Run by every job workflow just before it fails, as an activity with its own retry policy; for a job run as a
-standalone activity, started as a standalone `alert-<job id>` activity by the job's own last attempt or by the
+standalone activity, started as a standalone `alert-<job id>-<run id>` activity by the job's own last attempt or by the
 failure watcher, whichever comes first. A broken alert channel raises `AlertUndelivered` (retried, then given
 up), never hiding the job's own failure.
 """

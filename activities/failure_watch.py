@@ -8,10 +8,11 @@ their activity type (the kinds registry's activity-shaped types), not by a searc
 `temporal activity start` or re-run from the web UI ("Start Standalone Activity Like This One") carries none,
 and the alerts themselves (type `send_alert`) are left out.
 
-Exactly once per job id: each alert is itself a standalone `send_alert` activity whose id is `alert-<job id>`,
-started with `REJECT_DUPLICATE`. The server refuses a second start for as long as it keeps the first (the
-namespace's retention), so overlapping windows, two watchers, or a job's last attempt that alerted already
-(`announce`) can never send a second alert.
+Exactly once per failed run of a job: each alert is itself a standalone `send_alert` activity whose id is
+`alert-<job id>-<run id>`, started with `REJECT_DUPLICATE`. The server refuses a second start for as long as it
+keeps the first (the namespace's retention), so overlapping windows, two watchers, or a job's last attempt that
+alerted already (`announce`) can never send a second alert for that run; a job retried by an operator that fails
+again is a new run, and is announced again.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ ALERT_ACTIVITY = "send_alert"
 """The alert activity's type name (`AlertChannels.send_alert`), registered on every Conveyor task queue."""
 
 
-def alert_id(job_id: str) -> str:
-    """The id of a job's failure alert: one per job, whoever starts it."""
-    return f"alert-{job_id}"
+def alert_id(job_id: str, run_id: str | None) -> str:
+    """The id of the failure alert of one run of a job: one per run, whoever starts it. Per run, not per job: a
+    job retried by an operator (`conveyor retry`: a new run under the same job id) that fails again is announced
+    again. (The SDK types a run id as optional; a server with standalone activities always gives one.)"""
+    return f"alert-{job_id}-{run_id}" if run_id else f"alert-{job_id}"
 
 
 def failed_query(activity_types: list[str], window: FailureWindow) -> str:
@@ -64,7 +67,7 @@ async def announce(
         await client.start_activity(
             ALERT_ACTIVITY,
             alert,
-            id=alert_id(alert.job_id),
+            id=alert_id(alert.job_id, alert.run_id),
             task_queue=task_queue,
             start_to_close_timeout=attempt_timeout,
             retry_policy=retry_policy,

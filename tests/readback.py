@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
-from temporalio.client import ActivityExecutionDescription, ActivityHandle
+from typing import Any
 
+from temporalio.client import ActivityExecutionDescription, ActivityHandle, Client
+
+from activities.failure_watch import alert_id
 from conveyor import Jobs
 
 
@@ -26,3 +29,9 @@ async def record_of(jobs: Jobs, job_id: str) -> str:
         )
         return f"{described.raw_info}{described.raw_input}{described.raw_outcome}"
     return (await execution.fetch_history()).to_json()
+
+
+async def alert_for(client: Client, job_id: str) -> ActivityHandle[Any]:
+    """The failure alert of an activity-shaped job's latest run (one alert per failed run)."""
+    run_id = (await client.get_activity_handle(job_id).describe()).activity_run_id
+    return client.get_activity_handle(alert_id(job_id, run_id))

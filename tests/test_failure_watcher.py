@@ -21,10 +21,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.alerts import JobAlert
-from activities.failure_watch import FailureWatch, alert_id, announce, is_last_attempt
+from activities.failure_watch import FailureWatch, announce, is_last_attempt
 from contracts.failure_watch import FailureWatchInput, FailureWatchReport
 from conveyor import EmailJob, JobFailed, Jobs, Settings
 from tests.conftest import settings_for
+from tests.readback import alert_for
 from tests.smtp_server import SmtpServer
 from tests.waiting import eventually
 from tests.webhook import Webhook
@@ -63,7 +64,7 @@ class TrivialJobs:
             info = activity.info()
             alert = JobAlert(
                 kind="test", job_id=info.activity_id, failure_type="SmtpUnavailable", message="try again",
-                attempts=info.attempt,
+                attempts=info.attempt, run_id=info.activity_run_id,
             )  # fmt: skip
             row = POLICIES["alert"]
             await announce(self.client, alert, info.task_queue, row.attempt_timeout, row.retry_policy())
@@ -158,7 +159,7 @@ async def test_every_final_failure_is_alerted_once(
         "a time-out runs none of the job's code: only the watcher sees it"
     )
     assert by_job[flaky]["attempts"] == 2
-    described = await client.get_activity_handle(alert_id(stuck)).describe()
+    described = await (await alert_for(client, stuck)).describe()
     assert described.activity_type == "send_alert"
 
 
@@ -191,10 +192,20 @@ async def test_a_job_that_knows_its_last_attempt_alerts_itself_and_the_watcher_s
 
         posts = await eventually(alerts, lambda p: len(p) >= 2)
         report = await watch(client, settings, settings.task_queue)
-    assert set(posts) == {refused.id, ran_out}, "a job that recovered on its retry is not announced"
-    assert posts[refused.id]["failure_type"] == "RecipientRejected" and posts[refused.id]["attempts"] == 1
-    assert posts[ran_out]["failure_type"] == "SmtpUnavailable" and posts[ran_out]["attempts"] == 2
-    assert report.alerted == [] and set(report.already_alerted) == {refused.id, ran_out}
+        assert set(posts) == {refused.id, ran_out}, "a job that recovered on its retry is not announced"
+        assert posts[refused.id]["failure_type"] == "RecipientRejected" and posts[refused.id]["attempts"] == 1
+        assert posts[ran_out]["failure_type"] == "SmtpUnavailable" and posts[ran_out]["attempts"] == 2
+        assert report.alerted == [] and set(report.already_alerted) == {refused.id, ran_out}
+
+        await jobs.retry(refused.id)  # the operator retries it; still refused: its new run is announced too
+        with pytest.raises(JobFailed):
+            await jobs.result(refused.id)
+
+        async def refused_alerts() -> list[dict[str, Any]]:
+            return [p for p in webhook.posts if p["job_id"] == refused.id]
+
+        again = await eventually(refused_alerts, lambda p: len(p) == 2)
+    assert [p["failure_type"] for p in again] == ["RecipientRejected"] * 2
 
 
 def test_the_worker_watches_every_activity_shaped_kind(temporal_env: WorkflowEnvironment) -> None:

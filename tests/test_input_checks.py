@@ -15,7 +15,6 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.data_files import data_file, reading_under
-from activities.failure_watch import alert_id
 from activities.recipients import source
 from contracts.broadcast import BroadcastJob
 from contracts.email import EmailJob
@@ -24,6 +23,7 @@ from contracts.kinds import Shape
 from contracts.report import ReportJob
 from conveyor import JobFailed, Jobs
 from tests.conftest import settings_for
+from tests.readback import alert_for
 from tests.smtp_server import SmtpServer
 from worker.build import build_workers
 from worker.run import running
@@ -117,7 +117,7 @@ async def test_failed_job_counts_its_own_attempts_not_its_alerts(
                 if e.HasField("activity_task_started_event_attributes")
             ]
         else:  # the alert is a standalone activity of its own, started by the job's last attempt
-            alert = temporal_env.client.get_activity_handle(alert_id(handle.id))
+            alert = await alert_for(temporal_env.client, handle.id)
             with pytest.raises(ActivityFailureError):
                 await alert.result()
             alert_attempts = [(await alert.describe()).attempt]

@@ -14,12 +14,12 @@ from temporalio.client import ActivityFailureError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.failure_watch import alert_id
 from contracts.kinds import Shape
 from conveyor import EmailJob, JobFailed, JobHandle, JobNotFound, Jobs, JobState, Settings
 from conveyor.client import BulkJob
 from conveyor.errors import InvalidJobError, JobStateError
 from conveyor.operations import JobStats
+from tests.readback import alert_for
 from tests.smtp_server import SmtpServer
 from tests.waiting import eventually
 from tests.webhook import Webhook
@@ -165,7 +165,7 @@ async def test_broken_alert_channel_never_hides_the_failure(
         if shape is Shape.WORKFLOW:  # the alert is a step of the job, given up before the job fails
             record = (await handle.workflow.fetch_history()).to_json()
         else:  # the alert is a standalone activity of its own, failing after its attempts
-            alert = temporal_env.client.get_activity_handle(alert_id(handle.id))
+            alert = await alert_for(temporal_env.client, handle.id)
             with pytest.raises(ActivityFailureError):
                 await alert.result()
             described = await alert.describe(include_outcome=True, include_last_failure=True)

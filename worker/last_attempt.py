@@ -4,7 +4,7 @@ A workflow job runs its alert before failing; a job run as a standalone activity
 the failure watcher (`workflows.failure_watcher`, a schedule every minute) finds it in the server's visibility —
 up to a minute late. When the attempt that fails *knows* it is the last one (a non-retryable error, or attempt ==
 `maximum_attempts`: `activities.failure_watch.is_last_attempt`), this interceptor starts the job's alert itself,
-before the failure reaches the server. The alert's id is `alert-<job id>`, started with REJECT_DUPLICATE
+before the failure reaches the server. The alert's id is `alert-<job id>-<run id>`, started with REJECT_DUPLICATE
 (`announce`), so the watcher's later scan finds it started and sends nothing: one alert per job, whoever comes
 first. Time-outs and killed workers run none of the job's code: those stay the watcher's.
 

@@ -4,7 +4,7 @@ schedule, every minute).
 A workflow job runs its own alert before failing; a job run as a standalone activity has nothing around it to
 do that, and its last attempt cannot alert on a time-out or a killed worker. So a schedule starts this workflow,
 whose one activity asks the server's visibility for jobs that closed failed or timed out in the run's window
-and starts one `alert-<job id>` alert per job (see `activities.failure_watch` for why that is exactly once).
+and starts one `alert-<job id>-<run id>` alert per job (see `activities.failure_watch` for why that is exactly once).
 
 Why a schedule and not one long-lived workflow with a watermark: each run is short and stateless, so a run that
 fails, a worker deploy, or a paused schedule loses nothing that the next run's overlapping window does not pick
