@@ -20,7 +20,7 @@ from pydantic import BaseModel, SecretStr
 from temporalio import activity
 
 from activities import smtp
-from activities.email import message_id
+from activities.mime import message_id
 from contracts.email import JOB_ID_HEADER
 from contracts.errors import JobError, TransientError
 from contracts.kinds import Shape

@@ -15,23 +15,17 @@ import hashlib
 import itertools
 import time
 from collections.abc import Awaitable, Callable
-from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.nonmultipart import MIMENonMultipart
-from email.mime.text import MIMEText
-from email.utils import formatdate, parseaddr
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic.networks import EmailStr
 from temporalio import activity
 
-from activities.broadcast_mime import BatchMime, fast_path_for
 from activities.data_files import reading_under
-from activities.email import EmailActivities, message_id
+from activities.email import EmailActivities
 from activities.liveness import alive, beat, resumed
+from activities.mime import WireMime, fast_path_for, full_message
 from activities.recipients import source
-from activities.render import RenderedEmail
 from activities.smtp import SmtpPool
 from contracts.broadcast import (
     BatchOutcome,
@@ -42,7 +36,6 @@ from contracts.broadcast import (
     RecipientPage,
     SendBatchInput,
 )
-from contracts.email import JOB_ID_HEADER
 from contracts.errors import (
     INPUT_ERRORS,
     TYPED_FAILURES,
@@ -61,36 +54,6 @@ def recipient_key(broadcast_id: str, address: str) -> str:
     """The idempotency key of one recipient of one broadcast: its Message-ID and outbox file name."""
     digest = hashlib.sha256(address.strip().lower().encode()).hexdigest()[:16]
     return f"{broadcast_id}-{digest}"
-
-
-def compose(content: RenderedEmail, mail_from: str, to: str, key: str) -> Message:
-    """One recipient's message: text and/or HTML alternatives, Message-ID and job-id header from `key`.
-
-    Built with the stdlib's classic (compat32) MIME classes rather than `EmailActivities.build`'s
-    `EmailMessage`: its header registry costs ~3 ms a message here, which alone caps a broadcast near 300/s.
-    A broadcast message has no Cc, Bcc or attachments, so the classic classes suffice and are ~6x faster. Its
-    multipart boundary comes from `key` too: the generator would otherwise compile a regex per message to check a
-    random one against the body, and base64 bodies (utf-8 parts) cannot contain its `_`.
-    """
-    parts: list[MIMENonMultipart] = []
-    if content.text is not None:
-        parts.append(MIMEText(content.text, "plain", "utf-8"))
-    if content.html is not None:
-        parts.append(MIMEText(content.html, "html", "utf-8"))
-    msg: Message = (
-        parts[0]
-        if len(parts) == 1
-        else MIMEMultipart(
-            "alternative", boundary=f"==conveyor_{hashlib.sha256(key.encode()).hexdigest()[:24]}==", _subparts=parts
-        )
-    )
-    msg["From"] = mail_from
-    msg["To"] = to
-    msg["Subject"] = content.subject
-    msg["Date"] = formatdate(localtime=False, usegmt=True)
-    msg["Message-ID"] = message_id(key, mail_from)
-    msg[JOB_ID_HEADER] = key
-    return msg
 
 
 def sms_number(recipient: Recipient) -> str:
@@ -201,7 +164,6 @@ class BroadcastActivities:
         self.email = email
         self.pool = pool
         self.data_dir = data_dir
-        self.sender = parseaddr(email.mail_from)[1]  # the envelope sender, parsed once, not per message
 
     @activity.defn(name="list_recipients")
     async def list_recipients(self, request: ListRecipientsInput) -> RecipientPage:
@@ -222,26 +184,26 @@ class BroadcastActivities:
     async def send_batch(self, request: SendBatchInput) -> BatchOutcome:
         """Email every recipient of the batch over the pooled connections (a missing template fails it for good:
         no recipient could get the message). The parts every message shares are built once for the batch."""
-        mime = BatchMime(self.email.mail_from)
+        mime = WireMime(self.email.mail_from)
 
         async def send_one(request: SendBatchInput, recipient: Recipient) -> str | None:
             return await self._send_one(request, recipient, mime)
 
         return await run_batch(request, send_one)
 
-    async def _send_one(self, request: SendBatchInput, recipient: Recipient, mime: BatchMime) -> str | None:
+    async def _send_one(self, request: SendBatchInput, recipient: Recipient, mime: WireMime) -> str | None:
         message = request.message
         assert message.template is not None  # the model requires it on the email channel
         try:
             content = await self.email.renderer.render_async(message.template, message.context | recipient.context)
             key = recipient_key(request.broadcast_id, recipient.address)
             to = [recipient.address]
-            if fast_path_for(recipient.address):
-                wire = mime.message(content, recipient.address, key, time.time())
-                refused = await self.pool.send_bytes(wire, to, sender=self.sender)
+            if fast_path_for(mime.mail_from, recipient.address):
+                wire = mime.message(content, key, time.time(), to)
+                refused = await self.pool.send_bytes(wire, to, sender=mime.sender)
             else:  # an internationalised address: the stdlib builds it (and aiosmtplib asks for SMTPUTF8)
-                email = compose(content, self.email.mail_from, recipient.address, key)
-                refused = await self.pool.send(email, to, sender=self.sender)
+                email = full_message(content, mime.mail_from, key, to)
+                refused = await self.pool.send(email, to, sender=mime.sender)
         except TemplateNotFound:
             raise
         except PermanentError as e:

@@ -83,7 +83,12 @@ class Settings(BaseSettings):
         Path("templates"), description="Your email templates; each overrides a built-in of the same name."
     )
 
-    smtp_pool_size: int = Field(10, ge=1, description="SMTP connections a worker reuses for broadcasts.")
+    smtp_pool_size: int = Field(
+        10,
+        ge=1,
+        description="SMTP connections a worker keeps open and reuses: up to this many for email jobs, as many again "
+        "for broadcasts.",
+    )
 
     # Templates come from producers: what one render may cost (see `activities.sandbox`)
     render_timeout_seconds: float = Field(

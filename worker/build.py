@@ -79,6 +79,7 @@ def email_activities(settings: Settings, files: Storage | None = None) -> EmailA
         mail_from=settings.mail_from,
         renderer=TemplateRenderer(settings.templates_dir, settings.render_limits()),
         storage=files or storage(settings),
+        pool_size=settings.smtp_pool_size,
     )
 
 
