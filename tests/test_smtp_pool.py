@@ -54,7 +54,13 @@ async def test_a_connection_closed_in_the_pool_is_replaced_for_the_same_message(
         closed = threading.Event()
         session = sessions.last
         assert session is not None and session.transport is not None
-        controller.loop.call_soon_threadsafe(lambda: (session.transport.close(), closed.set()))  # type: ignore[union-attr]
+        transport = session.transport
+
+        def close() -> None:  # on the server's loop
+            transport.close()
+            closed.set()
+
+        controller.loop.call_soon_threadsafe(close)
         assert closed.wait(5)
 
         assert await pool.send_bytes(MESSAGE, ["b@example.com"], sender="a@example.com") == {}
