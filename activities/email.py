@@ -15,13 +15,13 @@ from typing import Any
 from temporalio import activity
 
 from activities import smtp
-from activities.job_input import job_input, running_job_id
 from activities.liveness import alive
 from activities.mime import FileAttachment, WireMime, fast_path_for, full_message, message_id
 from activities.render import RenderedEmail, TemplateRenderer
 from activities.storage import Storage
 from contracts.email import EmailJob, EmailResult, SendEmailInput
 from contracts.errors import TYPED_FAILURES, AttachmentNotFound, as_application_error
+from contracts.inputs import any_inputs, decode
 from contracts.progress import Progress
 
 
@@ -56,11 +56,12 @@ class EmailActivities:
         return self._pool
 
     @activity.defn(name="email")
-    async def email(self, *args: Any) -> EmailResult:
+    @any_inputs
+    async def email(self, *raw: Any) -> EmailResult:
         """The email job itself, run as a standalone activity: its one input is an `EmailJob` as JSON, its id the
         job id. Failures are raised typed: see `contracts.errors`."""
         try:
-            return await self.send(running_job_id(), job_input(args, EmailJob))
+            return await self.send(activity.info().activity_id, decode(raw, EmailJob))
         except TYPED_FAILURES as e:  # input errors fail at once as InvalidJob; outages are retried
             raise as_application_error(e) from None
 

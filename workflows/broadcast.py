@@ -27,8 +27,9 @@ with workflow.unsafe.imports_passed_through():
         RecipientPage,
         SendBatchInput,
     )
+    from contracts.inputs import any_inputs, decode
     from contracts.progress import Progress
-    from workflows.job import JOB_FAILURES, JobWorkflow, any_inputs, decode
+    from workflows.job import JOB_FAILURES, JobWorkflow
     from workflows.policies import POLICIES
 
 __all__ = ["Broadcast"]

@@ -9,8 +9,9 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.cleanup import CleanupActivities
     from contracts.cleanup import CleanupJob, CleanupResult, PurgeInput
+    from contracts.inputs import any_inputs, decode
     from contracts.progress import Progress
-    from workflows.job import JOB_FAILURES, JobWorkflow, any_inputs, decode
+    from workflows.job import JOB_FAILURES, JobWorkflow
     from workflows.policies import POLICIES
 
 __all__ = ["Cleanup"]

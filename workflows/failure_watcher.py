@@ -22,8 +22,9 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.failure_watch import FailureWatch
     from contracts.failure_watch import FailureWatchInput, FailureWatchReport, FailureWindow
+    from contracts.inputs import any_inputs, decode
     from contracts.progress import Progress
-    from workflows.job import ProgressQuery, any_inputs, decode
+    from workflows.job import ProgressQuery
     from workflows.policies import POLICIES
 
 __all__ = ["FailureWatcher"]

@@ -17,9 +17,10 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 with workflow.unsafe.imports_passed_through():
     from activities.report import ReportActivities
     from contracts.email import EmailResult
+    from contracts.inputs import any_inputs, decode
     from contracts.progress import Progress
     from contracts.report import RenderReportInput, ReportJob, ReportResult, StoredReport
-    from workflows.job import JOB_FAILURES, JobWorkflow, any_inputs, decode
+    from workflows.job import JOB_FAILURES, JobWorkflow
     from workflows.policies import POLICIES
 
 __all__ = ["GenerateReport"]

@@ -8,9 +8,10 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.sms import SmsActivities
+    from contracts.inputs import any_inputs, decode
     from contracts.progress import Progress
     from contracts.sms import SendSmsInput, SmsJob, SmsResult
-    from workflows.job import JOB_FAILURES, JobWorkflow, any_inputs, decode
+    from workflows.job import JOB_FAILURES, JobWorkflow
     from workflows.policies import POLICIES
 
 __all__ = ["SendSms"]

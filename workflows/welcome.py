@@ -16,9 +16,10 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
     from contracts.email import EmailJob, SendEmailInput
+    from contracts.inputs import any_inputs, decode
     from contracts.progress import Progress
     from contracts.welcome import EVENT_SIGNAL, UserEvent, WelcomeJob, WelcomeResult
-    from workflows.job import JOB_FAILURES, JobWorkflow, any_inputs, decode
+    from workflows.job import JOB_FAILURES, JobWorkflow
     from workflows.policies import POLICIES
 
 
