@@ -1,7 +1,9 @@
 """Announcing a job that failed for good: an email to the ops address and/or a Slack-compatible webhook POST.
 
-Run by every job workflow just before it fails, as an activity with its own retry policy. A broken alert channel
-raises `AlertUndelivered` (retried, then given up by the workflow), never hiding the job's own failure.
+Run by every job workflow just before it fails, as an activity with its own retry policy; for a job run as a
+standalone activity, started as a standalone `alert-<job id>-<run id>` activity by the job's own last attempt or by the
+failure watcher, whichever comes first. A broken alert channel raises `AlertUndelivered` (retried, then given
+up), never hiding the job's own failure.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from pydantic import BaseModel, SecretStr
 from temporalio import activity
 
 from activities import smtp
-from activities.email import message_id
+from activities.mime import message_id
 from contracts.email import JOB_ID_HEADER
 from contracts.errors import JobError, TransientError
+from contracts.kinds import Shape
 from contracts.webhook_url import webhook_url_problem
 
 
@@ -36,6 +39,10 @@ class JobAlert(BaseModel):
     failure_type: str
     message: str
     attempts: int | None = None
+    shape: Shape = Shape.WORKFLOW
+    """How the job ran: its page in the web UI is a workflow's or an activity's."""
+    run_id: str | None = None
+    """The run that failed (an activity-shaped job's page in the web UI is per run)."""
 
 
 class AlertChannels:
@@ -47,21 +54,21 @@ class AlertChannels:
         mail_from: str,
         ops_email: str | None,
         webhook_url: SecretStr | None,
-        job_link: Callable[[str], str],
+        job_link: Callable[[JobAlert], str],
     ) -> None:
         self.smtp = smtp_config
         self.mail_from = mail_from
         self.ops_email = ops_email
         self.webhook_url = webhook_url
         self.job_link = job_link
-        """Job id -> the job's page in the web UI."""
+        """An alert -> its job's page in the web UI."""
 
     def text(self, alert: JobAlert) -> str:
         """The alert as one paragraph, for both channels."""
         attempts = f" after {alert.attempts} attempt(s)" if alert.attempts else ""
         return (
             f"Conveyor {alert.kind} job {alert.job_id} failed{attempts}: {alert.failure_type}: {alert.message}\n"
-            f"{self.job_link(alert.job_id)}"
+            f"{self.job_link(alert)}"
         )
 
     @activity.defn(name="send_alert")

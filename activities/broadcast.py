@@ -15,26 +15,20 @@ import hashlib
 import itertools
 import time
 from collections.abc import Awaitable, Callable
-from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.nonmultipart import MIMENonMultipart
-from email.mime.text import MIMEText
-from email.utils import formatdate, parseaddr
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic.networks import EmailStr
 from temporalio import activity
 
-from activities.broadcast_mime import BatchMime, fast_path_for
 from activities.data_files import reading_under
-from activities.email import EmailActivities, message_id
-from activities.liveness import alive
+from activities.email import EmailActivities
+from activities.liveness import alive, beat, resumed
+from activities.mime import WireMime, fast_path_for, full_message
 from activities.recipients import source
-from activities.render import RenderedEmail
 from activities.smtp import SmtpPool
 from contracts.broadcast import (
-    BatchProgress,
+    BatchOutcome,
     Channel,
     ListRecipientsInput,
     Recipient,
@@ -42,7 +36,6 @@ from contracts.broadcast import (
     RecipientPage,
     SendBatchInput,
 )
-from contracts.email import JOB_ID_HEADER
 from contracts.errors import (
     INPUT_ERRORS,
     TYPED_FAILURES,
@@ -51,6 +44,7 @@ from contracts.errors import (
     TemplateNotFound,
     as_application_error,
 )
+from contracts.progress import Progress
 from contracts.sms import e164
 
 _EMAIL = TypeAdapter(EmailStr)
@@ -60,36 +54,6 @@ def recipient_key(broadcast_id: str, address: str) -> str:
     """The idempotency key of one recipient of one broadcast: its Message-ID and outbox file name."""
     digest = hashlib.sha256(address.strip().lower().encode()).hexdigest()[:16]
     return f"{broadcast_id}-{digest}"
-
-
-def compose(content: RenderedEmail, mail_from: str, to: str, key: str) -> Message:
-    """One recipient's message: text and/or HTML alternatives, Message-ID and job-id header from `key`.
-
-    Built with the stdlib's classic (compat32) MIME classes rather than `EmailActivities.build`'s
-    `EmailMessage`: its header registry costs ~3 ms a message here, which alone caps a broadcast near 300/s.
-    A broadcast message has no Cc, Bcc or attachments, so the classic classes suffice and are ~6x faster. Its
-    multipart boundary comes from `key` too: the generator would otherwise compile a regex per message to check a
-    random one against the body, and base64 bodies (utf-8 parts) cannot contain its `_`.
-    """
-    parts: list[MIMENonMultipart] = []
-    if content.text is not None:
-        parts.append(MIMEText(content.text, "plain", "utf-8"))
-    if content.html is not None:
-        parts.append(MIMEText(content.html, "html", "utf-8"))
-    msg: Message = (
-        parts[0]
-        if len(parts) == 1
-        else MIMEMultipart(
-            "alternative", boundary=f"==conveyor_{hashlib.sha256(key.encode()).hexdigest()[:24]}==", _subparts=parts
-        )
-    )
-    msg["From"] = mail_from
-    msg["To"] = to
-    msg["Subject"] = content.subject
-    msg["Date"] = formatdate(localtime=False, usegmt=True)
-    msg["Message-ID"] = message_id(key, mail_from)
-    msg[JOB_ID_HEADER] = key
-    return msg
 
 
 def sms_number(recipient: Recipient) -> str:
@@ -139,17 +103,21 @@ after its worker died re-sends at most the recipients since the last heartbeat t
 same Message-IDs), as before; a batch that fails records every outcome first (see `run_batch`)."""
 
 
-async def run_batch(request: SendBatchInput, send_one: SendOne) -> BatchProgress:
+async def run_batch(request: SendBatchInput, send_one: SendOne) -> BatchOutcome:
     """Send to every recipient of the batch not yet done by an earlier attempt, recording the outcomes in the
     heartbeat so a retried attempt skips them; permanent refusals are recorded, not raised.
 
     A transient failure fails the attempt after the others finished, and only after a last heartbeat with every
     outcome (its details travel with the failure), so the retry has less to do and never re-sends them.
     """
-    details = activity.info().heartbeat_details  # decoded without a type: plain dicts
-    progress = BatchProgress.model_validate(details[0]) if details else BatchProgress()
-    done = set(progress.sent) | {f.address for f in progress.failures}
+    outcome = resumed(BatchOutcome) or before_progress() or BatchOutcome()
+    done = set(outcome.sent) | {f.address for f in outcome.failures}
     unreported, last_beat = 0, time.monotonic()
+
+    def progress() -> Progress:
+        failed = len(outcome.failures)
+        total = len(request.recipients)
+        return Progress(stage="sending", done=len(outcome.sent) + failed, failed=failed, total=total, unit="recipients")
 
     async def one(recipient: Recipient) -> None:
         nonlocal unreported, last_beat
@@ -158,26 +126,34 @@ async def run_batch(request: SendBatchInput, send_one: SendOne) -> BatchProgress
         except INPUT_ERRORS as e:  # this recipient's data (e.g. an address the MIME classes refuse): theirs alone
             reason = f"{type(e).__name__}: {str(e)[:300]}"
         if reason is None:
-            progress.sent.append(recipient.address)
+            outcome.sent.append(recipient.address)
         else:
-            progress.failures.append(RecipientFailure(address=recipient.address, reason=reason))
+            outcome.failures.append(RecipientFailure(address=recipient.address, reason=reason))
         unreported += 1
         now = time.monotonic()
         if unreported >= HEARTBEAT_EVERY or now - last_beat >= HEARTBEAT_SECONDS:
-            activity.heartbeat(progress)
+            beat(progress(), outcome)
             unreported, last_beat = 0, now
 
     todo = [r for r in request.recipients if r.address not in done]
-    async with alive(lambda: progress):  # a send paced by a rate limit may wait longer than the heartbeat timeout
+    # A send paced by a rate limit may wait longer than the heartbeat timeout.
+    async with alive(progress, lambda: outcome):
         outcomes = await asyncio.gather(*(one(r) for r in todo), return_exceptions=True)
     errors = [o for o in outcomes if isinstance(o, BaseException)]
     if errors:
-        activity.heartbeat(progress)
+        beat(progress(), outcome)
     for error in errors:
         if isinstance(error, JobError):
             raise error.to_application_error() from None
         raise error
-    return progress
+    return outcome
+
+
+def before_progress() -> BatchOutcome | None:
+    """The outcome heartbeated by an attempt on a worker from before heartbeats carried progress: the outcome was
+    then their only detail (now it is always the second), so a batch a deploy interrupted sends nobody twice."""
+    details = activity.info().heartbeat_details
+    return BatchOutcome.model_validate(details[0]) if len(details) == 1 else None
 
 
 class BroadcastActivities:
@@ -188,7 +164,6 @@ class BroadcastActivities:
         self.email = email
         self.pool = pool
         self.data_dir = data_dir
-        self.sender = parseaddr(email.mail_from)[1]  # the envelope sender, parsed once, not per message
 
     @activity.defn(name="list_recipients")
     async def list_recipients(self, request: ListRecipientsInput) -> RecipientPage:
@@ -206,29 +181,29 @@ class BroadcastActivities:
         return RecipientPage(recipients=valid, invalid=invalid, next_cursor=stop if more else None, total=total)
 
     @activity.defn(name="send_batch")
-    async def send_batch(self, request: SendBatchInput) -> BatchProgress:
+    async def send_batch(self, request: SendBatchInput) -> BatchOutcome:
         """Email every recipient of the batch over the pooled connections (a missing template fails it for good:
         no recipient could get the message). The parts every message shares are built once for the batch."""
-        mime = BatchMime(self.email.mail_from)
+        mime = WireMime(self.email.mail_from)
 
         async def send_one(request: SendBatchInput, recipient: Recipient) -> str | None:
             return await self._send_one(request, recipient, mime)
 
         return await run_batch(request, send_one)
 
-    async def _send_one(self, request: SendBatchInput, recipient: Recipient, mime: BatchMime) -> str | None:
+    async def _send_one(self, request: SendBatchInput, recipient: Recipient, mime: WireMime) -> str | None:
         message = request.message
         assert message.template is not None  # the model requires it on the email channel
         try:
             content = await self.email.renderer.render_async(message.template, message.context | recipient.context)
             key = recipient_key(request.broadcast_id, recipient.address)
             to = [recipient.address]
-            if fast_path_for(recipient.address):
-                wire = mime.message(content, recipient.address, key, time.time())
-                refused = await self.pool.send_bytes(wire, to, sender=self.sender)
+            if fast_path_for(mime.mail_from, recipient.address):
+                wire = mime.message(content, key, time.time(), to)
+                refused = await self.pool.send_bytes(wire, to, sender=mime.sender)
             else:  # an internationalised address: the stdlib builds it (and aiosmtplib asks for SMTPUTF8)
-                email = compose(content, self.email.mail_from, recipient.address, key)
-                refused = await self.pool.send(email, to, sender=self.sender)
+                email = full_message(content, mime.mail_from, key, to)
+                refused = await self.pool.send(email, to, sender=mime.sender)
         except TemplateNotFound:
             raise
         except PermanentError as e:

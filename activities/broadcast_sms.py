@@ -13,7 +13,7 @@ from temporalio import activity
 from activities.broadcast import recipient_key, run_batch, sms_number
 from activities.render import render_text_async
 from activities.sms import SmsActivities
-from contracts.broadcast import BatchProgress, Recipient, SendBatchInput
+from contracts.broadcast import BatchOutcome, Recipient, SendBatchInput
 from contracts.errors import PermanentError, describe_errors
 from contracts.render_limits import RenderLimits
 from contracts.sms import SmsJob
@@ -27,7 +27,7 @@ class SmsBroadcastActivities:
         self.limits = limits or RenderLimits()
 
     @activity.defn(name="send_sms_batch")
-    async def send_sms_batch(self, request: SendBatchInput) -> BatchProgress:
+    async def send_sms_batch(self, request: SendBatchInput) -> BatchOutcome:
         """Text every recipient of the batch at the provider's rate; see `activities.broadcast.run_batch`."""
         return await run_batch(request, self._send_one)
 

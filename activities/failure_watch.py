@@ -8,10 +8,11 @@ their activity type (the kinds registry's activity-shaped types), not by a searc
 `temporal activity start` or re-run from the web UI ("Start Standalone Activity Like This One") carries none,
 and the alerts themselves (type `send_alert`) are left out.
 
-Exactly once per job id: each alert is itself a standalone `send_alert` activity whose id is `alert-<job id>`,
-started with `REJECT_DUPLICATE`. The server refuses a second start for as long as it keeps the first (the
-namespace's retention), so overlapping windows, two watchers, or a job's last attempt that alerted already
-(`announce`) can never send a second alert.
+Exactly once per failed run of a job: each alert is itself a standalone `send_alert` activity whose id is
+`alert-<job id>-<run id>`, started with `REJECT_DUPLICATE`. The server refuses a second start for as long as it
+keeps the first (the namespace's retention), so overlapping windows, two watchers, or a job's last attempt that
+alerted already (`announce`) can never send a second alert for that run; a job retried by an operator that fails
+again is a new run, and is announced again.
 """
 
 from __future__ import annotations
@@ -25,15 +26,20 @@ from temporalio.common import ActivityIDConflictPolicy, ActivityIDReusePolicy, R
 from temporalio.exceptions import ActivityAlreadyStartedError, ApplicationError, TimeoutError
 
 from activities.alerts import JobAlert
+from activities.liveness import beat
 from contracts.failure_watch import FailureWatchReport, FailureWindow
+from contracts.kinds import Shape
+from contracts.progress import Progress
 
 ALERT_ACTIVITY = "send_alert"
 """The alert activity's type name (`AlertChannels.send_alert`), registered on every Conveyor task queue."""
 
 
-def alert_id(job_id: str) -> str:
-    """The id of a job's failure alert: one per job, whoever starts it."""
-    return f"alert-{job_id}"
+def alert_id(job_id: str, run_id: str | None) -> str:
+    """The id of the failure alert of one run of a job: one per run, whoever starts it. Per run, not per job: a
+    job retried by an operator (`conveyor retry`: a new run under the same job id) that fails again is announced
+    again. (The SDK types a run id as optional; a server with standalone activities always gives one.)"""
+    return f"alert-{job_id}-{run_id}" if run_id else f"alert-{job_id}"
 
 
 def failed_query(activity_types: list[str], window: FailureWindow) -> str:
@@ -61,7 +67,7 @@ async def announce(
         await client.start_activity(
             ALERT_ACTIVITY,
             alert,
-            id=alert_id(alert.job_id),
+            id=alert_id(alert.job_id, alert.run_id),
             task_queue=task_queue,
             start_to_close_timeout=attempt_timeout,
             retry_policy=retry_policy,
@@ -98,17 +104,29 @@ async def alert_of(client: Client, job: ActivityExecution, kind: str) -> JobAler
     handle = client.get_activity_handle(job.activity_id, run_id=job.activity_run_id)
     desc = await handle.describe(include_outcome=True, include_last_failure=True)
     failure = await desc.outcome_failure() or await desc.last_failure()
-    if isinstance(failure, ApplicationError):
-        failure_type, message = failure.type or "ApplicationError", failure.message
-    elif isinstance(failure, TimeoutError):
-        failure_type, message = "TimedOut", f"{failure.type.name.lower() if failure.type else 'attempt'} time-out"
-    elif failure is not None:
-        failure_type, message = type(failure).__name__, str(failure)
+    if failure is not None:
+        failure_type, message = failure_named(failure)
     else:  # timed out before any attempt failed (e.g. schedule-to-close)
         failure_type, message = job.status.name.title().replace("_", ""), "no attempt completed"
     return JobAlert(
-        kind=kind, job_id=job.activity_id, failure_type=failure_type, message=message, attempts=desc.attempt
+        kind=kind,
+        job_id=job.activity_id,
+        failure_type=failure_type,
+        message=message,
+        attempts=desc.attempt,
+        shape=Shape.ACTIVITY,
+        run_id=job.activity_run_id,
     )
+
+
+def failure_named(error: BaseException) -> tuple[str, str]:
+    """The failure type and message an alert names for `error`, as the watcher reads it from the server or a
+    job's last attempt raises it: an application error's own type, a time-out as `TimedOut`, else its class."""
+    if isinstance(error, ApplicationError):
+        return error.type or "ApplicationError", error.message
+    if isinstance(error, TimeoutError):
+        return "TimedOut", f"{error.type.name.lower() if error.type else 'attempt'} time-out"
+    return type(error).__name__, str(error)
 
 
 class FailureWatch:
@@ -131,7 +149,7 @@ class FailureWatch:
         if not self.kinds:
             return report
         async for job in self.client.list_activities(failed_query(sorted(self.kinds), window)):
-            activity.heartbeat(job.activity_id)
+            beat(Progress(stage="alerting", done=len(report.alerted) + len(report.already_alerted), unit="jobs"))
             alert = await alert_of(self.client, job, self.kinds.get(job.activity_type, job.activity_type))
             if await announce(self.client, alert, job.task_queue, self.alert_timeout, self.alert_policy):
                 report.alerted.append(job.activity_id)

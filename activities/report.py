@@ -27,6 +27,7 @@ from temporalio.client import Client
 
 import activities.reports.builtin  # noqa: F401  (registers the built-in reports: jobs-summary, csv-file)
 from activities.data_files import reading_under
+from activities.liveness import beat
 from activities.reports.registry import REPORTS, Report, ReportContext, Row
 from activities.reports.tables import open_table
 from activities.storage import Storage
@@ -56,6 +57,7 @@ class ReportActivities:
         concurrency: int = 2,
         client: Client | None = None,
         workflow_types: list[str] | None = None,
+        activity_types: list[str] | None = None,
         heartbeat_seconds: float = 1.0,
     ) -> None:
         self.storage = storage
@@ -64,6 +66,7 @@ class ReportActivities:
         self.attach_max_bytes = attach_max_bytes
         self.client = client
         self.workflow_types = workflow_types or []
+        self.activity_types = activity_types or []
         self.heartbeat_seconds = heartbeat_seconds
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="report")
 
@@ -113,18 +116,19 @@ class ReportActivities:
         """(rows, pages) once the pool thread has written `path`; heartbeats progress until then."""
         loop = asyncio.get_running_loop()
         ctx = ReportContext(
-            progress=Progress(done=0),
+            progress=Progress(stage="rendering", unit="rows"),
             cancelled=threading.Event(),
             client=self.client,
             loop=loop,
             workflow_types=self.workflow_types,
+            activity_types=self.activity_types,
         )
         render = loop.run_in_executor(
             self.pool, self._render, report, report.params.model_validate(params), fmt, path, ctx
         )
         try:
             while True:
-                activity.heartbeat(ctx.progress.model_copy())
+                beat(ctx.progress.model_copy())
                 done, _ = await asyncio.wait({render}, timeout=self.heartbeat_seconds)
                 if done:
                     return render.result()

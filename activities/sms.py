@@ -14,11 +14,15 @@ from typing import Any
 
 from temporalio import activity
 
-from activities.job_input import job_input, running_job_id
 from activities.liveness import alive
 from activities.sms_providers import SmsProvider
 from contracts.errors import TYPED_FAILURES, as_application_error
+from contracts.inputs import any_inputs, decode
+from contracts.progress import Progress
 from contracts.sms import SendSmsInput, SmsJob, SmsResult, parts
+
+SENDING = Progress(stage="sending")
+"""What a slow text heartbeats (waiting its turn under the rate limit, or for the provider)."""
 
 
 class Pacer:
@@ -54,11 +58,12 @@ class SmsActivities:
         return await self.provider.send(job_id, job)
 
     @activity.defn(name="sms")
-    async def sms(self, *args: Any) -> SmsResult:
+    @any_inputs
+    async def sms(self, *raw: Any) -> SmsResult:
         """The SMS job itself, run as a standalone activity: its one input is an `SmsJob` as JSON, its id the job
         id. Failures are raised typed: see `contracts.errors`."""
         try:
-            return await self.send(running_job_id(), job_input(args, SmsJob))
+            return await self.send(activity.info().activity_id, decode(raw, SmsJob))
         except TYPED_FAILURES as e:  # input errors fail at once as InvalidJob; outages are retried
             raise as_application_error(e) from None
 
@@ -72,6 +77,6 @@ class SmsActivities:
 
     async def send(self, job_id: str, job: SmsJob) -> SmsResult:
         """Send `job` as job `job_id` (providers that deduplicate use it)."""
-        async with alive():
+        async with alive(lambda: SENDING):
             message_id = await self.deliver(job_id, job)
         return SmsResult(message_id=message_id, to=job.to, parts=parts(job.body), provider=self.provider.name)

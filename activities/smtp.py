@@ -3,8 +3,8 @@
 The rule, from RFC 5321: a 5xx reply is permanent (the server will say the same next time), a 4xx reply, a refused
 connection or a time-out is transient. Error texts carry the server's reply, never credentials.
 
-One email job sends over a new connection (`send`); a broadcast sends thousands over a few reused ones
-(`SmtpPool`): ~186 messages/s with a connection per message, ~440/s over 10 reused connections (measured here).
+Email jobs and broadcasts send over a few reused connections (`SmtpPool`): ~186 messages/s with a connection per
+message, ~440/s over 10 reused connections (measured here). Alerts, rare, take a new connection each (`send`).
 """
 
 from __future__ import annotations
@@ -88,18 +88,20 @@ class SmtpPool:
         self._idle: list[aiosmtplib.SMTP] = []
 
     @contextlib.asynccontextmanager
-    async def connection(self) -> AsyncIterator[aiosmtplib.SMTP]:
-        """A connected client for the block's duration; waits while all `size` are in use."""
+    async def _connection(self, reuse: bool = True) -> AsyncIterator[tuple[aiosmtplib.SMTP, bool]]:
+        """A connected client for the block's duration, and whether it was reused (False: opened now, always so
+        unless `reuse`); waits while all `size` are in use."""
         async with self._slots:
             client = None
-            while self._idle and client is None:
+            while reuse and self._idle and client is None:
                 candidate = self._idle.pop()
                 client = candidate if candidate.is_connected else None
+            reused = client is not None
             if client is None:
                 client = aiosmtplib.SMTP(**connection_options(self.config))
                 await client.connect()
             try:
-                yield client
+                yield client, reused
             except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
                 self._idle.append(client)  # the server answered (and the envelope was reset): still usable
                 raise
@@ -119,10 +121,21 @@ class SmtpPool:
         return await self._transact(lambda client: client.sendmail(sender, recipients, message))
 
     async def _transact(self, send: Callable[[aiosmtplib.SMTP], Awaitable[Any]]) -> dict[str, str]:
-        """Run one mail transaction on a pooled connection; failures classified as `send` does."""
+        """Run one mail transaction on a pooled connection; failures classified as `send` does.
+
+        A server drops connections that sat idle (RFC 5321 allows it after 5 minutes), and the pool learns it only
+        when it speaks: a reused connection found closed is replaced by a new one for the same transaction, once,
+        instead of failing the job's attempt and waiting out its retry interval."""
+        reused = False
         try:
-            async with self.connection() as client:
-                refused, _ = await send(client)
+            try:
+                async with self._connection() as (client, reused):
+                    refused, _ = await send(client)
+            except aiosmtplib.SMTPServerDisconnected:
+                if not reused:
+                    raise
+                async with self._connection(reuse=False) as (client, _):
+                    refused, _ = await send(client)
         except (aiosmtplib.SMTPException, OSError) as e:
             raise classify(e) from None
         return refused_replies(refused)

@@ -1,4 +1,4 @@
-"""The broadcast job's request, progress and result: the JSON contract of the `Broadcast` workflow.
+"""The broadcast job's request, resume state and result: the JSON contract of the `Broadcast` workflow.
 
 A broadcast sends one message to every recipient of a source, rendered per recipient with their own variables:
 an email template, or an SMS text. An SMS goes to the recipient's `phone` variable when it has one (a CSV with
@@ -111,8 +111,9 @@ class RecipientFailure(BaseModel):
     reason: str
 
 
-class BroadcastProgress(BaseModel):
-    """How far a broadcast got; carried across continue-as-new so each run goes on where the last one stopped."""
+class BroadcastState(BaseModel):
+    """Where a broadcast is: carried across continue-as-new so each run goes on where the last one stopped. (What
+    `status` shows is its `contracts.progress.Progress`, made from this.)"""
 
     cursor: int = Field(0, description="Position in the source of the next recipient to send to.")
     sent: int = 0
@@ -141,7 +142,7 @@ class BroadcastJob(JobRequest):
     continue_every: int = Field(
         CONTINUE_EVERY, ge=1, description="Start a fresh run (continue-as-new) after this many."
     )
-    resume: BroadcastProgress | None = Field(None, description="Set by the workflow itself on continue-as-new.")
+    resume: BroadcastState | None = Field(None, description="Set by the workflow itself on continue-as-new.")
 
 
 class ListRecipientsInput(BaseModel):
@@ -175,8 +176,9 @@ class SendBatchInput(BaseModel):
     recipients: list[Recipient]
 
 
-class BatchProgress(BaseModel):
-    """A batch's heartbeat: who was sent to and who failed so far, so a retried attempt skips them."""
+class BatchOutcome(BaseModel):
+    """Who a batch sent to and who failed: its result, and, so far, the resume state its heartbeats carry (after
+    its progress: see `activities.liveness`), so a retried attempt skips them."""
 
     sent: list[str] = Field(default_factory=list)
     failures: list[RecipientFailure] = Field(default_factory=list)

@@ -77,6 +77,9 @@ class JobKind:
     events or schedules start."""
     prepare: Callable[[Any, Any], Any] = field(default=lambda settings, job: job)
     """The job completed from settings (defaults the producer left out), applied on every path that starts it."""
+    stage: str = "running"
+    """What a running job of an activity-shaped kind is doing, as `status` shows it (`sending`): the same words as
+    its workflow shape's `status` query, so both shapes read alike. Workflows name their own stages."""
     earlier_types: tuple[str, ...] = ()
     """Workflow types that ran this kind before (e.g. `SendEmail`, before email became an activity): jobs of those
     types still in flight or in retention are shown as this kind, and an activity-shaped kind runs as the first of
@@ -118,6 +121,7 @@ BUILT_IN: tuple[JobKind, ...] = (
         name="email",
         runs_as="email",
         shape=Shape.ACTIVITY,
+        stage="sending",
         earlier_types=("SendEmail",),
         request=EmailJob,
         result=EmailResult,
@@ -128,6 +132,7 @@ BUILT_IN: tuple[JobKind, ...] = (
         name="sms",
         runs_as="sms",
         shape=Shape.ACTIVITY,
+        stage="sending",
         earlier_types=("SendSms",),
         request=SmsJob,
         result=SmsResult,

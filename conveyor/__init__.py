@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from contracts.email import EmailJob, EmailResult
+    from contracts.progress import Progress
     from contracts.report import ReportJob, ReportResult
     from contracts.sms import SmsJob, SmsResult
     from contracts.states import JobState
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "EmailJob": "contracts.email",
     "EmailResult": "contracts.email",
+    "Progress": "contracts.progress",
     "ReportJob": "contracts.report",
     "ReportResult": "contracts.report",
     "SmsJob": "contracts.sms",
@@ -61,6 +63,7 @@ __all__ = [
     "JobStatus",
     "JobTimeout",
     "Jobs",
+    "Progress",
     "ReportJob",
     "ReportResult",
     "Settings",

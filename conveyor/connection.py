@@ -11,11 +11,16 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
-from temporalio.service import TLSConfig
+from temporalio.service import RPCStatusCode, TLSConfig
 
 from conveyor.errors import TemporalUnavailable
 from conveyor.settings import Settings
 from conveyor.telemetry import tracing_interceptors
+
+WITHOUT_STANDALONE_ACTIVITIES = (RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.FAILED_PRECONDITION)
+"""How a server without standalone activities answers their calls: UNIMPLEMENTED before 1.31 (and from the
+time-skipping test server), FAILED_PRECONDITION with them turned off. Jobs of the activity shape then run as
+workflows (`Jobs.standalone_activities`); any other refusal is an error of its own."""
 
 
 def read_pem(path: Path | None, setting: str) -> bytes | None:

@@ -371,7 +371,10 @@ async def retry(client: Client, namespace: str, job_id: str, shape: Shape) -> st
         return await _retry_activity(client, job_id)
     handle = client.get_workflow_handle(job_id)
     desc = await handle.describe()
-    state = WORKFLOW_STATE.get(desc.status, JobState.RUNNING) if desc.status else JobState.RUNNING
+    if desc.status in (None, WorkflowExecutionStatus.RUNNING):
+        state = open_workflow_state(desc)  # named as `status` names it: scheduled, queued, running, retrying
+    else:
+        state = WORKFLOW_STATE.get(desc.status, JobState.RUNNING)
     if state not in RETRYABLE:
         raise JobStateError(f"job {job_id} is {state.value}: only failed, terminated or timed-out jobs are retried")
     reset_point = None

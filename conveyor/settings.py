@@ -83,7 +83,12 @@ class Settings(BaseSettings):
         Path("templates"), description="Your email templates; each overrides a built-in of the same name."
     )
 
-    smtp_pool_size: int = Field(10, ge=1, description="SMTP connections a worker reuses for broadcasts.")
+    smtp_pool_size: int = Field(
+        10,
+        ge=1,
+        description="SMTP connections a worker keeps open and reuses: up to this many for email jobs, as many again "
+        "for broadcasts.",
+    )
 
     # Templates come from producers: what one render may cost (see `activities.sandbox`)
     render_timeout_seconds: float = Field(
@@ -153,9 +158,10 @@ class Settings(BaseSettings):
         FOLLOW_UP_AFTER, description="Welcome flow: follow up unless user.activated came within this (e.g. P3D)."
     )
     standalone_activities: bool | None = Field(
-        False,
-        description="Run single-step kinds (email, SMS) as standalone activities: true, false (as workflows), or "
-        "unset to ask the server once (servers before 1.31 and the time-skipping test server have none).",
+        None,
+        description="Run single-step kinds (email, SMS) as standalone activities. Unset (the default): ask the "
+        "server once, and run them as workflows, with a warning, on one without them (before 1.31, turned off, the "
+        "time-skipping test server); true: always (a server without them refuses the jobs); false: as workflows.",
     )
     stats_window: timedelta = Field(
         timedelta(hours=24), gt=timedelta(0), description="`stats` counts jobs that closed within this (e.g. PT24H)."

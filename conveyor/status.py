@@ -30,7 +30,7 @@ from temporalio.client import PendingActivityState as ActivityRunState
 from temporalio.service import RPCError
 
 from contracts.kinds import JobKind, Shape, kind_of
-from contracts.progress import Progress
+from contracts.progress import STATUS_QUERY, Progress
 from contracts.states import JobState
 
 WORKFLOW_STATE = {
@@ -72,9 +72,14 @@ class JobStatus(BaseModel):
     """Attempts of the job's current (or last) step; more than 1 means it was retried."""
     failure: Failure | None = None
     stage: str | None = None
+    """What the job is doing (`rendering`, `sending`, `waiting for user.activated`), or `done`."""
     progress: int | None = None
+    """How far the job is, 0-100 (None while it cannot tell)."""
     detail: str | None = None
-    """What a long step last reported, e.g. `40,000/100,000 rows`."""
+    """What it counts or waits for, e.g. `40,000/100,000 rows`, `421/1,000 recipients (1 failed)`."""
+    reported: Progress | None = None
+    """What the job last reported, as it reported it (its workflow's `status` query, with the counts of the step
+    it runs; or an activity-shaped job's heartbeat): `stage`, `progress` and `detail` are read from it."""
     result: dict[str, Any] | None = None
     created_at: datetime
     starts_at: datetime | None = None
@@ -110,14 +115,34 @@ def kind_name(kind: JobKind | None) -> str:
 
 
 def progress_of(payloads: Any) -> Progress | None:
-    """The `Progress` a step last heartbeated, if it heartbeated one (a broadcast batch heartbeats its resume
-    state instead, and a send only a keep-alive)."""
+    """The `Progress` an activity last heartbeated: always its first detail (`activities.liveness.beat`). None
+    when it heartbeated nothing, or a first detail that is no progress (a heartbeat from before the one progress
+    model: a broadcast batch's recipients then, shown without detail rather than failing the status)."""
     if not payloads:
         return None
     try:
         return Progress.model_validate_json(payloads[0].data)
     except ValueError:
         return None
+
+
+def answered(value: Any) -> Progress | None:
+    """The `Progress` a workflow answered to the `status` query. An answer from a worker before the one progress
+    model reads as far as its fields match: stage, percent and detail (a broadcast's counts were in its detail)."""
+    try:
+        return Progress.model_validate(value)
+    except ValueError:
+        return None
+
+
+def show(status: JobStatus, progress: Progress | None) -> None:
+    """Put what the job reported into `status`."""
+    if progress is None:
+        return
+    status.reported = progress
+    status.stage = progress.stage or status.stage
+    status.progress = progress.percent_done()
+    status.detail = progress.describe()
 
 
 async def workflow_status(handle: WorkflowHandle[Any, Any], ui_url: str, namespace: str) -> JobStatus:
@@ -164,21 +189,18 @@ async def _open_workflow(
 ) -> None:
     if status.state is JobState.SCHEDULED:
         return
-    heartbeat: Progress | None = None
+    step: Progress | None = None
     for activity in desc.raw_description.pending_activities:
         status.attempts = max(status.attempts, activity.attempt)
         if activity.HasField("last_failure") and activity.last_failure.message:
             status.failure = failure_of(activity.last_failure)
-        heartbeat = progress_of(activity.heartbeat_details.payloads) or heartbeat
+        heartbeat = progress_of(activity.heartbeat_details.payloads)
+        step = heartbeat if heartbeat is not None and heartbeat.unit is not None else step
     try:
-        progress = await handle.query("status", rpc_timeout=timedelta(seconds=2))
-        status.stage, status.progress = progress.get("stage"), progress.get("percent")
-        status.detail = progress.get("detail")  # e.g. a broadcast's `420 sent, 1 failed, 579 remaining`
+        job = answered(await handle.query(STATUS_QUERY, rpc_timeout=timedelta(seconds=2)))
     except (RPCError, TimeoutError, WorkflowQueryFailedError):
-        pass  # no worker has picked the job up yet, so nobody can answer the query
-    if heartbeat is not None:  # the activity knows better than the workflow how far it is
-        status.detail = heartbeat.describe()
-        status.progress = heartbeat.percent if heartbeat.percent is not None else status.progress
+        job = None  # no worker has picked the job up yet, so nobody can answer the query
+    show(status, job.with_step(step) if job is not None else step)
 
 
 async def _closed_workflow(handle: WorkflowHandle[Any, Any], status: JobStatus) -> None:
@@ -219,8 +241,8 @@ def activity_state(desc: ActivityExecutionDescription) -> JobState:
         return ACTIVITY_STATE[desc.status]
     if desc.execution_time and desc.execution_time > datetime.now(UTC) and desc.attempt <= 1:
         return JobState.SCHEDULED
-    if desc.run_state == ActivityRunState.STARTED:
-        return JobState.RUNNING
+    if desc.run_state in (ActivityRunState.STARTED, ActivityRunState.CANCEL_REQUESTED):
+        return JobState.RUNNING  # until its worker hears of the cancellation (at its next heartbeat)
     info = desc.raw_info
     if desc.attempt > 1 or (info.HasField("last_failure") and info.last_failure.message):
         return JobState.RETRYING
@@ -258,7 +280,8 @@ async def activity_status(handle: ActivityHandle[Any], ui_url: str, namespace: s
     elif state is JobState.TIMED_OUT and status.failure is None:
         status.failure = Failure(type="ActivityTimeout", message="the job's last attempt timed out")
     elif state.open:
+        if state in (JobState.RUNNING, JobState.RETRYING) and kind is not None:
+            status.stage = kind.stage
         heartbeat = progress_of(info.heartbeat_details.payloads) if info.HasField("heartbeat_details") else None
-        if heartbeat is not None:
-            status.detail, status.progress = heartbeat.describe(), heartbeat.percent
+        show(status, heartbeat)
     return status

@@ -16,6 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from contracts.config import SmtpTls
+from contracts.kinds import Shape
 from conveyor import Jobs, Settings, search_attributes
 from conveyor.dev.stack import SINGLE_PARTITION
 from tests import properties
@@ -144,9 +145,20 @@ def settings_for(env: WorkflowEnvironment, smtp: SmtpServer, tmp: Path, **overri
 
 
 @pytest.fixture
-def settings(temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path) -> Settings:
-    """Settings for the dev server and the test SMTP server."""
-    return settings_for(temporal_env, smtp_server, tmp_path)
+def shape() -> Shape | None:
+    """The shape email and SMS jobs run in: None asks the server, as by default (the dev server runs standalone
+    activities). A test of what both shapes must do parametrizes it: `@pytest.mark.parametrize("shape", Shape)`
+    (the worker hosts both; only the producer chooses)."""
+    return None
+
+
+@pytest.fixture
+def settings(
+    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, shape: Shape | None
+) -> Settings:
+    """Settings for the dev server and the test SMTP server, producing email and SMS jobs in `shape`."""
+    standalone = None if shape is None else shape is Shape.ACTIVITY
+    return settings_for(temporal_env, smtp_server, tmp_path, standalone_activities=standalone)
 
 
 @pytest.fixture

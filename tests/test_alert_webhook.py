@@ -23,7 +23,9 @@ SECRET = "T000/B000/alert-secret-token"
     ],
 )
 async def test_undeliverable_webhook_alert_names_no_url(url: str) -> None:
-    channels = AlertChannels(SmtpConfig(host="127.0.0.1", port=1), "x@example.com", None, SecretStr(url), str)
+    channels = AlertChannels(
+        SmtpConfig(host="127.0.0.1", port=1), "x@example.com", None, SecretStr(url), lambda alert: alert.job_id
+    )
     alert = JobAlert(kind="email", job_id="email-1", failure_type="RecipientRejected", message="550")
     with pytest.raises(ApplicationError) as raised:
         await ActivityEnvironment().run(channels.send_alert, alert)

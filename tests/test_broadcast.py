@@ -12,6 +12,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from activities.broadcast import recipient_key
+from contracts.progress import STATUS_QUERY, Progress
 from conveyor import Jobs, Settings
 from tests.cli import start_worker, stop_worker
 from tests.smtp_server import SmtpServer
@@ -80,10 +81,10 @@ async def test_killed_worker_mid_broadcast_still_reaches_each_recipient_once(
             return len(delivered(smtp_server, addresses))
 
         await eventually(sent_so_far, lambda n: n >= 200, timeout=60)
-        status = await handle.workflow.query("status")
-        assert status["stage"] == "sending" and status["sent"] + status["failed"] + status["remaining"] == 1000
+        status = await handle.workflow.query(STATUS_QUERY, result_type=Progress)
+        assert status.stage == "sending" and status.total == 1000 and status.unit == "recipients"
         shown = await jobs.status(handle.id)
-        assert shown.detail is not None and re.fullmatch(r"\d+ sent, 0 failed, \d+ remaining", shown.detail)
+        assert shown.detail is not None and re.fullmatch(r"\d+/1,000 recipients", shown.detail)
         await stop_worker(worker, kill=True)
         sent_before_restart = len(delivered(smtp_server, addresses))
         assert sent_before_restart < 1000, "the kill came mid-broadcast"

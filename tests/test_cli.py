@@ -27,7 +27,8 @@ async def test_send_status_wait(jobs: Jobs, settings: Settings, smtp_server: Smt
     assert shown.code == 0, shown.err
     status = json.loads(shown.out)
     assert status["state"] == "completed" and status["attempts"] == 1 and status["kind"] == "email"
-    assert status["ui_url"].endswith(f"/namespaces/default/workflows/{job_id}")
+    assert status["shape"] == "activity", "the dev server runs standalone activities: email's default shape"
+    assert status["ui_url"].endswith(f"/namespaces/default/activities/{job_id}/{status['run_id']}/details")
 
     readable = await conveyor(settings, "status", job_id)
     assert "completed" in readable.out and "attempts   1" in readable.out

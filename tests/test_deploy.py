@@ -166,10 +166,11 @@ def test_prometheus_scrapes_every_worker_service() -> None:
 async def test_dashboard_queries_metrics_the_worker_exports(
     temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer
 ) -> None:
-    """Run real jobs (one sent, one failed) on a worker with the SDK's Prometheus exporter, then check that every
-    metric the dashboard queries is in what the exporter serves."""
+    """Run real jobs of both shapes (one sent as a standalone activity, one failed as a workflow) on a worker with
+    the SDK's Prometheus exporter, then check that every metric the dashboard queries is in what it serves."""
     dashboard = json.loads((ROOT / "deploy" / "grafana" / "dashboards" / "conveyor.json").read_text())
-    queried = {m for p in dashboard["panels"] for t in p["targets"] for m in re.findall(r"temporal_\w+", t["expr"])}
+    expressions = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    queried = {m for e in expressions for m in re.findall(r"(?:temporal|conveyor)_\w+", e)}
     port = free_port()
     runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}")))
     client = await Client.connect(
@@ -177,15 +178,16 @@ async def test_dashboard_queries_metrics_the_worker_exports(
     )
     smtp_server.fail("metrics-gone@example.com", 550)
     async with running(build_workers(client, settings)):
-        jobs = Jobs(client, settings)
+        jobs = Jobs(client, settings.model_copy(update={"standalone_activities": True}))
         sent = await jobs.email(EmailJob(to=["metrics-ok@example.com"], subject="s", text="t"))
         await sent.result()
-        failed = await jobs.email(EmailJob(to=["metrics-gone@example.com"], subject="s", text="t"))
+        workflows = Jobs(client, settings.model_copy(update={"standalone_activities": False}))
+        failed = await workflows.email(EmailJob(to=["metrics-gone@example.com"], subject="s", text="t"))
         with pytest.raises(JobFailed):
             await failed.result()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:  # noqa: ASYNC210
             exported = {line.split("{")[0].split(" ")[0] for line in response.read().decode().splitlines()}
-    assert queried, "the dashboard queries no metric"
+    assert {"conveyor_jobs_succeeded", "conveyor_jobs_failed"} <= queried, "job counts of both shapes, by kind"
     assert queried <= exported, f"not exported by the SDK: {queried - exported}"
 
 

@@ -70,15 +70,22 @@ async def test_ready_setup_is_all_green_and_exits_0(settings: Settings, tmp_path
     assert "none configured" in alerts
 
 
-async def test_server_without_standalone_activities_is_red_and_says_what_to_run(
+async def test_server_without_standalone_activities_is_a_warning_and_says_what_to_run(
     time_env: WorkflowEnvironment, settings: Settings
 ) -> None:
     """The time-skipping test server answers workflow calls but not standalone-activity ones (UNIMPLEMENTED), as
-    a Temporal server older than 1.31 does."""
+    a Temporal server older than 1.31 does: email and SMS then run as workflows, so the doctor warns (and exits
+    0), unless CONVEYOR_STANDALONE_ACTIVITIES=true insists on them, which fails."""
     address = time_env.client.service_client.config.target_host
-    result = await check("Standalone activities", settings, temporal_address=address)
-    assert not result.ok and "not supported by the server at " + address in result.detail
-    assert result.fix is not None and "1.31+" in result.fix
+    for asked, red in [(None, False), (False, False), (True, True)]:
+        result = await check("Standalone activities", settings, temporal_address=address, standalone_activities=asked)
+        assert result.ok is not red and result.warning is not red, asked
+        assert "not supported by the server at " + address in result.detail
+        assert result.fix is not None and "1.31+" in result.fix
+    assert "CONVEYOR_STANDALONE_ACTIVITIES=false" in (result.fix or ""), "the way out when the setting insists"
+    warned = Result("Standalone activities", True, "not supported: email and SMS jobs run as workflows", "upgrade",
+                    warning=True)  # fmt: skip
+    assert warned.line().startswith("! Standalone activities") and warned.line().endswith("-> fix: upgrade")
 
 
 async def test_wrong_smtp_password_is_named_but_never_printed(settings: Settings) -> None:

@@ -21,17 +21,23 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.alerts import JobAlert
-from activities.failure_watch import FailureWatch, alert_id, announce, is_last_attempt
+from activities.failure_watch import FailureWatch, announce, is_last_attempt
 from contracts.failure_watch import FailureWatchInput, FailureWatchReport
-from conveyor import Settings
+from conveyor import EmailJob, JobFailed, Jobs, Settings
 from tests.conftest import settings_for
+from tests.readback import alert_for
 from tests.smtp_server import SmtpServer
 from tests.waiting import eventually
 from tests.webhook import Webhook
-from worker.build import WORKFLOW_RUNNER, alert_channels, failure_watch
+from worker.build import WORKFLOW_RUNNER, alert_channels, build_workers, failure_watch
 from worker.run import running
 from workflows.failure_watcher import FailureWatcher
 from workflows.policies import POLICIES
+
+
+def note(to: str) -> EmailJob:
+    return EmailJob(to=[to], subject="Note", text="hello")
+
 
 QUICK = RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_interval=timedelta(milliseconds=200))
 
@@ -58,7 +64,7 @@ class TrivialJobs:
             info = activity.info()
             alert = JobAlert(
                 kind="test", job_id=info.activity_id, failure_type="SmtpUnavailable", message="try again",
-                attempts=info.attempt,
+                attempts=info.attempt, run_id=info.activity_run_id,
             )  # fmt: skip
             row = POLICIES["alert"]
             await announce(self.client, alert, info.task_queue, row.attempt_timeout, row.retry_policy())
@@ -77,12 +83,13 @@ async def failed_job(
     queue: str,
     timeout: timedelta = timedelta(seconds=10),
     retry_policy: RetryPolicy = QUICK,
+    job: Any = "x",
 ) -> None:
-    """Start a trivial job with no search attributes (as `temporal activity start` or the UI's re-run does);
-    wait for it to fail."""
+    """Start a job (a trivial one, unless `job` is given) with no search attributes (as `temporal activity start`
+    or the UI's re-run does); wait for it to fail."""
     handle = await client.start_activity(
         activity_type,
-        "x",
+        job,
         id=job_id,
         task_queue=queue,
         start_to_close_timeout=timeout,
@@ -152,8 +159,53 @@ async def test_every_final_failure_is_alerted_once(
         "a time-out runs none of the job's code: only the watcher sees it"
     )
     assert by_job[flaky]["attempts"] == 2
-    described = await client.get_activity_handle(alert_id(stuck)).describe()
+    described = await (await alert_for(client, stuck)).describe()
     assert described.activity_type == "send_alert"
+
+
+async def test_a_job_that_knows_its_last_attempt_alerts_itself_and_the_watcher_sends_nothing_more(
+    temporal_env: WorkflowEnvironment, watched: Settings, smtp_server: SmtpServer, webhook: Webhook
+) -> None:
+    """Real email jobs on a real worker (its interceptor, `worker.last_attempt`): a refused one (permanent: its
+    first attempt is its last) and one whose attempts run out (a producer's own policy of 2 attempts) alert at
+    once, with no watcher running; one that succeeds on its retry alerts nobody. The watcher's scan afterwards
+    finds both alerted already."""
+    client = temporal_env.client
+    gone, down, once = (f"{name}-{uuid.uuid4().hex[:8]}@example.com" for name in ("gone", "down", "once"))
+    smtp_server.fail(gone, 550)
+    smtp_server.fail(down, 451, times=1000)
+    smtp_server.fail(once, 451, times=1)
+    settings = watched.model_copy(update={"standalone_activities": True})
+    jobs = Jobs(client, settings)
+    async with running(build_workers(client, settings)):
+        refused, recovered = await jobs.email(note(gone)), await jobs.email(note(once))
+        ran_out = f"email-{uuid.uuid4().hex}"
+        row = POLICIES["email"]
+        await failed_job(client, "email", ran_out, settings.task_queue, row.attempt_timeout,
+                         dataclasses.replace(QUICK, maximum_attempts=2), job=note(down))  # fmt: skip
+        with pytest.raises(JobFailed):
+            await refused.result()
+        await recovered.result()
+
+        async def alerts() -> dict[str, dict[str, Any]]:
+            return {p["job_id"]: p for p in webhook.posts if p["job_id"] in (refused.id, ran_out, recovered.id)}
+
+        posts = await eventually(alerts, lambda p: len(p) >= 2)
+        report = await watch(client, settings, settings.task_queue)
+        assert set(posts) == {refused.id, ran_out}, "a job that recovered on its retry is not announced"
+        assert posts[refused.id]["failure_type"] == "RecipientRejected" and posts[refused.id]["attempts"] == 1
+        assert posts[ran_out]["failure_type"] == "SmtpUnavailable" and posts[ran_out]["attempts"] == 2
+        assert report.alerted == [] and set(report.already_alerted) == {refused.id, ran_out}
+
+        await jobs.retry(refused.id)  # the operator retries it; still refused: its new run is announced too
+        with pytest.raises(JobFailed):
+            await jobs.result(refused.id)
+
+        async def refused_alerts() -> list[dict[str, Any]]:
+            return [p for p in webhook.posts if p["job_id"] == refused.id]
+
+        again = await eventually(refused_alerts, lambda p: len(p) == 2)
+    assert [p["failure_type"] for p in again] == ["RecipientRejected"] * 2
 
 
 def test_the_worker_watches_every_activity_shaped_kind(temporal_env: WorkflowEnvironment) -> None:

@@ -16,7 +16,7 @@ from conveyor.errors import InvalidJobError
 from conveyor.operations import list_jobs
 from tests.api_server import ApiThread
 from tests.cli import conveyor
-from tests.started import sentinel
+from tests.started import sentinel, terminate
 
 KEY_REFUSED = "invalid request: query.key: String should match pattern"
 RECIPIENT_REFUSED = "recipient must be printable text"
@@ -57,7 +57,7 @@ async def test_quotes_backslashes_and_other_scripts_are_searched_not_refused(
             assert response.status_code == 200 and response.json() == [], (value, response.text)
         quoted = await http.get("/jobs", params={"recipient": '"ann"@example.com'})
     assert quoted.status_code == 422 and quoted.json()["detail"] == 'recipient must not contain "'
-    await temporal_env.client.get_workflow_handle(marker).terminate("sentinel")
+    await terminate(Jobs(temporal_env.client, settings), {marker})
 
 
 async def test_unsearchable_job_id_is_refused_over_http_and_in_python(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr, ValidationError
+from temporalio.client import ActivityFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -18,9 +19,11 @@ from activities.recipients import source
 from contracts.broadcast import BroadcastJob
 from contracts.email import EmailJob
 from contracts.errors import InvalidJob, as_application_error
+from contracts.kinds import Shape
 from contracts.report import ReportJob
 from conveyor import JobFailed, Jobs
 from tests.conftest import settings_for
+from tests.readback import alert_for
 from tests.smtp_server import SmtpServer
 from worker.build import build_workers
 from worker.run import running
@@ -92,21 +95,31 @@ def test_input_errors_in_activities_are_permanent_invalid_job(error: Exception) 
     assert type(error).__name__ in failure.message
 
 
+@pytest.mark.parametrize("shape", Shape)
 async def test_failed_job_counts_its_own_attempts_not_its_alerts(
-    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, shape: Shape
 ) -> None:
     bad_hook = SecretStr("http://127.0.0.1:1/hook")  # refuses: the alert is tried 3 times, then given up
-    settings = settings_for(temporal_env, smtp_server, tmp_path, alert_webhook_url=bad_hook)
+    standalone = shape is Shape.ACTIVITY
+    settings = settings_for(
+        temporal_env, smtp_server, tmp_path, alert_webhook_url=bad_hook, standalone_activities=standalone
+    )
     jobs = Jobs(temporal_env.client, settings)
     async with running(build_workers(temporal_env.client, settings)):
         handle = await jobs.email({"to": ["a@example.com"], "template": "welcome"})  # no `name`: fails at once
         with pytest.raises(JobFailed):
             await asyncio.wait_for(handle.result(), 60)
-    history = [e async for e in handle.workflow.fetch_history_events()]
-    alert_attempts = [
-        e.activity_task_started_event_attributes.attempt
-        for e in history
-        if e.HasField("activity_task_started_event_attributes")
-    ]
+        if shape is Shape.WORKFLOW:  # the alert is the workflow's last step
+            history = [e async for e in handle.workflow.fetch_history_events()]
+            alert_attempts = [
+                e.activity_task_started_event_attributes.attempt
+                for e in history
+                if e.HasField("activity_task_started_event_attributes")
+            ]
+        else:  # the alert is a standalone activity of its own, started by the job's last attempt
+            alert = await alert_for(temporal_env.client, handle.id)
+            with pytest.raises(ActivityFailureError):
+                await alert.result()
+            alert_attempts = [(await alert.describe()).attempt]
     assert alert_attempts[-1] == 3, "the alert was retried (else this test shows nothing)"
     assert (await jobs.status(handle.id)).attempts == 1

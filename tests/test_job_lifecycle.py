@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.kinds import Shape
 from conveyor import EmailJob, JobFailed, Jobs, JobState, ReportJob, Settings
 from tests.phones import unique_phone
 from tests.smtp_server import SmtpServer
@@ -101,20 +102,25 @@ async def test_email_fails_after_its_policys_attempts(time_jobs: Jobs, smtp_serv
     assert smtp_server.attempts(to) == POLICIES["email"].max_attempts
 
 
-async def test_running_job_is_cancelled(jobs: Jobs, smtp_server: SmtpServer) -> None:
+@pytest.mark.parametrize("shape", Shape)
+async def test_running_job_is_cancelled(jobs: Jobs, smtp_server: SmtpServer, shape: Shape) -> None:
     to = address("cancel-me")
     job_id = await held_send(jobs, smtp_server, to)
-    assert (await jobs.status(job_id)).state is JobState.RUNNING
+    running = await jobs.status(job_id)
+    assert running.state is JobState.RUNNING and running.shape is shape
     await jobs.cancel(job_id)
     status = await eventually(lambda: jobs.status(job_id), lambda s: s.state is not JobState.RUNNING, timeout=30)
     smtp_server.handler.holds[to].set()
     assert status.state is JobState.CANCELLED
 
 
-async def test_terminated_job_is_retried_and_delivered_once(jobs: Jobs, smtp_server: SmtpServer) -> None:
+@pytest.mark.parametrize("shape", Shape)
+async def test_terminated_job_is_retried_and_delivered_once(jobs: Jobs, smtp_server: SmtpServer, shape: Shape) -> None:
     to = address("terminated")
     job_id = await held_send(jobs, smtp_server, to)
-    await jobs.client.get_workflow_handle(job_id).terminate("operator stopped it")
+    job = await jobs.locate(job_id)
+    assert job.shape is shape
+    await job.execution.terminate(reason="operator stopped it")
     assert (await jobs.status(job_id)).state is JobState.TERMINATED
     # Terminating a job does not reach into a send already under way: released, it still finishes.
     smtp_server.handler.holds[to].set()

@@ -78,3 +78,52 @@ async def test_every_malformed_start_fails_at_once_as_invalid_job(
         await asyncio.wait_for(jobs.result(job_id), timeout=20)
     assert failed.value.type == "InvalidJob"
     assert time.monotonic() - started < 10  # failed at once, not after a retry loop
+
+
+async def start_activity_by_cli(settings: Settings, kind: str, *input_args: str, queue: str | None = None) -> str:
+    """`temporal activity start` of a job of an activity-shaped kind, as a non-Python producer does it (with the
+    start-to-close time-out the server requires, and nothing of Conveyor's policy)."""
+    job_id = f"{kind}-{uuid.uuid4().hex}"
+    ran = await run(
+        str(TEMPORAL), "activity", "start", "--address", settings.temporal_address,
+        "--type", kind, "--task-queue", queue or settings.task_queue, "--activity-id", job_id,
+        "--start-to-close-timeout", "1m", *input_args,
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    return job_id
+
+
+async def test_temporal_activity_start_json_is_an_email_job_like_any_other(
+    jobs: Jobs, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    payload = {"to": ["json-bo@example.com"], "template": "welcome", "context": {"name": "Bo"}}
+    job_id = await start_activity_by_cli(settings, "email", "--input", json.dumps(payload))
+    result = await jobs.result(job_id)
+    assert result.accepted == ["json-bo@example.com"]
+    [msg] = smtp_server.to("json-bo@example.com")
+    assert msg["Message-ID"] == f"<{job_id}@conveyor.test>" and msg["Subject"] == "Welcome to Conveyor, Bo!"
+    status = await jobs.status(job_id)
+    assert (status.kind, status.state.value, status.shape.value) == ("email", "completed", "activity")
+
+
+async def test_invalid_activity_json_fails_at_once_naming_the_field(jobs: Jobs, settings: Settings) -> None:
+    job_id = await start_activity_by_cli(
+        settings, "email", "--input", json.dumps({"to": ["not-an-address"], "template": "welcome"})
+    )
+    with pytest.raises(JobFailed) as failed:
+        await asyncio.wait_for(jobs.result(job_id), timeout=20)
+    assert failed.value.type == "InvalidJob" and "to.0" in failed.value.message
+    assert (await jobs.status(job_id)).attempts == 1, "not retried: the server's default policy would retry forever"
+
+
+@pytest.mark.parametrize("start", MALFORMED_STARTS)
+@pytest.mark.parametrize("kind", ["email", "sms"])
+async def test_every_malformed_activity_start_fails_at_once_as_invalid_job(
+    jobs: Jobs, settings: Settings, kind: str, start: str
+) -> None:
+    queue = settings.queues["sms"] if kind == "sms" else settings.task_queue
+    job_id = await start_activity_by_cli(settings, kind, *MALFORMED_STARTS[start], queue=queue)
+    with pytest.raises(JobFailed) as failed:
+        await asyncio.wait_for(jobs.result(job_id), timeout=20)
+    assert failed.value.type == "InvalidJob"
+    assert (await jobs.status(job_id)).attempts == 1

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.kinds import Shape
 from conveyor import EmailJob, JobFailed, Jobs, Settings, SmsJob
 from conveyor.connection import connect
 from conveyor.logs import formatter
@@ -25,6 +26,7 @@ from conveyor.ports import PortBusy
 from conveyor.settings import LogFormat
 from conveyor.telemetry import metrics_runtime
 from tests.api_server import KEY, ApiThread
+from tests.readback import record_of
 from tests.smtp_server import PASSWORD, SmtpServer, free_port
 from worker.build import build_workers
 from worker.run import running
@@ -46,8 +48,9 @@ def total(samples: dict[str, float], name: str, *labels: str) -> float:
     return sum(v for k, v in samples.items() if k.split("{")[0] == name and all(lb in k for lb in labels))
 
 
+@pytest.mark.parametrize("shape", Shape)
 async def test_metrics_endpoint_serves_sdk_and_conveyor_metrics_after_jobs(
-    settings: Settings, smtp_server: SmtpServer
+    settings: Settings, smtp_server: SmtpServer, shape: Shape
 ) -> None:
     settings = settings.model_copy(update={"metrics_port": free_port()})
     client = await connect(settings, metrics_runtime(settings))
@@ -68,7 +71,10 @@ async def test_metrics_endpoint_serves_sdk_and_conveyor_metrics_after_jobs(
     assert total(samples, "conveyor_send_latency_count", 'provider="smtp"', 'outcome="ok"', queue) == 1
     assert total(samples, "conveyor_send_latency_count", 'provider="smtp"', 'outcome="error"', queue) == 1
     assert total(samples, "conveyor_send_latency_count", 'provider="outbox"', 'outcome="ok"') == 1
-    assert total(samples, "temporal_workflow_completed") >= 2  # the SDK's own, on the same endpoint
+    # The SDK's own, on the same endpoint: the job's activity in either shape, its workflow in the workflow one.
+    step = 'activity_type="email"' if shape is Shape.ACTIVITY else 'activity_type="send_email"'
+    assert total(samples, "temporal_activity_execution_latency_count", step) == 2
+    assert total(samples, "temporal_workflow_completed", 'workflow_type="SendEmail"') == (shape is Shape.WORKFLOW)
 
 
 async def test_metrics_port_taken_is_one_line_naming_the_setting(settings: Settings) -> None:
@@ -103,12 +109,14 @@ def captured_logs() -> Iterator[dict[LogFormat, io.StringIO]]:
         root.setLevel(level)
 
 
+@pytest.mark.parametrize("shape", Shape)
 async def test_logs_name_the_job_and_never_hold_a_secret(
     temporal_env: WorkflowEnvironment,
     jobs: Jobs,
     api: ApiThread,
     smtp_server: SmtpServer,
     captured_logs: dict[LogFormat, io.StringIO],
+    shape: Shape,
 ) -> None:
     ok, gone = address("logged"), address("logged-gone")
     smtp_server.fail(gone, 550)
@@ -124,17 +132,23 @@ async def test_logs_name_the_job_and_never_hold_a_secret(
     text, lines = captured_logs[LogFormat.TEXT].getvalue(), captured_logs[LogFormat.JSON].getvalue().splitlines()
     entries = [json.loads(line) for line in lines]  # every line is one JSON object
     failed_job = [e for e in entries if e.get("job_id") == ids[1]]
-    assert failed_job, "the failed job's alert was logged with its job id"
+    assert failed_job, "the failed job was logged with its job id"
     assert {(e["kind"], e["attempt"]) for e in failed_job} == {("email", 1)}
     assert f"[job={ids[1]} kind=email attempt=1]" in text
-    histories = [(await (await jobs.locate(i)).workflow.fetch_history()).to_json() for i in ids]
+    assert {(await jobs.locate(i)).shape for i in ids} == {shape}
+    records = [await record_of(jobs, i) for i in ids]
     for secret in (PASSWORD, KEY):
         assert secret not in text and secret not in "\n".join(lines)
-        assert all(secret not in h for h in histories)
+        assert all(secret not in r for r in records)
 
 
+@pytest.mark.parametrize(
+    ("shape", "start", "run"),
+    [(Shape.ACTIVITY, "StartActivity:email", "RunActivity:email"),
+     (Shape.WORKFLOW, "StartWorkflow:SendEmail", "RunActivity:send_email")],
+)  # fmt: skip
 async def test_traces_link_the_producer_span_to_the_activity(
-    settings: Settings, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch, shape: Shape, start: str, run: str
 ) -> None:
     # The application's own tracer provider, exporting to memory (an OTLP collector is not a real part we can run
     # here); Conveyor uses it instead of its own because one is set.
@@ -148,7 +162,8 @@ async def test_traces_link_the_producer_span_to_the_activity(
         with provider.get_tracer("shop").start_as_current_span("checkout") as producer:
             handle = await Jobs(client, traced).email(EmailJob(to=[address("traced")], subject="s", text="t"))
         await handle.result()
+    assert handle.shape is shape
     spans = {s.name: s for s in exporter.get_finished_spans()}
-    assert spans["RunActivity:send_email"].context.trace_id == producer.get_span_context().trace_id
-    parent = spans["StartWorkflow:SendEmail"].parent
+    assert spans[run].context.trace_id == producer.get_span_context().trace_id
+    parent = spans[start].parent
     assert parent is not None and parent.span_id == producer.get_span_context().span_id

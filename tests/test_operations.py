@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from temporalio.client import ActivityFailureError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from contracts.kinds import Shape
 from conveyor import EmailJob, JobFailed, JobHandle, JobNotFound, Jobs, JobState, Settings
 from conveyor.client import BulkJob
 from conveyor.errors import InvalidJobError, JobStateError
 from conveyor.operations import JobStats
+from tests.readback import alert_for
 from tests.smtp_server import SmtpServer
 from tests.waiting import eventually
 from tests.webhook import Webhook
@@ -30,8 +35,9 @@ def note(to: str) -> EmailJob:
     return EmailJob(to=[to], subject="Note", text="hello")
 
 
+@pytest.mark.parametrize("shape", Shape)
 async def test_status_walks_queued_running_retrying_completed(
-    temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer
+    temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer, shape: Shape
 ) -> None:
     jobs = Jobs(temporal_env.client, settings)
     slow, flaky = address("slow"), address("flaky")
@@ -43,7 +49,8 @@ async def test_status_walks_queued_running_retrying_completed(
 
     async with running(build_workers(temporal_env.client, settings)):
         status = await eventually(lambda: jobs.status(held.id), lambda s: s.state is JobState.RUNNING)
-        assert status.stage == "sending" and status.progress == 10
+        assert status.stage == "sending" and status.shape is shape
+        assert status.progress == (10 if shape is Shape.WORKFLOW else None), "a workflow step's figure; no heartbeat"
         status = await eventually(lambda: jobs.status(retried.id), lambda s: s.state is JobState.RETRYING)
         assert status.attempts >= 1 and status.failure is not None and status.failure.type == "SmtpUnavailable"
         release.set()
@@ -69,9 +76,11 @@ async def test_retry_after_the_cause_is_fixed_delivers(jobs: Jobs, smtp_server: 
         await jobs.retry(handle.id)
 
 
-async def test_retry_of_running_or_unknown_job_is_refused(jobs: Jobs, smtp_server: SmtpServer) -> None:
+@pytest.mark.parametrize("shape", Shape)
+async def test_retry_of_open_or_unknown_job_is_refused(jobs: Jobs, smtp_server: SmtpServer, shape: Shape) -> None:
     handle = await jobs.email(note(address()), delay=timedelta(hours=1))
-    with pytest.raises(JobStateError, match="is running"):
+    assert handle.shape is shape
+    with pytest.raises(JobStateError, match="is scheduled: only failed"):
         await jobs.retry(handle.id)
     await jobs.cancel(handle.id)
     with pytest.raises(JobNotFound):
@@ -97,7 +106,8 @@ async def test_cancelled_job_ends_cancelled_without_alert(
 async def rejected_job(
     temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer, **overrides: object
 ) -> tuple[JobHandle, JobFailed]:
-    """An email to a mailbox that refuses it (550), run to its end by a worker with `overrides` settings."""
+    """An email to a mailbox that refuses it (550), run to its end by a worker with `overrides` settings. Its
+    alert may still be on its way: a workflow job sends it before failing, an activity-shaped job starts it."""
     to = address("gone")
     smtp_server.fail(to, 550)
     settings = settings.model_copy(update=overrides)
@@ -108,32 +118,59 @@ async def rejected_job(
     return handle, failed.value
 
 
+@pytest.mark.parametrize("shape", Shape)
 async def test_failed_job_alerts_ops_by_email_and_webhook(
-    temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer, webhook: Webhook
+    temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer, webhook: Webhook, shape: Shape
 ) -> None:
+    """A job that fails for good is announced at once by itself, in either shape: a workflow runs its alert
+    before failing; an activity-shaped job's last attempt starts its alert (no wait for the failure watcher,
+    whose schedule is not even running here)."""
     ops = address("oncall")
     handle, failed = await rejected_job(
         temporal_env, settings, smtp_server, ops_email=ops, alert_webhook_url=webhook.url
     )
-    assert failed.type == "RecipientRejected"
-    [alert] = smtp_server.to(ops)
+    assert failed.type == "RecipientRejected" and handle.shape is shape
+
+    async def alerts() -> list[EmailMessage]:
+        return smtp_server.to(ops)
+
+    [alert] = await eventually(alerts, lambda sent: len(sent) == 1)
     assert alert["Subject"] == "[Conveyor] email job failed: RecipientRejected"
     assert alert["Message-ID"] == f"<alert-{handle.id}@conveyor.test>", "a retried alert is recognisably the same"
     body = alert.get_content()
-    assert handle.id in body and "after 1 attempt(s)" in body and f"/workflows/{handle.id}" in body
-    [posted] = [p for p in webhook.posts if p["job_id"] == handle.id]
+    status = await Jobs(temporal_env.client, settings).status(handle.id)
+    assert handle.id in body and "after 1 attempt(s)" in body and status.ui_url in body, "a link to the job's page"
+
+    async def posts() -> list[dict[str, Any]]:
+        return [p for p in webhook.posts if p["job_id"] == handle.id]
+
+    [posted] = await eventually(posts, lambda found: len(found) == 1)
     assert posted["failure_type"] == "RecipientRejected" and posted["attempts"] == 1
     assert handle.id in posted["text"]
 
 
+@pytest.mark.parametrize("shape", Shape)
 async def test_broken_alert_channel_never_hides_the_failure(
-    temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer
+    temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer, shape: Shape
 ) -> None:
     dead_webhook = SecretStr("http://127.0.0.1:1/hooks/secret-token-in-url")
-    handle, failed = await rejected_job(temporal_env, settings, smtp_server, alert_webhook_url=dead_webhook)
-    assert failed.type == "RecipientRejected"
-    history = (await handle.workflow.fetch_history()).to_json()
-    assert "AlertUndelivered" in history and "secret-token-in-url" not in history
+    settings = settings.model_copy(update={"alert_webhook_url": dead_webhook})
+    to = address("gone")
+    smtp_server.fail(to, 550)
+    async with running(build_workers(temporal_env.client, settings)):
+        handle = await Jobs(temporal_env.client, settings).email(note(to))
+        with pytest.raises(JobFailed) as failed:
+            await handle.result()
+        assert failed.value.type == "RecipientRejected" and handle.shape is shape
+        if shape is Shape.WORKFLOW:  # the alert is a step of the job, given up before the job fails
+            record = (await handle.workflow.fetch_history()).to_json()
+        else:  # the alert is a standalone activity of its own, failing after its attempts
+            alert = await alert_for(temporal_env.client, handle.id)
+            with pytest.raises(ActivityFailureError):
+                await alert.result()
+            described = await alert.describe(include_outcome=True, include_last_failure=True)
+            record = f"{described.raw_info}{described.raw_outcome}"
+    assert "AlertUndelivered" in record and "secret-token-in-url" not in record
 
 
 async def test_dead_letter_view_and_retry_all_failed(own_jobs: Jobs, smtp_server: SmtpServer) -> None:
@@ -205,8 +242,9 @@ async def test_bulk_enqueues_all_but_the_bad_item(jobs: Jobs, smtp_server: SmtpS
     assert all(len(smtp_server.to(to)) == 1 for to in recipients)
 
 
+@pytest.mark.parametrize("shape", Shape)
 async def test_priority_orders_the_backlog(
-    temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer
+    temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer, shape: Shape
 ) -> None:
     # One at a time: the order tasks leave the backlog is then the order emails arrive.
     settings = settings.model_copy(update={"max_concurrent_activities": 1, "max_concurrent_workflow_tasks": 1})
@@ -218,14 +256,16 @@ async def test_priority_orders_the_backlog(
         to = address(f"p{p}")
         sent[to] = p
         handles.append(await jobs.email(note(to), priority=p))
-    # The backlog: a worker without activities takes each job's first workflow task, so every send waits,
-    # with its job's priority, for an activity worker that is not there yet.
-    workflows_only = Worker(
-        temporal_env.client, task_queue=settings.task_queue, workflows=WORKFLOWS, workflow_runner=WORKFLOW_RUNNER
-    )
-    async with workflows_only:
-        for h in handles:
-            await eventually(h.workflow.describe, lambda d: len(d.raw_description.pending_activities) == 1)
+    if shape is Shape.WORKFLOW:
+        # The backlog: a worker without activities takes each job's first workflow task, so every send waits,
+        # with its job's priority, for an activity worker that is not there yet. (Activity-shaped jobs are
+        # that backlog as soon as they are enqueued.)
+        workflows_only = Worker(
+            temporal_env.client, task_queue=settings.task_queue, workflows=WORKFLOWS, workflow_runner=WORKFLOW_RUNNER
+        )
+        async with workflows_only:
+            for h in handles:
+                await eventually(h.workflow.describe, lambda d: len(d.raw_description.pending_activities) == 1)
     async with running(build_workers(temporal_env.client, settings)):
         for h in handles:
             await h.result()

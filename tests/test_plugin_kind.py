@@ -1,11 +1,12 @@
 """A team's own job kind, in a package outside Conveyor (`examples/crm_sync`), registered by `CONVEYOR_KINDS`:
-enqueued by the CLI and the HTTP API, run by `conveyor worker`, listed, failed, retried and counted like a
-built-in kind — each by a real process, against a real CRM stand-in on loopback."""
+enqueued by the CLI and the HTTP API, run by `conveyor worker`, listed, failed, alerted, retried and counted like
+a built-in kind — each by a real process, against a real CRM stand-in and alert webhook on loopback."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
+from contracts.failure_watch import FailureWatchInput, FailureWatchReport
 from conveyor import Settings
 from tests.api_server import KEY
 from tests.cli import BIN, Ran, env_for, run
@@ -33,14 +37,17 @@ def crm() -> Iterator[Webhook]:
     server.stop()
 
 
-def plugin_env(settings: Settings, crm: Webhook) -> dict[str, str]:
-    """A `conveyor` process's environment, with the example kind on the path and registered."""
-    return env_for(settings) | {
+def plugin_env(settings: Settings, crm: Webhook, alerts: Webhook) -> dict[str, str]:
+    """A `conveyor` process's environment, with the example kind on the path and registered, alerting `alerts`.
+    The package goes before the test run's own path, which stays: it may name the Conveyor under test."""
+    env = env_for(settings)
+    return env | {
         "CONVEYOR_KINDS": "crm_sync.contract:KIND",
-        "PYTHONPATH": str(CRM_PACKAGE),
+        "PYTHONPATH": os.pathsep.join([str(CRM_PACKAGE), *filter(None, [env.get("PYTHONPATH")])]),
         "CRM_SYNC_URL": crm.url.get_secret_value(),
         "CONVEYOR_API_KEYS": KEY,
         "CONVEYOR_STANDALONE_ACTIVITIES": "true",
+        "CONVEYOR_ALERT_WEBHOOK_URL": alerts.url.get_secret_value(),
     }
 
 
@@ -55,8 +62,22 @@ async def job_json(env: dict[str, str], *args: str) -> Any:
     return json.loads(ran.out)
 
 
-async def test_a_teams_own_kind_is_enqueued_run_listed_failed_and_retried(settings: Settings, crm: Webhook) -> None:
-    env = plugin_env(settings, crm)
+async def watch_failures(client: Client, settings: Settings) -> FailureWatchReport:
+    """One run of the failure watcher (as its schedule starts it every minute), over the test's task queue, run by
+    the `conveyor worker` process: the announcer of activity-shaped jobs that failed for good."""
+    return await client.execute_workflow(
+        "FailureWatcher",
+        FailureWatchInput(lookback_seconds=300, task_queues=[settings.task_queue]),
+        id=f"failure-watch-{uuid.uuid4().hex[:8]}",
+        task_queue=settings.task_queue,
+        result_type=FailureWatchReport,
+    )
+
+
+async def test_a_teams_own_kind_is_enqueued_run_listed_failed_alerted_and_retried(
+    temporal_env: WorkflowEnvironment, settings: Settings, crm: Webhook, webhook: Webhook
+) -> None:
+    env = plugin_env(settings, crm, webhook)
     refused = f"cust-{uuid.uuid4().hex[:8]}"
     crm.refused.add(refused)
     worker = await asyncio.create_subprocess_exec(str(BIN / "conveyor"), "worker", env=env)
@@ -97,6 +118,18 @@ async def test_a_teams_own_kind_is_enqueued_run_listed_failed_and_retried(settin
         listed = await job_json(env, "list", "--kind", "crm_sync")
         assert {r["id"] for r in listed} >= {good_id, failing_id, by_http}
 
+        # Announced once, whoever comes first: the job's own last attempt, or the watcher (run twice: its windows
+        # overlap, as the schedule's do).
+        watched = [await watch_failures(temporal_env.client, settings) for _ in range(2)]
+        assert all(failing_id in w.alerted + w.already_alerted for w in watched) and watched[1].alerted == []
+
+        async def alerts() -> list[dict[str, Any]]:
+            return [p for p in webhook.posts if p["job_id"] in {good_id, failing_id, by_http}]
+
+        [alert] = await eventually(alerts, bool)
+        assert (alert["job_id"], alert["kind"], alert["failure_type"]) == (failing_id, "crm_sync", "CrmRejected")
+        assert refused in alert["message"]
+
         crm.refused.clear()
         assert (await conveyor(env, "retry", failing_id)).code == 0
         retried = await job_json(env, "wait", failing_id)
@@ -107,6 +140,7 @@ async def test_a_teams_own_kind_is_enqueued_run_listed_failed_and_retried(settin
         assert sum(queue["completed"] for queue in counts.values()) == 3  # the retried job counts once
         assert sum(queue["failed"] for queue in counts.values()) == 0
         assert {p["customer_id"] for p in crm.posts} == {"c1", "c2", refused}
+        assert await alerts() == [alert], "one alert, for the one job that failed"
     finally:
         for process in (worker, api):
             process.terminate()

@@ -23,11 +23,11 @@ from temporalio.testing import WorkflowEnvironment
 import tests.held_report  # noqa: F401  (registers the `held-rows` report in this process)
 from activities.s3 import S3Storage
 from activities.storage import LocalStorage
+from contracts.kinds import Shape
 from conveyor import EmailJob, InvalidJobError, JobFailed, Jobs, JobState, ReportJob, Settings
 from tests.cli import conveyor, env_for, run
 from tests.conftest import TEMPORAL, settings_for
 from tests.smtp_server import SmtpServer
-from tests.waiting import eventually
 from worker.build import build_workers
 from worker.run import running
 
@@ -185,15 +185,18 @@ async def test_large_report_is_emailed_as_a_link_once_even_when_rerun(
     assert result.url == stored(settings, result.key).resolve().as_uri() and not list(msg.iter_attachments())
 
 
+@pytest.mark.parametrize(("shape", "job_type"), [(Shape.ACTIVITY, "email"), (Shape.WORKFLOW, "SendEmail")])
 async def test_jobs_summary_counts_jobs_by_state_and_lists_failures(
-    own_temporal: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+    own_temporal: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, shape: Shape, job_type: str
 ) -> None:
-    settings = settings_for(own_temporal, smtp_server, tmp_path)  # a server of its own: exact counts
+    settings = settings_for(  # a server of its own: exact counts
+        own_temporal, smtp_server, tmp_path, standalone_activities=shape is Shape.ACTIVITY
+    )
     async with running(build_workers(own_temporal.client, settings)):
-        await jobs_summary_counts(Jobs(own_temporal.client, settings), settings)
+        await jobs_summary_counts(Jobs(own_temporal.client, settings), settings, job_type)
 
 
-async def jobs_summary_counts(jobs: Jobs, settings: Settings) -> None:
+async def jobs_summary_counts(jobs: Jobs, settings: Settings, job_type: str) -> None:
     ok = await jobs.email(EmailJob(to=[address("ok")], subject="Hi", text="ok"))
     await ok.result()
     bad = await jobs.email(EmailJob(to=[address("bad")], template="no-such-template"))
@@ -202,21 +205,9 @@ async def jobs_summary_counts(jobs: Jobs, settings: Settings) -> None:
     result = await (await jobs.report({"report": "jobs-summary", "format": "csv", "params": {"hours": "1"}})).result()
     rows = list(csv.DictReader(stored(settings, result.key).open(encoding="utf-8")))
     counts = {(r["job type"], r["state"]): int(r["jobs"]) for r in rows if r["jobs"]}
-    assert counts[("SendEmail", "Completed")] == 1 and counts[("SendEmail", "Failed")] == 1
+    assert counts[(job_type, "Completed")] == 1 and counts[(job_type, "Failed")] == 1
     [failure] = [r for r in rows if r["failed job"] == bad.id]
     assert failure["failure"].startswith("TemplateNotFound: template 'no-such-template' not found")
-
-
-async def test_progress_is_visible_mid_render(jobs: Jobs, tmp_path: Path) -> None:
-    release = tmp_path / "release"
-    handle = await jobs.report(
-        ReportJob(report="held-rows", params={"rows": "3000", "hold_at": "1000", "release": str(release)})
-    )
-    # The render holds at row 1,000; a heartbeat on the way there may show fewer rows, so wait for the hold.
-    status = await eventually(lambda: jobs.status(handle.id), lambda s: s.detail == "1,000/3,000 rows", timeout=30)
-    assert status.state is JobState.RUNNING and status.stage == "rendering" and status.progress == 33
-    release.touch()
-    assert (await handle.result()).rows == 3000
 
 
 async def wait_for_progress(jobs: Jobs, job_id: str, deadline: float = 30):

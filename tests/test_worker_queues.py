@@ -9,12 +9,15 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from temporalio.api.enums.v1 import EventType, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import ActivityHandle
 from temporalio.testing import WorkflowEnvironment
 
 import tests.held_report  # noqa: F401  (registers the `held-rows` report in this process)
+from contracts.kinds import Shape
 from conveyor import EmailJob, JobHandle, Jobs, JobState, ReportJob, Settings
 from tests.cli import BIN, env_for, run, stop_worker
 from tests.conftest import settings_for
@@ -112,17 +115,32 @@ async def test_report_concurrency_renders_one_report_at_a_time(
     assert a[1] <= b[0] or b[1] <= a[0], f"renders overlapped with CONVEYOR_REPORT_CONCURRENCY=1: {a}, {b}"
 
 
+async def send_starts(handle: JobHandle) -> list[datetime]:
+    """When the job's sends started, by the server's clock: a standalone activity's last attempt, or each attempt
+    of its workflow's `send_email` step."""
+    if isinstance(handle.execution, ActivityHandle):
+        started = (await handle.execution.describe()).last_started_time
+        return [started] if started else []
+    return [start for start, _ in await activity_spans(handle, "send_email")]
+
+
+@pytest.mark.parametrize("shape", Shape)
 async def test_email_max_per_second_paces_sends_across_the_queue(
-    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, shape: Shape
 ) -> None:
     rate, n = 2.0, 7
-    settings = settings_for(temporal_env, smtp_server, tmp_path, email_max_per_second=rate)
+    standalone = shape is Shape.ACTIVITY
+    settings = settings_for(
+        temporal_env, smtp_server, tmp_path, email_max_per_second=rate, standalone_activities=standalone
+    )
     jobs = Jobs(temporal_env.client, settings)
     to = [f"paced-{i}-{uuid.uuid4().hex[:6]}@example.com" for i in range(n)]
     handles = [await jobs.email(EmailJob(to=[address], subject="paced", text="t")) for address in to]
     async with running(build_workers(temporal_env.client, settings)):  # all queued first: a backlog to pace
         await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 60)
-    starts = sorted([start for h in handles for start, _ in await activity_spans(h, "send_email")])
+    assert {h.shape for h in handles} == {shape}
+    starts = sorted([start for h in handles for start in await send_starts(h)])
+    assert len(starts) == n
     # A lower bound, so a slow machine cannot fail it: unpaced, the backlog starts within a fraction of a second;
     # at 2/s, even a burst of 3 leaves 4 intervals of 0.5 s, each up to a few ms short (the limiter's tokens are
     # timed by the server, the starts by the worker: 1.998 s was seen for 2.0), so a tenth is allowed off.

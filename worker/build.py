@@ -27,6 +27,7 @@ from activities.storage import LocalStorage, Storage
 from contracts.kinds import KINDS, Shape
 from conveyor.settings import Settings, SmsProviderName, StorageBackend
 from conveyor.status import ui_link
+from worker.last_attempt import LastAttemptAlerts
 from worker.metrics import JobMetrics
 from worker.queue_guard import QueueGuard, misrouted_jobs
 from workflows.broadcast import Broadcast
@@ -78,6 +79,7 @@ def email_activities(settings: Settings, files: Storage | None = None) -> EmailA
         mail_from=settings.mail_from,
         renderer=TemplateRenderer(settings.templates_dir, settings.render_limits()),
         storage=files or storage(settings),
+        pool_size=settings.smtp_pool_size,
     )
 
 
@@ -88,7 +90,7 @@ def alert_channels(settings: Settings) -> AlertChannels:
         mail_from=settings.mail_from,
         ops_email=settings.ops_email,
         webhook_url=settings.alert_webhook_url,
-        job_link=lambda job_id: ui_link(settings.web_ui, settings.namespace, job_id),
+        job_link=lambda alert: ui_link(settings.web_ui, settings.namespace, alert.job_id, alert.shape, alert.run_id),
     )
 
 
@@ -124,6 +126,7 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
         concurrency=settings.report_concurrency,
         client=client,
         workflow_types=[w.__temporal_workflow_definition.name for w in WORKFLOWS],  # type: ignore[attr-defined]
+        activity_types=KINDS.types(Shape.ACTIVITY),
     )
     sms_label = settings.sms_provider.value
     metrics = JobMetrics({"email": "smtp", "send_email": "smtp", "sms": sms_label, "send_sms": sms_label})
@@ -131,7 +134,7 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
     failures = failure_watch(client)
     common: dict[str, Any] = {
         "workflows": [*WORKFLOWS, *extra_workflows],
-        "interceptors": [QueueGuard(settings.queues), metrics],
+        "interceptors": [QueueGuard(settings.queues), metrics, LastAttemptAlerts(POLICIES["alert"])],
         "workflow_runner": WORKFLOW_RUNNER,
         "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
         "graceful_shutdown_timeout": timedelta(seconds=settings.graceful_shutdown_seconds),

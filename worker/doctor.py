@@ -30,7 +30,7 @@ from activities.render import TemplateRenderer
 from contracts.config import AwsConfig, SmtpTls
 from contracts.errors import JobError
 from conveyor import search_attributes
-from conveyor.connection import connect
+from conveyor.connection import WITHOUT_STANDALONE_ACTIVITIES, connect
 from conveyor.errors import TemporalUnavailable
 from conveyor.settings import Settings, SmsProviderName, StorageBackend
 
@@ -58,6 +58,11 @@ class Problem(Exception):
         self.fix = fix
 
 
+class Degraded(Problem):
+    """A check found something that works, but less well than it could: a warning line (`!`) that does not fail
+    the doctor's run (e.g. no standalone activities: email and SMS fall back to running as workflows)."""
+
+
 @dataclass(frozen=True)
 class Result:
     """The outcome of one check."""
@@ -66,10 +71,13 @@ class Result:
     ok: bool
     detail: str
     fix: str | None = None
+    warning: bool = False
+    """Works, with a caveat (`Degraded`): ok, but shown as `!` with what would make it better."""
 
     def line(self) -> str:
-        """`✓ name  detail`, or `✗ name  detail -> fix: ...`."""
-        text = f"{'✓' if self.ok else '✗'} {self.name:<21} {self.detail}"
+        """`✓ name  detail`, `! name  detail -> fix: ...` (a warning), or `✗ name  detail -> fix: ...`."""
+        mark = "✗" if not self.ok else "!" if self.warning else "✓"
+        text = f"{mark} {self.name:<21} {self.detail}"
         return f"{text} -> fix: {self.fix}" if self.fix else text
 
 
@@ -137,29 +145,39 @@ async def search_attributes_present(probe: Probe) -> str:
 
 
 async def standalone_activities(probe: Probe) -> str:
-    """The server runs standalone activities (Temporal 1.31+, turned on): Conveyor's single-step jobs need them.
-    Asked the cheapest way that needs them: a count of the namespace's standalone activities."""
+    """The server runs standalone activities (Temporal 1.31+, turned on), which Conveyor's single-step jobs (email,
+    SMS) run as. Asked the cheapest way that needs them: a count of the namespace's standalone activities.
+
+    Without them those jobs run as workflows (the producer asks the server the same way, unless
+    `CONVEYOR_STANDALONE_ACTIVITIES` says): that works, at about twice the latency, so it is a warning. It is a
+    failure only when nothing falls back: the setting is `true`, or the server refuses the call another way.
+    """
     try:
         counted = await (await probe.client()).count_activities()
     except RPCError as e:
         if e.status == RPCStatusCode.UNIMPLEMENTED:
-            raise Problem(
-                f"not supported by the server at {probe.settings.temporal_address} ({e.message})",
-                "upgrade to Temporal Server 1.31+ (the compose stack runs 1.32); until then single-step jobs run "
-                "as workflows",
-            ) from None
-        if e.status in (
+            detail = f"not supported by the server at {probe.settings.temporal_address} ({e.message})"
+            fix = "upgrade to Temporal Server 1.31+ (the compose stack runs 1.32)"
+        elif e.status in (
             RPCStatusCode.FAILED_PRECONDITION,
             RPCStatusCode.PERMISSION_DENIED,
             RPCStatusCode.INVALID_ARGUMENT,
         ):
-            raise Problem(
-                f"turned off on namespace {probe.settings.namespace}: {e.message}",
+            detail = f"turned off on namespace {probe.settings.namespace}: {e.message}"
+            fix = (
                 "on Temporal 1.31 set the flags in deploy/temporal/dynamicconfig.yaml (activity.enableStandalone, "
                 "history.enableChasm, history.enableTransitionHistory); on Temporal Cloud, have them enabled on "
-                "the namespace",
-            ) from None
-        raise
+                "the namespace"
+            )
+        else:
+            raise
+        falls_back = probe.settings.standalone_activities is False or (
+            probe.settings.standalone_activities is None and e.status in WITHOUT_STANDALONE_ACTIVITIES
+        )
+        if falls_back:
+            raise Degraded(f"{detail}: email and SMS jobs run as workflows", fix) from None
+        fix += "; or set CONVEYOR_STANDALONE_ACTIVITIES=false (email and SMS as workflows)"
+        raise Problem(detail, fix) from None
     return f"supported ({counted.count} in namespace {probe.settings.namespace})"
 
 
@@ -399,6 +417,8 @@ async def run_check(name: str, check: Check, probe: Probe) -> Result:
     """One check as a result: a `Problem`, a time-out or any other error is a failed line, never a crash."""
     try:
         return Result(name, True, await asyncio.wait_for(check(probe), CHECK_TIMEOUT))
+    except Degraded as e:
+        return Result(name, True, e.detail, e.fix, warning=True)
     except Problem as e:
         return Result(name, False, e.detail, e.fix)
     except TimeoutError:

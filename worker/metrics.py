@@ -32,6 +32,7 @@ from temporalio.worker import (
 
 from activities.failure_watch import is_last_attempt
 from contracts.kinds import kind_of
+from worker.last_attempt import job_kind
 
 
 async def counted(
@@ -76,7 +77,7 @@ class SendLatency(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         """Run the activity; record its duration if it is a send, and its outcome if it is a job."""
         info = activity.info()
-        kind = kind_of(info.activity_type) if not info.workflow_id else None
+        kind = job_kind(info)
         if kind is None:
             return await self._timed(input)
         meter = activity.metric_meter().with_additional_attributes({"kind": kind.name})

@@ -21,24 +21,18 @@ with workflow.unsafe.imports_passed_through():
     from activities.broadcast_sms import SmsBroadcastActivities
     from contracts.broadcast import (
         BroadcastJob,
-        BroadcastProgress,
         BroadcastResult,
+        BroadcastState,
         ListRecipientsInput,
         RecipientPage,
         SendBatchInput,
     )
-    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, any_inputs, decode
+    from contracts.inputs import any_inputs, decode
+    from contracts.progress import Progress
+    from workflows.job import JOB_FAILURES, JobWorkflow
     from workflows.policies import POLICIES
 
-__all__ = ["Broadcast", "BroadcastStatus"]
-
-
-class BroadcastStatus(JobProgress):
-    """The `status` query of a broadcast: the job's stage and percent, and the recipients' counts."""
-
-    sent: int = 0
-    failed: int = 0
-    remaining: int | None = None
+__all__ = ["Broadcast"]
 
 
 @workflow.defn(name="Broadcast")
@@ -47,7 +41,7 @@ class Broadcast(JobWorkflow):
 
     def __init__(self) -> None:
         super().__init__()
-        self.state = BroadcastProgress()
+        self.state = BroadcastState()
 
     @workflow.run
     @any_inputs
@@ -60,7 +54,7 @@ class Broadcast(JobWorkflow):
 
     async def _broadcast(self, job: BroadcastJob) -> BroadcastResult:
         broadcast_id = job.broadcast_id or workflow.info().workflow_id
-        self.state = job.resume or BroadcastProgress()
+        self.state = job.resume or BroadcastState()
         self._report()
         slots = asyncio.Semaphore(job.parallel_batches if job.message.channel == "email" else 1)
         in_flight: list[asyncio.Task[None]] = []
@@ -125,14 +119,13 @@ class Broadcast(JobWorkflow):
         self._report()
 
     def _report(self, stage: str = "sending") -> None:
-        done, total = self.state.sent + self.state.failed, self.state.total
-        remaining = None if total is None else max(0, total - done)
-        left = "?" if remaining is None else remaining
-        self.progress = BroadcastStatus(
+        """Show the recipients handled (sent or failed) of the source's total, once it is known."""
+        state = self.state
+        self.progress = Progress(
             stage=stage,
-            percent=100 if stage == "done" else min(99, done * 100 // total) if total else 0,
-            detail=f"{self.state.sent} sent, {self.state.failed} failed, {left} remaining",
-            sent=self.state.sent,
-            failed=self.state.failed,
-            remaining=remaining,
+            percent=100 if stage == "done" else 0,  # used only while the total is unknown
+            done=state.sent + state.failed,
+            failed=state.failed,
+            total=state.total,
+            unit="recipients",
         )

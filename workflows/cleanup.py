@@ -9,7 +9,9 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.cleanup import CleanupActivities
     from contracts.cleanup import CleanupJob, CleanupResult, PurgeInput
-    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, any_inputs, decode
+    from contracts.inputs import any_inputs, decode
+    from contracts.progress import Progress
+    from workflows.job import JOB_FAILURES, JobWorkflow
     from workflows.policies import POLICIES
 
 __all__ = ["Cleanup"]
@@ -31,5 +33,5 @@ class Cleanup(JobWorkflow):
             outbox = await self.run_step("purging outbox", 50, CleanupActivities.purge_outbox, request, policy)
         except JOB_FAILURES as e:
             await self.fail(e)
-        self.progress = JobProgress(stage="done", percent=100)
+        self.progress = Progress(stage="done", percent=100)
         return CleanupResult(reports=reports, outbox=outbox)

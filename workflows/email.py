@@ -9,7 +9,9 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
     from contracts.email import EmailJob, EmailResult, SendEmailInput
-    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, any_inputs, decode
+    from contracts.inputs import any_inputs, decode
+    from contracts.progress import Progress
+    from workflows.job import JOB_FAILURES, JobWorkflow
     from workflows.policies import POLICIES
 
 __all__ = ["SendEmail"]
@@ -34,5 +36,5 @@ class SendEmail(JobWorkflow):
             )
         except JOB_FAILURES as e:
             await self.fail(e)
-        self.progress = JobProgress(stage="sent", percent=100)
+        self.progress = Progress(stage="sent", percent=100)
         return result

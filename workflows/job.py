@@ -1,22 +1,17 @@
-"""What every job workflow shares: validating its input, the `status` query, and failing for good — typed by
-its cause and announced by an alert.
+"""What every job workflow shares: validating its input, the `status` query (its `Progress`), and failing for
+good — typed by its cause and announced by an alert.
 
-Inputs arrive untyped (`*args`) and are validated here rather than by the SDK: JSON that fails validation (e.g.
-from `temporal workflow start` or a Node producer), a missing or extra input or the wrong encoding would otherwise
-fail *decoding*, which Temporal retries forever with nothing in the job's history. Here it fails the job at once
-with `InvalidJob` saying what is wrong.
+Inputs arrive untyped and are checked by `contracts.inputs` (as job activities' are), so bad input fails the job
+at once with `InvalidJob` instead of failing the workflow task for ever.
 """
 
 from __future__ import annotations
 
-import inspect
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RawValue
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
@@ -27,9 +22,9 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from activities.alerts import AlertChannels, JobAlert
-    from contracts.errors import describe_errors
     from contracts.kinds import kind_of
     from contracts.policy import JobPolicy
+    from contracts.progress import STATUS_QUERY, Progress
     from workflows.policies import POLICIES
 
 M = TypeVar("M", bound=BaseModel)
@@ -43,69 +38,7 @@ ALERT_PATCH = "failure-alert"
 """Patch id of the failure alert, added after the first jobs ran (see README, Safe deploys)."""
 
 
-class JobProgress(BaseModel):
-    """What the `status` query answers: the job's stage and how far it is (0-100)."""
-
-    stage: str = "queued"
-    percent: int = 0
-    detail: str | None = None
-
-
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def any_inputs(run: F) -> F:
-    """Let a workflow's `run(self, *raw)` take any number of inputs, the first one undecoded.
-
-    The SDK decodes a workflow's inputs before calling it, typed by `run`'s signature, and a failure there (no
-    input, two inputs for one parameter, JSON nested past the decoder's limit, an unknown encoding) fails the
-    workflow *task*, which Temporal retries for ever. So `run` takes `*raw`, and this presents it to the SDK as
-    one `RawValue` parameter: one input arrives as the undecoded payload (`decode` validates it), and any other
-    count arrives as it is (the SDK drops type hints when the count differs), for `decode` to refuse.
-    """
-    parameters = [
-        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-        inspect.Parameter("raw", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=RawValue),
-    ]
-    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    run.__annotations__ = {**run.__annotations__, "raw": RawValue}
-    return run
-
-
-def decode(args: Sequence[Any], model: type[M]) -> M:
-    """The job's one input as `model`, or a non-retryable `InvalidJob` failure saying what is wrong: no input,
-    several inputs, something other than a JSON object (e.g. `binary/plain` bytes), or the fields at fault.
-
-    Workflows take `*args` (decoded without a type) rather than one typed parameter: with a fixed signature,
-    a start with no input or two inputs fails *before* the workflow runs, and Temporal retries that for ever.
-    The value is checked in JSON mode, so it validates exactly as the typed decoding of its JSON would.
-    """
-    name = model.__name__
-    if len(args) != 1:
-        given = "no input" if not args else f"{len(args)} inputs"
-        raise ApplicationError(
-            f"invalid {name}: {given}; start the job with exactly one {name} as a JSON object",
-            type="InvalidJob",
-            non_retryable=True,
-        )
-    value = args[0]
-    try:
-        if isinstance(value, RawValue):  # one input: the SDK left it undecoded (see `any_inputs`)
-            value = workflow.payload_converter().from_payload(value.payload, model)
-            if isinstance(value, model):
-                return value  # (a binary/plain payload decodes to bytes whatever the model: refused below)
-        if not isinstance(value, dict):
-            kind = "bytes (not json/plain)" if isinstance(value, bytes) else f"JSON {type(value).__name__}"
-            raise ApplicationError(
-                f"invalid {name}: the input is {kind}; it must be a JSON object", type="InvalidJob", non_retryable=True
-            )
-        return model.model_validate_json(json.dumps(value, allow_nan=False))
-    except ValidationError as e:
-        raise ApplicationError(f"invalid {name}: {describe_errors(e)}", type="InvalidJob", non_retryable=True) from None
-    except ApplicationError:
-        raise
-    except Exception as e:  # not JSON at all, the wrong or an unknown encoding, NaN in the JSON
-        raise ApplicationError(f"invalid {name}: {e}", type="InvalidJob", non_retryable=True) from None
 
 
 def job_failure(error: Exception) -> ApplicationError:
@@ -128,23 +61,28 @@ def attempts_of(failure: ApplicationError) -> int | None:
     return None
 
 
-class JobWorkflow:
-    """Base of job workflows: the progress the `status` query reports, and the way a job fails."""
+class ProgressQuery:
+    """How every workflow job tells how far it is: `self.progress`, answered to the `status` query. Apart from
+    `JobWorkflow` so that a workflow that alerts nobody when it fails (the failure watcher) answers it too."""
 
     def __init__(self) -> None:
-        self.progress = JobProgress()
+        self.progress = Progress(stage="queued", percent=0)
 
-    @workflow.query
-    def status(self) -> JobProgress:
+    @workflow.query(name=STATUS_QUERY)
+    def status(self) -> Progress:
         """The job's stage and progress, for `conveyor status` and the web UI's Queries tab."""
         return self.progress
+
+
+class JobWorkflow(ProgressQuery):
+    """Base of job workflows: the progress the `status` query reports, and the way a job fails."""
 
     async def run_step(
         self, stage: str, percent: int, activity: Callable[[Any, A], Awaitable[R]], arg: A, policy: JobPolicy
     ) -> R:
         """Run one activity under `policy`, showing `stage` meanwhile. Its failure propagates: the workflow's
         `except JOB_FAILURES` hands it to `fail`."""
-        self.progress = JobProgress(stage=stage, percent=percent)
+        self.progress = Progress(stage=stage, percent=percent)
         return await workflow.execute_activity_method(activity, arg, **policy.activity_options())
 
     async def fail(self, error: Exception) -> NoReturn:
@@ -153,7 +91,7 @@ class JobWorkflow:
         if is_cancelled_exception(error):
             raise error
         failure = job_failure(error)
-        self.progress = JobProgress(stage="failed", percent=self.progress.percent, detail=failure.type)
+        self.progress = self.progress.model_copy(update={"stage": "failed", "detail": failure.type, "until": None})
         kind = kind_of(workflow.info().workflow_type)
         alert = JobAlert(
             kind=kind.name if kind else workflow.info().workflow_type,

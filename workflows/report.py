@@ -17,8 +17,10 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 with workflow.unsafe.imports_passed_through():
     from activities.report import ReportActivities
     from contracts.email import EmailResult
+    from contracts.inputs import any_inputs, decode
+    from contracts.progress import Progress
     from contracts.report import RenderReportInput, ReportJob, ReportResult, StoredReport
-    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, any_inputs, decode
+    from workflows.job import JOB_FAILURES, JobWorkflow
     from workflows.policies import POLICIES
 
 __all__ = ["GenerateReport"]
@@ -49,7 +51,7 @@ class GenerateReport(JobWorkflow):
         )
         result = ReportResult.model_validate(rendered.model_dump(include=set(StoredReport.model_fields)))
         if rendered.delivery is not None:
-            self.progress = JobProgress(stage="delivering", percent=90)
+            self.progress = Progress(stage="delivering", percent=90)
             result.email_job_id = f"email-{job_id}"
             with contextlib.suppress(WorkflowAlreadyStartedError):  # an earlier run already emailed it
                 await workflow.execute_child_workflow(
@@ -61,5 +63,5 @@ class GenerateReport(JobWorkflow):
                     result_type=EmailResult,
                 )
             result.emailed_to = list(rendered.delivery.email.to)
-        self.progress = JobProgress(stage="done", percent=100)
+        self.progress = Progress(stage="done", percent=100)
         return result

@@ -8,8 +8,10 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.sms import SmsActivities
+    from contracts.inputs import any_inputs, decode
+    from contracts.progress import Progress
     from contracts.sms import SendSmsInput, SmsJob, SmsResult
-    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, any_inputs, decode
+    from workflows.job import JOB_FAILURES, JobWorkflow
     from workflows.policies import POLICIES
 
 __all__ = ["SendSms"]
@@ -29,5 +31,5 @@ class SendSms(JobWorkflow):
             result = await self.run_step("sending", 10, SmsActivities.send_sms, request, POLICIES["sms"])
         except JOB_FAILURES as e:
             await self.fail(e)
-        self.progress = JobProgress(stage="sent", percent=100)
+        self.progress = Progress(stage="sent", percent=100)
         return result

@@ -16,8 +16,10 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
     from contracts.email import EmailJob, SendEmailInput
+    from contracts.inputs import any_inputs, decode
+    from contracts.progress import Progress
     from contracts.welcome import EVENT_SIGNAL, UserEvent, WelcomeJob, WelcomeResult
-    from workflows.job import JOB_FAILURES, JobProgress, JobWorkflow, any_inputs, decode
+    from workflows.job import JOB_FAILURES, JobWorkflow
     from workflows.policies import POLICIES
 
 
@@ -48,19 +50,20 @@ class Welcome(JobWorkflow):
             await self.fail(e)
 
     async def _flow(self, job: WelcomeJob) -> WelcomeResult:
-        self.progress = JobProgress(stage="waiting for user.created")
-        if not await self._wait(lambda: self.created is not None, job.follow_up_after):
+        if not await self._wait("user.created", 0, lambda: self.created is not None, job.follow_up_after):
             return WelcomeResult(welcome_sent=False, follow_up_sent=False, activated=self.activated)
         await self._send("welcome", percent=30)
-        self.progress = JobProgress(stage="waiting for user.activated", percent=50)
-        if await self._wait(lambda: self.activated, job.follow_up_after):
-            self.progress = JobProgress(stage="activated", percent=100)
+        if await self._wait("user.activated", 50, lambda: self.activated, job.follow_up_after):
+            self.progress = Progress(stage="activated", percent=100)
             return WelcomeResult(welcome_sent=True, follow_up_sent=False, activated=True)
         await self._send("welcome-follow-up", percent=90)
-        self.progress = JobProgress(stage="followed up", percent=100)
+        self.progress = Progress(stage="followed up", percent=100)
         return WelcomeResult(welcome_sent=True, follow_up_sent=True, activated=False)
 
-    async def _wait(self, condition: Callable[[], bool], timeout: timedelta) -> bool:
+    async def _wait(self, event: str, percent: int, condition: Callable[[], bool], timeout: timedelta) -> bool:
+        """Wait for `event` (`condition`) at most `timeout`, showing until when: the follow-up is due then."""
+        until = workflow.now() + timeout
+        self.progress = Progress(stage=f"waiting for {event}", percent=percent, until=until)
         try:
             await workflow.wait_condition(condition, timeout=timeout)
         except TimeoutError:  # the wait's time-out, asyncio's since Python 3.11

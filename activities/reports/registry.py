@@ -43,6 +43,8 @@ class ReportContext:
     loop: asyncio.AbstractEventLoop | None = None
     workflow_types: list[str] = field(default_factory=list)
     """The job workflows this worker runs (`SendEmail`, ...), for reports about jobs."""
+    activity_types: list[str] = field(default_factory=list)
+    """The jobs it runs as standalone activities (`email`, `sms`), for reports about jobs."""
 
     def expect_rows(self, total: int) -> None:
         """Announce how many rows will come, so progress shows `done/total`."""

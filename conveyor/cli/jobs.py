@@ -18,8 +18,9 @@ def print_status(status: JobStatus) -> None:
     """The status, one field per line."""
     out.print(f"[bold]{status.id}[/bold]  {status.kind}  [bold]{status.state.value}[/bold]")
     if status.stage is not None:
+        percent = "" if status.progress is None else f"{status.progress}% "
         detail = f", {status.detail}" if status.detail else ""
-        out.print(f"  progress   {status.progress}% ({status.stage}{detail})")
+        out.print(f"  progress   {percent}({status.stage}{detail})")
     out.print(f"  attempts   {status.attempts}")
     if status.failure:
         out.print(f"  failure    {status.failure.type}: {status.failure.message}")

@@ -25,6 +25,7 @@ from conveyor.client import JobHandle
 from tests.api_server import ApiThread
 from tests.conftest import settings_for
 from tests.phones import unique_phone
+from tests.readback import record_of
 from tests.reliability import figures
 from tests.reliability.mail import note, recipients
 from tests.reliability.processes import settings_env, worker_process
@@ -66,7 +67,7 @@ async def test_no_secret_in_logs_histories_or_status(
     assert len(smtp_server.to(flaky)) == 1 and len(smtp_server.to(reader)) == 1  # retried; delivered by link
 
     ids = [h.id for h in handles] + [f"email-{handles[4].id}"]  # the report's delivery email is a job too
-    histories = [(await jobs.client.get_workflow_handle(i).fetch_history()).to_json() for i in ids]
+    histories = [await record_of(jobs, i) for i in ids]  # of either shape: a history or a description
     env = settings_env(settings)
     commands = (
         [["status", i] for i in ids]

@@ -13,9 +13,10 @@ import json
 import time
 from pathlib import Path
 
-from temporalio.client import Client
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.kinds import Shape
 from conveyor import Jobs, SmsJob
 from conveyor.client import BulkJob, JobHandle
 from conveyor.dev.stack import start_server, wait_for_server
@@ -29,11 +30,12 @@ from tests.smtp_server import SmtpServer, free_port
 from tests.waiting import eventually
 
 
+@pytest.mark.parametrize("shape", Shape)
 async def test_server_killed_and_restarted_loses_no_job(
-    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, size: Size
+    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, size: Size, shape: Shape
 ) -> None:
     base = settings_for(
-        temporal_env, smtp_server, tmp_path, sms_rate_per_second=1000,
+        temporal_env, smtp_server, tmp_path, sms_rate_per_second=1000, standalone_activities=shape is Shape.ACTIVITY,
         temporal_address=f"127.0.0.1:{free_port()}", dev_ui_port=free_port(),  # our own server, not the shared one
     )  # fmt: skip
     n_email, n_sms = size.server_crash_jobs, size.server_crash_jobs // 4
@@ -44,7 +46,7 @@ async def test_server_killed_and_restarted_loses_no_job(
         items += [BulkJob("sms", SmsJob(to=phone, body=f"crash {i}")) for i, phone in enumerate(unique_phones(n_sms))]
         started = await jobs.bulk(items)
         ids = [h.id for h in started if isinstance(h, JobHandle)]
-        assert len(ids) == n_email + n_sms
+        assert len(ids) == n_email + n_sms and {h.shape for h in started if isinstance(h, JobHandle)} == {shape}
         await eventually(lambda: delivered(smtp_server, to), lambda d: d >= n_email // 3, size.timeout)
 
         servers[0].kill()  # SIGKILL: no shutdown, whatever was in flight is cut off
@@ -54,7 +56,7 @@ async def test_server_killed_and_restarted_loses_no_job(
         servers.append(start_server(base))
         client = await wait_for_server(base, servers[-1])
         back = time.monotonic()
-        results = await asyncio.wait_for(all_results(client, ids), size.timeout)
+        results = await asyncio.wait_for(all_results(Jobs(client, base), ids), size.timeout)
 
     sms_sent = [json.loads(line)["job_id"] for line in base.sms_outbox.read_text().splitlines()]
     mail = message_ids(smtp_server, to)
@@ -62,7 +64,8 @@ async def test_server_killed_and_restarted_loses_no_job(
     duplicated = sum(len(v) - 1 for v in mail.values()) + len(sms_sent) - len(set(sms_sent))
     failed = sum(isinstance(r, BaseException) for r in results)
     figures.record(
-        "server crash (SIGKILL, file DB)", jobs=n_email + n_sms, delivered_at_kill=delivered_at_kill,
+        f"server crash (SIGKILL, file DB), {shape.value} shape", jobs=n_email + n_sms,
+        delivered_at_kill=delivered_at_kill,
         server_down_s=round(back - down, 1), lost=lost, duplicated=duplicated, failed=failed,
         recovered_s=round(time.monotonic() - back, 1),
     )  # fmt: skip
@@ -71,7 +74,7 @@ async def test_server_killed_and_restarted_loses_no_job(
     assert all(len(set(v)) == 1 for v in mail.values()), "a re-sent email keeps its Message-ID"
 
 
-async def all_results(client: Client, ids: list[str]) -> list[object]:
-    """Every job's result or the error it ended with, read through `client` (a fresh one: the old connection died
-    with the server)."""
-    return list(await asyncio.gather(*(client.get_workflow_handle(i).result() for i in ids), return_exceptions=True))
+async def all_results(jobs: Jobs, ids: list[str]) -> list[object]:
+    """Every job's result or the error it ended with, read through `jobs` (on a fresh client: the old connection
+    died with the server)."""
+    return list(await asyncio.gather(*(jobs.result(i) for i in ids), return_exceptions=True))

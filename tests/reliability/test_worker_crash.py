@@ -11,9 +11,13 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
 from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.client import ActivityExecutionDescription
+from temporalio.client import PendingActivityState as ActivityRunState
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.kinds import Shape
 from conveyor import Jobs
 from conveyor.client import BulkJob, JobHandle
 from tests.conftest import settings_for
@@ -29,7 +33,9 @@ async def in_flight(handles: list[JobHandle]) -> int:
     """Jobs whose send had been handed to a worker and not reported done (the worker is dead: this holds still)."""
 
     async def started(handle: JobHandle) -> bool:
-        desc = await handle.workflow.describe()
+        desc = await handle.execution.describe()
+        if isinstance(desc, ActivityExecutionDescription):  # the job is the activity
+            return desc.run_state == ActivityRunState.STARTED
         pending = desc.raw_description.pending_activities
         return any(a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED for a in pending)
 
@@ -37,18 +43,19 @@ async def in_flight(handles: list[JobHandle]) -> int:
     return sum(flags)
 
 
+@pytest.mark.parametrize("shape", Shape)
 async def test_worker_killed_mid_batch_loses_nothing(
-    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, size: Size
+    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, size: Size, shape: Shape
 ) -> None:
     n = size.crash_jobs
-    settings = settings_for(temporal_env, smtp_server, tmp_path)
+    settings = settings_for(temporal_env, smtp_server, tmp_path, standalone_activities=shape is Shape.ACTIVITY)
     jobs = Jobs(temporal_env.client, settings)
     to = recipients("crash", n)
     began = time.monotonic()
     async with worker_process(settings, tmp_path / "worker-1.log") as first:
         results = await jobs.bulk([BulkJob("email", note(address)) for address in to])
         handles = [h for h in results if isinstance(h, JobHandle)]
-        assert len(handles) == n
+        assert len(handles) == n and {h.shape for h in handles} == {shape}
         await eventually(lambda: delivered(smtp_server, to), lambda d: d >= n // 3, size.timeout)
         await first.kill()
     delivered_at_kill = await delivered(smtp_server, to)
@@ -65,7 +72,8 @@ async def test_worker_killed_mid_batch_loses_nothing(
     lost = n - len(ids)
     duplicated = sum(len(v) - 1 for v in ids.values())
     figures.record(
-        "worker crash (kill -9)", jobs=n, delivered_at_kill=delivered_at_kill, in_flight_at_kill=flying,
+        f"worker crash (kill -9), {shape.value} shape", jobs=n, delivered_at_kill=delivered_at_kill,
+        in_flight_at_kill=flying,
         lost=lost, duplicated=duplicated, failed=failed, seconds=round(time.monotonic() - began, 1),
     )  # fmt: skip
     assert lost == 0 and failed == 0 and all(r.accepted for r in outcomes if not isinstance(r, BaseException))

@@ -1,6 +1,6 @@
 """The `crm_sync` job: one POST of the customer's record to the CRM (a standalone activity: the activity is the job).
 
-Retries are Temporal's, by the kind's policy row; the job's input is validated by `job_input`, so a bad record
+Retries are Temporal's, by the kind's policy row; the job's input is validated by `decode`, so a bad record
 from any producer fails at once with `InvalidJob`.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 
 from temporalio import activity
 
-from activities.job_input import job_input, running_job_id
 from contracts.errors import JobError, PermanentError, TransientError
+from contracts.inputs import any_inputs, decode
 from crm_sync.contract import CrmSyncJob, CrmSyncResult
 
 
@@ -34,11 +34,12 @@ class CrmActivities:
         self.url = url
 
     @activity.defn(name="crm_sync")
-    async def sync(self, *args: Any) -> CrmSyncResult:
+    @any_inputs
+    async def sync(self, *raw: Any) -> CrmSyncResult:
         """Sync one customer; the job id rides along as the CRM's idempotency key."""
-        job = job_input(args, CrmSyncJob)
+        job = decode(raw, CrmSyncJob)
         try:
-            status = await asyncio.to_thread(self._post, running_job_id(), job)
+            status = await asyncio.to_thread(self._post, activity.info().activity_id, job)
         except JobError as e:
             raise e.to_application_error() from None
         return CrmSyncResult(customer_id=job.customer_id, status=status)

@@ -1,0 +1,86 @@
+"""An activity-shaped job's own last attempt announces its failure, at once.
+
+A workflow job runs its alert before failing; a job run as a standalone activity has no workflow around it, so
+the failure watcher (`workflows.failure_watcher`, a schedule every minute) finds it in the server's visibility —
+up to a minute late. When the attempt that fails *knows* it is the last one (a non-retryable error, or attempt ==
+`maximum_attempts`: `activities.failure_watch.is_last_attempt`), this interceptor starts the job's alert itself,
+before the failure reaches the server. The alert's id is `alert-<job id>-<run id>`, started with REJECT_DUPLICATE
+(`announce`), so the watcher's later scan finds it started and sends nothing: one alert per job, whoever comes
+first. Time-outs and killed workers run none of the job's code: those stay the watcher's.
+
+Why an interceptor and not code in each job's activity: one place for every activity-shaped kind, a team's own
+kinds included, and the job's code stays the job.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from temporalio import activity
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import is_cancelled_exception
+from temporalio.service import RPCError
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
+
+from activities.alerts import JobAlert
+from activities.failure_watch import announce, failure_named, is_last_attempt
+from contracts.kinds import JobKind, Shape, kind_of
+from contracts.policy import JobPolicy
+
+log = logging.getLogger("conveyor.worker")
+
+
+def job_kind(info: activity.Info) -> JobKind | None:
+    """The kind of the job this activity *is* (a standalone activity of an activity-shaped kind); None for a
+    workflow's step (its workflow is the job), an alert, or any other activity."""
+    kind = kind_of(info.activity_type) if not info.workflow_id else None
+    return kind if kind is not None and kind.shape is Shape.ACTIVITY else None
+
+
+class AlertOnLastAttempt(ActivityInboundInterceptor):
+    """Runs an activity; if it is an activity-shaped job failing for good, starts the job's alert first."""
+
+    def __init__(self, next: ActivityInboundInterceptor, alert_policy: JobPolicy) -> None:
+        super().__init__(next)
+        self.alert_timeout = alert_policy.attempt_timeout
+        self.alert_retry: RetryPolicy = alert_policy.retry_policy()
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        """Run the activity; announce a job's known-last failed attempt, then let its failure go to the server."""
+        try:
+            return await self.next.execute_activity(input)
+        except Exception as e:
+            info = activity.info()
+            kind = job_kind(info)
+            if kind is not None and not is_cancelled_exception(e) and is_last_attempt(e):
+                await self._announce(kind.name, info, e)
+            raise
+
+    async def _announce(self, kind: str, info: activity.Info, error: Exception) -> None:
+        failure_type, message = failure_named(error)
+        alert = JobAlert(
+            kind=kind,
+            job_id=info.activity_id,
+            failure_type=failure_type,
+            message=message,
+            attempts=info.attempt,
+            shape=Shape.ACTIVITY,
+            run_id=info.activity_run_id,
+        )
+        try:
+            await announce(activity.client(), alert, info.task_queue, self.alert_timeout, self.alert_retry)
+        except RPCError as e:  # the job's own failure must still reach the server; the watcher alerts later
+            log.warning("alert for failed job %s not started (the failure watcher will): %s", info.activity_id, e)
+
+
+class LastAttemptAlerts(Interceptor):
+    """The worker interceptor: alerts of activity-shaped jobs on their known-last attempt, with the `alert` policy
+    row (the same as the watcher's)."""
+
+    def __init__(self, alert_policy: JobPolicy) -> None:
+        self.alert_policy = alert_policy
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        """Watch every activity's failure (only jobs' last attempts alert)."""
+        return AlertOnLastAttempt(next, self.alert_policy)
