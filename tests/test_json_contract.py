@@ -17,6 +17,7 @@ from tests.cli import run
 from tests.conftest import TEMPORAL
 from tests.smtp_server import SmtpServer
 from worker.build import WORKFLOWS
+from workflows.policies import POLICIES
 
 
 async def start_by_cli(settings: Settings, workflow_type: str, payload: dict[str, object]) -> str:
@@ -127,3 +128,22 @@ async def test_every_malformed_activity_start_fails_at_once_as_invalid_job(
         await asyncio.wait_for(jobs.result(job_id), timeout=20)
     assert failed.value.type == "InvalidJob"
     assert (await jobs.status(job_id)).attempts == 1
+
+
+async def test_a_job_started_without_its_policy_still_stops_at_its_policys_attempts(
+    jobs: Jobs, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    """A producer that gives no retry policy (the server's default retries for ever; quick intervals here, to keep
+    the test short) still gets the email row's attempts: the worker makes the last one final, and it alerts."""
+    to = f"json-down-{uuid.uuid4().hex[:8]}@example.com"
+    smtp_server.fail(to, 451, times=1000)
+    payload = {"to": [to], "subject": "s", "text": "t"}
+    job_id = await start_activity_by_cli(
+        settings, "email", "--input", json.dumps(payload),
+        "--retry-initial-interval", "50ms", "--retry-maximum-interval", "50ms",
+    )  # fmt: skip
+    with pytest.raises(JobFailed) as failed:
+        await asyncio.wait_for(jobs.result(job_id), timeout=60)
+    assert failed.value.type == "SmtpUnavailable"
+    assert (await jobs.status(job_id)).attempts == POLICIES["email"].max_attempts
+    assert len(smtp_server.to(to)) == 0

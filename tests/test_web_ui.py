@@ -8,13 +8,17 @@ page is kept in `test-artifacts/`. Skipped only on a developer machine without C
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
+from conveyor import Jobs, Settings
 from tests.cli import BIN, run
 from tests.dev_stack import dev_env, dev_stack
 
@@ -131,3 +135,71 @@ async def test_start_again_in_the_web_ui_reruns_a_failed_activity_job(tmp_path: 
         shown = await run(conveyor, "status", job_id, env=env)  # one job: its latest run, under the same id
         assert shown.code == 0 and re.search(r"email\s+completed", shown.out) and "attempts   1" in shown.out
     assert (tmp_path / "home" / "outbox" / f"{job_id}.eml").read_text().count("We launched!") == 1
+
+
+async def test_a_job_of_each_shape_from_every_door_reads_back_everywhere(tmp_path: Path) -> None:
+    """An email (a standalone activity) and a broadcast (a workflow), each started from Python, the CLI, HTTP and
+    the `temporal` CLI with plain JSON, against one `conveyor dev`: every one is completed in `status`, listed,
+    counted once in `stats`, and its web UI page (the link `status` prints) shows it completed."""
+    from playwright.async_api import async_playwright
+
+    env = dev_env(tmp_path / "home")
+    conveyor, temporal, address = str(BIN / "conveyor"), str(BIN / "temporal"), env["CONVEYOR_TEMPORAL_ADDRESS"]
+    email = {"to": ["door@example.com"], "subject": "Doors", "text": "one of each"}
+    broadcast = {"source": "static:door@example.com", "message": {"template": "newsletter"}}
+    async with dev_stack(env) as banner:
+        [key] = re.findall(r"HTTP API     http://\S+  key (\S+)", banner)
+        ids: dict[str, str] = {}
+
+        jobs = await Jobs.connect(Settings(temporal_address=address))
+        ids["email from Python"] = (await jobs.email(email)).id
+        ids["broadcast from Python"] = (await jobs.broadcast(broadcast)).id
+        for kind, job in (("email", email), ("broadcast", broadcast)):
+            sent = await run(conveyor, "enqueue", kind, json.dumps(job), env=env)
+            assert sent.code == 0, sent.err
+            ids[f"{kind} from the CLI"] = sent.out.strip()
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{env['CONVEYOR_API_PORT']}", headers={"Authorization": f"Bearer {key}"}
+        ) as http:
+            for kind, job in (("email", email), ("broadcast", broadcast)):
+                posted = await http.post(f"/jobs/{kind}", json=job)
+                assert posted.status_code == 202, posted.text
+                ids[f"{kind} over HTTP"] = posted.json()["id"]
+        ids["email from temporal"] = f"email-door-{uuid.uuid4().hex[:8]}"
+        started = await run(
+            temporal, "activity", "start", "--address", address, "--type", "email", "--task-queue", "conveyor",
+            "--activity-id", ids["email from temporal"], "--start-to-close-timeout", "1m", "--input", json.dumps(email),
+        )  # fmt: skip
+        assert started.code == 0, started.err
+        ids["broadcast from temporal"] = f"broadcast-door-{uuid.uuid4().hex[:8]}"
+        started = await run(
+            temporal, "workflow", "start", "--address", address, "--type", "Broadcast", "--task-queue", "conveyor",
+            "--workflow-id", ids["broadcast from temporal"], "--input", json.dumps(broadcast),
+        )  # fmt: skip
+        assert started.code == 0, started.err
+
+        pages: dict[str, str] = {}
+        for door, job_id in ids.items():
+            waited = await run(conveyor, "wait", job_id, env=env)
+            assert waited.code == 0, f"{door}: {waited.err}"
+            shown = await run(conveyor, "status", job_id, env=env)
+            kind = door.split()[0]
+            assert re.search(rf"^{re.escape(job_id)}\s+{kind}\s+completed$", shown.out, re.MULTILINE), shown.out
+            [pages[door]] = re.findall(r"web UI\s+(\S+)", shown.out)
+            shape = "activities" if kind == "email" else "workflows"
+            assert f"/namespaces/default/{shape}/{job_id}" in pages[door], door
+
+        listed = await run(conveyor, "list", "--json", env=env)
+        assert {row["id"] for row in json.loads(listed.out)} == set(ids.values())
+        stats = json.loads((await run(conveyor, "stats", "--json", env=env)).out)
+        completed = {kind: sum(q["completed"] for q in queues.values()) for kind, queues in stats["counts"].items()}
+        assert completed["email"] == 4 and completed["broadcast"] == 4, completed
+
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            for door, link in pages.items():
+                await page.goto(link)
+                await page.get_by_text(ids[door]).first.wait_for()
+                await page.get_by_text(re.compile(r"^completed$", re.IGNORECASE)).first.wait_for()
+            await browser.close()

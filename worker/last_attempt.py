@@ -8,6 +8,10 @@ before the failure reaches the server. The alert's id is `alert-<job id>-<run id
 (`announce`), so the watcher's later scan finds it started and sends nothing: one alert per job, whoever comes
 first. Time-outs and killed workers run none of the job's code: those stay the watcher's.
 
+The same interceptor holds a job to its kind's policy row when the job was started without it (plain JSON, the
+web UI's re-run: the server's default policy retries for ever): past the row's attempts, or for a type the row
+never retries, the failure is made non-retryable (`by_its_policy`), and so alerted.
+
 Why an interceptor and not code in each job's activity: one place for every activity-shaped kind, a team's own
 kinds included, and the job's code stays the job.
 """
@@ -19,7 +23,7 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import is_cancelled_exception
+from temporalio.exceptions import ApplicationError, is_cancelled_exception
 from temporalio.service import RPCError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
@@ -27,6 +31,7 @@ from activities.alerts import JobAlert
 from activities.failure_watch import announce, failure_named, is_last_attempt
 from contracts.kinds import JobKind, Shape, kind_of
 from contracts.policy import JobPolicy
+from workflows.policies import policy_of
 
 log = logging.getLogger("conveyor.worker")
 
@@ -36,6 +41,25 @@ def job_kind(info: activity.Info) -> JobKind | None:
     workflow's step (its workflow is the job), an alert, or any other activity."""
     kind = kind_of(info.activity_type) if not info.workflow_id else None
     return kind if kind is not None and kind.shape is Shape.ACTIVITY else None
+
+
+def by_its_policy(row: JobPolicy, attempt: int, error: Exception) -> Exception:
+    """`error` as the job's policy row would have the server see it: non-retryable when the row never retries its
+    type, or when this attempt is the row's last.
+
+    A job started with Conveyor's client carries its row as its retry policy, and this changes nothing. One started
+    by plain JSON without the row's options (`temporal activity start`, a Node producer), or re-run from the web UI
+    (whose form keeps no retry policy), runs under the server's default: retry every failure, for ever. Deciding
+    here holds the declared policy whoever started the job (the server's own back-off intervals still apply)."""
+    if isinstance(error, ApplicationError) and error.non_retryable:
+        return error
+    error_type = error.type if isinstance(error, ApplicationError) else None
+    error_type = error_type or type(error).__name__
+    if error_type not in row.never_retry and not (row.max_attempts and attempt >= row.max_attempts):
+        return error
+    message = error.message if isinstance(error, ApplicationError) else str(error)
+    details = error.details if isinstance(error, ApplicationError) else ()
+    return ApplicationError(message, *details, type=error_type, non_retryable=True)
 
 
 class AlertOnLastAttempt(ActivityInboundInterceptor):
@@ -53,9 +77,14 @@ class AlertOnLastAttempt(ActivityInboundInterceptor):
         except Exception as e:
             info = activity.info()
             kind = job_kind(info)
-            if kind is not None and not is_cancelled_exception(e) and is_last_attempt(e):
-                await self._announce(kind.name, info, e)
-            raise
+            if kind is None or is_cancelled_exception(e):
+                raise
+            error = by_its_policy(policy_of(kind), info.attempt, e)
+            if is_last_attempt(error):
+                await self._announce(kind.name, info, error)
+            if error is e:
+                raise
+            raise error from e
 
     async def _announce(self, kind: str, info: activity.Info, error: Exception) -> None:
         failure_type, message = failure_named(error)
