@@ -63,7 +63,7 @@ async def run_case(name: str, make: Callable[[], Awaitable[list[Row]]], timeout:
     try:
         rows = await asyncio.wait_for(make(), timeout)
     except Exception as e:  # a failed case is reported in the table, never hides the others
-        reason = "timed out" if isinstance(e, TimeoutError) else f"{type(e).__name__}: {e}"
+        reason = (str(e) or "timed out") if isinstance(e, TimeoutError) else f"{type(e).__name__}: {e}"
         print(f"case {name} failed: {reason}", file=sys.stderr)
         rows = [Row(name, "", Spread([]), target="ran", note=f"ERROR {reason}")]
     print(f"case {name}: {time.monotonic() - began:.0f} s", file=sys.stderr)

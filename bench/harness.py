@@ -32,8 +32,10 @@ from conveyor.dev.stack import start_server, stop_server, wait_for_server
 from conveyor.settings import Settings
 from tests.cli import env_for
 
-PORTS = range(38000, 39000)
-"""The ports this benchmark may listen on (other engineers' runs use other ranges on the same machine)."""
+PORTS = range(30000, 31000)
+"""The ports this benchmark may listen on: below the kernel's ephemeral range (32768 up), where the dev server's
+own outgoing connections could take one between this check and the worker's bind (seen once: a worker that could
+not bind its metrics port never polled, and the broadcast case timed out)."""
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).parent.parent
 
@@ -146,7 +148,11 @@ async def worker(client: Client, settings: Settings, *command: str) -> AsyncIter
     with (settings.home / "worker.log").open("ab") as log:
         proc = spawn(list(command) or [str(BIN / "conveyor"), "worker"], settings, log)
         try:
-            await pollers_ready(client, settings.task_queue)
+            try:
+                await pollers_ready(client, settings.task_queue)
+            except TimeoutError as e:  # say why: the worker's own last words
+                tail = (settings.home / "worker.log").read_text(errors="replace")[-2000:]
+                raise TimeoutError(f"{e}; worker exit code {proc.poll()}, its log ends:\n{tail}") from None
             yield proc
         finally:
             kill(proc)
