@@ -61,18 +61,23 @@ async def shell(stack: Stack, command: str) -> tuple[int, str]:
     return proc.returncode or 0, (out + err).decode()
 
 
+FINISHED = "-- snippet finished --"
+"""Printed after the snippet's last line (by the runner, not the page): the script's work is done when it shows."""
+
+
 async def run_python(stack: Stack, code: str) -> tuple[int, str]:
     """`code` as a script file run by this venv's Python, in the stack's directory."""
     script = stack.cwd / "snippet.py"
-    script.write_text(code)
+    script.write_text(f"{code}\nprint({FINISHED!r}, flush=True)\n")
     return await shell(stack, f"{sys.executable} {script}")
 
 
 def crashed_at_exit(code: int, output: str) -> bool:
     """The Temporal SDK's known crash while the interpreter finalizes, after the script's work is done
-    (temporalio/sdk-python#300, about one short client script in seven here; the docs say so). Anything
-    else that kills a snippet is a failure."""
-    return code in (-6, 134) and "PyGILState_Release" in output and "Python runtime state: finalizing" in output
+    (temporalio/sdk-python#300, about one short client script in seven here; the docs say so): SIGABRT with
+    "PyGILState_Release", or (seen once on 2026-12-03) SIGSEGV, in both cases after the runner's line that follows
+    the snippet's last. Anything else that kills a snippet is a failure."""
+    return code in (-6, 134, -11, 139) and FINISHED in output
 
 
 async def check(stack: Stack, snippet: Snippet) -> None:
