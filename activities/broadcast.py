@@ -24,7 +24,7 @@ from temporalio import activity
 from activities.data_files import reading_under
 from activities.email import EmailActivities
 from activities.liveness import alive, beat, resumed
-from activities.mime import WireMime, fast_path_for, full_message
+from activities.mime import fast_path_for, full_message
 from activities.recipients import source
 from activities.smtp import SmtpPool
 from contracts.broadcast import (
@@ -183,15 +183,12 @@ class BroadcastActivities:
     @activity.defn(name="send_batch")
     async def send_batch(self, request: SendBatchInput) -> BatchOutcome:
         """Email every recipient of the batch over the pooled connections (a missing template fails it for good:
-        no recipient could get the message). The parts every message shares are built once for the batch."""
-        mime = WireMime(self.email.mail_from)
+        no recipient could get the message). Messages are joined from wire bytes by the email activities' `mime`,
+        whose From line and header cache every batch of this worker shares."""
+        return await run_batch(request, self._send_one)
 
-        async def send_one(request: SendBatchInput, recipient: Recipient) -> str | None:
-            return await self._send_one(request, recipient, mime)
-
-        return await run_batch(request, send_one)
-
-    async def _send_one(self, request: SendBatchInput, recipient: Recipient, mime: WireMime) -> str | None:
+    async def _send_one(self, request: SendBatchInput, recipient: Recipient) -> str | None:
+        mime = self.email.mime
         message = request.message
         assert message.template is not None  # the model requires it on the email channel
         try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import (
     ActivityError,
@@ -27,8 +26,6 @@ with workflow.unsafe.imports_passed_through():
     from contracts.progress import STATUS_QUERY, Progress
     from workflows.policies import POLICIES
 
-M = TypeVar("M", bound=BaseModel)
-
 JOB_FAILURES = (ActivityError, ChildWorkflowError, ApplicationError)
 """What ends a job for good: workflows catch these around their body and call `JobWorkflow.fail`."""
 A = TypeVar("A")
@@ -36,9 +33,6 @@ R = TypeVar("R")
 
 ALERT_PATCH = "failure-alert"
 """Patch id of the failure alert, added after the first jobs ran (see README, Safe deploys)."""
-
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def job_failure(error: Exception) -> ApplicationError:
