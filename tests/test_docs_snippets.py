@@ -138,6 +138,7 @@ def test_the_json_contract_starts_email_with_its_policy_row() -> None:
     [command] = [s.body for s in snippets(ROOT / "docs/producing/json-contract.md") if "activity start" in s.body]
     flags = dict(re.findall(r"--([a-z-]+) (\S+)", command))
     row = POLICIES["email"]
+    assert row.heartbeat_timeout is not None
     assert {name: flags.get(name) for name in ("start-to-close-timeout", "heartbeat-timeout",
                                                "retry-maximum-attempts", "retry-maximum-interval")} == {
         "start-to-close-timeout": cli_duration(row.attempt_timeout),
