@@ -126,9 +126,7 @@ class TemplateRenderer:
             keep_trailing_newline=False,
         )
 
-    async def render_async(
-        self, name: str, context: Mapping[str, Any], broadcast: str | None = None
-    ) -> RenderedEmail:
+    async def render_async(self, name: str, context: Mapping[str, Any], broadcast: str | None = None) -> RenderedEmail:
         """`render` within this renderer's limits, off the event loop when it is slow (see the module doc); for a
         recipient of `broadcast`, with that broadcast's strikes (see `STRIKES`)."""
         return await bounded(lambda: self._render_all(name, context), self.limits, f"named:{name}", broadcast)

@@ -10,7 +10,12 @@ deeper than the JSON encoder's recursion limit. Messages never echo the value: i
 from __future__ import annotations
 
 import unicodedata
+from datetime import timedelta
 from typing import Any
+
+MAX_DELAY = timedelta(days=365)
+"""Longest wait any producer (Python, CLI, HTTP, a raw start) may ask for, a job's `delay` or the welcome flow's
+follow-up: one cap for every path (past it, `now + wait` overflows Python's datetime long before Temporal minds)."""
 
 MAX_DEPTH = 32
 """Deepest nesting of lists and objects in a job's variables (templates need a few levels; the JSON encoder
