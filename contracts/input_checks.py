@@ -31,9 +31,10 @@ def _first_bad(value: str) -> str | None:
 
 
 def header_text(value: str) -> str:
-    """`value` if it can be one header line (RFC 5322: printable characters and spaces); `ValueError` naming the
-    first control or line-separator character otherwise."""
-    bad = _first_bad(value)
+    """`value` if it can be one header line (RFC 5322: printable characters and whitespace, a tab included: HTAB is
+    whitespace in any header body, not a line break); `ValueError` naming the first other control or
+    line-separator character otherwise."""
+    bad = _first_bad(value.replace("\t", " "))
     if bad is not None:
         raise ValueError(f"must be one line without control characters (found U+{ord(bad):04X})")
     return value
