@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import re
 import statistics
 import time
@@ -22,11 +23,13 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from conveyor import JobFailed, Jobs, Settings
+from tests.api_server import KEY, ApiThread
 from tests.cli import run
 from tests.conftest import TEMPORAL, settings_for
 from tests.dev_stack import dev_env, dev_stack
 from tests.reliability import figures
 from tests.smtp_server import SmtpServer
+from tests.started import started_besides
 from tests.test_broadcast_sms import customers_csv, texted
 from tests.waiting import eventually
 from worker.build import build_workers
@@ -240,3 +243,46 @@ async def test_healthz_answers_while_a_hostile_render_runs(tmp_path: Path) -> No
     # The figure is the target (p99 <= 100 ms, reported above); the test holds what a frozen API would break: a
     # render of its whole 3 s budget on the API's event loop would stall probes for seconds.
     assert latencies[-1] < 1500
+
+
+async def test_hostile_api_requests_are_refused_and_start_nothing(
+    api: ApiThread, jobs: Jobs, temporal_env: WorkflowEnvironment, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The probe's API items in one pass: a foreign workflow is 404 to every route, a key reused with another
+    payload is 409 naming the job, a key in the query string is 400 and kept out of the access log, and the delay
+    and priority caps are 422 — and of all these, only the one accepted request started a job."""
+    caplog.set_level(logging.INFO)
+    foreign = f"payroll-{uuid.uuid4().hex}"
+    handle = await temporal_env.client.start_workflow("Payroll", id=foreign, task_queue=f"other-{uuid.uuid4().hex}")
+    key = f"order-{uuid.uuid4().hex[:8]}"
+    email = {"to": ["hostile-api@example.com"], "subject": "s", "text": "t"}
+    async with api.client() as http:
+        accepted = await http.post("/jobs/email", json=email, headers={"Idempotency-Key": key})
+        assert accepted.status_code == 202, accepted.text
+        refusals = {
+            "GET a foreign workflow": (await http.get(f"/jobs/{foreign}"), 404),
+            "cancel a foreign workflow": (await http.post(f"/jobs/{foreign}/cancel"), 404),
+            "retry a foreign workflow": (await http.post(f"/jobs/{foreign}/retry"), 404),
+            "key reused, other payload": (
+                await http.post("/jobs/email", json={**email, "text": "other"}, headers={"Idempotency-Key": key}),
+                409,
+            ),
+            "API key in the query string": (await http.get(f"/jobs?api_key={KEY}"), 400),
+            "delay past 365 days": (await http.post("/jobs/email?delay=P366D", json=email), 422),
+            "priority 9": (await http.post("/jobs/email?priority=9", json=email), 422),
+            "priority 2.5": (await http.post("/jobs/email?priority=2.5", json=email), 422),
+        }
+    await handle.terminate()
+    started = await started_besides(jobs, frozenset({f"email-{key}"}))
+    access = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
+    codes = {case: response.status_code for case, (response, _) in refusals.items()}
+    expected_codes = {case: expected for case, (_, expected) in refusals.items()}
+    figures.record(
+        "hostile API requests", requests=len(refusals),
+        refused_as_expected=sum(codes[case] == expected_codes[case] for case in codes),
+        jobs_started_by_refused=len(started - {f"email-{key}"}), key_in_access_log=sum(KEY in a for a in access),
+    )  # fmt: skip
+    assert codes == expected_codes
+    assert f"email-{key}" in refusals["key reused, other payload"][0].json()["detail"]
+    assert started == {f"email-{key}"}
+    assert access and not any(KEY in line for line in access)
