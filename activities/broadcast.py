@@ -38,11 +38,10 @@ from contracts.broadcast import (
 )
 from contracts.errors import (
     INPUT_ERRORS,
-    TYPED_FAILURES,
     JobError,
     PermanentError,
     TemplateNotFound,
-    as_application_error,
+    failures_typed,
 )
 from contracts.progress import Progress
 from contracts.sms import e164
@@ -168,14 +167,12 @@ class BroadcastActivities:
     @activity.defn(name="list_recipients")
     async def list_recipients(self, request: ListRecipientsInput) -> RecipientPage:
         """`limit` recipients from `cursor`, split into valid and invalid addresses, and the source's size if asked."""
-        try:
+        with failures_typed():
             read = source(request.source.name)
             with reading_under(self.data_dir):
                 stop = request.cursor + request.limit
                 page = list(itertools.islice(read(request.source.arg), request.cursor, stop + 1))  # +1: more?
                 total = sum(1 for _ in read(request.source.arg)) if request.count else None
-        except TYPED_FAILURES as e:  # input errors fail at once as InvalidJob; outages are retried
-            raise as_application_error(e) from None
         more = len(page) > request.limit
         valid, invalid = checked(page[: request.limit], request.channel)
         return RecipientPage(recipients=valid, invalid=invalid, next_cursor=stop if more else None, total=total)

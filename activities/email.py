@@ -20,7 +20,7 @@ from activities.mime import FileAttachment, WireMime, fast_path_for, full_messag
 from activities.render import RenderedEmail, TemplateRenderer
 from activities.storage import Storage
 from contracts.email import EmailJob, EmailResult, SendEmailInput
-from contracts.errors import TYPED_FAILURES, AttachmentNotFound, as_application_error
+from contracts.errors import AttachmentNotFound, failures_typed
 from contracts.inputs import any_inputs, decode
 from contracts.progress import Progress
 
@@ -60,18 +60,14 @@ class EmailActivities:
     async def email(self, *raw: Any) -> EmailResult:
         """The email job itself, run as a standalone activity: its one input is an `EmailJob` as JSON, its id the
         job id. Failures are raised typed: see `contracts.errors`."""
-        try:
+        with failures_typed():
             return await self.send(activity.info().activity_id, decode(raw, EmailJob))
-        except TYPED_FAILURES as e:  # input errors fail at once as InvalidJob; outages are retried
-            raise as_application_error(e) from None
 
     @activity.defn(name="send_email")
     async def send_email(self, request: SendEmailInput) -> EmailResult:
         """One email as a workflow's step (the welcome flow, report delivery, `SendEmail` jobs still in flight)."""
-        try:
+        with failures_typed():
             return await self.send(request.job_id, request.job)
-        except TYPED_FAILURES as e:  # input errors fail at once as InvalidJob; outages are retried
-            raise as_application_error(e) from None
 
     async def send(self, job_id: str, job: EmailJob) -> EmailResult:
         """Render and send `job` as job `job_id` (which names its Message-ID). A slow one heartbeats which of the

@@ -105,17 +105,24 @@ async def alert_of(client: Client, job: ActivityExecution, kind: str) -> JobAler
     desc = await handle.describe(include_outcome=True, include_last_failure=True)
     failure = await desc.outcome_failure() or await desc.last_failure()
     if failure is not None:
-        failure_type, message = failure_named(failure)
+        named = failure_named(failure)
     else:  # timed out before any attempt failed (e.g. schedule-to-close)
-        failure_type, message = job.status.name.title().replace("_", ""), "no attempt completed"
+        named = job.status.name.title().replace("_", ""), "no attempt completed"
+    return activity_alert(kind, job.activity_id, job.activity_run_id, desc.attempt, named)
+
+
+def activity_alert(kind: str, job_id: str, run_id: str | None, attempts: int, failure: tuple[str, str]) -> JobAlert:
+    """The alert for a failed run of an activity-shaped job. The watcher and the job's known-last attempt both
+    build it here, so an alert reads the same whichever of them sends it."""
+    failure_type, message = failure
     return JobAlert(
         kind=kind,
-        job_id=job.activity_id,
+        job_id=job_id,
         failure_type=failure_type,
         message=message,
-        attempts=desc.attempt,
+        attempts=attempts,
         shape=Shape.ACTIVITY,
-        run_id=job.activity_run_id,
+        run_id=run_id,
     )
 
 

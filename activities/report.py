@@ -32,7 +32,7 @@ from activities.reports.registry import REPORTS, Report, ReportContext, Row
 from activities.reports.tables import open_table
 from activities.storage import Storage
 from contracts.email import Attachment, EmailJob
-from contracts.errors import TYPED_FAILURES, as_application_error
+from contracts.errors import failures_typed
 from contracts.progress import Progress
 from contracts.report import ATTACH_MAX_BYTES, RenderedReport, RenderReportInput, ReportDelivery, ReportFormat
 
@@ -77,14 +77,11 @@ class ReportActivities:
         report = REPORTS[job.report]
         filename = f"{job.report}.{job.format.value}"
         key = f"{request.job_id}/{filename}"
-        try:
-            with tempfile.TemporaryDirectory(prefix="conveyor-report-") as tmp:
-                path = Path(tmp) / filename
-                progress = await self._render_in_pool(report, job.params, job.format, path)
-                size = path.stat().st_size
-                await self.storage.upload(key, path, job.format.content_type)
-        except TYPED_FAILURES as e:  # input errors fail at once as InvalidJob; outages are retried
-            raise as_application_error(e) from None
+        with failures_typed(), tempfile.TemporaryDirectory(prefix="conveyor-report-") as tmp:
+            path = Path(tmp) / filename
+            progress = await self._render_in_pool(report, job.params, job.format, path)
+            size = path.stat().st_size
+            await self.storage.upload(key, path, job.format.content_type)
         rows, pages = progress
         attach = bool(job.deliver_to) and size <= self.attach_max_bytes
         url = None if attach else await self.storage.link(key)

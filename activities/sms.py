@@ -16,7 +16,7 @@ from temporalio import activity
 
 from activities.liveness import alive
 from activities.sms_providers import SmsProvider
-from contracts.errors import TYPED_FAILURES, as_application_error
+from contracts.errors import failures_typed
 from contracts.inputs import any_inputs, decode
 from contracts.progress import Progress
 from contracts.sms import SendSmsInput, SmsJob, SmsResult, parts
@@ -62,18 +62,14 @@ class SmsActivities:
     async def sms(self, *raw: Any) -> SmsResult:
         """The SMS job itself, run as a standalone activity: its one input is an `SmsJob` as JSON, its id the job
         id. Failures are raised typed: see `contracts.errors`."""
-        try:
+        with failures_typed():
             return await self.send(activity.info().activity_id, decode(raw, SmsJob))
-        except TYPED_FAILURES as e:  # input errors fail at once as InvalidJob; outages are retried
-            raise as_application_error(e) from None
 
     @activity.defn(name="send_sms")
     async def send_sms(self, request: SendSmsInput) -> SmsResult:
         """One message as a workflow's step (`SendSms` jobs still in flight)."""
-        try:
+        with failures_typed():
             return await self.send(request.job_id, request.job)
-        except TYPED_FAILURES as e:  # input errors fail at once as InvalidJob; outages are retried
-            raise as_application_error(e) from None
 
     async def send(self, job_id: str, job: SmsJob) -> SmsResult:
         """Send `job` as job `job_id` (providers that deduplicate use it)."""

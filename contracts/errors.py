@@ -7,6 +7,9 @@ it. Messages must never contain secrets: they end up in workflow histories.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -151,8 +154,18 @@ same input fails the same way on every attempt, so retrying them for minutes hel
 time-outs) are not among them: they stay retryable."""
 
 TYPED_FAILURES: tuple[type[Exception], ...] = (JobError, *INPUT_ERRORS)
-"""What an activity catches around its work and raises as `as_application_error` (anything else is a bug or an
-outage, and is retried)."""
+"""What `failures_typed` raises as `as_application_error` (anything else is a bug or an outage, and is
+retried)."""
+
+
+@contextmanager
+def failures_typed() -> Iterator[None]:
+    """Around an activity's work: a job's failures and its input's errors reach Temporal typed (input errors fail
+    at once as `InvalidJob`; outages and bugs stay retryable)."""
+    try:
+        yield
+    except TYPED_FAILURES as e:
+        raise as_application_error(e) from None
 
 
 def as_application_error(error: Exception) -> ApplicationError:

@@ -45,17 +45,25 @@ SKIP_NOTES = ("not run", "run by ")
 """A block whose comment starts so is a fragment (or is run by the test it names), not a script to run here."""
 
 
+SHELL_LANGS = ("console", "bash", "sh", "shell", "")
+"""Blocks a reader would paste into a shell (an untagged block included): each is a console session that runs, or
+says why not. Listings that are no commands are tagged `text`."""
+
+
 def runnable(snippet: Snippet) -> bool:
     """Python blocks and console sessions run, unless their comment says otherwise."""
     return snippet.lang in ("python", "console") and not snippet.note.startswith(SKIP_NOTES)
 
 
 def session(body: str) -> list[tuple[str, str]]:
-    """A console block as (command, expected output) pairs: `$ ` lines are commands, the lines after them output."""
+    """A console block as (command, expected output) pairs: `$ ` lines are commands (a line ending in `\\` goes on
+    in the next, as in a shell), the lines after them output."""
     steps: list[tuple[str, list[str]]] = []
     for line in body.splitlines():
         if line.startswith("$ "):
             steps.append((line[2:], []))
+        elif steps and not steps[-1][1] and steps[-1][0].endswith("\\"):
+            steps[-1] = (f"{steps[-1][0]}\n{line}", [])
         else:
             assert steps, f"output before any command: {line!r}"
             steps[-1][1].append(line)

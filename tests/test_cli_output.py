@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
+import typer
 from rich.console import Console
+from rich.live import Live
 
+from contracts.kinds import Shape
 from conveyor import JobFailed, Jobs, JobState, Settings
 from conveyor.cli import output
+from conveyor.cli.app import command as cli_command
+from conveyor.cli.app import out as cli_out
+from conveyor.cli.jobs import print_status
+from conveyor.cli.ops import STATS_COLUMNS, stats_table
+from conveyor.operations import JobStats
+from conveyor.status import Failure, JobStatus
 from tests.cli import BIN, env_for, run
 from tests.waiting import eventually
 
@@ -68,3 +78,48 @@ def test_on_a_narrow_terminal_ids_and_headers_stay_whole(monkeypatch: pytest.Mon
     printed = capsys.readouterr().out
     assert re.search(rf"│ {job_id} │", printed)
     assert "kind       queue     queued  scheduled  running" in printed and "timed-out" in printed
+
+
+def test_stats_watch_keeps_headers_whole_at_80_columns(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """`stats --watch` redraws what `stats` prints: at 80 columns too narrow for the table, whole lines that wrap
+    between cells, never a header cut to `terminat…`."""
+    console = Console(force_terminal=True, width=80, highlight=False, color_system=None, soft_wrap=True, markup=False)
+    monkeypatch.setattr(output, "out", console)
+    stats = JobStats(since=datetime.now(UTC), counts={"broadcast": {"conveyor": dict.fromkeys(JobState, 7)}})
+    with Live(stats_table(stats), console=console, auto_refresh=False):
+        pass
+    printed = capsys.readouterr().out
+    assert "…" not in printed
+    words = printed.split()
+    assert [*STATS_COLUMNS, "broadcast"] == [w for w in words if w in (*STATS_COLUMNS, "broadcast")][:12]
+
+
+BRACKETS = "reason [see docs] end [/x]"
+"""Job data that Rich markup would eat: `[see docs]` taken for a style and dropped, `[/x]` a MarkupError."""
+
+
+def test_job_data_in_brackets_prints_verbatim(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """A failure message, a result and a table cell print as the job gave them, through the CLI's own consoles
+    (the table's terminal branch included); so does the `failed:` line of a command whose job failed."""
+    monkeypatch.setattr(cli_out, "_force_terminal", True)  # the table's terminal branch
+    monkeypatch.setattr(cli_out, "_width", 200)
+    print_status(
+        JobStatus(
+            id="email-1", kind="email", shape=Shape.ACTIVITY, workflow="email", state=JobState.FAILED, attempts=1,
+            failure=Failure(type="Boom", message=BRACKETS), result={"note": BRACKETS},
+            created_at=datetime.now(UTC), ui_url="http://localhost:8233",
+        )
+    )  # fmt: skip
+    output.show_table(("job", "failure"), [["email-1", f"Boom: {BRACKETS}"]])
+
+    @cli_command
+    async def fails() -> None:
+        raise JobFailed("email-1", "Boom", BRACKETS)
+
+    with pytest.raises(typer.Exit):
+        fails()
+    printed = capsys.readouterr()
+    assert f"failure    Boom: {BRACKETS}" in printed.out
+    assert f'result     {{"note": "{BRACKETS}"}}' in printed.out
+    assert re.search(rf"│ email-1 │ Boom: {re.escape(BRACKETS)} *│", printed.out)
+    assert printed.err == f"failed: Boom: {BRACKETS}\n"

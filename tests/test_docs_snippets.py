@@ -13,13 +13,15 @@ import re
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.cli import BIN
 from tests.dev_stack import dev_env, dev_stack
-from tests.snippets import PAGES, Snippet, matches, runnable, session, snippets
+from tests.snippets import PAGES, ROOT, SHELL_LANGS, Snippet, matches, runnable, session, snippets
+from workflows.policies import POLICIES
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,11 @@ async def check(stack: Stack, snippet: Snippet) -> None:
         code, output = await run_python(stack, snippet.body)
         assert code == 0 or crashed_at_exit(code, output), f"{snippet.where} failed:\n{output}"
         return
+    exported = ""  # a reader's shell keeps what `export` set for the session's later commands
     for command, expected in session(stack.text(snippet.body)):
-        code, output = await shell(stack, command)
+        code, output = await shell(stack, exported + command)
+        if command.startswith("export "):
+            exported += f"{command}\n"
         assert matches(expected, output), f"{snippet.where}: $ {command}\nexpected:\n{expected}\ngot:\n{output}"
         failing = expected.startswith(("failed:", "error:"))
         assert (code != 0) == failing, f"{snippet.where}: $ {command} exited {code}\n{output}"
@@ -112,9 +117,32 @@ async def test_a_broken_snippet_fails(stack: Stack) -> None:
         await check(stack, wrong)
 
 
-def test_every_python_block_runs_or_says_why_not() -> None:
-    """No block is skipped silently: a Python block that does not run carries its reason."""
+def test_every_python_and_shell_block_runs_or_says_why_not() -> None:
+    """No block is skipped silently: a Python or shell block (`bash`, `console`, untagged...) that does not run
+    carries its reason."""
     for page in PAGES:
         for snippet in snippets(page):
-            if snippet.lang == "python" and not runnable(snippet):
+            if snippet.lang in ("python", *SHELL_LANGS) and not runnable(snippet):
                 assert ":" in snippet.note, f"{snippet.where}: say why it is not run"
+
+
+def cli_duration(value: timedelta) -> str:
+    """A duration as the `temporal` CLI's flags take it: `2m`, `10s`."""
+    seconds = int(value.total_seconds())
+    return f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"
+
+
+def test_the_json_contract_starts_email_with_its_policy_row() -> None:
+    """The page's `temporal activity start` (run above, so its flags are real ones) carries the `email` row of
+    `workflows/policies.py`, not numbers of its own that could drift from it."""
+    [command] = [s.body for s in snippets(ROOT / "docs/producing/json-contract.md") if "activity start" in s.body]
+    flags = dict(re.findall(r"--([a-z-]+) (\S+)", command))
+    row = POLICIES["email"]
+    assert row.heartbeat_timeout is not None
+    assert {name: flags.get(name) for name in ("start-to-close-timeout", "heartbeat-timeout",
+                                               "retry-maximum-attempts", "retry-maximum-interval")} == {
+        "start-to-close-timeout": cli_duration(row.attempt_timeout),
+        "heartbeat-timeout": cli_duration(row.heartbeat_timeout),
+        "retry-maximum-attempts": str(row.max_attempts),
+        "retry-maximum-interval": cli_duration(row.max_retry_wait),
+    }  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -9,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from docs.gen.hooks import fill
+from docs.gen.hooks import GENERATORS, fill
+from docs.gen.references import duration
+from docs.gen.results import performance_table, reliability_table
+from workflows.policies import POLICIES
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
@@ -60,3 +64,48 @@ def test_a_broken_link_fails_the_build(tmp_path: Path) -> None:
 def test_an_unknown_generated_section_is_an_error() -> None:
     with pytest.raises(ValueError, match="no-such-table"):
         fill("<!-- generated: no-such-table -->", "page.md")
+
+
+def test_every_generated_reference_shows_its_source() -> None:
+    """An empty or broken generator fails here, not only the settings one: each section shows real content of what
+    it is generated from (a command's option, a route, a policy row's values)."""
+    email = POLICIES["email"]
+    expected = {
+        "settings": ["CONVEYOR_SMTP_PORT", "CONVEYOR_TEMPORAL_ADDRESS"],
+        "cli": ["--all-failed", "--from-csv"],
+        "http": ["/jobs/{job_id}/retry", "/jobs/broadcast"],
+        "policies": [
+            "| `broadcast-send` |",
+            f"| `email` | {duration(email.attempt_timeout)} | {duration(email.heartbeat_timeout)} |",
+            "`RecipientRejected`",
+        ],
+    }
+    assert {*expected, "performance", "reliability"} == GENERATORS.keys()
+    for name, shown in expected.items():
+        section = fill(f"<!-- generated: {name} -->", "page.md")
+        missing = [text for text in shown if text not in section]
+        assert not missing, f"the {name} section lacks {missing}:\n{section[:2000]}"
+
+
+def test_measured_tables_show_the_latest_run(tmp_path: Path) -> None:
+    """The performance and reliability sections show the figures of their latest.json, each miss of a target named
+    under the table; without the file they say it was not measured."""
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps({"date": "2026-12-03", "quick": False, "rows": [
+        {"case": "bulk enqueue (10,000 jobs, 50 at a time)", "unit": "/s", "conveyor": {"values": [156.4, 186.7],
+         "median": 186.7}, "baseline": {"values": [247.0], "median": 247.0}, "baseline_name": "raw start_workflow",
+         "ratio": 0.76, "target": "≥ 0.9x", "verdict": "FAIL"},
+        {"case": "broadcast emails/s (10,000 recipients)", "unit": "/s", "conveyor": {"values": [1164.4],
+         "median": 1164.4}, "target": "≥ 400/s", "verdict": "PASS"},
+    ]}))  # fmt: skip
+    performance = performance_table(bench, "bench.json")
+    assert "| bulk enqueue (10,000 jobs, 50 at a time) | 187 (156-187) /s | 247 /s raw start_workflow | 0.76x |" in (
+        performance
+    )
+    assert "| 1,164 /s |" in performance and "| **miss** |" in performance and "| pass |" in performance
+    assert "Targets met: 1 of 2. Missed: bulk enqueue (10,000 jobs, 50 at a time)." in performance
+
+    reliability = tmp_path / "reliability.json"
+    reliability.write_text(json.dumps({"size": "ci", "scenarios": {"worker crash": {"lost": 0, "delivered": 500}}}))
+    assert "| worker crash | lost 0, delivered 500 |" in reliability_table(reliability, "reliability.json")
+    assert "Not measured in this build" in performance_table(tmp_path / "absent.json", "absent.json")

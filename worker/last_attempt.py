@@ -27,8 +27,7 @@ from temporalio.exceptions import ApplicationError, is_cancelled_exception
 from temporalio.service import RPCError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
-from activities.alerts import JobAlert
-from activities.failure_watch import announce, failure_named, is_last_attempt
+from activities.failure_watch import activity_alert, announce, failure_named, is_last_attempt
 from contracts.kinds import JobKind, Shape, kind_of
 from contracts.policy import JobPolicy
 from workflows.policies import policy_of
@@ -87,16 +86,7 @@ class AlertOnLastAttempt(ActivityInboundInterceptor):
             raise error from e
 
     async def _announce(self, kind: str, info: activity.Info, error: Exception) -> None:
-        failure_type, message = failure_named(error)
-        alert = JobAlert(
-            kind=kind,
-            job_id=info.activity_id,
-            failure_type=failure_type,
-            message=message,
-            attempts=info.attempt,
-            shape=Shape.ACTIVITY,
-            run_id=info.activity_run_id,
-        )
+        alert = activity_alert(kind, info.activity_id, info.activity_run_id, info.attempt, failure_named(error))
         try:
             await announce(activity.client(), alert, info.task_queue, self.alert_timeout, self.alert_retry)
         except RPCError as e:  # the job's own failure must still reach the server; the watcher alerts later

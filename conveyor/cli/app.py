@@ -23,8 +23,10 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Durable back
 send_app = typer.Typer(no_args_is_help=True, help="Enqueue a job.")
 app.add_typer(send_app, name="send")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No markup: what these print is job data (failure messages, results, schedule notes), and Rich would take
+# `[see docs]` for a style and drop it, or raise on `[/x]`. Styles are given as `Text` styles instead.
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+from rich.text import Text
 
 from conveyor.cli.app import app, command, err, out
 from conveyor.client import Jobs
@@ -16,7 +17,7 @@ from conveyor.status import JobStatus
 
 def print_status(status: JobStatus) -> None:
     """The status, one field per line."""
-    out.print(f"[bold]{status.id}[/bold]  {status.kind}  [bold]{status.state.value}[/bold]")
+    out.print(Text.assemble((status.id, "bold"), f"  {status.kind}  ", (status.state.value, "bold")))
     if status.stage is not None:
         percent = "" if status.progress is None else f"{status.progress}% "
         detail = f", {status.detail}" if status.detail else ""
@@ -51,7 +52,8 @@ async def follow(jobs: Jobs, job_id: str) -> Any:
     result = asyncio.ensure_future(jobs.result(job_id))
     if not err.is_terminal:
         return await result
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
+    description = TextColumn("{task.description}", markup=False)  # the job's id: data, not markup
+    columns = (SpinnerColumn(), description, BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task(job_id, total=100)
         while not result.done():

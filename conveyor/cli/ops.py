@@ -7,12 +7,12 @@ import json
 from datetime import UTC, datetime
 
 import typer
+from rich.console import RenderableType
 from rich.live import Live
-from rich.table import Table
 
 from contracts.states import STATE_NAMES, JobState
 from conveyor.cli.app import app, command, out, parse_duration
-from conveyor.cli.output import show_table
+from conveyor.cli.output import show_table, table
 from conveyor.client import Jobs
 from conveyor.errors import InvalidJobError
 from conveyor.operations import JobStats, JobSummary
@@ -131,15 +131,11 @@ def stats_rows(stats: JobStats) -> list[list[str]]:
     ]
 
 
-def stats_table(stats: JobStats) -> Table:
-    """The counts as a live-updating table for `--watch` (closed ones counted since `stats.since`); headers
-    never cut."""
-    table = Table(title=f"jobs at {datetime.now():%H:%M:%S}, closed since {stats.since:%H:%M}")
-    for header in STATS_COLUMNS:
-        table.add_column(header, no_wrap=True, min_width=len(header))
-    for row in stats_rows(stats):
-        table.add_row(*row)
-    return table
+def stats_table(stats: JobStats) -> RenderableType:
+    """The counts as a live-updating table for `--watch` (closed ones counted since `stats.since`), laid out as
+    `stats` prints them: headers never cut."""
+    title = f"jobs at {datetime.now():%H:%M:%S}, closed since {stats.since:%H:%M}"
+    return table(STATS_COLUMNS, stats_rows(stats), title)
 
 
 @app.command()

@@ -9,6 +9,7 @@ import json
 from dataclasses import asdict
 
 import typer
+from rich.text import Text
 
 from conveyor.cli.app import app, command, out
 from conveyor.connection import connect
@@ -44,7 +45,7 @@ async def list_schedules(as_json: bool = typer.Option(False, "--json", help="Pri
         print(json.dumps([asdict(row) for row in found], indent=2, default=str))
         return
     for row in found:
-        out.print(f"[bold]{row.id}[/bold]{'  [yellow]paused[/yellow]' if row.paused else ''}")
+        out.print(Text.assemble((row.id, "bold"), ("  paused", "yellow") if row.paused else ""))
         out.print(f"  spec       {row.spec}")
         out.print(f"  next       {', '.join(f'{t:%Y-%m-%d %H:%M %Z}' for t in row.next_runs) or '-'}")
         out.print(f"  last       {row.last_result}")

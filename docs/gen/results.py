@@ -29,10 +29,20 @@ def _spread(value: dict[str, Any] | None, unit: str) -> str:
     if not value or not value.get("values"):
         return "-"
     values = value["values"]
-    text = f"{value['median']:.3g}"
+    text = _figure(value["median"])
     if len(values) > 1:
-        text += f" ({min(values):.3g}-{max(values):.3g})"
+        text += f" ({_figure(min(values))}-{_figure(max(values))})"
     return f"{text} {unit}".strip()
+
+
+def _figure(x: float) -> str:
+    """Three significant digits, a thousand and more in whole units (`1,164`, not `1.16e+03`)."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
+def _load(averages: list[float] | None) -> str:
+    """The 1-minute load average, as `uptime` shows it."""
+    return f"{averages[0]:.2f}" if averages else "?"
 
 
 def performance_table(path: Path, shown_as: str) -> str:
@@ -45,14 +55,15 @@ def performance_table(path: Path, shown_as: str) -> str:
     lines = [
         f"Measured {doc.get('date', '?')} on {machine.get('cpus', '?')} CPUs, Python {machine.get('python', '?')} "
         f"({'quick run, no verdicts' if doc.get('quick') else 'full run'}); load average "
-        f"{(load.get('before') or ['?'])[0]} before, {(load.get('after') or ['?'])[0]} after; sizes "
+        f"{_load(load.get('before'))} before, {_load(load.get('after'))} after; sizes "
         + ", ".join(f"{k} {v}" for k, v in doc.get("sizes", {}).items())
         + ".",
         "",
         "| case | Conveyor | baseline | ratio | target | result |",
         "|---|---|---|---|---|---|",
     ]
-    for row in doc.get("rows", []):
+    rows = doc.get("rows", [])
+    for row in rows:
         unit = row.get("unit", "")
         baseline = row.get("baseline")
         base = (
@@ -61,9 +72,23 @@ def performance_table(path: Path, shown_as: str) -> str:
         ratio = "-" if row.get("ratio") is None else f"{row['ratio']:.2f}x"
         lines.append(
             f"| {cell(row['case'])} | {cell(_spread(row.get('conveyor'), unit))} | {cell(base)} | {ratio} | "
-            f"{cell(row.get('target') or '-')} | {row.get('verdict', 'n/a')} |"
+            f"{cell(row.get('target') or '-')} | {RESULTS.get(row.get('verdict', ''), 'n/a')} |"
         )
-    return "\n".join(lines)
+    return "\n".join([*lines, "", targets_met(rows)])
+
+
+RESULTS = {"PASS": "pass", "FAIL": "**miss**"}
+"""The bench's verdicts as the table shows them; a case without a target (or a quick run) has none."""
+
+
+def targets_met(rows: list[dict[str, Any]]) -> str:
+    """One line under the table: how many targets the run met, and which it missed."""
+    judged = [row for row in rows if row.get("verdict") in RESULTS]
+    if not judged:
+        return "No verdicts: this run judged no targets."
+    missed = [row["case"] for row in judged if row["verdict"] == "FAIL"]
+    line = f"Targets met: {len(judged) - len(missed)} of {len(judged)}."
+    return f"{line} Missed: {'; '.join(missed)}." if missed else line
 
 
 def reliability_table(path: Path, shown_as: str) -> str:
