@@ -189,7 +189,9 @@ class BroadcastActivities:
         message = request.message
         assert message.template is not None  # the model requires it on the email channel
         try:
-            content = await self.email.renderer.render_async(message.template, message.context | recipient.context)
+            content = await self.email.renderer.render_async(
+                message.template, message.context | recipient.context, request.broadcast_id
+            )
             key = recipient_key(request.broadcast_id, recipient.address)
             to = [recipient.address]
             if fast_path_for(mime.mail_from, recipient.address):

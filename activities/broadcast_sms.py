@@ -35,7 +35,9 @@ class SmsBroadcastActivities:
         message = request.message
         assert message.body is not None  # the model requires it on the SMS channel
         try:
-            body = await render_text_async(message.body, message.context | recipient.context, self.limits)
+            body = await render_text_async(
+                message.body, message.context | recipient.context, self.limits, request.broadcast_id
+            )
             job = SmsJob.model_validate({"to": sms_number(recipient), "body": body, "sender_id": message.sender_id})
             await self.sms.deliver(recipient_key(request.broadcast_id, recipient.address), job)
         except ValidationError as e:  # this recipient's text is too long, or their number is not one

@@ -47,14 +47,18 @@ _RENDER_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="conveyor
 
 
 STRIKES = 3
-"""Renders of one template in a row that ran out of time, after which this worker stops trying it: a hostile
-broadcast would otherwise cost the full time budget for each of its (maybe millions of) recipients."""
+"""Renders of one template in a row, within one broadcast, that ran out of time, after which the worker stops
+trying it for that broadcast: a hostile broadcast would otherwise cost the full time budget for each of its (maybe
+millions of) recipients. Strikes belong to one broadcast: a template struck out there still renders for every
+other job (a single email is one render: nothing to save), so no producer can ban a template for a whole worker."""
 
-_strikes: dict[str, int] = {}
+_strikes: dict[tuple[str, str], int] = {}
+"""(broadcast id, template) -> time-outs in a row. Bounded (see `bounded`), and cleared per template by a render
+that finishes."""
 
 
-def _struck_out(key: str, limits: RenderLimits) -> None:
-    if _strikes.get(key, 0) >= STRIKES:
+def _struck_out(key: tuple[str, str] | None, limits: RenderLimits) -> None:
+    if key is not None and _strikes.get(key, 0) >= STRIKES:
         error = TemplateError(
             f"rendering took over {limits.timeout:g} s for {STRIKES} recipients in a row; not tried again"
         )
@@ -62,10 +66,11 @@ def _struck_out(key: str, limits: RenderLimits) -> None:
         raise error
 
 
-async def bounded(fn: Callable[[], T], limits: RenderLimits, key: str) -> T:
-    """`fn()` (a render of the template `key`) under `limits`: on the loop while it stays within
-    `ON_LOOP_SECONDS`, else from the start again on the render thread. Rendering is pure, so starting over
-    changes nothing but where it runs."""
+async def bounded(fn: Callable[[], T], limits: RenderLimits, template: str, broadcast: str | None = None) -> T:
+    """`fn()` (a render of `template`) under `limits`: on the loop while it stays within `ON_LOOP_SECONDS`, else
+    from the start again on the render thread. Rendering is pure, so starting over changes nothing but where it
+    runs. Within a `broadcast`, a template that ran out of time `STRIKES` times in a row is not tried again."""
+    key = None if broadcast is None else (broadcast, template)
     _struck_out(key, limits)
     try:
         return within(Budget(limits, slice_seconds=ON_LOOP_SECONDS), fn)
@@ -86,12 +91,13 @@ async def bounded(fn: Callable[[], T], limits: RenderLimits, key: str) -> T:
         error.timed_out = True
         raise error from None
     except TemplateError as e:
-        if e.timed_out:
-            if len(_strikes) > 1000:  # bounded memory: forget old templates
+        if e.timed_out and key is not None:
+            if len(_strikes) > 1000:  # bounded memory: forget old broadcasts
                 _strikes.clear()
             _strikes[key] = _strikes.get(key, 0) + 1
         raise
-    _strikes.pop(key, None)
+    if key is not None:
+        _strikes.pop(key, None)
     return result
 
 
@@ -120,9 +126,10 @@ class TemplateRenderer:
             keep_trailing_newline=False,
         )
 
-    async def render_async(self, name: str, context: Mapping[str, Any]) -> RenderedEmail:
-        """`render` within this renderer's limits, off the event loop when it is slow (see the module doc)."""
-        return await bounded(lambda: self._render_all(name, context), self.limits, f"named:{name}")
+    async def render_async(self, name: str, context: Mapping[str, Any], broadcast: str | None = None) -> RenderedEmail:
+        """`render` within this renderer's limits, off the event loop when it is slow (see the module doc); for a
+        recipient of `broadcast`, with that broadcast's strikes (see `STRIKES`)."""
+        return await bounded(lambda: self._render_all(name, context), self.limits, f"named:{name}", broadcast)
 
     def render(self, name: str, context: Mapping[str, Any]) -> RenderedEmail:
         """Render template `name` on this thread within the limits; raises `TemplateNotFound` or `TemplateError`
@@ -198,6 +205,9 @@ def render_text(source: str, context: Mapping[str, Any]) -> str:
     return rendered(lambda: _inline(source), context, "text template")
 
 
-async def render_text_async(source: str, context: Mapping[str, Any], limits: RenderLimits) -> str:
-    """`render_text` within `limits`, off the event loop when it is slow."""
-    return await bounded(lambda: render_text(source, context), limits, f"inline:{source}")
+async def render_text_async(
+    source: str, context: Mapping[str, Any], limits: RenderLimits, broadcast: str | None = None
+) -> str:
+    """`render_text` within `limits`, off the event loop when it is slow; for a recipient of `broadcast`, with that
+    broadcast's strikes (see `STRIKES`)."""
+    return await bounded(lambda: render_text(source, context), limits, f"inline:{source}", broadcast)

@@ -10,7 +10,12 @@ deeper than the JSON encoder's recursion limit. Messages never echo the value: i
 from __future__ import annotations
 
 import unicodedata
+from datetime import timedelta
 from typing import Any
+
+MAX_DELAY = timedelta(days=365)
+"""Longest wait any producer (Python, CLI, HTTP, a raw start) may ask for, a job's `delay` or the welcome flow's
+follow-up: one cap for every path (past it, `now + wait` overflows Python's datetime long before Temporal minds)."""
 
 MAX_DEPTH = 32
 """Deepest nesting of lists and objects in a job's variables (templates need a few levels; the JSON encoder
@@ -26,9 +31,10 @@ def _first_bad(value: str) -> str | None:
 
 
 def header_text(value: str) -> str:
-    """`value` if it can be one header line (RFC 5322: printable characters and spaces); `ValueError` naming the
-    first control or line-separator character otherwise."""
-    bad = _first_bad(value)
+    """`value` if it can be one header line (RFC 5322: printable characters and whitespace, a tab included: HTAB is
+    whitespace in any header body, not a line break); `ValueError` naming the first other control or
+    line-separator character otherwise."""
+    bad = _first_bad(value.replace("\t", " "))
     if bad is not None:
         raise ValueError(f"must be one line without control characters (found U+{ord(bad):04X})")
     return value

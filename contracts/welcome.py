@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from contracts.input_checks import MAX_DELAY, nesting_depth
 from contracts.requests import JobRequest
 
 FOLLOW_UP_AFTER = timedelta(days=3)
@@ -33,6 +34,11 @@ class UserEvent(JobRequest):
             raise ValueError("a user.created event needs the user's 'email'")
         return self
 
+    @field_validator("context")
+    @classmethod
+    def _depth(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return nesting_depth(value)  # the welcome email's context: refused here, not when the flow builds the email
+
 
 class WelcomeJob(JobRequest):
     """The flow for one user, and how long to wait for activation before following up."""
@@ -40,7 +46,7 @@ class WelcomeJob(JobRequest):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     user_id: str
-    follow_up_after: timedelta = Field(FOLLOW_UP_AFTER, gt=timedelta(0))
+    follow_up_after: timedelta = Field(FOLLOW_UP_AFTER, gt=timedelta(0), le=MAX_DELAY)
 
 
 class WelcomeResult(BaseModel):

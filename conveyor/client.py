@@ -40,6 +40,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.broadcast import BroadcastJob
 from contracts.email import EmailJob
+from contracts.input_checks import MAX_DELAY
 from contracts.kinds import KINDS, JobKind, Shape, kind_of
 from contracts.report import ReportJob
 from contracts.sms import SmsJob
@@ -52,9 +53,6 @@ from conveyor.operations import JobStats, JobSummary
 from conveyor.settings import Settings
 from conveyor.status import JobStatus, activity_status, workflow_status
 from workflows.policies import policy_of
-
-MAX_DELAY = timedelta(days=365)
-"""Longest `delay` any producer (Python, CLI, HTTP) may give: one cap for every path."""
 
 MAX_PAYLOAD_BYTES = 1_500_000
 """Largest job input accepted: Temporal refuses payloads over 2 MB, and the history needs room besides."""

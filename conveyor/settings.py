@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from contracts.broadcast import CONTINUE_EVERY
 from contracts.config import AwsConfig, SmtpConfig, SmtpTls
+from contracts.input_checks import MAX_DELAY
 from contracts.kinds import DEFAULT_QUEUE, REPORTS_QUEUE, SMS_QUEUE
 from contracts.render_limits import RenderLimits
 from contracts.report import ATTACH_MAX_BYTES
@@ -155,7 +156,10 @@ class Settings(BaseSettings):
         CONTINUE_EVERY, ge=1, description="A broadcast starts a fresh run (continue-as-new) after this many recipients."
     )
     welcome_follow_up_after: timedelta = Field(
-        FOLLOW_UP_AFTER, description="Welcome flow: follow up unless user.activated came within this (e.g. P3D)."
+        FOLLOW_UP_AFTER,
+        gt=timedelta(0),
+        le=MAX_DELAY,
+        description="Welcome flow: follow up unless user.activated came within this (e.g. P3D).",
     )
     standalone_activities: bool | None = Field(
         None,

@@ -169,12 +169,21 @@ async def workflow_status(handle: WorkflowHandle[Any, Any], ui_url: str, namespa
     return status
 
 
+ALERT_ACTIVITY = "send_alert"
+"""The activity that announces a job's failure: a step of its workflow, but not one of the job's attempts."""
+
+
+def _job_steps(desc: WorkflowExecutionDescription) -> list[Any]:
+    """The workflow's pending activities that are the job's own steps: a failing alert is not the job retrying."""
+    return [a for a in desc.raw_description.pending_activities if a.activity_type.name != ALERT_ACTIVITY]
+
+
 def open_workflow_state(desc: WorkflowExecutionDescription) -> JobState:
     """The state of an open workflow, from its description alone (what `list` and `stats` use too)."""
     if desc.execution_time and desc.execution_time > datetime.now(UTC):
         return JobState.SCHEDULED
     state = JobState.QUEUED
-    for activity in desc.raw_description.pending_activities:
+    for activity in _job_steps(desc):
         if activity.HasField("last_failure") and activity.last_failure.message:
             return JobState.RETRYING
         if activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED:
@@ -190,7 +199,9 @@ async def _open_workflow(
     if status.state is JobState.SCHEDULED:
         return
     step: Progress | None = None
-    for activity in desc.raw_description.pending_activities:
+    if len(_job_steps(desc)) < len(desc.raw_description.pending_activities):  # the job failed; its alert is due
+        status.attempts = await _step_attempts(handle)
+    for activity in _job_steps(desc):
         status.attempts = max(status.attempts, activity.attempt)
         if activity.HasField("last_failure") and activity.last_failure.message:
             status.failure = failure_of(activity.last_failure)
@@ -203,16 +214,34 @@ async def _open_workflow(
     show(status, job.with_step(step) if job is not None else step)
 
 
-async def _closed_workflow(handle: WorkflowHandle[Any, Any], status: JobStatus) -> None:
-    activity_types: dict[int, str] = {}  # scheduled event id -> activity type
-    async for event in handle.fetch_history_events():
+class _StepAttempts:
+    """The attempt number of the job's last step started, read from its history events (its alert's left out)."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self._types: dict[int, str] = {}  # scheduled event id -> activity type
+
+    def read(self, event: Any) -> None:
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            activity_types[event.event_id] = event.activity_task_scheduled_event_attributes.activity_type.name
+            self._types[event.event_id] = event.activity_task_scheduled_event_attributes.activity_type.name
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             started = event.activity_task_started_event_attributes
-            if activity_types.get(started.scheduled_event_id) != "send_alert":  # the job's steps, not its alert
-                status.attempts = started.attempt
-        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+            if self._types.get(started.scheduled_event_id) != ALERT_ACTIVITY:  # the job's steps, not its alert
+                self.attempts = started.attempt
+
+
+async def _step_attempts(handle: WorkflowHandle[Any, Any]) -> int:
+    steps = _StepAttempts()
+    async for event in handle.fetch_history_events():
+        steps.read(event)
+    return steps.attempts
+
+
+async def _closed_workflow(handle: WorkflowHandle[Any, Any], status: JobStatus) -> None:
+    steps = _StepAttempts()
+    async for event in handle.fetch_history_events():
+        steps.read(event)
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
             status.failure = failure_of(event.workflow_execution_failed_event_attributes.failure)
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
             payloads = event.workflow_execution_completed_event_attributes.result.payloads
@@ -223,6 +252,7 @@ async def _closed_workflow(handle: WorkflowHandle[Any, Any], status: JobStatus) 
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
             reason = event.workflow_execution_terminated_event_attributes.reason
             status.failure = Failure(type="Terminated", message=reason or "terminated by an operator")
+    status.attempts = steps.attempts
     if status.state is JobState.COMPLETED:
         status.stage, status.progress = "done", 100
 

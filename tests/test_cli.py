@@ -84,3 +84,18 @@ async def test_unreachable_temporal_is_one_line(settings: Settings) -> None:
     down = settings.model_copy(update={"temporal_address": "127.0.0.1:1"})
     ran = await conveyor(down, "status", "email-x")
     assert ran.code == 1 and "cannot reach Temporal at 127.0.0.1:1" in ran.err
+
+
+async def test_delay_and_priority_out_of_range_exit_2_without_a_server(settings: Settings) -> None:
+    down = settings.model_copy(update={"temporal_address": "127.0.0.1:1"})  # checked before connecting: no server
+    email = ["send", "email", "--to", "a@example.com", "--template", "welcome"]
+    broadcast = ["broadcast", "--source", "static:a@example.com", "--template", "welcome"]
+    for args, message in (
+        ([*email, "--delay", "999999d"], "error: delay must be from 0 to 365 days"),
+        ([*broadcast, "--delay", "366d"], "error: delay must be from 0 to 365 days"),
+        ([*email, "--priority", "9"], "error: priority must be a whole number from 1 (first) to 5 (last)"),
+        (["enqueue", "sms", '{"to": "+12025550143", "body": "x"}', "--priority", "0"], "error: priority must be"),
+    ):
+        ran = await conveyor(down, *args)
+        assert (ran.code, ran.out) == (2, ""), (args, ran)
+        assert ran.err.strip().startswith(message) and "cannot reach" not in ran.err

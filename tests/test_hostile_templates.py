@@ -57,7 +57,7 @@ async def test_hostile_template_fails_fast_without_holding_the_loop(name: str) -
     ticker = asyncio.create_task(tick())
     started = time.monotonic()
     with pytest.raises(TemplateError) as failed:
-        # A template of this test's own: the worker remembers templates that ran out of time (other tests render
+        # A template of this test's own: a broadcast remembers templates that ran out of time (other tests render
         # the same hostile sources), and this test is about one render's budget, not that memory.
         await render_text_async(HOSTILE[name] + f"{{# {uuid.uuid4()} #}}", {}, limits)
     took = time.monotonic() - started
@@ -66,6 +66,27 @@ async def test_hostile_template_fails_fast_without_holding_the_loop(name: str) -
     assert failed.value.permanent and str(failed.value).startswith("text template")
     if took > 0.3:  # a render that lasted was off the loop: the loop kept ticking (a held loop ticks once, if at all)
         assert ticks > 10
+
+
+SLOW_FOR_SOME = "{% for i in range(loops) %}{% set total = range(100000)|sum %}{% endfor %}Hi {{ name }}"
+"""A legitimate template whose cost depends on its data: over budget for a big `loops`, instant for 0."""
+
+
+async def test_strikes_stay_with_their_broadcast_so_the_template_still_renders_for_other_jobs() -> None:
+    limits = RenderLimits(timeout=0.2)
+    source = SLOW_FOR_SOME + f"{{# {uuid.uuid4()} #}}"
+    heavy, light = {"loops": 100000, "name": "Ann"}, {"loops": 0, "name": "Ann"}
+    for _ in range(STRIKES):
+        with pytest.raises(TemplateError, match=r"rendering took over|render budget"):
+            await render_text_async(source, heavy, limits, broadcast="b-struck")
+    with pytest.raises(TemplateError, match="in a row; not tried again"):
+        await render_text_async(source, light, limits, broadcast="b-struck")  # that broadcast gave up on it
+    assert await render_text_async(source, light, limits, broadcast="b-other") == "Hi Ann"
+    assert await render_text_async(source, light, limits) == "Hi Ann"  # a single job
+    for _ in range(STRIKES + 1):  # single jobs never strike a template out: each costs its own budget only
+        with pytest.raises(TemplateError) as single:
+            await render_text_async(source, heavy, limits)
+        assert "not tried again" not in str(single.value)
 
 
 def test_ordinary_templates_render_as_before() -> None:
@@ -80,7 +101,7 @@ def test_inline_template_that_loads_another_is_refused_at_the_edge(source: str) 
         check_syntax(source)
 
 
-async def test_hostile_sms_broadcast_fails_each_recipient_with_template_error(
+async def test_hostile_sms_broadcast_strikes_out_its_template_but_a_later_job_renders_it(
     temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
     settings = settings_for(temporal_env, smtp_server, tmp_path, render_timeout_seconds=0.5)
@@ -88,11 +109,24 @@ async def test_hostile_sms_broadcast_fails_each_recipient_with_template_error(
     async with running(build_workers(temporal_env.client, settings)):
         started = time.monotonic()
         handle = await Jobs(temporal_env.client, settings).broadcast(
-            {"source": f"csv:{tmp_path / 'hostile.csv'}", "message": {"channel": "sms", "body": HOSTILE["slow sums"]}}
+            {
+                "source": f"csv:{tmp_path / 'hostile.csv'}",
+                "message": {"channel": "sms", "body": SLOW_FOR_SOME, "context": {"loops": 100000}},
+            }
         )
         result = await asyncio.wait_for(handle.result(), 60)
+        took = time.monotonic() - started
+        # The same template, on the same worker, for a later broadcast whose data make it cheap: it renders.
+        later = await Jobs(temporal_env.client, settings).broadcast(
+            {
+                "source": f"csv:{tmp_path / 'hostile.csv'}",
+                "message": {"channel": "sms", "body": SLOW_FOR_SOME, "context": {"loops": 0}},
+            }
+        )
+        after = await asyncio.wait_for(later.result(), 60)
     assert (result.sent, result.failed) == (0, 40)
     assert all("rendering took over 0.5 s" in f.reason for f in result.failures)
     assert sum("in a row; not tried again" in f.reason for f in result.failures) >= 40 - 2 * STRIKES
-    assert texted(settings, {phone for _, phone in people}) == []
-    assert time.monotonic() - started < 10  # three strikes, not 40 time budgets; never a retry loop
+    assert took < 10  # three strikes, not 40 time budgets; never a retry loop
+    assert (after.sent, after.failed) == (40, 0), after.failures
+    assert len(texted(settings, {phone for _, phone in people})) == 40

@@ -21,10 +21,11 @@ from contracts.email import EmailJob
 from contracts.errors import InvalidJob, as_application_error
 from contracts.kinds import Shape
 from contracts.report import ReportJob
-from conveyor import JobFailed, Jobs
+from conveyor import JobFailed, Jobs, JobState
 from tests.conftest import settings_for
 from tests.readback import alert_for
 from tests.smtp_server import SmtpServer
+from tests.waiting import eventually
 from worker.build import build_workers
 from worker.run import running
 
@@ -41,7 +42,11 @@ def test_subject_and_filename_with_a_line_break_or_control_are_refused(char: str
 
 
 def test_emoji_and_tabs_stay_allowed_in_subjects() -> None:
-    assert EmailJob.model_validate({**NOTE, "subject": "Ready 👩‍💻"}).subject == "Ready 👩‍💻"
+    # RFC 5322: a header body may hold whitespace, HTAB included; only line breaks and other controls split it.
+    for subject in ("Ready 👩‍💻", "Order 42\tshipped", "\tIndented"):
+        assert EmailJob.model_validate({**NOTE, "subject": subject}).subject == subject
+    with pytest.raises(ValidationError, match="U\\+000B"):
+        EmailJob.model_validate({**NOTE, "subject": "Order 42\x0bshipped"})  # a vertical tab is a line break
 
 
 @pytest.mark.parametrize(
@@ -123,3 +128,26 @@ async def test_failed_job_counts_its_own_attempts_not_its_alerts(
             alert_attempts = [(await alert.describe()).attempt]
     assert alert_attempts[-1] == 3, "the alert was retried (else this test shows nothing)"
     assert (await jobs.status(handle.id)).attempts == 1
+
+
+async def test_a_job_whose_alert_is_still_retrying_counts_its_own_attempts(
+    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    bad_hook = SecretStr("http://127.0.0.1:1/hook")  # refuses: the alert is retried (1 s, then 2 s) meanwhile
+    settings = settings_for(
+        temporal_env, smtp_server, tmp_path, alert_webhook_url=bad_hook, standalone_activities=False
+    )
+    jobs = Jobs(temporal_env.client, settings)
+    async with running(build_workers(temporal_env.client, settings)):
+        handle = await jobs.email({"to": ["a@example.com"], "template": "welcome"})  # no `name`: fails at once
+
+        async def pending_alert_attempt() -> int:
+            pending = (await handle.workflow.describe()).raw_description.pending_activities
+            return max((a.attempt for a in pending if a.activity_type.name == "send_alert"), default=0)
+
+        await eventually(pending_alert_attempt, lambda attempt: attempt >= 2)
+        status = await jobs.status(handle.id)
+        with pytest.raises(JobFailed):
+            await asyncio.wait_for(handle.result(), 60)
+    assert (status.state, status.attempts) == (JobState.RUNNING, 1), status.failure
+    assert status.failure is None or status.failure.type != "AlertUndelivered", "the alert's failure is not the job's"

@@ -35,8 +35,9 @@ def parts(message: EmailMessage) -> list[tuple[str, str]]:
         ),
         RenderedEmail(subject="Grüße, Zoë — ünïcode ✓", text="Grüße " * 40, html=None),
         RenderedEmail(subject="html only", text=None, html="<p>" + "x" * 500 + "</p>"),
+        RenderedEmail(subject="Order 42\tshipped", text="t", html=None),
     ],
-    ids=["alternatives", "unicode-text-only", "html-only"],
+    ids=["alternatives", "unicode-text-only", "html-only", "tab-in-subject"],
 )
 @pytest.mark.parametrize(
     ("to", "cc", "reply_to"),

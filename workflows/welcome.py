@@ -3,6 +3,10 @@
 
 Producers deliver events with signal-with-start (`Jobs.signal_event`): the first event of a user starts the flow,
 later ones reach the running flow, so producers never need to know whether it exists yet.
+
+Events from a raw producer (the `temporal` CLI, Node) are checked here as the client checks them: a malformed one
+fails the flow at once with `InvalidJob`, as a bad email built from a valid one does — never a workflow task that
+fails for ever, nor an event silently dropped while the flow waits for days.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
     from contracts.email import EmailJob, SendEmailInput
+    from contracts.errors import InvalidJobError
     from contracts.inputs import any_inputs, decode
     from contracts.progress import Progress
     from contracts.welcome import EVENT_SIGNAL, UserEvent, WelcomeJob, WelcomeResult
@@ -31,10 +37,18 @@ class Welcome(JobWorkflow):
         super().__init__()
         self.created: UserEvent | None = None
         self.activated = False
+        self.refused: ApplicationError | None = None
+        """The `InvalidJob` failure of the first malformed event: it ends the flow."""
 
     @workflow.signal(name=EVENT_SIGNAL)
-    def event(self, event: UserEvent) -> None:
+    @any_inputs
+    def event(self, *raw: Any) -> None:
         """Record an event; a repeated `user.created` (a producer's retry) changes nothing."""
+        try:
+            event = decode(raw, UserEvent)
+        except ApplicationError as e:
+            self.refused = self.refused or e
+            return
         if event.name == "user.created":
             self.created = self.created or event
         else:
@@ -65,15 +79,20 @@ class Welcome(JobWorkflow):
         until = workflow.now() + timeout
         self.progress = Progress(stage=f"waiting for {event}", percent=percent, until=until)
         try:
-            await workflow.wait_condition(condition, timeout=timeout)
+            await workflow.wait_condition(lambda: condition() or self.refused is not None, timeout=timeout)
         except TimeoutError:  # the wait's time-out, asyncio's since Python 3.11
             return False
+        if self.refused is not None:
+            raise self.refused
         return True
 
     async def _send(self, template: str, percent: int) -> None:
         created = self.created
         assert created is not None and created.email is not None
-        job = EmailJob(to=[created.email], template=template, context={"name": created.user_id, **created.context})
+        try:
+            job = EmailJob(to=[created.email], template=template, context={"name": created.user_id, **created.context})
+        except InvalidJobError as e:  # raised in the workflow task, it would fail that task for ever
+            raise ApplicationError(str(e), type="InvalidJob", non_retryable=True) from None
         await self.run_step(
             f"sending {template}",
             percent,

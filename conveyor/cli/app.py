@@ -16,6 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
+from conveyor.client import job_delay, job_priority
 from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, KeyReused
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Durable background jobs on Temporal.")
@@ -43,6 +44,14 @@ def parse_duration(text: str) -> timedelta:
         return timedelta(seconds=float(match[1]) * UNITS[match[2]])
     except OverflowError:
         raise InvalidJobError(f"duration {text!r} is too long") from None
+
+
+def start_options(delay: str | None, priority: int | None = None) -> timedelta | None:
+    """`--delay` as a timedelta, with it and `--priority` checked as the client checks them (one cap for every
+    path), before connecting: bad input exits 2 without a server, never 1 for "cannot reach Temporal"."""
+    when = job_delay(parse_duration(delay) if delay else None)
+    job_priority(priority)
+    return when
 
 
 def command(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:

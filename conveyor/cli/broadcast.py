@@ -6,7 +6,7 @@ import typer
 
 from contracts.broadcast import BroadcastJob
 from contracts.kinds import KINDS
-from conveyor.cli.app import app, command, parse_duration
+from conveyor.cli.app import app, command, start_options
 from conveyor.cli.input import template_context
 from conveyor.client import Jobs, validate
 from conveyor.events import validate_event
@@ -30,7 +30,7 @@ async def broadcast(
         message |= {"channel": "sms", "body": sms, "sender_id": sender_id}
     job = validate(KINDS["broadcast"], {"source": source, "message": message})
     assert isinstance(job, BroadcastJob)
-    when = parse_duration(delay) if delay else None
+    when = start_options(delay)
     jobs = await Jobs.connect()
     print((await jobs.broadcast(job, key=key, delay=when)).id)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from conveyor.cli.app import app, command, err, parse_duration, send_app
+from conveyor.cli.app import app, command, err, send_app, start_options
 from conveyor.cli.input import attachments, csv_rows, json_object, key_values, template_context
 from conveyor.client import BulkJob, Jobs, enqueued_kind, validate
 
@@ -97,7 +97,7 @@ async def enqueue_and_print(
 ) -> None:
     """Validate before connecting (bad input never needs a server), enqueue, print the job id."""
     model = validate(enqueued_kind(kind), job)
-    when = parse_duration(delay) if delay else None
+    when = start_options(delay, priority)
     jobs = await Jobs.connect()
     handle = await jobs.enqueue(kind, model, key=key, delay=when, priority=priority)
     print(handle.id)
@@ -108,7 +108,7 @@ async def enqueue_rows(
 ) -> None:
     """One email per CSV row, enqueued in bulk. Rows that do not validate are reported and skipped; the exit
     code is then 2, after the good rows were enqueued."""
-    when = parse_duration(delay) if delay else None
+    when = start_options(delay, priority)
     items: list[BulkJob] = []
     for row in rows:
         fields = dict(row)

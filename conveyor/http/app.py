@@ -15,9 +15,10 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.responses import JSONResponse
 
+from contracts.input_checks import MAX_DELAY
 from contracts.kinds import KINDS, JobKind
 from contracts.states import JobState
-from conveyor.client import KEY_PATTERN, MAX_DELAY, Jobs
+from conveyor.client import KEY_PATTERN, Jobs
 from conveyor.connection import connect
 from conveyor.errors import InvalidJobError
 from conveyor.http import errors

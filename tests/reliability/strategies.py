@@ -5,6 +5,7 @@ text, nesting deeper than any encoder likes, non-finite numbers, and template sy
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 from typing import Any
 
 from hypothesis import strategies as st
@@ -176,6 +177,19 @@ JOBS: dict[str, st.SearchStrategy[Any]] = {
     "broadcast": VALID["broadcast"] | BROADCAST | JSON,
 }
 """Per job kind: valid jobs, dicts shaped like the request model, and any JSON value at all."""
+
+DELAYS = st.one_of(
+    st.none(),
+    st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=365)),
+    st.timedeltas(min_value=timedelta(days=-3), max_value=timedelta(days=999_999))
+    | st.sampled_from([timedelta(days=365, microseconds=1), timedelta.max, -timedelta.resolution])
+    | NUMBERS,
+)
+"""A start's `delay`: none, within the one cap (0 to 365 days), or past it, negative or not a timedelta at all."""
+PRIORITIES = st.one_of(
+    st.none(), st.integers(1, 5), st.integers() | st.sampled_from([True, False, 2.5, "1", 1.0]) | NUMBERS
+)
+"""A start's `priority`: none, 1 to 5, or any other number, a bool, a float or a string."""
 
 OPTIONS = {
     "email": ["--to", "--cc", "--bcc", "--reply-to", "--template", "--var", "--context", "--subject", "--text",

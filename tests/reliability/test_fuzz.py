@@ -22,12 +22,12 @@ from typer.testing import CliRunner
 from contracts.kinds import KINDS
 from conveyor import InvalidJobError, Jobs, Settings
 from conveyor.cli.app import app
-from conveyor.client import BulkJob, JobHandle, validate
+from conveyor.client import BulkJob, JobHandle, job_delay, job_priority, validate
 from tests import properties
 from tests.reliability import figures
 from tests.reliability.conftest import Size
 from tests.reliability.processes import settings_env
-from tests.reliability.strategies import COMMANDS, JOBS
+from tests.reliability.strategies import COMMANDS, DELAYS, JOBS, PRIORITIES
 from tests.started import started_besides, terminate
 
 
@@ -36,17 +36,22 @@ def fuzz(size: Size) -> examples:
     return examples(max_examples=properties.examples(size.fuzz_examples))
 
 
-def refused_typed_or_accepted(kind: str, strategy: SearchStrategy[Any], size: Size, crashes: Counter[str]) -> list[Any]:
-    """Validate every example of `strategy` as a `kind` job: `InvalidJobError` is the one refusal allowed, anything
-    else is counted in `crashes` and fails the test with the example. Returns the examples tried."""
-    tried: list[Any] = []
+def refused_typed_or_accepted(
+    kind: str, strategy: SearchStrategy[Any], size: Size, crashes: Counter[str]
+) -> list[BulkJob]:
+    """Validate every example of `strategy` as a `kind` job, with a drawn `delay` and `priority` checked as the
+    client checks them: `InvalidJobError` is the one refusal allowed, anything else is counted in `crashes` and
+    fails the test with the example. Returns the examples tried, as `BulkJob`s."""
+    tried: list[BulkJob] = []
 
     @fuzz(size)
-    @given(strategy)
-    def validates_or_refuses(job: Any) -> None:
-        tried.append(job)
+    @given(strategy, DELAYS, PRIORITIES)
+    def validates_or_refuses(job: Any, delay: Any, priority: Any) -> None:
+        tried.append(BulkJob(kind, job, delay=delay, priority=priority))
         try:
             validate(KINDS[kind], job)
+            job_delay(delay)
+            job_priority(priority)
         except InvalidJobError:
             pass
         except Exception:
@@ -66,7 +71,7 @@ async def test_job_models_accept_or_refuse_typed_and_refused_input_starts_nothin
     outcomes: Counter[str] = Counter()
     accepted: set[str] = set()
     for kind, items in tried.items():
-        for result in await jobs.bulk([BulkJob(kind, job) for job in items], concurrency=20):
+        for result in await jobs.bulk(items, concurrency=20):
             outcomes[f"{kind} accepted" if isinstance(result, JobHandle) else f"{kind} refused"] += 1
             if isinstance(result, JobHandle):
                 accepted.add(result.id)

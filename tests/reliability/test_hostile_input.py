@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import re
 import statistics
 import time
@@ -22,11 +23,13 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from conveyor import JobFailed, Jobs, Settings
+from tests.api_server import KEY, ApiThread
 from tests.cli import run
 from tests.conftest import TEMPORAL, settings_for
 from tests.dev_stack import dev_env, dev_stack
 from tests.reliability import figures
 from tests.smtp_server import SmtpServer
+from tests.started import started_besides
 from tests.test_broadcast_sms import customers_csv, texted
 from tests.waiting import eventually
 from worker.build import build_workers
@@ -72,7 +75,43 @@ RAW: dict[str, tuple[str, Any]] = {
         {"source": "static:+12025550143", "message": {"channel": "sms", "body": "{% include 'x' %}"}},
     ),
     "JSON list": ("SendSms", [1, 2]),
+    "subject with \\x0c": ("SendEmail", {"to": TO, "subject": "Hi\x0cthere", "text": "t"}),
+    "subject with \\x1c": ("SendEmail", {"to": TO, "subject": "Hi\x1cthere", "text": "t"}),
+    "multipart/mixed attachment": (
+        "SendEmail",
+        {
+            "to": TO,
+            "subject": "s",
+            "text": "t",
+            "attachments": [{"filename": "a", "content": "aGk=", "content_type": "multipart/mixed"}],
+        },
+    ),
+    "SMS body {{ range(200000) }}": (
+        "Broadcast",
+        {"source": "static:+12025550143", "message": {"channel": "sms", "body": "{{ range(200000) }}"}},
+    ),
+    "SMS body {{ 1/zero }}": (
+        "Broadcast",
+        {"source": "static:+12025550143", "message": {"channel": "sms", "body": "{{ 1/zero }}"}},
+    ),
 }
+"""Raw JSON started as it is: (workflow type, input)."""
+
+EMAIL = json.dumps({"to": TO, "subject": "s", "text": "t"})
+MALFORMED: dict[str, tuple[str, list[str], str]] = {
+    "no input": ("SendEmail", [], "task_queue"),
+    "two inputs": ("SendEmail", ["--input", EMAIL, "--input", EMAIL], "task_queue"),
+    "binary/plain input": ("SendEmail", ["--input", EMAIL, "--input-meta", "encoding=binary/plain"], "task_queue"),
+    "unknown encoding": ("SendEmail", ["--input", EMAIL, "--input-meta", "encoding=text/x-mine"], "task_queue"),
+    "SendSms on the email queue": ("SendSms", ["--input", '{"to": "+12025550143", "body": "hi"}'], "task_queue"),
+    "GenerateReport on the email queue": ("GenerateReport", ["--input", '{"report": "jobs-summary"}'], "task_queue"),
+    "email Broadcast on the SMS queue": (
+        "Broadcast",
+        ["--input", '{"source": "static:a@example.com", "message": {"template": "welcome"}}'],
+        "sms_task_queue",
+    ),
+}
+"""Malformed starts, as the `temporal` CLI makes them: (workflow type, its input arguments, the settings' queue)."""
 
 
 def deep(levels: int) -> dict[str, Any]:
@@ -82,15 +121,24 @@ def deep(levels: int) -> dict[str, Any]:
     return value
 
 
-async def start_raw(settings: Settings, workflow: str, payload: Any) -> str:
-    """Start `workflow` with `payload` as JSON through the `temporal` CLI: no Conveyor code checks it."""
+async def start_raw(
+    settings: Settings, workflow: str, inputs: list[str], queue: str = "task_queue", command: str = "start"
+) -> str:
+    """Start `workflow` with `inputs` (the CLI's input arguments) on the settings' `queue` through the `temporal`
+    CLI: no Conveyor code checks it."""
     job_id = f"raw-{uuid.uuid4().hex}"
     ran = await run(
-        str(TEMPORAL), "workflow", "start", "--address", settings.temporal_address, "--type", workflow,
-        "--task-queue", settings.task_queue, "--workflow-id", job_id, "--input", json.dumps(payload),
+        str(TEMPORAL), "workflow", command, "--address", settings.temporal_address, "--type", workflow,
+        "--task-queue", getattr(settings, queue), "--workflow-id", job_id, *inputs,
     )  # fmt: skip
     assert ran.code == 0, ran.err
     return job_id
+
+
+def deep_welcome_event() -> list[str]:
+    """A `user.created` event whose context nests past the limit, delivered by signal-with-start."""
+    event = {"name": "user.created", "user_id": "deep", "email": "deep@example.com", "context": deep(40)}
+    return ["--input", '{"user_id": "deep"}', "--signal-name", "event", "--signal-input", json.dumps(event)]
 
 
 async def test_bad_input_past_the_edge_fails_in_seconds_never_a_retry_loop(
@@ -102,29 +150,32 @@ async def test_bad_input_past_the_edge_fails_in_seconds_never_a_retry_loop(
     (templates / "body.txt").write_text(NESTED_LOOPS)
     settings = settings_for(temporal_env, smtp_server, tmp_path, templates_dir=tmp_path / "templates")
     jobs = Jobs(temporal_env.client, settings)
-    started: dict[str, tuple[str, float]] = {}
+    started: dict[str, str] = {}
     async with running(build_workers(temporal_env.client, settings)):
         for case, (workflow, payload) in RAW.items():
             payload = {**payload, "context": deep(900)} if case == "context 900 deep" else payload
-            started[case] = (await start_raw(settings, workflow, payload), time.monotonic())
-        now = time.monotonic()
+            started[case] = await start_raw(settings, workflow, ["--input", json.dumps(payload)])
+        for case, (workflow, inputs, queue) in MALFORMED.items():
+            started[case] = await start_raw(settings, workflow, inputs, queue)
+        welcome = await start_raw(settings, "Welcome", deep_welcome_event(), command="signal-with-start")
+        started["welcome event 40 deep"] = welcome
         started["csv:. (a directory)"] = (
-            (await jobs.broadcast({"source": "csv:.", "message": {"template": "welcome"}})).id,
-            now,
-        )
-        started["hostile named template"] = (
-            (await jobs.email({"to": TO, "template": "hostile"})).id,
-            now,
-        )
+            await jobs.broadcast({"source": "csv:.", "message": {"template": "welcome"}})
+        ).id
+        started["hostile named template"] = (await jobs.email({"to": TO, "template": "hostile"})).id
 
         async def outcome(case: str) -> tuple[str, str, float, int]:
-            job_id, began = started[case]
+            """How the job failed, how long after its start (the server's own times) and on which attempt."""
+            job_id = started[case]
             with pytest.raises(JobFailed) as failed:
                 await asyncio.wait_for(jobs.result(job_id), 30)
-            seconds = time.monotonic() - began
-            return case, failed.value.type, seconds, (await jobs.status(job_id)).attempts
+            status = await jobs.status(job_id)
+            assert status.closed_at is not None
+            return case, failed.value.type, (status.closed_at - status.created_at).total_seconds(), status.attempts
 
         outcomes = await asyncio.gather(*(outcome(case) for case in started))
+    for case, kind, seconds, attempts in outcomes:  # one row each in the reliability table
+        figures.record(f"bad input: {case}", failed_as=kind, enqueue_to_failure_s=round(seconds, 2), attempts=attempts)
     types = {case: kind for case, kind, _, _ in outcomes}
     assert types.pop("hostile named template") == "TemplateError"
     assert set(types.values()) == {"InvalidJob"}, types
@@ -192,3 +243,46 @@ async def test_healthz_answers_while_a_hostile_render_runs(tmp_path: Path) -> No
     # The figure is the target (p99 <= 100 ms, reported above); the test holds what a frozen API would break: a
     # render of its whole 3 s budget on the API's event loop would stall probes for seconds.
     assert latencies[-1] < 1500
+
+
+async def test_hostile_api_requests_are_refused_and_start_nothing(
+    api: ApiThread, jobs: Jobs, temporal_env: WorkflowEnvironment, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The probe's API items in one pass: a foreign workflow is 404 to every route, a key reused with another
+    payload is 409 naming the job, a key in the query string is 400 and kept out of the access log, and the delay
+    and priority caps are 422 — and of all these, only the one accepted request started a job."""
+    caplog.set_level(logging.INFO)
+    foreign = f"payroll-{uuid.uuid4().hex}"
+    handle = await temporal_env.client.start_workflow("Payroll", id=foreign, task_queue=f"other-{uuid.uuid4().hex}")
+    key = f"order-{uuid.uuid4().hex[:8]}"
+    email = {"to": ["hostile-api@example.com"], "subject": "s", "text": "t"}
+    async with api.client() as http:
+        accepted = await http.post("/jobs/email", json=email, headers={"Idempotency-Key": key})
+        assert accepted.status_code == 202, accepted.text
+        refusals = {
+            "GET a foreign workflow": (await http.get(f"/jobs/{foreign}"), 404),
+            "cancel a foreign workflow": (await http.post(f"/jobs/{foreign}/cancel"), 404),
+            "retry a foreign workflow": (await http.post(f"/jobs/{foreign}/retry"), 404),
+            "key reused, other payload": (
+                await http.post("/jobs/email", json={**email, "text": "other"}, headers={"Idempotency-Key": key}),
+                409,
+            ),
+            "API key in the query string": (await http.get(f"/jobs?api_key={KEY}"), 400),
+            "delay past 365 days": (await http.post("/jobs/email?delay=P366D", json=email), 422),
+            "priority 9": (await http.post("/jobs/email?priority=9", json=email), 422),
+            "priority 2.5": (await http.post("/jobs/email?priority=2.5", json=email), 422),
+        }
+    await handle.terminate()
+    started = await started_besides(jobs, frozenset({f"email-{key}"}))
+    access = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
+    codes = {case: response.status_code for case, (response, _) in refusals.items()}
+    expected_codes = {case: expected for case, (_, expected) in refusals.items()}
+    figures.record(
+        "hostile API requests", requests=len(refusals),
+        refused_as_expected=sum(codes[case] == expected_codes[case] for case in codes),
+        jobs_started_by_refused=len(started - {f"email-{key}"}), key_in_access_log=sum(KEY in a for a in access),
+    )  # fmt: skip
+    assert codes == expected_codes
+    assert f"email-{key}" in refusals["key reused, other payload"][0].json()["detail"]
+    assert started == {f"email-{key}"}
+    assert access and not any(KEY in line for line in access)

@@ -19,10 +19,11 @@ from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
-from conveyor import JobFailed, Jobs, ReportJob, SmsJob
+from conveyor import JobFailed, Jobs, ReportJob, Settings, SmsJob
 from conveyor.cli.app import app
 from conveyor.client import JobHandle
 from tests.api_server import ApiThread
+from tests.cli import BIN, run
 from tests.conftest import settings_for
 from tests.phones import unique_phone
 from tests.readback import record_of
@@ -106,3 +107,26 @@ def _cli(args: list[str], env: dict[str, str]) -> str:
     ran = CliRunner().invoke(app, args, env=env)
     assert ran.exit_code == 0, ran.output
     return ran.output
+
+
+async def test_an_invalid_alert_webhook_url_stops_the_worker_at_start_and_is_never_printed(
+    settings: Settings,
+) -> None:
+    """The probe's leak: a webhook URL without a scheme made every alert fail with urllib's error quoting it (into
+    histories and logs). Now the worker refuses the setting when it starts, naming the variable, never the URL."""
+    token = f"hook-token-{uuid.uuid4().hex}"
+    bad = [
+        f"hooks.example.com/services/{token}",  # no scheme
+        f"file:///etc/{token}",  # a scheme urllib would open
+        f"http://[::1/{token}",  # does not parse
+        f"https:///{token}",  # no host
+    ]
+    refused = 0
+    for url in bad:
+        env = settings_env(settings, CONVEYOR_ALERT_WEBHOOK_URL=url)
+        ran = await run(str(BIN / "conveyor"), "worker", env=env, timeout=30)
+        assert ran.code != 0, (url, ran)
+        assert "CONVEYOR_ALERT_WEBHOOK_URL" in ran.out + ran.err or "alert_webhook_url" in ran.out + ran.err
+        assert token not in ran.out + ran.err
+        refused += 1
+    figures.record("invalid alert webhook URL", urls=len(bad), refused_at_start=refused, leaks=0)
