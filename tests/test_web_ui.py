@@ -33,6 +33,15 @@ if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 
+async def failed_launch_email(env: dict[str, str], to: str) -> str:
+    """The id of an email job sent to `to` with the template `launch`, which the stack does not have yet: failed."""
+    sent = await run(str(BIN / "conveyor"), "send", "email", "--to", to, "--template", "launch", env=env)
+    job_id = sent.out.strip()
+    failed = await run(str(BIN / "conveyor"), "wait", job_id, env=env)
+    assert failed.code == 1 and "TemplateNotFound" in failed.err
+    return job_id
+
+
 async def test_reset_in_the_web_ui_reruns_a_failed_job(tmp_path: Path) -> None:
     from playwright.async_api import async_playwright
 
@@ -42,10 +51,7 @@ async def test_reset_in_the_web_ui_reruns_a_failed_job(tmp_path: Path) -> None:
     }
     conveyor = str(BIN / "conveyor")
     async with dev_stack(env):
-        sent = await run(conveyor, "send", "email", "--to", "ann@example.com", "--template", "launch", env=env)
-        job_id = sent.out.strip()
-        failed = await run(conveyor, "wait", job_id, env=env)
-        assert failed.code == 1 and "TemplateNotFound" in failed.err
+        job_id = await failed_launch_email(env, "ann@example.com")
 
         launch = tmp_path / "templates" / "launch"  # the operator fixes the cause ...
         launch.mkdir(parents=True)
@@ -92,10 +98,7 @@ async def test_start_again_in_the_web_ui_reruns_a_failed_activity_job(tmp_path: 
     }
     conveyor = str(BIN / "conveyor")
     async with dev_stack(env):
-        sent = await run(conveyor, "send", "email", "--to", "bo@example.com", "--template", "launch", env=env)
-        job_id = sent.out.strip()
-        failed = await run(conveyor, "wait", job_id, env=env)
-        assert failed.code == 1 and "TemplateNotFound" in failed.err
+        job_id = await failed_launch_email(env, "bo@example.com")
         [job_page] = re.findall(r"web UI\s+(\S+)", (await run(conveyor, "status", job_id, env=env)).out)
         assert f"/activities/{job_id}/" in job_page
 
