@@ -1,8 +1,8 @@
 """Tables of measured figures, read from the JSON files the benchmark and the reliability suite write.
 
-Both files are git-ignored: they belong to the machine that measured them. A build where a file is absent says so
-("not measured in this build") instead of showing figures from elsewhere, so the docs never show a number that no
-run on record produced.
+Both files are committed with the run the docs show (its date, machine, load and sizes come with it): `python -m
+bench` rewrites its file, `pytest tests/reliability --record` the other. A build where a file is absent says so
+("not measured in this build"), so the docs never show a number that no run on record produced.
 """
 
 from __future__ import annotations
