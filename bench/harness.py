@@ -84,6 +84,7 @@ def bench_settings(home: Path, sink_port: int, **overrides: Any) -> Settings:
         "smtp_port": sink_port,
         "home": home,
         "mail_from": "Bench <bench@conveyor.localhost>",
+        "sms_rate_per_second": 1_000_000,  # the provider's limit, not a cost of Conveyor's: lifted to measure
         **overrides,
     }
     return Settings.model_validate(values)
@@ -107,6 +108,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CONVEYOR_MAX_CONCURRENT_ACTIVITIES": str(settings.max_concurrent_activities),
         "CONVEYOR_DEV_UI_PORT": str(settings.dev_ui_port),
         "CONVEYOR_API_PORT": str(settings.api_port),  # `conveyor dev` serves the API: not on the shared 8000
+        "CONVEYOR_SMS_RATE_PER_SECOND": str(settings.sms_rate_per_second),
         "PYTHONPATH": str(ROOT),
     }
 
