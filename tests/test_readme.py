@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from conveyor.dev.stack import banner
+from conveyor.settings import Settings
 from docs.gen.hooks import GENERATORS, fill
 from docs.gen.references import duration
 from docs.gen.results import performance_table, reliability_table
@@ -109,3 +112,16 @@ def test_measured_tables_show_the_latest_run(tmp_path: Path) -> None:
     reliability.write_text(json.dumps({"size": "ci", "scenarios": {"worker crash": {"lost": 0, "delivered": 500}}}))
     assert "| worker crash | lost 0, delivered 500 |" in reliability_table(reliability, "reliability.json")
     assert "Not measured in this build" in performance_table(tmp_path / "absent.json", "absent.json")
+
+
+def test_the_readme_shows_the_banner_conveyor_dev_prints(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The README's `conveyor dev` banner is what `conveyor dev` prints on the default settings (the API key aside:
+    it is made for each run)."""
+    for name in [n for n in os.environ if n.startswith("CONVEYOR_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no .env file to read settings from
+    [shown] = re.findall(r"```text\n(Conveyor dev stack is up:\n.*?)\n```", README, re.DOTALL)
+    key = re.search(r" key (\S+)", shown)
+    assert key is not None, shown
+    lines = shown.splitlines()
+    assert lines == banner(Settings(), key[1]).splitlines()[: len(lines)]
