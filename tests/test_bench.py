@@ -24,6 +24,7 @@ CASES = [
     "enqueue → SMS accepted p50 (",
     "enqueue → SMS accepted p50 vs raw standalone",
     "enqueue → SMS accepted p99 (",
+    "enqueue → SMS accepted p99 vs raw standalone",
     "peer: email jobs/s vs Celery",
     "peer: enqueue → SMTP accepted p50 vs Celery",
     "worker RSS idle",
