@@ -47,10 +47,11 @@ class TemplateNotFound(PermanentError):
 
 class TemplateError(PermanentError):
     """The template exists but does not render: a missing variable, a syntax error, a failing expression, or a
-    render over its budget (time, size, loop iterations)."""
+    render over its budget (time, size, loop iterations, memory, a render process killed at its deadline)."""
 
-    timed_out: bool = False
-    """Over its time budget: the one failure that costs the worker that time again on every recipient."""
+    over_budget: bool = False
+    """Over one of its render limits: the failures that cost the worker again on every recipient, so a broadcast
+    counts them as strikes against its template."""
 
 
 class AttachmentNotFound(PermanentError):

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     render_max_bytes: int = Field(
         1_000_000, ge=1000, description="Largest rendered message, and largest string a template may build."
     )
+    render_max_memory_mb: int = Field(
+        512, ge=128, description="Address space of a render process while it renders (MB); past it, TemplateError."
+    )
 
     # Failure alerts
     ops_email: str | None = Field(None, description="Where failure alerts (and ops reports) are emailed.")
@@ -256,7 +259,11 @@ class Settings(BaseSettings):
 
     def render_limits(self) -> RenderLimits:
         """What one render of a template may spend."""
-        return RenderLimits(timeout=self.render_timeout_seconds, max_bytes=self.render_max_bytes)
+        return RenderLimits(
+            timeout=self.render_timeout_seconds,
+            max_bytes=self.render_max_bytes,
+            max_memory=self.render_max_memory_mb * 2**20,
+        )
 
     def smtp_config(self) -> SmtpConfig:
         """How the email activities reach the SMTP server."""
