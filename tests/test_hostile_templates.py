@@ -17,7 +17,7 @@ from activities.render import STRIKES, render_text, render_text_async
 from contracts.errors import TemplateError
 from contracts.render_limits import RenderLimits
 from contracts.templates import check_syntax
-from conveyor import JobState, Jobs
+from conveyor import Jobs, JobState
 from tests.conftest import settings_for
 from tests.loop_watch import watching_the_loop
 from tests.smtp_server import SmtpServer
@@ -151,3 +151,31 @@ async def test_hostile_sms_broadcast_strikes_out_its_template_but_a_later_job_re
     assert took < 10  # three strikes, not 40 time budgets; never a retry loop
     assert (after.sent, after.failed) == (40, 0), after.failures
     assert len(texted(settings, {phone for _, phone in people})) == 40
+
+
+async def test_a_job_is_cancelled_while_its_template_renders(
+    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    """Cancelling a job stops its render: the loop is free to take the cancellation, and the render process that
+    was rendering (minutes of work, within a 60 s budget) is killed rather than left running for nobody."""
+    templates = tmp_path / "templates" / "slow"
+    templates.mkdir(parents=True)
+    (templates / "subject.txt").write_text("Slow")
+    (templates / "body.txt").write_text("{% for i in range(100000) %}{% set t = range(100000)|sum %}{% endfor %}")
+    settings = settings_for(
+        temporal_env, smtp_server, tmp_path, templates_dir=tmp_path / "templates", render_timeout_seconds=60
+    )
+    jobs = Jobs(temporal_env.client, settings)
+    pool = render_pool.shared()
+    async with running(build_workers(temporal_env.client, settings)):
+        handle = await jobs.email({"to": ["cancelled-render@example.com"], "template": "slow"})
+        [rendering] = await eventually(lambda: _busy(pool), bool, 30)
+        await jobs.cancel(handle.id)
+        status = await eventually(lambda: jobs.status(handle.id), lambda s: s.state is not JobState.RUNNING, 30)
+        await asyncio.wait_for(rendering.process.wait(), 30)
+    assert status.state is JobState.CANCELLED
+    assert not rendering.usable and rendering.process.returncode is not None  # killed, never reused
+
+
+async def _busy(pool: render_pool.RenderPool) -> list[render_pool.RenderProcess]:
+    return list(pool.busy)
