@@ -31,8 +31,8 @@ PROBE = {
 process's memory limit stops."""
 
 WORKER_RSS_CAP_MB = 300
-"""The worker's peak RSS over the scenario: ~100 MB is its usual size here (103 MB measured); a value built in the worker (256 MB for
-the doubled string before render processes) would break it."""
+"""The worker's peak RSS over the scenario: 103 MB measured here; a value built in the worker (256 MB for the doubled
+string before render processes) would break it."""
 RENDER_MEMORY_MB = 256
 """The render processes' address-space limit in this scenario (`CONVEYOR_RENDER_MAX_MEMORY_MB`)."""
 
