@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import broadcast, bulk, dev_ready, imports, jobs, peer, report_render
+from bench import broadcast, bulk, dev_ready, imports, jobs, peer, render_cost, report_render
 from bench.figures import Row, Spread, table
 from bench.proc import load_average
 
@@ -38,11 +38,12 @@ class Sizes:
     recipients: int
     pdf_rows: int
     bulk: int
+    renders: int
     reps: int
 
 
-FULL = Sizes(jobs=1000, sequential=50, recipients=10_000, pdf_rows=100_000, bulk=10_000, reps=3)
-QUICK = Sizes(jobs=20, sequential=5, recipients=200, pdf_rows=2000, bulk=100, reps=1)
+FULL = Sizes(jobs=1000, sequential=50, recipients=10_000, pdf_rows=100_000, bulk=10_000, renders=2000, reps=3)
+QUICK = Sizes(jobs=20, sequential=5, recipients=200, pdf_rows=2000, bulk=100, renders=100, reps=1)
 
 
 def cases(sizes: Sizes, quick: bool, timeout: float) -> dict[str, Callable[[], Awaitable[list[Row]]]]:
@@ -52,6 +53,7 @@ def cases(sizes: Sizes, quick: bool, timeout: float) -> dict[str, Callable[[], A
         "broadcast": lambda: broadcast.measure(sizes.recipients, sizes.reps, not quick, timeout),
         "pdf": lambda: asyncio.to_thread(report_render.measure, sizes.pdf_rows, sizes.reps, timeout),
         "bulk": lambda: bulk.measure(sizes.bulk, sizes.reps),
+        "render": lambda: render_cost.measure(sizes.renders, sizes.reps),
         "dev": lambda: dev_ready.measure(sizes.reps, timeout),
         "imports": lambda: asyncio.to_thread(imports.measure, max(sizes.reps, 3)),
     }

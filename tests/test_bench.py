@@ -35,6 +35,7 @@ CASES = [
     "-row PDF render",
     "-row PDF peak RSS",
     "bulk enqueue",
+    "email template render, per render",
     "`conveyor dev` start → job accepted",
 ]
 
