@@ -23,7 +23,7 @@ from typing import Any
 
 import jinja2
 
-from activities import render_pool
+from activities import render_pool, sandbox
 from activities.sandbox import BoundedEnvironment, Budget, BudgetExceeded, render_within, within
 from contracts.errors import TemplateError, TemplateNotFound
 from contracts.render_limits import RenderLimits
@@ -160,7 +160,8 @@ def rendered(template: jinja2.Template | Callable[[], jinja2.Template], context:
     except BudgetExceeded as e:
         raise render_pool.over_budget(f"{what} over its render budget: {e}") from None
     except MemoryError:
-        raise render_pool.over_budget(f"{what} over its render budget: out of memory") from None
+        megabytes = sandbox.current().limits.max_memory // 2**20
+        raise render_pool.over_budget(f"{what} over its render budget: over the {megabytes} MB memory limit") from None
     except RecursionError:
         raise render_pool.over_budget(f"{what}: recursion too deep") from None
     except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as e:

@@ -61,7 +61,7 @@ def reply(request: tuple[Any, ...], limits: RenderLimits) -> tuple[Any, ...]:
     except TemplateError as e:
         return ("error", "TemplateError", str(e), e.over_budget, False)
     except MemoryError:
-        message = f"rendering needed over the {limits.max_memory // 2**20} MB memory limit"
+        message = f"rendering went over the {limits.max_memory // 2**20} MB memory limit"
         return ("error", "TemplateError", message, True, True)
 
 
