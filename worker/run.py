@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 
 from temporalio.worker import Worker
 
+from activities import render_pool
+
 log = logging.getLogger("conveyor.worker")
 
 
@@ -25,7 +27,9 @@ def stop_on_signals() -> asyncio.Event:
 
 @contextlib.asynccontextmanager
 async def running(workers: list[Worker]) -> AsyncIterator[None]:
-    """Run `workers` inside the block; on leaving it, shut them down gracefully (last started, first stopped)."""
+    """Run `workers` inside the block; on leaving it, shut them down gracefully (last started, first stopped). The
+    render processes start first, so no job waits for them."""
+    await render_pool.shared().warm()
     async with contextlib.AsyncExitStack() as stack:
         for w in workers:
             await stack.enter_async_context(w)
