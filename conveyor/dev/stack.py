@@ -28,6 +28,7 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 
+from contracts.kinds import KINDS_VARIABLE
 from conveyor import search_attributes
 from conveyor.connection import connect
 from conveyor.errors import ConveyorError
@@ -131,8 +132,9 @@ def conveyor_binary() -> Path:
 
 def start_api(settings: Settings) -> subprocess.Popen[bytes]:
     """`conveyor api` with exactly `settings` (the generated key included) as its environment; metrics off there:
-    the worker serves them on `metrics_port`. Its logs go where ours go."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    the worker serves them on `metrics_port`, and the team's kinds of `CONVEYOR_KINDS` (not a setting: the registry
+    reads it at import), so the API has their routes. Its logs go where ours go."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_") or k == KINDS_VARIABLE}
     env |= settings.as_env() | {"CONVEYOR_METRICS_PORT": "0"}
     return subprocess.Popen(
         [str(conveyor_binary()), "api"],
