@@ -429,7 +429,7 @@ def worker_answer(settings: Settings) -> str:
         reason = getattr(e, "reason", e)
         if isinstance(reason, TimeoutError):
             raise Problem(
-                f"{url}: no answer within 5 s (the worker is stalled holding the interpreter)",
+                f"{url}: no answer within 5 s (the worker is stalled)",
                 "restart it; a liveness probe on /healthz does",
             ) from None
         raise Degraded(

@@ -10,9 +10,8 @@ up and `/metrics` (served by the SDK's own thread) keeps answering, so nothing s
   `conveyor_event_loop_lag` (milliseconds) on the SDK's Prometheus endpoint: past stalls, long or short;
 - a health check, `GET /healthz` on `CONVEYOR_METRICS_HOST:CONVEYOR_HEALTH_PORT`, served by a thread of its own so
   it answers while the loop is stuck: 503 once the loop has not ticked for `CONVEYOR_HEALTH_MAX_LAG_SECONDS`,
-  200 again as soon as it ticks. A liveness probe pointed at it restarts a worker that stays stuck. Code that
-  blocks while holding the GIL (a huge C-level string operation) keeps that thread from answering too: the
-  probe's time-out then fails it just the same.
+  200 again as soon as it ticks. A liveness probe pointed at it restarts a worker that stays stuck. Should C
+  code hold the GIL outright, that thread cannot answer either: the probe's time-out then fails it the same way.
 """
 
 from __future__ import annotations
