@@ -58,18 +58,21 @@ async def answer(settings: Settings) -> tuple[int, dict[str, Any]]:
 
 
 class Prober(threading.Thread):
-    """Polls `/healthz` from outside the event loop (as a liveness probe does): every answer, in order, until it
-    has seen the loop blocked (then sets `blocked`, which ends the stall) and then healthy again, or a minute
-    passes. While the loop is blocked it also runs the doctor's check, which must see the same."""
+    """Polls `/healthz` from outside the event loop (as a liveness probe does) once the stalling job has begun:
+    every answer, in order, until it has seen the loop blocked (then sets `blocked`, which ends the stall) and then
+    healthy again, or a minute passes. While the loop is blocked it also runs the doctor's check."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(daemon=True)
         self.settings = settings
         self.answers: list[tuple[int, dict[str, Any]]] = []
+        self.stalling = threading.Event()
         self.blocked = threading.Event()
         self.doctor: Problem | None = None
 
     def run(self) -> None:
+        if not self.stalling.wait(60):
+            return
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             self.answers.append(healthz(self.settings))
@@ -94,6 +97,7 @@ async def test_a_job_blocking_the_loop_fails_the_health_check_until_it_returns(
 
     @activity.defn
     async def stall() -> None:
+        prober.stalling.set()
         prober.blocked.wait(60)  # synchronous: the worker's event loop stops here until the probe has seen it
 
     runtime = metrics_runtime(settings)
@@ -101,9 +105,12 @@ async def test_a_job_blocking_the_loop_fails_the_health_check_until_it_returns(
     queue = f"stall-{uuid.uuid4().hex}"
     stalling = Worker(client, task_queue=queue, activities=[stall])
     async with watching_loop(settings, worker_meter(runtime)), running([*build_workers(client, settings), stalling]):
-        _, body = await eventually(lambda: answer(settings), lambda answer: answer[0] == 200)
-        assert body["status"] == "ok" and body["max_lag_seconds"] == MAX_LAG
-        assert (await worker(Probe(settings))).startswith(f"{health_url(settings)}: event loop turning")
+        # Healthy first. (Under a loaded machine the loop itself may lag past 0.5 s for a moment as the workers
+        # start: that is a real, short stall, so this waits for the loop to be turning rather than assuming it.)
+        healthy = await eventually(lambda: run_check("Worker", worker, Probe(settings)), lambda r: r.ok)
+        assert not healthy.warning and healthy.detail.startswith(f"{health_url(settings)}: event loop turning")
+        _, body = await answer(settings)
+        assert body["max_lag_seconds"] == MAX_LAG
         prober.start()
         await client.execute_activity(
             stall, id=f"stall-{uuid.uuid4()}", task_queue=queue, start_to_close_timeout=timedelta(seconds=90)
@@ -111,11 +118,11 @@ async def test_a_job_blocking_the_loop_fails_the_health_check_until_it_returns(
         prober.join(60)
         samples = await asyncio.to_thread(scrape, settings.metrics_port)
     statuses = [s for s, _ in prober.answers]
-    assert statuses[0] == 200 and 503 in statuses and statuses[-1] == 200, statuses
+    assert 503 in statuses and statuses[-1] == 200, statuses
     blocked = next(b for s, b in prober.answers if s == 503)
     assert blocked["status"] == "blocked" and blocked["blocked_seconds"] > MAX_LAG
     assert prober.doctor is not None and "the worker's event loop has not turned for" in prober.doctor.detail
-    assert "CONVEYOR_HEALTH_MAX_LAG_SECONDS=0.5" in prober.doctor.detail
+    assert f"CONVEYOR_HEALTH_MAX_LAG_SECONDS={MAX_LAG:g}" in prober.doctor.detail
     lag_ms = sum(v for k, v in samples.items() if k.startswith("conveyor_event_loop_lag_sum"))
     assert lag_ms >= MAX_LAG * 1000, "the stall is in the lag histogram"
 
