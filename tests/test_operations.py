@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from temporalio.client import ActivityFailureError
+from temporalio.client import ActivityFailureError, ActivityHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -20,12 +20,13 @@ from conveyor import EmailJob, JobFailed, JobHandle, JobNotFound, Jobs, JobState
 from conveyor.client import BulkJob
 from conveyor.errors import InvalidJobError, JobStateError
 from conveyor.operations import JobStats
-from tests.readback import alert_for
+from tests.readback import alert_for, priority_of
 from tests.smtp_server import SmtpServer
 from tests.waiting import eventually
 from tests.webhook import Webhook
 from worker.build import WORKFLOW_RUNNER, WORKFLOWS, build_workers
 from worker.run import running
+from workflows.policies import POLICIES
 
 
 def address(name: str = "ops") -> str:
@@ -75,6 +76,35 @@ async def test_retry_after_the_cause_is_fixed_delivers(jobs: Jobs, smtp_server: 
     assert (await jobs.status(handle.id)).state is JobState.COMPLETED
     with pytest.raises(JobStateError, match="completed"):
         await jobs.retry(handle.id)
+
+
+async def options_of(jobs: Jobs, job_id: str) -> tuple[int | None, tuple[Any, ...]]:
+    """The priority key Temporal holds for the job, and (an activity-shaped job's) retry policy and time-outs as
+    the server holds them (a workflow's steps take theirs from its code, which a retry runs again)."""
+    execution = (await jobs.locate(job_id)).execution
+    if not isinstance(execution, ActivityHandle):
+        return await priority_of(jobs, job_id), ()
+    desc = await execution.describe()
+    timeouts = (desc.start_to_close_timeout, desc.heartbeat_timeout, desc.schedule_to_close_timeout)
+    return desc.priority.priority_key, (desc.retry_policy, *timeouts)
+
+
+@pytest.mark.parametrize("shape", Shape)
+async def test_retry_keeps_the_jobs_priority_and_policy(jobs: Jobs, smtp_server: SmtpServer, shape: Shape) -> None:
+    to = address("bounced")
+    smtp_server.fail(to, 550)
+    handle = await jobs.email(note(to), priority=2)
+    assert handle.shape is shape
+    with pytest.raises(JobFailed):
+        await handle.result()
+    first = await options_of(jobs, handle.id)
+    assert first[0] == 2
+    if shape is Shape.ACTIVITY:
+        assert first[1][0].maximum_attempts == POLICIES["email"].max_attempts, "the kind's policy row, as enqueued"
+    smtp_server.heal(to)
+    await jobs.retry(handle.id)
+    await jobs.result(handle.id)
+    assert await options_of(jobs, handle.id) == first
 
 
 @pytest.mark.parametrize("shape", Shape)
