@@ -59,6 +59,12 @@ async def test_dev_stack_sends_to_outbox_and_keeps_jobs_across_restart(tmp_path:
     async with dev_stack(env) as banner:  # the same SQLite file: the jobs are still there
         shown = await run(conveyor, "status", job_id, env=env)
         assert shown.code == 0 and "completed" in shown.out
+        # A second terminal in the same directory that exported only the Temporal address: its job links still
+        # go to the UI's moved port, which the running stack recorded.
+        second = {k: v for k, v in env.items() if k not in ("CONVEYOR_DEV_UI_PORT", "CONVEYOR_API_PORT")}
+        linked = await run(conveyor, "status", job_id, env=second)
+        ui = f"http://127.0.0.1:{env['CONVEYOR_DEV_UI_PORT']}/namespaces/default/activities/{job_id}/"
+        assert f"web UI     {ui}" in linked.out, linked.out + linked.err
         [key] = re.findall(rf"HTTP API     http://127.0.0.1:{env['CONVEYOR_API_PORT']}  key (\S+)", banner)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{env['CONVEYOR_API_PORT']}") as http:
             assert (await http.get(f"/jobs/{job_id}")).status_code == 401
@@ -69,6 +75,7 @@ async def test_dev_stack_sends_to_outbox_and_keeps_jobs_across_restart(tmp_path:
         finished = await run(conveyor, "wait", running_id, env=env, timeout=120)
         assert finished.code == 0, finished.err
     assert set(texts(home)) == set(PHONES), "the broadcast running at the restart texted every phone"
+    assert not (home / "dev-stack.json").exists(), "a stopped stack no longer says where it serves"
 
 
 @pytest.mark.parametrize("setting", ["CONVEYOR_SMTP_PORT", "CONVEYOR_API_PORT", "CONVEYOR_METRICS_PORT"])

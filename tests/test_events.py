@@ -125,5 +125,5 @@ async def test_email_that_cannot_be_built_fails_the_flow_not_its_workflow_task(
     user_id, email = user()
     failure = await welcome_failure(time_jobs, user_id, {"name": "user.created", "user_id": user_id, "email": email})
     assert (failure.type, failure.non_retryable) == ("InvalidJob", True)
-    assert failure.message.startswith("invalid EmailJob: to.0: value is not a valid email address"), failure.message
+    assert failure.message.startswith("invalid email job: to.0: value is not a valid email address"), failure.message
     assert smtp_server.to(email) == []
