@@ -4,6 +4,9 @@
     python -m bench --quick         # small sizes, 1 repetition, no verdicts: CI's smoke run, under a minute
     python -m bench --only jobs pdf # some cases
 
+Only a full run of every case writes `bench/results/latest.json` (the docs' table); a `--quick` or `--only` run
+writes `bench/results/partial.json` unless given `--out` elsewhere.
+
 Every figure is a ratio to a baseline measured in the same run (machines here are shared and noisy), with the
 median and min-max over the repetitions. Each case has its own time-out and stops every process it started.
 """
@@ -27,6 +30,20 @@ from bench.figures import Row, Spread, table
 from bench.proc import load_average
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
+"""The committed full run the docs' performance table is generated from: only a full run of every case writes it."""
+PARTIAL_RESULTS = Path(__file__).parent / "results" / "partial.json"
+"""Where a `--quick` or `--only` run writes by default (git-ignored): small sizes or some cases, no verdicts to
+publish, so never in place of the full results."""
+
+
+def results_path(out: Path | None, full: bool) -> Path:
+    """Where a run writes its JSON: `out` if given, else the committed results for a full run and
+    `PARTIAL_RESULTS` for any other. A partial run pointed at the committed results is refused (ValueError)."""
+    if out is None:
+        return RESULTS if full else PARTIAL_RESULTS
+    if not full and out.resolve() == RESULTS.resolve():
+        raise ValueError(f"a --quick or --only run must not replace the full results in {RESULTS}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -84,8 +101,14 @@ def main() -> None:
     parser.add_argument("--reps", type=int, help="repetitions per case (default 3; 1 with --quick)")
     parser.add_argument("--only", nargs="+", choices=list(cases(FULL, False, 0)), help="run only these cases")
     parser.add_argument("--timeout", type=float, help="seconds per case (default 900; 120 with --quick)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON results (default {RESULTS})")
+    parser.add_argument(
+        "--out", type=Path, help=f"JSON results (default {RESULTS}; {PARTIAL_RESULTS} with --quick or --only)"
+    )
     args = parser.parse_args()
+    try:
+        out = results_path(args.out, full=not (args.quick or args.only))
+    except ValueError as e:
+        parser.error(str(e))
     sizes = QUICK if args.quick else FULL
     if args.reps:
         sizes = Sizes(**(asdict(sizes) | {"reps": args.reps}))
@@ -103,8 +126,8 @@ def main() -> None:
     mode = "quick (no verdicts)" if args.quick else "full"
     print(f"\n{mode} run, {sizes.reps} repetition(s) each: median (min-max); load average {load_before[0]:.2f}")
     print(f"before, {load_after[0]:.2f} after; {time.monotonic() - began:.0f} s")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
         json.dumps(
             {
                 "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -122,7 +145,7 @@ def main() -> None:
             indent=2,
         )
     )
-    print(f"results: {args.out}")
+    print(f"results: {out}")
     if any(r.note.startswith("ERROR") for r in rows):
         sys.exit(1)
 

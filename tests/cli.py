@@ -61,10 +61,10 @@ async def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60
     return Ran(proc.returncode, out.decode(), err.decode())
 
 
-async def start_worker(settings: Settings) -> asyncio.subprocess.Process:
-    """`conveyor worker` as its own process on the test's task queue (stop it with `stop_worker`)."""
+async def start_worker(settings: Settings, *args: str) -> asyncio.subprocess.Process:
+    """`conveyor worker ARGS` as its own process on the test's task queue (stop it with `stop_worker`)."""
     return await asyncio.create_subprocess_exec(
-        str(BIN / "conveyor"), "worker", env=env_for(settings), stdout=asyncio.subprocess.DEVNULL,
+        str(BIN / "conveyor"), "worker", *args, env=env_for(settings), stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
 
