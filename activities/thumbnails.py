@@ -197,10 +197,13 @@ def shaped(image: pyvips.Image, output: ImageOutput) -> pyvips.Image:
         return image.thumbnail_image(width, height=height)
     if output.fit is Fit.CONTAIN:
         inside = image.thumbnail_image(width, height=height)
-        if output.format is not ImageFormat.JPEG and not inside.hasalpha():
-            inside = inside.bandjoin(255)
-        background = WHITE if output.format is ImageFormat.JPEG else TRANSPARENT
-        return inside.gravity("centre", width, height, extend="background", background=background[: inside.bands])
+        if output.format is ImageFormat.JPEG:  # no alpha: pad with white
+            flat = inside.flatten(background=WHITE) if inside.hasalpha() else inside
+            return flat.gravity("centre", width, height, extend="background", background=WHITE[: flat.bands])
+        see_through = inside if inside.hasalpha() else inside.bandjoin(255)
+        return see_through.gravity(
+            "centre", width, height, extend="background", background=TRANSPARENT[: see_through.bands]
+        )
     if output.crop in POSITIONS:  # cover at a position: scale to cover the box, then cut it at that side
         k = max(width / image.width, height / image.height)
         covered = image.thumbnail_image(math.ceil(image.width * k), height=math.ceil(image.height * k))

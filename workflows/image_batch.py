@@ -79,6 +79,8 @@ class ImageBatch(JobWorkflow):
             for name in page.names:
                 await slots.acquire()
                 in_flight.append(asyncio.create_task(self._make(job, batch_id, name, slots)))
+                for task in [t for t in in_flight if t.done()]:
+                    task.result()  # anything but an image's own failure (listed) fails the batch now
                 in_flight = [t for t in in_flight if not t.done()]
             cursor = page.next_cursor
         await asyncio.gather(*in_flight)
