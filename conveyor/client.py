@@ -126,11 +126,16 @@ def validate(kind: JobKind, job: BaseModel | Mapping[str, Any]) -> BaseModel:
     except (ValueError, TypeError, RecursionError) as e:  # e.g. a Python caller's model nested past the encoder
         raise InvalidJobError(f"invalid {kind.name} job: cannot be encoded as JSON ({type(e).__name__})") from None
     if size > MAX_PAYLOAD_BYTES:
-        raise InvalidJobError(
-            f"invalid {kind.name} job: {size} bytes of input, over the {MAX_PAYLOAD_BYTES} limit; "
-            "store large files and pass their storage key"
-        )
+        raise oversized(kind.name, f"{size} bytes")
     return model
+
+
+def oversized(kind: str, size: str) -> InvalidJobError:
+    """The refusal of a job whose input is over `MAX_PAYLOAD_BYTES` (`size` says by how much, as known)."""
+    return InvalidJobError(
+        f"invalid {kind} job: {size} of input, over the {MAX_PAYLOAD_BYTES} limit; "
+        "store large files and pass their storage key"
+    )
 
 
 def prepared(kind: JobKind, job: BaseModel | Mapping[str, Any], settings: Settings) -> BaseModel:

@@ -235,9 +235,22 @@ class Settings(BaseSettings):
     )
 
     # Observability
-    metrics_host: str = Field("127.0.0.1", description="Interface the Prometheus endpoint listens on.")
+    metrics_host: str = Field(
+        "127.0.0.1", description="Interface the Prometheus endpoint and the worker's health check listen on."
+    )
     metrics_port: int = Field(
         9000, description="Port of the Prometheus `/metrics` of `conveyor worker`/`api`/`dev`; 0 turns it off."
+    )
+    health_port: int = Field(
+        9010,
+        description="Port of the worker's `/healthz` (`conveyor worker`/`dev`): 503 while its event loop is "
+        "blocked; 0 turns it off.",
+    )
+    health_max_lag_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How long the worker's event loop may go without turning before `/healthz` fails (half the "
+        "10 s heartbeat time-out of the sends).",
     )
     log_format: LogFormat = Field(LogFormat.TEXT, description="`text` (human-readable) or `json` (one per line).")
     log_level: str = Field("INFO", description="Level of the long-running commands' logs: DEBUG, INFO, WARNING.")
