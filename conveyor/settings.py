@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from contracts.broadcast import CONTINUE_EVERY
 from contracts.config import AwsConfig, SmtpConfig, SmtpTls
 from contracts.input_checks import MAX_DELAY
-from contracts.kinds import DEFAULT_QUEUE, REPORTS_QUEUE, SMS_QUEUE
+from contracts.kinds import DEFAULT_QUEUE, IMAGES_QUEUE, REPORTS_QUEUE, SMS_QUEUE
 from contracts.render_limits import RenderLimits
 from contracts.report import ATTACH_MAX_BYTES
 from contracts.webhook_url import webhook_url_problem
@@ -161,6 +161,23 @@ class Settings(BaseSettings):
     )
     s3_secret_access_key: SecretStr | None = Field(
         None, description="S3's own secret access key, with `s3_access_key_id`; default: the AWS one."
+    )
+
+    # Images (see docs/jobs/image.md)
+    images_task_queue: str = Field("conveyor-images", description="Task queue of the image jobs (libvips, CPU).")
+    image_concurrency: int = Field(
+        2,
+        ge=1,
+        description="Images one worker decodes at once; libvips gets the machine's cores divided by it as threads.",
+    )
+    image_max_bytes: int = Field(
+        50_000_000, ge=1000, description="Largest source file an image job reads; larger ones fail as ImageRejected."
+    )
+    image_max_pixels: int = Field(
+        100_000_000,
+        ge=1,
+        description="Most pixels (width x height, read from the header before decoding) a source may declare; more "
+        "fails as ImageRejected (decompression bombs).",
     )
 
     # Files jobs read
@@ -321,8 +338,13 @@ class Settings(BaseSettings):
 
     @property
     def queues(self) -> dict[str, str]:
-        """The task queue of each role a job kind may name (`contracts.kinds`): default, sms, reports."""
-        return {DEFAULT_QUEUE: self.task_queue, SMS_QUEUE: self.sms_task_queue, REPORTS_QUEUE: self.reports_task_queue}
+        """The task queue of each role a job kind may name (`contracts.kinds`): default, sms, reports, images."""
+        return {
+            DEFAULT_QUEUE: self.task_queue,
+            SMS_QUEUE: self.sms_task_queue,
+            REPORTS_QUEUE: self.reports_task_queue,
+            IMAGES_QUEUE: self.images_task_queue,
+        }
 
     @property
     def dev_web_ui(self) -> str:

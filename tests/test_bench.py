@@ -38,6 +38,10 @@ CASES = [
     "-row PDF peak RSS",
     "bulk enqueue",
     "`conveyor dev` start → job accepted",
+    "6000x4000 JPEGs -> 3 thumbnails, one batch job",
+    "6000x4000 JPEGs -> 3 thumbnails, one job per image",
+    "6000x4000 JPEGs -> 3 thumbnails: batch vs Pillow",
+    "image worker peak RSS",
 ]
 
 
