@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,6 +26,11 @@ import httpcore
 import httpx
 
 from contracts.errors import AddressForbidden
+
+# httpx logs every request's URL at INFO and httpcore every connection's host at DEBUG; a webhook URL is a secret
+# (some carry their token in the path), so neither logs below WARNING in a process that delivers webhooks.
+for _noisy in ("httpx", "httpcore"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]

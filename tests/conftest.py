@@ -139,6 +139,7 @@ def settings_for(env: WorkflowEnvironment, smtp: SmtpServer, tmp: Path, **overri
         "metrics_port": 0,  # tests that scrape metrics choose a free port
         "api_port": free_port(),
         "api_keys": [SecretStr(API_KEY)],
+        "alert_webhook_allow_internal": True,  # the tests' alert webhook listens on loopback
         **overrides,
     }
     return Settings.model_validate(values)

@@ -234,3 +234,15 @@ async def test_retry_after_is_honoured(
         await (await jobs.webhook({"endpoint": "busy", "event_type": "a.b", "payload": {}})).result()
     first, second = receiver.at("/busy")
     assert second.at - first.at >= 2.0  # the schedule alone would have retried after 50 ms
+
+
+async def test_internal_endpoint_fails_at_once_without_connecting(
+    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, receiver: Receiver
+) -> None:
+    endpoint = WebhookEndpoint(url=SecretStr(receiver.script("/in")), secrets=[SecretStr(SECRETS[0])])
+    async with delivering(temporal_env, smtp_server, tmp_path, {"inside": endpoint}) as jobs:
+        handle = await jobs.webhook({"endpoint": "inside", "event_type": "a.b", "payload": {}})
+        with pytest.raises(JobFailed) as failed:
+            await handle.result()
+    assert failed.value.type == "AddressForbidden" and "127.0.0.1 (loopback)" in failed.value.message
+    assert receiver.connections == 0

@@ -94,6 +94,7 @@ def alert_channels(settings: Settings) -> AlertChannels:
         ops_email=settings.ops_email,
         webhook_url=settings.alert_webhook_url,
         job_link=lambda alert: ui_link(settings.web_ui, settings.namespace, alert.job_id, alert.shape, alert.run_id),
+        webhook_allow_internal=settings.alert_webhook_allow_internal,
     )
 
 
