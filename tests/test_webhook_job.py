@@ -9,6 +9,7 @@ couple of seconds is honoured for real.
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ from contracts.webhook import WebhookEndpoint
 from conveyor import Jobs, Settings
 from conveyor.endpoints import EndpointSwitch
 from conveyor.errors import EndpointDisabledError, InvalidJobError, JobFailed
+from tests.cli import BIN, env_for, run
 from tests.conftest import settings_for
 from tests.smtp_server import SmtpServer
 from tests.webhook_receiver import Answer, Receiver, all_verified, new_secret
@@ -246,3 +248,26 @@ async def test_internal_endpoint_fails_at_once_without_connecting(
             await handle.result()
     assert failed.value.type == "AddressForbidden" and "127.0.0.1 (loopback)" in failed.value.message
     assert receiver.connections == 0
+
+
+async def test_cli_sends_and_switches_endpoints(
+    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, receiver: Receiver
+) -> None:
+    endpoints = {"acme": receiver.endpoint("/acme", events=["invoice.paid"]), "other": receiver.endpoint("/other")}
+    settings = settings_for(temporal_env, smtp_server, tmp_path, webhook_endpoints=endpoints, search_attributes=False)
+    env = env_for(settings) | {"CONVEYOR_WEBHOOK_ENDPOINTS": settings.as_env()["CONVEYOR_WEBHOOK_ENDPOINTS"]}
+    disabled = await run(str(BIN / "conveyor"), "endpoints", "disable", "acme", env=env)
+    assert disabled.code == 0, disabled.err
+    send = ("send", "webhook", "--type", "invoice.paid", "--payload", '{"id": "in_1"}')
+    refused = await run(str(BIN / "conveyor"), *send, "--endpoint", "acme", env=env)
+    assert refused.code == 2 and "'acme' is disabled" in refused.err
+    listed = json.loads((await run(str(BIN / "conveyor"), "endpoints", "list", "--json", env=env)).out)
+    assert {r["endpoint"]: r["state"] for r in listed} == {"acme": "disabled", "other": "enabled"}
+    assert SECRETS[0] not in json.dumps(listed) and str(receiver.port) not in json.dumps(listed)
+    assert (await run(str(BIN / "conveyor"), "endpoints", "enable", "acme", env=env)).out.strip() == "acme enabled"
+    async with worker(temporal_env.client, settings):
+        fanned = await run(str(BIN / "conveyor"), *send, "--key", "evt-1", env=env)
+        assert fanned.code == 0, fanned.err
+        assert sorted(fanned.out.split()) == ["webhook-evt-1.acme", "webhook-evt-1.other"]
+        assert [r.headers["webhook-id"] for r in await receiver.wait_for("/acme", 1)] == ["webhook-evt-1.acme"]
+        assert len(await receiver.wait_for("/other", 1)) == 1

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import threading
 import time
@@ -131,10 +132,15 @@ class Receiver:
         with self.arrived:
             return [r for r in self.received if r.path == path]
 
-    def wait_for(self, path: str, count: int, timeout: float = 60) -> list[Received]:
-        """The first `count` requests to `path`, waiting for them up to `timeout` seconds."""
-        with self.arrived:
-            self.arrived.wait_for(lambda: len([r for r in self.received if r.path == path]) >= count, timeout)
+    async def wait_for(self, path: str, count: int, timeout: float = 60) -> list[Received]:
+        """The requests to `path` once there are `count` (or after `timeout` seconds), waited for in a thread so
+        the test's event loop (and the worker on it) goes on."""
+
+        def arrived() -> None:
+            with self.arrived:
+                self.arrived.wait_for(lambda: len([r for r in self.received if r.path == path]) >= count, timeout)
+
+        await asyncio.to_thread(arrived)
         return self.at(path)
 
     def __enter__(self) -> Receiver:
