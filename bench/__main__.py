@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import broadcast, bulk, dev_ready, imports, jobs, peer, report_render
+from bench import broadcast, bulk, dev_ready, imports, jobs, peer, report_render, webhooks
 from bench.figures import Row, Spread, table
 from bench.proc import load_average
 
@@ -54,6 +54,7 @@ def cases(sizes: Sizes, quick: bool, timeout: float) -> dict[str, Callable[[], A
         "bulk": lambda: bulk.measure(sizes.bulk, sizes.reps),
         "dev": lambda: dev_ready.measure(sizes.reps, timeout),
         "imports": lambda: asyncio.to_thread(imports.measure, max(sizes.reps, 3)),
+        "webhook": lambda: webhooks.measure(sizes.jobs, sizes.sequential, 200 if not quick else 20, sizes.reps),
     }
 
 
