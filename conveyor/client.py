@@ -209,6 +209,7 @@ class Jobs:
         self.settings = settings or Settings()
         self._standalone: bool | None = self.settings.standalone_activities
         self._probing = asyncio.Lock()
+        self._switch: EndpointSwitch | None = None
 
     async def standalone_activities(self) -> bool:
         """Whether activity-shaped kinds run as standalone activities here: `CONVEYOR_STANDALONE_ACTIVITIES`, or
@@ -319,7 +320,9 @@ class Jobs:
         return await self.bulk(items, concurrency=concurrency, admitted=True)
 
     def _endpoints(self) -> EndpointSwitch:
-        return EndpointSwitch(self.client, self.settings.task_queue)
+        if self._switch is None:
+            self._switch = EndpointSwitch(self.client, self.settings.task_queue)
+        return self._switch
 
     async def signal_event(self, event: UserEvent | Mapping[str, Any]) -> JobHandle:
         """Deliver an event (e.g. `user.created`) to the job it drives, starting that job if it is not running."""

@@ -38,12 +38,23 @@ class EndpointSwitch:
         self.fresh_for = fresh_for
         """Seconds an "enabled" answer is reused (0: ask every time, as producers do)."""
         self._enabled_at: dict[str, float] = {}
+        self._asking: dict[str, asyncio.Future[str | None]] = {}
 
     async def disabled(self, name: str) -> str | None:
-        """Why `name` is disabled, or None while it is enabled."""
+        """Why `name` is disabled, or None while it is enabled. Calls made while a describe of `name` is in flight
+        share its answer: a burst of 1,000 enqueues to one endpoint costs one describe, not a thousand (which
+        timed out on a loaded dev server)."""
         checked = self._enabled_at.get(name)
         if checked is not None and time.monotonic() - checked < self.fresh_for:
             return None
+        pending = self._asking.get(name)
+        if pending is None:
+            pending = asyncio.ensure_future(self._ask(name))
+            self._asking[name] = pending
+            pending.add_done_callback(lambda _: self._asking.pop(name, None))
+        return await asyncio.shield(pending)
+
+    async def _ask(self, name: str) -> str | None:
         try:
             desc = await self.client.get_workflow_handle(record_id(name)).describe()
         except RPCError as e:

@@ -8,6 +8,7 @@ couple of seconds is honoured for real.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import uuid
@@ -271,3 +272,22 @@ async def test_cli_sends_and_switches_endpoints(
         assert sorted(fanned.out.split()) == ["webhook-evt-1.acme", "webhook-evt-1.other"]
         assert [r.headers["webhook-id"] for r in await receiver.wait_for("/acme", 1)] == ["webhook-evt-1.acme"]
         assert len(await receiver.wait_for("/other", 1)) == 1
+
+
+async def test_event_fans_out_and_a_dead_endpoint_holds_up_no_one(
+    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, receiver: Receiver
+) -> None:
+    endpoints = {f"e{i}": receiver.endpoint(f"/e{i}", events=["order.shipped"]) for i in range(49)}
+    # A dead endpoint that takes its connection and never answers: the worst kind, for whoever waits on it.
+    endpoints["dead"] = receiver.endpoint("/dead", Answer(hang=True), events=["order.shipped"], timeout_seconds=120)
+    endpoints["elsewhere"] = receiver.endpoint("/elsewhere", events=["user.created"])  # not subscribed
+    async with delivering(temporal_env, smtp_server, tmp_path, endpoints) as jobs:
+        handles = await jobs.webhook_event("order.shipped", {"order": "o_1"}, key="evt-7")
+        ids = {h.id for h in handles if not isinstance(h, Exception)}
+        assert ids == {f"webhook-evt-7.{name}" for name in endpoints if name != "elsewhere"}
+        live = [h for h in handles if not isinstance(h, Exception) and not h.id.endswith(".dead")]
+        delivered = await asyncio.gather(*(h.result() for h in live))
+        assert len(delivered) == 49 and all(r.status == 200 for r in delivered)
+        dead = await jobs.status("webhook-evt-7.dead")
+        assert dead.state.value == "running" and dead.attempts == 1  # still on its first attempt
+    assert receiver.at("/elsewhere") == [] and all_verified(receiver.received)
