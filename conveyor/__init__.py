@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from contracts.email import EmailJob, EmailResult
+    from contracts.image import ImageJob, ImageResult
     from contracts.progress import Progress
     from contracts.report import ReportJob, ReportResult
     from contracts.sms import SmsJob, SmsResult
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 _WHERE = {
     "EmailJob": "contracts.email",
     "EmailResult": "contracts.email",
+    "ImageJob": "contracts.image",
+    "ImageResult": "contracts.image",
     "Progress": "contracts.progress",
     "ReportJob": "contracts.report",
     "ReportResult": "contracts.report",
@@ -67,6 +70,8 @@ __all__ = [
     "EmailJob",
     "EmailResult",
     "EndpointDisabledError",
+    "ImageJob",
+    "ImageResult",
     "InvalidJobError",
     "JobFailed",
     "JobHandle",
