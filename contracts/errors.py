@@ -107,6 +107,34 @@ class StorageUnavailable(TransientError):
     """The report storage (S3, or the local directory) could not be reached or written."""
 
 
+class EndpointUnknown(PermanentError):
+    """A webhook job names an endpoint this worker's settings do not declare."""
+
+
+class EndpointDisabled(PermanentError):
+    """The webhook endpoint is disabled (it answered 410 Gone, or an operator disabled it)."""
+
+
+class EndpointGone(PermanentError):
+    """The webhook endpoint answered 410 Gone: the job fails and the endpoint is disabled."""
+
+
+class WebhookRejected(PermanentError):
+    """The endpoint answered a 4xx other than 408, 410 and 429: sending the same request again cannot help."""
+
+
+class WebhookRedirected(PermanentError):
+    """The endpoint answered a redirect (3xx), which is never followed: the endpoint's URL needs fixing."""
+
+
+class AddressForbidden(PermanentError):
+    """An outgoing request's host is (or resolves to) an internal address, and internal ones are not allowed."""
+
+
+class WebhookUnavailable(TransientError):
+    """The endpoint timed out, could not be reached, or answered 429, 408 or 5xx: retried on the webhook schedule."""
+
+
 PERMANENT_ERROR_TYPES: tuple[str, ...] = tuple(
     cls.__name__
     for cls in (
@@ -120,6 +148,12 @@ PERMANENT_ERROR_TYPES: tuple[str, ...] = tuple(
         RecipientOptedOut,
         SmsRejected,
         ReportSourceError,
+        EndpointUnknown,
+        EndpointDisabled,
+        EndpointGone,
+        WebhookRejected,
+        WebhookRedirected,
+        AddressForbidden,
         ImageRejected,
         ImageNotFound,
     )

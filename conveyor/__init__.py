@@ -24,8 +24,16 @@ if TYPE_CHECKING:
     from contracts.report import ReportJob, ReportResult
     from contracts.sms import SmsJob, SmsResult
     from contracts.states import JobState
+    from contracts.webhook import WebhookJob, WebhookResult
     from conveyor.client import JobHandle, Jobs
-    from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, TemporalUnavailable
+    from conveyor.errors import (
+        ConveyorError,
+        EndpointDisabledError,
+        InvalidJobError,
+        JobFailed,
+        JobNotFound,
+        TemporalUnavailable,
+    )
     from conveyor.settings import Settings
     from conveyor.status import JobStatus
     from conveyor.sync import JobTimeout, SyncJobHandle, SyncJobs
@@ -41,6 +49,9 @@ _WHERE = {
     "SmsJob": "contracts.sms",
     "SmsResult": "contracts.sms",
     "JobState": "contracts.states",
+    "WebhookJob": "contracts.webhook",
+    "WebhookResult": "contracts.webhook",
+    "EndpointDisabledError": "conveyor.errors",
     "JobHandle": "conveyor.client",
     "Jobs": "conveyor.client",
     "ConveyorError": "conveyor.errors",
@@ -58,6 +69,7 @@ __all__ = [
     "ConveyorError",
     "EmailJob",
     "EmailResult",
+    "EndpointDisabledError",
     "ImageJob",
     "ImageResult",
     "InvalidJobError",
@@ -77,6 +89,8 @@ __all__ = [
     "SyncJobHandle",
     "SyncJobs",
     "TemporalUnavailable",
+    "WebhookJob",
+    "WebhookResult",
 ]
 
 

@@ -141,6 +141,7 @@ def settings_for(env: WorkflowEnvironment, smtp: SmtpServer, tmp: Path, **overri
         "health_port": 0,  # likewise for the worker's health check
         "api_port": free_port(),
         "api_keys": [SecretStr(API_KEY)],
+        "alert_webhook_allow_internal": True,  # the tests' alert webhook listens on loopback
         **overrides,
     }
     return Settings.model_validate(values)

@@ -27,7 +27,9 @@ from activities.sms_providers import OutboxProvider, SmsProvider, SnsProvider
 from activities.smtp import SmtpPool
 from activities.storage import LocalStorage, Storage
 from activities.thumbnails import Limits
+from activities.webhook import WebhookActivities
 from contracts.kinds import KINDS, Shape
+from conveyor.endpoints import EndpointSwitch
 from conveyor.settings import Settings, SmsProviderName, StorageBackend
 from conveyor.status import ui_link
 from worker.last_attempt import LastAttemptAlerts
@@ -41,6 +43,7 @@ from workflows.image_batch import ImageBatch
 from workflows.policies import POLICIES
 from workflows.report import GenerateReport
 from workflows.sms import SendSms
+from workflows.webhook_endpoint import WebhookEndpointDisabled
 from workflows.welcome import Welcome
 
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
@@ -53,7 +56,17 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 )
 
 
-WORKFLOWS = [SendEmail, SendSms, GenerateReport, Broadcast, Cleanup, Welcome, FailureWatcher, ImageBatch]
+WORKFLOWS = [
+    SendEmail,
+    SendSms,
+    GenerateReport,
+    Broadcast,
+    Cleanup,
+    Welcome,
+    FailureWatcher,
+    ImageBatch,
+    WebhookEndpointDisabled,
+]
 """Every workflow Conveyor runs; the replay tests replay recorded histories against exactly these."""
 
 
@@ -95,6 +108,22 @@ def alert_channels(settings: Settings) -> AlertChannels:
         ops_email=settings.ops_email,
         webhook_url=settings.alert_webhook_url,
         job_link=lambda alert: ui_link(settings.web_ui, settings.namespace, alert.job_id, alert.shape, alert.run_id),
+        webhook_allow_internal=settings.alert_webhook_allow_internal,
+    )
+
+
+ENDPOINT_STATE_FRESH_FOR = 5.0
+"""Seconds a worker reuses an endpoint's "enabled" answer: one describe per endpoint per 5 s, not per delivery; a
+delivery to an endpoint disabled meanwhile by another worker (or an operator) can go out within that time."""
+
+
+def webhook_activities(client: Client, settings: Settings) -> WebhookActivities:
+    """Webhook deliveries to the endpoints in `settings`, on the `webhook` row's retry schedule, with the
+    endpoints' disabled state shared through Temporal."""
+    return WebhookActivities(
+        settings.endpoints(),
+        POLICIES["webhook"].retry_schedule,
+        EndpointSwitch(client, settings.task_queue, fresh_for=ENDPOINT_STATE_FRESH_FOR),
     )
 
 
@@ -144,6 +173,7 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
     metrics = JobMetrics({"email": "smtp", "send_email": "smtp", "sms": sms_label, "send_sms": sms_label})
     extra_workflows, extra_activities = hosted_kinds(settings)
     failures = failure_watch(client)
+    webhooks = webhook_activities(client, settings)
     common: dict[str, Any] = {
         "workflows": [*WORKFLOWS, *extra_workflows],
         "interceptors": [QueueGuard(settings.queues), metrics, LastAttemptAlerts(POLICIES["alert"])],
@@ -156,6 +186,7 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
             "activities": [
                 email.email,
                 email.send_email,
+                webhooks.webhook,
                 alerts.send_alert,
                 broadcast.list_recipients,
                 broadcast.send_batch,

@@ -53,4 +53,10 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             "value": {"report": "jobs-summary", "format": "pdf", "deliver_to": ["ops@example.com"]},
         },
     },
+    "webhook": {
+        "event": {
+            "summary": "One event to one declared endpoint",
+            "value": {"endpoint": "acme", "event_type": "invoice.paid", "payload": {"invoice": "in_1", "amount": 4200}},
+        },
+    },
 }
