@@ -9,6 +9,8 @@ them at once.
 
 Kinds defined outside Conveyor register through the `conveyor.kinds` entry-point group, or through
 `CONVEYOR_KINDS` (comma-separated `module:attribute` paths, read from the environment): each names a `JobKind`.
+A team's `@job` functions (`conveyor.job`) register themselves when their module is imported: `CONVEYOR_JOBS`
+(comma-separated module names) imports those modules in every process that loads the registry.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib.metadata import entry_points
+from types import ModuleType
 from typing import Any
 
 from pydantic import BaseModel
@@ -38,6 +42,7 @@ DEFAULT_QUEUE, SMS_QUEUE, REPORTS_QUEUE = "default", "sms", "reports"
 
 ENTRY_POINT_GROUP = "conveyor.kinds"
 KINDS_VARIABLE = "CONVEYOR_KINDS"
+JOBS_VARIABLE = "CONVEYOR_JOBS"
 
 
 class Shape(StrEnum):
@@ -66,7 +71,9 @@ class JobKind:
     result: type[BaseModel]
     policy: str | JobPolicy
     """Its row in `workflows.policies.POLICIES`, or (for a kind defined outside Conveyor) the row itself."""
-    shape: Shape = Shape.WORKFLOW
+    shape: Shape
+    """Named by every kind, never defaulted: a one-step kind that forgot it would silently become a workflow type
+    that nothing registers."""
     queue: str | Callable[[Any], str] = DEFAULT_QUEUE
     """The task queue of a job: a role (`default`, `sms`, `reports`), a queue name, or a function of the job
     returning one of them."""
@@ -87,6 +94,18 @@ class JobKind:
     hosted: str | None = None
     """For a kind defined outside Conveyor: `module:function` returning what the worker hosts (`Hosted`), given
     the worker's settings. Built-in kinds are composed by `worker.build`."""
+    example: Mapping[str, Any] | None = None
+    """A valid request as JSON, shown in the HTTP API's OpenAPI document (built-in kinds: `conveyor.http.examples`)."""
+    function: Callable[[Any], Any] | None = None
+    """For a kind declared with `@job` (`conveyor.job`): the team's function, called with the validated request
+    model. A coroutine function runs on the worker's event loop, a plain one in its thread pool; the worker hosts
+    it as the activity `runs_as` (`activities.team_jobs`)."""
+
+    def __post_init__(self) -> None:
+        # An activity-shaped kind needs something that runs it; without a shape named, a one-step kind would
+        # silently become a workflow type that nothing registers.
+        if self.function is not None and self.shape is not Shape.ACTIVITY:
+            raise ValueError(f"job kind {self.name!r}: a @job function runs as a standalone activity")
 
     @property
     def types(self) -> tuple[str, ...]:
@@ -143,6 +162,7 @@ BUILT_IN: tuple[JobKind, ...] = (
     JobKind(
         name="report",
         runs_as="GenerateReport",
+        shape=Shape.WORKFLOW,
         request=ReportJob,
         result=ReportResult,
         policy="report",
@@ -152,6 +172,7 @@ BUILT_IN: tuple[JobKind, ...] = (
     JobKind(
         name="broadcast",
         runs_as="Broadcast",
+        shape=Shape.WORKFLOW,
         request=BroadcastJob,
         result=BroadcastResult,
         policy="broadcast-send",
@@ -161,6 +182,7 @@ BUILT_IN: tuple[JobKind, ...] = (
     JobKind(
         name="welcome",
         runs_as="Welcome",
+        shape=Shape.WORKFLOW,
         request=WelcomeJob,
         result=WelcomeResult,
         policy="email",
@@ -170,6 +192,7 @@ BUILT_IN: tuple[JobKind, ...] = (
     JobKind(
         name="cleanup",
         runs_as="Cleanup",
+        shape=Shape.WORKFLOW,
         request=CleanupJob,
         result=CleanupResult,
         policy="cleanup",
@@ -178,6 +201,7 @@ BUILT_IN: tuple[JobKind, ...] = (
     JobKind(
         name="failure_watch",
         runs_as="FailureWatcher",
+        shape=Shape.WORKFLOW,
         request=FailureWatchInput,
         result=FailureWatchReport,
         policy="failure-watch",
@@ -200,6 +224,8 @@ class KindRegistry(Mapping[str, JobKind]):
 
     def add(self, kind: JobKind) -> None:
         """Register `kind`; a name or Temporal type that is already taken is an error (two lists would drift)."""
+        if self._by_name.get(kind.name) is kind:
+            return  # the same kind again (an entry point naming what its module registered already)
         if not NAME.match(kind.name):
             raise ValueError(f"job kind name {kind.name!r}: lower-case letters, digits and '_', at most 31")
         taken = [t for t in kind.types if t in self._by_type]
@@ -225,6 +251,11 @@ class KindRegistry(Mapping[str, JobKind]):
         """The kind a job id names by its prefix (`email-...`), if any."""
         return self._by_name.get(job_id.partition("-")[0])
 
+    def own(self) -> list[JobKind]:
+        """The kinds a team defined outside Conveyor (`@job` functions, plugins), as the dev banner and
+        `conveyor doctor` list them."""
+        return [k for k in self._by_name.values() if k not in BUILT_IN]
+
     def enqueued(self) -> list[JobKind]:
         """The kinds producers enqueue by name."""
         return [k for k in self._by_name.values() if k.enqueued]
@@ -237,12 +268,36 @@ class KindRegistry(Mapping[str, JobKind]):
 
 
 def load_plugins(registry: KindRegistry, environ: Mapping[str, str] = os.environ) -> None:
-    """Add the kinds of installed packages (`conveyor.kinds` entry points) and of `CONVEYOR_KINDS` paths."""
+    """Add the kinds of installed packages (`conveyor.kinds` entry points), of `CONVEYOR_KINDS` paths, and the
+    `@job` functions of the modules in `CONVEYOR_JOBS`.
+
+    An entry point may name a `JobKind` or a module of `@job` functions (`myapp.jobs`, no attribute)."""
     for entry in entry_points(group=ENTRY_POINT_GROUP):
-        registry.add(_checked(entry.load(), entry.value))
-    for path in filter(None, (p.strip() for p in environ.get(KINDS_VARIABLE, "").split(","))):
+        loaded = entry.load()
+        if not isinstance(loaded, ModuleType):  # a module registered its @job functions by being imported
+            registry.add(_checked(loaded, entry.value))
+    for path in _listed(environ.get(KINDS_VARIABLE, "")):
         module, _, attribute = path.partition(":")
         registry.add(_checked(getattr(importlib.import_module(module), attribute or "KIND"), path))
+    load_job_modules(environ.get(JOBS_VARIABLE, ""))
+
+
+def load_job_modules(modules: str) -> list[str]:
+    """Import the comma-separated `modules` (`myapp.jobs,billing.jobs`): their `@job` functions register
+    themselves in `KINDS` as they are defined. Returns the module names.
+
+    The working directory is searched last, as Celery and uvicorn do: `conveyor worker --jobs myapp.jobs` run
+    from the project's directory finds `myapp` without a PYTHONPATH (a console script's path has no `.`)."""
+    names = _listed(modules)
+    if names and os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    for name in names:
+        importlib.import_module(name)
+    return names
+
+
+def _listed(value: str) -> list[str]:
+    return [p.strip() for p in value.split(",") if p.strip()]
 
 
 def _checked(value: object, where: str) -> JobKind:

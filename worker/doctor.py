@@ -29,6 +29,7 @@ from activities.aws import aws_client as boto_client
 from activities.render import TemplateRenderer
 from contracts.config import AwsConfig, SmtpTls
 from contracts.errors import JobError
+from contracts.kinds import KINDS
 from conveyor import search_attributes
 from conveyor.connection import WITHOUT_STANDALONE_ACTIVITIES, connect
 from conveyor.errors import TemporalUnavailable
@@ -399,6 +400,19 @@ async def alerts(probe: Probe) -> str:
     return ", ".join(channels)
 
 
+async def team_jobs(probe: Probe) -> str:
+    """The kinds a team added (`@job` modules in CONVEYOR_JOBS or `--jobs`, plugins), each with its queue: what
+    this machine's worker would host besides the built-in kinds."""
+    own = KINDS.own()
+    if not own:
+        return "none (name your @job modules in CONVEYOR_JOBS)"
+    queues = probe.settings.queues
+    return ", ".join(
+        f"{k.name} ({k.shape.value}, queue {'by job' if callable(k.queue) else k.task_queue(queues, None)})"
+        for k in own
+    )
+
+
 CHECKS: list[tuple[str, Check]] = [
     ("Temporal", temporal),
     ("Search attributes", search_attributes_present),
@@ -409,6 +423,7 @@ CHECKS: list[tuple[str, Check]] = [
     ("SMS provider", sms_provider),
     ("Data files", data_files),
     ("Alerts", alerts),
+    ("Team jobs", team_jobs),
 ]
 """Every check, in the order printed."""
 

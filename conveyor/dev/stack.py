@@ -28,6 +28,7 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 
+from contracts.kinds import JOBS_VARIABLE, KINDS, KINDS_VARIABLE
 from conveyor import search_attributes
 from conveyor.connection import connect
 from conveyor.errors import ConveyorError
@@ -132,7 +133,9 @@ def conveyor_binary() -> Path:
 def start_api(settings: Settings) -> subprocess.Popen[bytes]:
     """`conveyor api` with exactly `settings` (the generated key included) as its environment; metrics off there:
     the worker serves them on `metrics_port`. Its logs go where ours go."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    # The team's kinds are no setting: they are passed on as named, so the API knows the worker's kinds.
+    plugins = (KINDS_VARIABLE, JOBS_VARIABLE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_") or k in plugins}
     env |= settings.as_env() | {"CONVEYOR_METRICS_PORT": "0"}
     return subprocess.Popen(
         [str(conveyor_binary()), "api"],
@@ -185,6 +188,7 @@ def banner(settings: Settings, dev_key: str | None = None) -> str:
             + (f" -> {settings.reports_dir}/<job-id>/" if settings.storage is StorageBackend.LOCAL else ""),
             f"  Data files   {settings.readable_dir}/ (what csv: recipients and csv-file reports may read)",
             f"  Worker       queues {settings.task_queue}, {settings.sms_task_queue}, {settings.reports_task_queue}",
+            *([f"  Team jobs    {', '.join(k.name for k in own)}"] if (own := KINDS.own()) else []),
             f"  HTTP API     http://{settings.api_host}:{settings.api_port}{api_key}",
             f"  Metrics      {metrics}",
             "Try: conveyor send email --to ann@example.com --template welcome --var name=Ann",
