@@ -112,6 +112,20 @@ class JobKind:
         """Every Temporal type a job of this kind may be (the current one first)."""
         return (self.runs_as, *self.earlier_types)
 
+    @property
+    def workflow_type(self) -> str:
+        """The workflow type a job of this kind starts as in the workflow shape: its own for a workflow kind; for an
+        activity kind on a server without standalone activities, its earlier workflow (`SendEmail`), else its own
+        name, which the one-step workflow every worker registers runs (`workflows.one_step`)."""
+        return self.earlier_types[0] if self.shape is Shape.ACTIVITY and self.earlier_types else self.runs_as
+
+    def types_of(self, shape: Shape) -> tuple[str, ...]:
+        """The Temporal types a job of this kind may be as an execution of `shape` (an activity type, or
+        workflow types: an activity kind's earlier workflows, or its one-step workflow)."""
+        if shape is Shape.ACTIVITY:
+            return (self.runs_as,) if self.shape is Shape.ACTIVITY else ()
+        return self.types if self.shape is Shape.WORKFLOW else self.earlier_types or (self.runs_as,)
+
     def task_queue(self, queues: Mapping[str, str], job: Any) -> str:
         """The queue a (validated) job of this kind starts on, with `queues` mapping roles to queue names."""
         chosen = self.queue(job) if callable(self.queue) else self.queue
@@ -234,6 +248,14 @@ class KindRegistry(Mapping[str, JobKind]):
         self._by_name[kind.name] = kind
         self._by_type.update(dict.fromkeys(kind.types, kind))
 
+    def remove(self, kind: JobKind) -> None:
+        """Withdraw a kind a team registered (a test that imported a module of `@job` functions, then drops it)."""
+        if kind in BUILT_IN:
+            raise ValueError(f"job kind {kind.name!r} is Conveyor's own")
+        del self._by_name[kind.name]
+        for t in kind.types:
+            self._by_type.pop(t, None)
+
     def __getitem__(self, name: str) -> JobKind:
         return self._by_name[name]
 
@@ -261,10 +283,10 @@ class KindRegistry(Mapping[str, JobKind]):
         return [k for k in self._by_name.values() if k.enqueued]
 
     def types(self, shape: Shape | None = None) -> list[str]:
-        """Every Temporal type of every kind (of `shape`'s current type, when given)."""
+        """Every Temporal type of every kind (as executions of `shape`, when given)."""
         if shape is None:
             return list(self._by_type)
-        return [t for t, k in self._by_type.items() if (k.shape if t == k.runs_as else Shape.WORKFLOW) is shape]
+        return [t for k in self._by_name.values() for t in k.types_of(shape)]
 
 
 def load_plugins(registry: KindRegistry, environ: Mapping[str, str] = os.environ) -> None:

@@ -403,7 +403,10 @@ class _JobDecorator:
     def current_id() -> str | None:
         """The id of the job running this code (`crm_sync-<key>`), e.g. as an idempotency key for the service it
         calls; None outside a worker."""
-        return activity.info().activity_id if activity.in_activity() else None
+        if not activity.in_activity():
+            return None
+        info = activity.info()
+        return info.workflow_id or info.activity_id  # run as a one-step workflow, the workflow is the job
 
     configure = staticmethod(configure)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,12 +21,17 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from contracts.failure_watch import FailureWatchInput, FailureWatchReport
-from conveyor import InvalidJobError, JobFailed, Settings, job
+from contracts.kinds import KINDS, Shape
+from contracts.states import JobState
+from conveyor import InvalidJobError, JobFailed, Jobs, Settings, job
 from tests.api_server import KEY
 from tests.cli import BIN, Ran, env_for, run
-from tests.smtp_server import free_port
+from tests.conftest import settings_for, start_dev_server
+from tests.smtp_server import SmtpServer, free_port
 from tests.waiting import eventually
 from tests.webhook import Webhook
+from worker.build import build_workers
+from worker.run import running
 
 CRM_PACKAGE = Path(__file__).parent.parent / "examples" / "crm_sync"
 
@@ -50,6 +56,10 @@ def crm_jobs(settings: Settings, crm: Webhook, monkeypatch: pytest.MonkeyPatch) 
     job.configure(settings)
     yield crm_sync
     job.configure(None)
+    # Withdrawn again, so the suite's other tests see only the kinds they expect (the next import re-registers).
+    for declared in (crm_sync.crm_sync, crm_sync.crm_note):
+        KINDS.remove(declared.kind)
+    del sys.modules["crm_sync"]
 
 
 def jobs_env(settings: Settings, crm: Webhook, alerts: Webhook) -> dict[str, str]:
@@ -213,3 +223,40 @@ def test_a_job_function_runs_inline_as_plain_python(crm_jobs: ModuleType, crm: W
     assert [p["customer_id"] for p in crm.posts] == ["c9", "c9"]
     assert crm_jobs.crm_sync.kind.policy.never_retry[:1] == ("InvalidJob",)
     assert "CrmRejected" in crm_jobs.crm_sync.kind.policy.never_retry
+
+
+async def test_without_standalone_activities_a_job_runs_as_a_one_step_workflow(
+    crm_jobs: ModuleType, crm: Webhook, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    """A server with standalone activities turned off (as an older or managed one may be): the producer finds
+    out by itself, and the same job runs as the one-step workflow every worker registers — same id, policy,
+    status and listing."""
+    async with await start_dev_server("activity.enableStandalone=false") as env:
+        settings = settings_for(env, smtp_server, tmp_path)
+        job.configure(settings)
+        async with running(build_workers(env.client, settings)):
+            key = f"c3-{uuid.uuid4().hex[:6]}"
+            synced = await crm_jobs.crm_sync.aenqueue({"customer_id": "c3", "email": "c@example.com"}, key=key)
+            assert (synced.id, synced.handle.shape) == (f"crm_sync-{key}", Shape.WORKFLOW)
+            assert (await synced.result()).status == 200
+            assert await (await crm_jobs.crm_note.aenqueue("c3", "by workflow")).result() == 200
+
+            crm.refused.add("c4")
+            refused = await crm_jobs.crm_sync.aenqueue({"customer_id": "c4", "email": "d@example.com"})
+            with pytest.raises(JobFailed) as failed:
+                await refused.result()
+            assert failed.value.type == "CrmRejected"
+
+            jobs = Jobs(env.client, settings)
+            done, gone = await jobs.status(synced.id), await jobs.status(refused.id)
+            assert (done.kind, done.shape, done.state) == ("crm_sync", Shape.WORKFLOW, JobState.COMPLETED)
+            assert done.result == {"customer_id": "c3", "status": 200}
+            assert (gone.state, gone.failure and gone.failure.type, gone.attempts) == (
+                JobState.FAILED,
+                "CrmRejected",
+                1,
+            )
+            listed = await eventually(lambda: jobs.list(kind="crm_sync"), lambda rows: len(rows) >= 2)
+            assert {r.id for r in listed} == {synced.id, refused.id}
+            counts = (await jobs.stats()).counts["crm_sync"][settings.task_queue]
+            assert (counts[JobState.COMPLETED], counts[JobState.FAILED]) == (1, 1)

@@ -36,6 +36,7 @@ from workflows.broadcast import Broadcast
 from workflows.cleanup import Cleanup
 from workflows.email import SendEmail
 from workflows.failure_watcher import FailureWatcher
+from workflows.one_step import OneStepJob
 from workflows.policies import POLICIES
 from workflows.report import GenerateReport
 from workflows.sms import SendSms
@@ -135,7 +136,7 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
     extra_workflows, extra_activities = hosted_kinds(settings)
     failures = failure_watch(client)
     common: dict[str, Any] = {
-        "workflows": [*WORKFLOWS, *extra_workflows],
+        "workflows": [*WORKFLOWS, OneStepJob, *extra_workflows],
         "interceptors": [QueueGuard(settings.queues), metrics, LastAttemptAlerts(POLICIES["alert"])],
         "workflow_runner": WORKFLOW_RUNNER,
         "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
