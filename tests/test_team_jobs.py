@@ -184,15 +184,23 @@ async def test_a_teams_own_jobs_run_fail_by_their_policy_and_are_alerted_once(
         by_http = await http.post("/jobs/crm_sync", json={"customer_id": "c2", "email": "c@example.com"})
         assert by_http.status_code == 202, by_http.text
 
-    done = await job_json(env, "wait", by_http.json()["id"])
-    assert (done["customer_id"], done["status"]) == ("c2", 200)
-    foreign_status = await eventually(lambda: job_json(env, "status", foreign), lambda s: s["state"] == "failed")
-    assert (foreign_status["failure"]["type"], foreign_status["attempts"]) == ("InvalidJob", 1)
+    # The rest through `Jobs` in this process (each `conveyor` command costs seconds of start-up): the CLI's own
+    # commands are covered elsewhere; one `status` shows the CLI knows the kinds from CONVEYOR_JOBS alone.
+    jobs = Jobs(temporal_env.client, settings)
+    assert (await jobs.result(by_http.json()["id"])) == crm_jobs.Synced(customer_id="c2", status=200)
+    with pytest.raises(JobFailed, match="InvalidJob"):
+        await jobs.result(foreign)
+    foreign_status = await job_json(env, "status", foreign)
+    assert (foreign_status["kind"], foreign_status["failure"]["type"], foreign_status["attempts"]) == (
+        "crm_sync",
+        "InvalidJob",
+        1,
+    )
 
-    failed = await eventually(lambda: job_json(env, "failed", "--kind", "crm_note"), bool)
-    assert [(r["id"], r["failure"]["type"]) for r in failed] == [(failing.id, "CrmUnavailable")]
-    listed = await job_json(env, "list", "--kind", "crm_sync")
-    assert {r["id"] for r in listed} >= {synced.id, never.id, foreign}
+    failed = await eventually(lambda: jobs.failed(kind="crm_note"), bool)
+    assert [(r.id, r.failure and r.failure.type) for r in failed] == [(failing.id, "CrmUnavailable")]
+    listed = await eventually(lambda: jobs.list(kind="crm_sync"), lambda rows: len(rows) >= 4)
+    assert {r.id for r in listed} >= {synced.id, never.id, foreign}
 
     # Announced once each, whoever comes first: the job's own last attempt, or the watcher (run twice: its
     # windows overlap, as the schedule's do).
@@ -211,10 +219,10 @@ async def test_a_teams_own_jobs_run_fail_by_their_policy_and_are_alerted_once(
     assert sorted(p["customer_id"] for p in crm.posts if "email" in p) == ["c1", "c2"]
 
     crm.refused.clear()
-    assert (await conveyor(env, "retry", never.id)).code == 0
-    assert (await job_json(env, "wait", never.id))["customer_id"] == refused
-    stats = await job_json(env, "stats")
-    assert sum(q["completed"] for q in stats["counts"]["crm_sync"].values()) == 3  # the retried job counts once
+    await jobs.retry(never.id)
+    assert (await jobs.result(never.id)).customer_id == refused  # its new run (the handle holds the first)
+    stats = await jobs.stats()
+    assert sum(q[JobState.COMPLETED] for q in stats.counts["crm_sync"].values()) == 3  # the retried job counts once
 
 
 def test_a_job_function_runs_inline_as_plain_python(crm_jobs: ModuleType, crm: Webhook) -> None:
