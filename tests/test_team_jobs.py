@@ -27,6 +27,7 @@ from conveyor import InvalidJobError, JobFailed, Jobs, Settings, job
 from tests.api_server import KEY
 from tests.cli import BIN, Ran, env_for, run
 from tests.conftest import settings_for, start_dev_server
+from tests.dev_stack import dev_env, dev_stack
 from tests.smtp_server import SmtpServer, free_port
 from tests.waiting import eventually
 from tests.webhook import Webhook
@@ -268,3 +269,19 @@ async def test_without_standalone_activities_a_job_runs_as_a_one_step_workflow(
             assert {r.id for r in listed} == {synced.id, refused.id}
             counts = (await jobs.stats()).counts["crm_sync"][settings.task_queue]
             assert (counts[JobState.COMPLETED], counts[JobState.FAILED]) == (1, 1)
+
+
+async def test_conveyor_dev_hosts_the_jobs_named_in_conveyor_jobs(crm: Webhook, tmp_path: Path) -> None:
+    """`conveyor dev` run from the project's directory with `CONVEYOR_JOBS` (no PYTHONPATH: the working
+    directory is searched): its banner names the team's jobs, and its worker and API serve them."""
+    env = dev_env(tmp_path / ".conveyor") | {"CONVEYOR_JOBS": "crm_sync", "CRM_URL": crm.url.get_secret_value()}
+    async with dev_stack(env, cwd=CRM_PACKAGE) as banner:
+        assert "Team jobs    crm_sync, crm_note" in banner
+        producer = env | {"PYTHONPATH": str(CRM_PACKAGE)}
+        enqueued = await run(
+            str(BIN / "conveyor"), "enqueue", "crm_note", '{"customer_id": "c5", "note": "hi"}', env=producer
+        )
+        assert enqueued.code == 0, enqueued.err
+        done = await run(str(BIN / "conveyor"), "wait", enqueued.out.strip(), "--json", env=producer)
+        assert (done.code, json.loads(done.out)) == (0, 200)
+    assert crm.posts == [{"customer_id": "c5", "note": "hi"}]
