@@ -124,11 +124,16 @@ def validate(kind: JobKind, job: BaseModel | Mapping[str, Any]) -> BaseModel:
     except (ValueError, TypeError, RecursionError) as e:  # e.g. a Python caller's model nested past the encoder
         raise InvalidJobError(f"invalid {kind.name} job: cannot be encoded as JSON ({type(e).__name__})") from None
     if size > MAX_PAYLOAD_BYTES:
-        raise InvalidJobError(
-            f"invalid {kind.name} job: {size} bytes of input, over the {MAX_PAYLOAD_BYTES} limit; "
-            "store large files and pass their storage key"
-        )
+        raise oversized(kind.name, f"{size} bytes")
     return model
+
+
+def oversized(kind: str, size: str) -> InvalidJobError:
+    """The refusal of a job whose input is over `MAX_PAYLOAD_BYTES` (`size` says by how much, as known)."""
+    return InvalidJobError(
+        f"invalid {kind} job: {size} of input, over the {MAX_PAYLOAD_BYTES} limit; "
+        "store large files and pass their storage key"
+    )
 
 
 def prepared(kind: JobKind, job: BaseModel | Mapping[str, Any], settings: Settings) -> BaseModel:
@@ -466,19 +471,24 @@ class Jobs:
         key: str | None = None,
         recipient: str | None = None,
         limit: int = 100,
+        include_internal: bool = False,
     ) -> list[JobSummary]:
         """Jobs matching every filter given, newest first, each shown by its latest run (`recipient` and `key` use
-        search attributes)."""
-        queries = operations.visibility_queries(kind, state, key, recipient)
+        search attributes). Conveyor's own housekeeping jobs (the failure watch) only with `include_internal`, or
+        when `kind` names them."""
+        queries = operations.visibility_queries(kind, state, key, recipient, include_internal=include_internal)
         return await self._asked(
             operations.list_jobs(self.client, queries, limit, state, self.settings.stats_open_limit)
         )
 
-    async def stats(self, window: timedelta | None = None) -> JobStats:
+    async def stats(self, window: timedelta | None = None, include_internal: bool = False) -> JobStats:
         """Jobs per kind, task queue and state, like a queue dashboard: open jobs now, completed and failed ones
-        over `window` (default `CONVEYOR_STATS_WINDOW`, 24 h). A retried job counts once, by its latest run."""
+        over `window` (default `CONVEYOR_STATS_WINDOW`, 24 h). A retried job counts once, by its latest run.
+        Conveyor's own housekeeping kinds (the failure watch) are counted only with `include_internal`."""
         since = datetime.now(UTC) - (window or self.settings.stats_window)
-        return await self._asked(operations.stats(self.client, since, self.settings.stats_open_limit))
+        settings = self.settings
+        counted = operations.stats(self.client, since, settings.queues, settings.stats_open_limit, include_internal)
+        return await self._asked(counted)
 
     async def _asked(self, call: Awaitable[T]) -> T:
         """`call` (a visibility query), with the server's refusal of the query turned into `InvalidJobError`:

@@ -41,17 +41,22 @@ def env_for(settings: Settings) -> dict[str, str]:
         "CONVEYOR_SMTP_CA_FILE": str(settings.smtp_ca_file or ""),
         "CONVEYOR_MAIL_FROM": settings.mail_from,
         "CONVEYOR_METRICS_PORT": str(settings.metrics_port),
+        "CONVEYOR_HEALTH_PORT": str(settings.health_port),
         "CONVEYOR_LOG_FORMAT": settings.log_format.value,
     }
     return {k: v for k, v in env.items() if v}
 
 
-async def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Ran:
-    """Run a command to its end; stdout and stderr as text."""
+async def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60, stdin: bytes | None = None) -> Ran:
+    """Run a command to its end (`stdin` as its standard input, if given); stdout and stderr as text."""
     proc = await asyncio.create_subprocess_exec(
-        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
+        *args,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else None,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
     assert proc.returncode is not None
     return Ran(proc.returncode, out.decode(), err.decode())
 

@@ -138,6 +138,7 @@ def settings_for(env: WorkflowEnvironment, smtp: SmtpServer, tmp: Path, **overri
         "home": tmp / "conveyor-home",
         "data_dir": tmp,  # tests write their CSV sources in their tmp_path
         "metrics_port": 0,  # tests that scrape metrics choose a free port
+        "health_port": 0,  # likewise for the worker's health check
         "api_port": free_port(),
         "api_keys": [SecretStr(API_KEY)],
         **overrides,

@@ -49,6 +49,7 @@ def dev_env(home: Path) -> dict[str, str]:
         "CONVEYOR_SMTP_PORT": str(free_port()),
         "CONVEYOR_API_PORT": str(free_port()),
         "CONVEYOR_METRICS_PORT": str(free_port()),
+        "CONVEYOR_HEALTH_PORT": str(free_port()),
     }
     return env
 

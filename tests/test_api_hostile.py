@@ -79,6 +79,30 @@ async def test_api_key_in_the_url_is_refused_and_never_logged(
     assert not any(KEY in line for line in access)
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/jobs?key=order-{key}",  # a value that holds the key inside it
+        "/jobs?kind=email&next=%2Fjobs%3Fsecret%3D{key}x",  # percent-encoded, inside another URL
+        "/jobs?{key}=1",  # a parameter's name
+        "/jobs/email-{key}",  # a job id: a 404 would have echoed it ("no job 'email-<key>'")
+        "/jobs/email-{key}/retry",
+    ],
+)
+async def test_a_url_holding_an_api_key_anywhere_is_refused_never_echoed_nor_logged(
+    api: ApiThread, caplog: pytest.LogCaptureFixture, target: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    url = target.format(key=KEY)
+    async with api.client() as http:
+        response = await (http.post(url) if url.endswith("/retry") else http.get(url))
+    assert response.status_code == 400 and "Authorization header" in response.json()["detail"]
+    assert KEY not in response.text
+    access = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
+    assert access and "***" in access[-1] and " 400" in access[-1], access
+    assert not any(KEY in line for line in access)
+
+
 async def test_the_key_filter_still_works_with_an_ordinary_value(api: ApiThread) -> None:
     async with api.client() as http:
         assert (await http.get("/jobs?key=order-1")).status_code == 200

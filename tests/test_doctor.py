@@ -23,6 +23,7 @@ from conveyor.settings import SmsProviderName, StorageBackend
 from tests.cli import BIN, env_for, run
 from tests.smtp_server import PASSWORD, free_port
 from worker.doctor import CHECKS, Probe, Result, run_check
+from worker.health import watching_loop
 
 
 def doctor_env(settings: Settings) -> dict[str, str]:
@@ -55,19 +56,22 @@ def write_template(root: Path, name: str, **parts: str) -> None:
 
 async def test_ready_setup_is_all_green_and_exits_0(settings: Settings, tmp_path: Path) -> None:
     write_template(tmp_path / "templates", "invoice", subject_txt="Invoice {{ n }}", body_txt="Total: {{ total }}")
-    code, lines, _ = await doctor(settings, templates_dir=tmp_path / "templates")
+    settings = settings.model_copy(update={"health_port": free_port()})
+    async with watching_loop(settings):  # this event loop stands for the worker's: it turns while doctor runs
+        code, lines, _ = await doctor(settings, templates_dir=tmp_path / "templates")
     assert code == 0, lines
     assert [line[0] for line in lines] == ["✓"] * len(CHECKS)
-    temporal, attributes, standalone, smtp, templates, storage, sms, data, alerts, team = lines
+    temporal, attributes, standalone, smtp, templates, storage, sms, data, alerts, worker, team = lines
     assert f"{settings.temporal_address}, namespace default" in temporal
     assert "JobKey, Recipients" in attributes
     assert "Standalone activities" in standalone and "supported (" in standalone
     assert "STARTTLS, AUTH as conveyor, sender jobs@conveyor.test accepted" in smtp
-    assert "1 template(s) load" in templates
+    assert f"6 template(s) load: 1 in {tmp_path / 'templates'}, 5 built-in" in templates, "yours and the built-ins"
     assert f"local storage at {settings.reports_dir} (created on first use)" in storage
     assert f"outbox {settings.sms_outbox}" in sms
     assert f"{settings.readable_dir}: " in data and "file(s)" in data
     assert "none configured" in alerts
+    assert f"http://127.0.0.1:{settings.health_port}/healthz: event loop turning" in worker
     assert team.startswith("✓ Team jobs")
 
 
@@ -179,6 +183,18 @@ async def test_broken_templates_are_each_named(settings: Settings, tmp_path: Pat
     assert "fine" not in result.detail.replace(str(root), "")
 
 
+async def test_templates_count_the_built_ins_a_job_can_name_too(settings: Settings, tmp_path: Path) -> None:
+    """The line counts every template a job can name: a team's own, a team's override of a built-in (once), and
+    the built-ins; without a templates directory, the built-ins alone."""
+    root = tmp_path / "templates"
+    write_template(root, "welcome", subject_txt="Hi {{ name }}", body_txt="Welcome aboard")
+    write_template(root, "invoice", subject_txt="Invoice", body_txt="Total: {{ total }}")
+    mine = await check("Templates", settings, templates_dir=root)
+    assert mine.ok and mine.detail == f"6 template(s) load: 2 in {root} (1 overriding a built-in), 4 built-in"
+    absent = await check("Templates", settings, templates_dir=tmp_path / "none")
+    assert absent.ok and absent.detail == f"5 template(s) load: {tmp_path / 'none'} absent, 5 built-in"
+
+
 async def test_templates_dir_that_is_a_file_is_red(settings: Settings, tmp_path: Path) -> None:
     not_a_dir = tmp_path / "templates"
     not_a_dir.write_text("oops")
@@ -260,7 +276,7 @@ def objects(settings: Settings) -> list[str]:
 async def test_s3_bucket_and_sns_on_moto_are_green_and_leave_nothing_behind(aws_settings: Settings) -> None:
     code, lines, printed = await doctor(aws_settings)
     assert code == 0, lines
-    *_, storage, sms, _data, _alerts, _team = lines
+    *_, storage, sms, _data, _alerts, _worker, _team = lines
     assert storage.startswith("✓ Report storage")
     assert f"s3://{aws_settings.s3_bucket}/reports on S3 at {aws_settings.s3_endpoint_url}: exists" in storage
     assert sms.startswith("✓ SMS provider") and f"SNS at {aws_settings.sns_endpoint_url}: credentials accepted" in sms

@@ -31,7 +31,7 @@ from conveyor.settings import Settings, SmsProviderName, StorageBackend
 from conveyor.status import ui_link
 from worker.last_attempt import LastAttemptAlerts
 from worker.metrics import JobMetrics
-from worker.queue_guard import QueueGuard, misrouted_jobs
+from worker.queue_guard import QueueGuard, activity_name, misrouted_jobs
 from workflows.broadcast import Broadcast
 from workflows.cleanup import Cleanup
 from workflows.email import SendEmail
@@ -184,12 +184,17 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
     for queue, activities in extra_activities.items():
         options = per_queue.setdefault(queue, {"max_concurrent_activities": settings.max_concurrent_activities})
         options["activities"] = [*options.get("activities", [alerts.send_alert]), *activities]
-    misrouted = misrouted_jobs(settings.queues)
     return [
-        Worker(client, task_queue=queue, **(options | {"activities": [*options["activities"], misrouted]}), **common)
+        Worker(client, task_queue=queue, **(options | {"activities": with_catch_all(options, settings)}), **common)
         for queue, options in per_queue.items()
         if queues is None or queue in queues
     ]
+
+
+def with_catch_all(options: dict[str, Any], settings: Settings) -> list[Callable[..., Any]]:
+    """A queue's activities and the dynamic one that fails any other type it is asked for (`misrouted_jobs`)."""
+    activities: list[Callable[..., Any]] = options["activities"]
+    return [*activities, misrouted_jobs(settings.queues, [activity_name(fn) for fn in activities])]
 
 
 def hosted_kinds(settings: Settings) -> tuple[list[type], dict[str, list[Callable[..., Any]]]]:

@@ -8,8 +8,11 @@ Nothing here prints a secret: details name settings and servers' replies only (n
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import ssl
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,7 +29,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.aws import aws_client as boto_client
-from activities.render import TemplateRenderer
+from activities.render import BUILTIN_TEMPLATES, TemplateRenderer
 from contracts.config import AwsConfig, SmtpTls
 from contracts.errors import JobError
 from contracts.kinds import KINDS
@@ -257,15 +260,17 @@ def readable_dir(directory: Path, fix: str) -> None:
 
 
 async def templates(probe: Probe) -> str:
-    """Your templates directory is readable and every template in it loads (subject, a body, valid syntax)."""
+    """Every template a job can name loads (subject, a body, valid syntax): the built-ins and those of your
+    templates directory (readable, when it exists), yours overriding a built-in of the same name."""
     directory = probe.settings.templates_dir
-    if not directory.exists():
-        return f"{directory} absent: built-in templates only"
-    readable_dir(directory, "point CONVEYOR_TEMPLATES_DIR at your templates")
-    renderer = TemplateRenderer(directory)
-    names = sorted(p.name for p in directory.iterdir() if p.is_dir())
+    yours: set[str] = set()
+    if directory.exists():
+        readable_dir(directory, "point CONVEYOR_TEMPLATES_DIR at your templates")
+        yours = {p.name for p in directory.iterdir() if p.is_dir()}
+    built_in = {p.name for p in BUILTIN_TEMPLATES.iterdir() if p.is_dir()}
+    renderer = TemplateRenderer(directory if yours else None)
     broken: list[str] = []
-    for name in names:
+    for name in sorted(yours | built_in):
         try:
             renderer.check(name)
         except JobError as e:
@@ -274,7 +279,10 @@ async def templates(probe: Probe) -> str:
             broken.append(f"template '{name}': {e.strerror}: {e.filename}")
     if broken:
         raise Problem(f"{directory}: " + "; ".join(broken), "fix those template files")
-    return f"{directory}: {len(names)} template(s) load"
+    overriding = len(yours & built_in)
+    mine = f"{len(yours)} in {directory}" + (f" ({overriding} overriding a built-in)" if overriding else "")
+    where = mine if directory.exists() else f"{directory} absent"
+    return f"{len(yours | built_in)} template(s) load: {where}, {len(built_in - yours)} built-in"
 
 
 def writable_dir(directory: Path, setting: str) -> str:
@@ -413,6 +421,50 @@ async def team_jobs(probe: Probe) -> str:
     )
 
 
+def health_url(settings: Settings) -> str:
+    """Where a worker on this host serves its health check (`worker.health`): a wildcard interface is asked on
+    loopback."""
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(settings.metrics_host, settings.metrics_host)
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.health_port}/healthz"
+
+
+def worker_answer(settings: Settings) -> str:
+    """Ask the worker on this host whether its event loop turns (blocking): 503 or no answer in time is a stalled
+    worker (red); nobody listening is a warning, since the doctor often runs where no worker does."""
+    url = health_url(settings)
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        if e.code != 503:
+            raise Problem(f"{url} answered {e.code}: not a Conveyor worker", "check CONVEYOR_HEALTH_PORT") from None
+        blocked = json.loads(e.read() or b"{}").get("blocked_seconds", "?")
+        raise Problem(
+            f"{url}: the worker's event loop has not turned for {blocked} s "
+            f"(over CONVEYOR_HEALTH_MAX_LAG_SECONDS={settings.health_max_lag_seconds:g})",
+            "something blocks it (its log names the jobs it runs); a liveness probe on /healthz restarts it",
+        ) from None
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        if isinstance(reason, TimeoutError):
+            raise Problem(
+                f"{url}: no answer within 5 s (the worker is stalled)",
+                "restart it; a liveness probe on /healthz does",
+            ) from None
+        raise Degraded(
+            f"no worker answers at {url}",
+            "start `conveyor worker` here, or run the doctor beside one (`docker compose exec worker conveyor doctor`)",
+        ) from None
+    return f"{url}: event loop turning (lag {body.get('loop_lag_seconds', 0) * 1000:.0f} ms)"
+
+
+async def worker(probe: Probe) -> str:
+    """The worker on this host is not stalled: its event loop turns (`/healthz` on `CONVEYOR_HEALTH_PORT`)."""
+    if not probe.settings.health_port:
+        return "health check off (CONVEYOR_HEALTH_PORT=0)"
+    return await asyncio.to_thread(worker_answer, probe.settings)
+
+
 CHECKS: list[tuple[str, Check]] = [
     ("Temporal", temporal),
     ("Search attributes", search_attributes_present),
@@ -423,6 +475,7 @@ CHECKS: list[tuple[str, Check]] = [
     ("SMS provider", sms_provider),
     ("Data files", data_files),
     ("Alerts", alerts),
+    ("Worker", worker),
     ("Team jobs", team_jobs),
 ]
 """Every check, in the order printed."""

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from conveyor.cli.app import app, command, err, send_app, start_options
-from conveyor.cli.input import attachments, csv_rows, json_object, key_values, template_context
+from conveyor.cli.input import attachments, csv_rows, job_text, json_object, key_values, template_context
 from conveyor.client import BulkJob, Jobs, enqueued_kind, validate
 
 DELAY = typer.Option(None, "--delay", help="Start later: 90s, 10m, 2h, 1d.")
@@ -89,7 +88,7 @@ async def enqueue(
     priority: int | None = PRIORITY,
 ) -> None:
     """Enqueue a job of any kind from its JSON contract (what `POST /jobs/<kind>` takes), and print its job id."""
-    await enqueue_and_print(kind, json_object(sys.stdin.read() if job == "-" else job, "the job"), key, delay, priority)
+    await enqueue_and_print(kind, json_object(job_text(kind, job), "the job"), key, delay, priority)
 
 
 async def enqueue_and_print(

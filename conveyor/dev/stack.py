@@ -33,7 +33,7 @@ from conveyor import search_attributes
 from conveyor.connection import connect
 from conveyor.errors import ConveyorError
 from conveyor.ports import check_free
-from conveyor.settings import Settings, SmsProviderName, StorageBackend
+from conveyor.settings import DevStackRecord, Settings, SmsProviderName, StorageBackend
 from conveyor.telemetry import metrics_runtime
 from worker.run import run_until, stop_on_signals
 
@@ -132,8 +132,8 @@ def conveyor_binary() -> Path:
 
 def start_api(settings: Settings) -> subprocess.Popen[bytes]:
     """`conveyor api` with exactly `settings` (the generated key included) as its environment; metrics off there:
-    the worker serves them on `metrics_port`. Its logs go where ours go."""
-    # The team's kinds are no setting: they are passed on as named, so the API knows the worker's kinds.
+    the worker serves them on `metrics_port`, and the team's kinds of `CONVEYOR_KINDS` and `CONVEYOR_JOBS` (not
+    settings: the registry reads them at import), so the API has their routes. Its logs go where ours go."""
     plugins = (KINDS_VARIABLE, JOBS_VARIABLE)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_") or k in plugins}
     env |= settings.as_env() | {"CONVEYOR_METRICS_PORT": "0"}
@@ -173,12 +173,13 @@ def banner(settings: Settings, dev_key: str | None = None) -> str:
     """What runs where (with the generated API key, the only secret ever printed: it lives as long as we do)."""
     api_key = f"  key {dev_key}" if dev_key else "  keys from CONVEYOR_API_KEYS"
     metrics = f"http://{settings.metrics_host}:{settings.metrics_port}/metrics" if settings.metrics_port else "off"
+    health = f"http://{settings.metrics_host}:{settings.health_port}/healthz" if settings.health_port else "off"
     return "\n".join(
         [
             "Conveyor dev stack is up:",
             f"  Temporal     {settings.temporal_address}  namespace {settings.namespace}",
             f"  Data         {settings.home}/temporal.db",
-            f"  Web UI       {settings.web_ui}",
+            f"  Web UI       {settings.dev_web_ui}",
             f"  SMTP outbox  {settings.smtp_host}:{settings.smtp_port} -> {settings.outbox_dir}/<job-id>.eml"
             if settings.dev_outbox
             else f"  SMTP         {settings.smtp_host}:{settings.smtp_port} (CONVEYOR_DEV_OUTBOX=false: not ours)",
@@ -191,6 +192,7 @@ def banner(settings: Settings, dev_key: str | None = None) -> str:
             *([f"  Team jobs    {', '.join(k.name for k in own)}"] if (own := KINDS.own()) else []),
             f"  HTTP API     http://{settings.api_host}:{settings.api_port}{api_key}",
             f"  Metrics      {metrics}",
+            f"  Health       {health}  (the worker's event loop)",
             "Try: conveyor send email --to ann@example.com --template welcome --var name=Ann",
             "     conveyor send sms --to +15555550100 --body 'Your code is 1234'",
             "     conveyor send report --report jobs-summary --format pdf --deliver-to ops@example.com",
@@ -207,6 +209,8 @@ async def run_dev(settings: Settings) -> None:
     if settings.dev_outbox:
         check_free(settings.smtp_host, settings.smtp_port, "CONVEYOR_SMTP_PORT")
     check_free(settings.api_host, settings.api_port, "CONVEYOR_API_PORT")
+    if settings.health_port:
+        check_free(settings.metrics_host, settings.health_port, "CONVEYOR_HEALTH_PORT")
     runtime = metrics_runtime(settings)  # before the server: a busy metrics port is one error line, nothing started
     settings, dev_key = with_dev_key(settings)
     stop = stop_on_signals()
@@ -218,6 +222,7 @@ async def run_dev(settings: Settings) -> None:
         # `python -X importtime` and `bench/dev_ready.py`; the first job is accepted that much sooner).
         from conveyor.dev.outbox import start_outbox
         from worker.build import build_workers
+        from worker.health import watching_loop, worker_meter
         from worker.schedule_apply import apply_declared
 
         client = await wait_for_server(settings, server, runtime)
@@ -230,6 +235,10 @@ async def run_dev(settings: Settings) -> None:
             api = start_api(settings)
             stack.callback(stop_server, api)
             await wait_for_api(settings, api)
+            record = DevStackRecord(temporal_address=settings.temporal_address, web_ui=settings.dev_web_ui)
+            settings.dev_stack_file.write_text(record.model_dump_json())
+            stack.callback(settings.dev_stack_file.unlink, missing_ok=True)
+            await stack.enter_async_context(watching_loop(settings, worker_meter(runtime)))
             print(banner(settings, dev_key), flush=True)
             await run_until(build_workers(client, settings), stop)
     finally:
