@@ -395,7 +395,7 @@ class Jobs:
     ) -> WorkflowHandle[Any, Any]:
         try:
             return await self.client.start_workflow(
-                spec.runs_as if spec.shape is Shape.WORKFLOW else spec.earlier_types[0],
+                spec.workflow_type,
                 model,
                 id=jid,
                 task_queue=spec.task_queue(self.settings.queues, model),

@@ -25,9 +25,11 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import ActivityExecution, ActivityExecutionStatus, Client, WorkflowExecutionStatus
 from temporalio.client import WorkflowExecution as Execution
 from temporalio.common import ActivityIDConflictPolicy, ActivityIDReusePolicy, Priority, RawValue
+from temporalio.service import RPCError
 
 from contracts.kinds import DEFAULT_QUEUE, KINDS, JobKind, Shape, kind_of
 from contracts.states import EXECUTION_STATUS, OPEN, JobState
+from conveyor.connection import WITHOUT_STANDALONE_ACTIVITIES
 from conveyor.errors import InvalidJobError, JobStateError
 from conveyor.status import (
     ACTIVITY_STATE,
@@ -141,7 +143,7 @@ def type_clause(shape: Shape, kinds: Iterable[JobKind]) -> str | None:
     """`WorkflowType IN (...)` / `ActivityType IN (...)` for the types of `kinds` that run as `shape`; None when
     none does."""
     field = "ActivityType" if shape is Shape.ACTIVITY else "WorkflowType"
-    types = [t for k in kinds for t in k.types if (k.shape if t == k.runs_as else Shape.WORKFLOW) is shape]
+    types = [t for k in kinds for t in k.types_of(shape)]
     return f"{field} IN ({', '.join(quote(t) for t in types)})" if types else None
 
 
@@ -213,10 +215,15 @@ def activity_row(execution: ActivityExecution) -> JobSummary:
 
 
 async def runs(client: Client, shape: Shape, query: str, limit: int | None) -> AsyncIterator[JobSummary]:
-    """The rows of every run matching `query` (newest first)."""
+    """The rows of every run matching `query` (newest first). A server without standalone activities has no
+    activity rows: there, activity-shaped kinds run as workflows, and only those are listed and counted."""
     if shape is Shape.ACTIVITY:
-        async for activity in client.list_activities(query, limit=limit):
-            yield activity_row(activity)
+        try:
+            async for activity in client.list_activities(query, limit=limit):
+                yield activity_row(activity)
+        except RPCError as e:
+            if e.status not in WITHOUT_STANDALONE_ACTIVITIES:
+                raise
     else:
         async for execution in client.list_workflows(query, limit=limit):
             yield workflow_row(execution)
