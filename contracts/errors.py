@@ -93,6 +93,15 @@ class ReportSourceError(PermanentError):
     """A report's source cannot produce rows for these parameters (e.g. the CSV file does not exist)."""
 
 
+class ImageRejected(PermanentError):
+    """The source is no image this worker will decode: not an image, a format it does not read (SVG, PDF, ...),
+    over the size or pixel caps (a decompression bomb), truncated or damaged. The message names which."""
+
+
+class ImageNotFound(PermanentError):
+    """The source image names no file in the data directory, or no key in storage."""
+
+
 class StorageUnavailable(TransientError):
     """The report storage (S3, or the local directory) could not be reached or written."""
 
@@ -110,6 +119,8 @@ PERMANENT_ERROR_TYPES: tuple[str, ...] = tuple(
         RecipientOptedOut,
         SmsRejected,
         ReportSourceError,
+        ImageRejected,
+        ImageNotFound,
     )
 )
 """Names of the errors no retry policy retries (they are also raised non-retryable)."""
