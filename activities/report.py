@@ -16,16 +16,17 @@ import asyncio
 import concurrent.futures
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from temporalio import activity
 from temporalio.client import Client
 
-import activities.reports.builtin  # noqa: F401  (registers the built-in reports: jobs-summary, csv-file)
+import activities.reports.builtin  # registers the built-in reports: jobs-summary, csv-file
+import activities.reports.examples  # noqa: F401  (registers sales-by-day, over the example database)
 from activities.data_files import reading_under
 from activities.liveness import beat
 from activities.reports.registry import REPORTS, Report, ReportContext, Row
@@ -59,6 +60,7 @@ class ReportActivities:
         workflow_types: list[str] | None = None,
         activity_types: list[str] | None = None,
         heartbeat_seconds: float = 1.0,
+        databases: Mapping[str, SecretStr] | None = None,
     ) -> None:
         self.storage = storage
         self.email_task_queue = email_task_queue
@@ -68,6 +70,7 @@ class ReportActivities:
         self.workflow_types = workflow_types or []
         self.activity_types = activity_types or []
         self.heartbeat_seconds = heartbeat_seconds
+        self.databases = databases or {}
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="report")
 
     @activity.defn(name="render_report")
@@ -119,6 +122,7 @@ class ReportActivities:
             loop=loop,
             workflow_types=self.workflow_types,
             activity_types=self.activity_types,
+            databases=self.databases,
         )
         render = loop.run_in_executor(
             self.pool, self._render, report, report.params.model_validate(params), fmt, path, ctx

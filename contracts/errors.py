@@ -91,7 +91,13 @@ class ProviderUnavailable(TransientError):
 
 
 class ReportSourceError(PermanentError):
-    """A report's source cannot produce rows for these parameters (e.g. the CSV file does not exist)."""
+    """A report's source cannot produce rows for these parameters (e.g. the CSV file does not exist, or the query
+    tried to write through its read-only transaction)."""
+
+
+class QueryTimedOut(PermanentError):
+    """A SQL report's query ran past its declared time-out. Not retried: the same query on the same data would run
+    as long again, and each attempt loads the team's database."""
 
 
 class ImageRejected(PermanentError):
@@ -148,6 +154,7 @@ PERMANENT_ERROR_TYPES: tuple[str, ...] = tuple(
         RecipientOptedOut,
         SmsRejected,
         ReportSourceError,
+        QueryTimedOut,
         EndpointUnknown,
         EndpointDisabled,
         EndpointGone,

@@ -8,6 +8,7 @@ report is *declared* here (its name and parameters model: the contract) and *imp
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
@@ -74,7 +75,26 @@ class CsvFileParams(BaseModel):
         return path_text(value) if isinstance(value, str) else value
 
 
-REPORT_PARAMS: dict[str, type[BaseModel]] = {"jobs-summary": JobsSummaryParams, "csv-file": CsvFileParams}
+class SalesByDayParams(BaseModel):
+    """The days of the example database's `sales-by-day` report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: date = Field(description="The first day (YYYY-MM-DD).")
+    until: date = Field(description="The last day (YYYY-MM-DD), included.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.until < self.since:
+            raise ValueError("until is before since")
+        return self
+
+
+REPORT_PARAMS: dict[str, type[BaseModel]] = {
+    "jobs-summary": JobsSummaryParams,
+    "csv-file": CsvFileParams,
+    "sales-by-day": SalesByDayParams,
+}
 """Every declared report's parameters model, by name: the built-in ones, and any added by `declare_report` (the
 `@report` decorator of `activities.reports.registry` declares the reports it registers)."""
 

@@ -208,6 +208,13 @@ class Settings(BaseSettings):
         "relative to it, or inside it); default `<home>/data`.",
     )
 
+    # Databases SQL reports read, by name; URLs are secrets (they may hold passwords)
+    databases: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='Databases as JSON: {"shop": "sqlite:////srv/shop.db"}; `example` defaults to the example '
+        "database `conveyor dev` creates (`<home>/example.sqlite`).",
+    )
+
     # Periodic jobs, broadcasts, events
     retention_days: int = Field(30, ge=1, description="The weekly cleanup deletes reports and outbox files older.")
     broadcast_continue_every: int = Field(
@@ -342,6 +349,8 @@ class Settings(BaseSettings):
                 continue
             if name == "webhook_endpoints":
                 text = json.dumps({k: v.revealed() for k, v in value.items()})
+            elif name == "databases":
+                text = json.dumps({k: v.get_secret_value() for k, v in value.items()})
             elif isinstance(value, list):
                 text = ",".join(v.get_secret_value() if isinstance(v, SecretStr) else str(v) for v in value)
             elif isinstance(value, SecretStr):
@@ -437,6 +446,16 @@ class Settings(BaseSettings):
     def readable_dir(self) -> Path:
         """The data directory: `data_dir`, or `<home>/data`."""
         return self.data_dir or self.home / "data"
+
+    @property
+    def example_database(self) -> Path:
+        """The example SQLite database `conveyor dev` creates for the `sales-by-day` report."""
+        return self.home / "example.sqlite"
+
+    @property
+    def database_urls(self) -> dict[str, SecretStr]:
+        """The databases SQL reports read: `databases`, with `example` at the example database unless set."""
+        return {"example": SecretStr(f"sqlite:///{self.example_database.absolute()}"), **self.databases}
 
     @property
     def reports_dir(self) -> Path:

@@ -16,7 +16,8 @@ from worker.build import WORKFLOWS
 
 ROOT = Path(__file__).parent.parent
 HEAVY = (
-    "reportlab", "boto3", "botocore", "aiosmtplib", "aiosmtpd", "jinja2", "fastapi", "uvicorn", "pyvips", "activities",
+    "reportlab", "boto3", "botocore", "aiosmtplib", "aiosmtpd", "jinja2", "fastapi", "uvicorn", "pyvips", "sqlalchemy",
+    "activities",
 )  # fmt: skip
 
 

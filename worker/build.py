@@ -164,6 +164,7 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
         client=client,
         workflow_types=[w.__temporal_workflow_definition.name for w in WORKFLOWS],  # type: ignore[attr-defined]
         activity_types=KINDS.types(Shape.ACTIVITY),
+        databases=settings.database_urls,
     )
     images = ImageActivities(
         files,

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from temporalio.client import Client
 
 from contracts.errors import ReportSourceError
@@ -45,6 +45,8 @@ class ReportContext:
     """The job workflows this worker runs (`SendEmail`, ...), for reports about jobs."""
     activity_types: list[str] = field(default_factory=list)
     """The jobs it runs as standalone activities (`email`, `sms`), for reports about jobs."""
+    databases: Mapping[str, SecretStr] = field(default_factory=dict)
+    """The databases SQL reports read, by name (`CONVEYOR_DATABASES`): URLs are secrets."""
 
     def expect_rows(self, total: int) -> None:
         """Announce how many rows will come, so progress shows `done/total`."""

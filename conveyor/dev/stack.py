@@ -31,6 +31,7 @@ from temporalio.runtime import Runtime
 from contracts.kinds import JOBS_VARIABLE, KINDS, KINDS_VARIABLE
 from conveyor import search_attributes
 from conveyor.connection import connect
+from conveyor.dev.example_db import ensure_example_database
 from conveyor.errors import ConveyorError
 from conveyor.ports import check_free
 from conveyor.settings import DevStackRecord, Settings, SmsProviderName, StorageBackend
@@ -215,6 +216,7 @@ async def run_dev(settings: Settings) -> None:
     settings, dev_key = with_dev_key(settings)
     stop = stop_on_signals()
     settings.readable_dir.mkdir(parents=True, exist_ok=True)  # where to drop the CSV files jobs read
+    ensure_example_database(settings.example_database)
     server = start_server(settings)
     try:
         # Imported once the server is booting, not before: the API (FastAPI), the worker's activities and the
