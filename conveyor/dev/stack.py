@@ -189,6 +189,7 @@ def banner(settings: Settings, dev_key: str | None = None) -> str:
             f"  Data files   {settings.readable_dir}/ (what csv: recipients and csv-file reports may read)",
             f"  Worker       queues {settings.task_queue}, {settings.sms_task_queue}, {settings.reports_task_queue}",
             f"  HTTP API     http://{settings.api_host}:{settings.api_port}{api_key}",
+            f"  Jobs page    http://{settings.api_host}:{settings.api_port}/ui  (log in with an API key)",
             f"  Metrics      {metrics}",
             f"  Health       {health}  (the worker's event loop)",
             "Try: conveyor send email --to ann@example.com --template welcome --var name=Ann",
