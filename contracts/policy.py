@@ -14,7 +14,6 @@ from temporalio.common import RetryPolicy
 
 from contracts.errors import PERMANENT_ERROR_TYPES
 
-
 SERVER_DEFAULT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=100)
 )
