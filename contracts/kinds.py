@@ -76,6 +76,10 @@ class JobKind:
     enqueued: bool = True
     """Producers enqueue it by name (`Jobs.enqueue`, `conveyor send`, `POST /jobs/<kind>`); False for kinds that
     events or schedules start."""
+    internal: bool = False
+    """Conveyor's own housekeeping (the failure watch, every minute), not a job anyone asked for: left out of
+    `list` and `stats` unless asked for (`include_internal=True`, `--all`), named by `--kind`, and always in
+    `failed` (a housekeeping job that failed is one to look at)."""
     prepare: Callable[[Any, Any], Any] = field(default=lambda settings, job: job)
     """The job completed from settings (defaults the producer left out), applied on every path that starts it."""
     stage: str = "running"
@@ -182,6 +186,7 @@ BUILT_IN: tuple[JobKind, ...] = (
         request=FailureWatchInput,
         result=FailureWatchReport,
         policy="failure-watch",
+        internal=True,
         enqueued=False,  # started every minute by the failure-watch schedule: alerts activity-shaped jobs that failed
     ),
 )

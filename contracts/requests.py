@@ -7,6 +7,7 @@ pydantic's `ValidationError` — so one `except InvalidJobError` covers every wa
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -23,7 +24,13 @@ class _RaisesInvalidJob(ModelMetaclass):
         try:
             return super().__call__(*args, **kwargs)
         except ValidationError as e:
-            raise InvalidJobError.of(cls.__name__, e) from None
+            raise InvalidJobError.of(job_noun(cls.__name__), e) from None
+
+
+def job_noun(class_name: str) -> str:
+    """`EmailJob` -> `email job`: a request model named as its kind's errors name it everywhere else (the client,
+    the CLI and the HTTP API say `invalid email job: ...`), so a model built by hand says the same."""
+    return " ".join(word.lower() for word in re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", class_name))
 
 
 class JobRequest(BaseModel, metaclass=_RaisesInvalidJob):

@@ -467,12 +467,14 @@ class Jobs:
         key: str | None = None,
         recipient: str | None = None,
         limit: int = 100,
+        include_internal: bool = False,
     ) -> list[JobSummary]:
         """Jobs matching every filter given, newest first, each shown by its latest run. `key` is exact for every
         job; `recipient` is exact, and finds an email or SMS job among the newest `CONVEYOR_RECIPIENT_SCAN_LIMIT`
         of them matching the other filters (or by its attribute, if it was started before they stopped carrying
-        one), any other job within retention."""
-        queries = operations.visibility_queries(kind, state, key, recipient)
+        one), any other job within retention. Conveyor's own housekeeping jobs (the failure watch) only with
+        `include_internal`, or when `kind` names them."""
+        queries = operations.visibility_queries(kind, state, key, recipient, include_internal=include_internal)
         listed = operations.list_jobs(
             self.client,
             queries,
@@ -484,11 +486,14 @@ class Jobs:
         )
         return await self._asked(listed)
 
-    async def stats(self, window: timedelta | None = None) -> JobStats:
+    async def stats(self, window: timedelta | None = None, include_internal: bool = False) -> JobStats:
         """Jobs per kind, task queue and state, like a queue dashboard: open jobs now, completed and failed ones
-        over `window` (default `CONVEYOR_STATS_WINDOW`, 24 h). A retried job counts once, by its latest run."""
+        over `window` (default `CONVEYOR_STATS_WINDOW`, 24 h). A retried job counts once, by its latest run.
+        Conveyor's own housekeeping kinds (the failure watch) are counted only with `include_internal`."""
         since = datetime.now(UTC) - (window or self.settings.stats_window)
-        return await self._asked(operations.stats(self.client, since, self.settings.stats_open_limit))
+        settings = self.settings
+        counted = operations.stats(self.client, since, settings.queues, settings.stats_open_limit, include_internal)
+        return await self._asked(counted)
 
     async def _asked(self, call: Awaitable[T]) -> T:
         """`call` (a visibility query), with the server's refusal of the query turned into `InvalidJobError`:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -26,7 +26,7 @@ from temporalio.client import ActivityExecution, ActivityExecutionStatus, Client
 from temporalio.client import WorkflowExecution as Execution
 from temporalio.common import ActivityIDConflictPolicy, ActivityIDReusePolicy, Priority, RawValue
 
-from contracts.kinds import KINDS, JobKind, Shape, kind_of
+from contracts.kinds import DEFAULT_QUEUE, KINDS, JobKind, Shape, kind_of
 from contracts.states import EXECUTION_STATUS, OPEN, JobState
 from conveyor.errors import InvalidJobError, JobStateError
 from conveyor.status import (
@@ -81,11 +81,12 @@ class JobStats(BaseModel):
         description="kind -> open jobs past CONVEYOR_STATS_OPEN_LIMIT, counted but not told apart (nor in counts).",
     )
 
-    def by_kind(self) -> dict[str, dict[JobState, int]]:
-        """Counts per kind and state, summed over task queues."""
-        totals: dict[str, dict[JobState, int]] = {}
+    def by_kind(self) -> dict[str, dict[str, int]]:
+        """Counts per kind and state, summed over task queues. States are plain strings (`"queued"`), so the
+        counts print as they read; a `JobState` indexes them as well (it is a `str`)."""
+        totals: dict[str, dict[str, int]] = {}
         for kind, queues in self.counts.items():
-            row = totals.setdefault(kind, dict.fromkeys(JobState, 0))
+            row = totals.setdefault(kind, {state.value: 0 for state in JobState})
             for states in queues.values():
                 for state, count in states.items():
                     row[state] += count
@@ -130,6 +131,12 @@ def known_kind(kind: str) -> JobKind:
     return spec
 
 
+def shown_kinds(include_internal: bool) -> list[JobKind]:
+    """The kinds a listing or count covers when no kind is named: the jobs a team enqueued or scheduled, plus
+    Conveyor's own housekeeping (`JobKind.internal`) only when asked for."""
+    return [k for k in KINDS.values() if include_internal or not k.internal]
+
+
 def type_clause(shape: Shape, kinds: Iterable[JobKind]) -> str | None:
     """`WorkflowType IN (...)` / `ActivityType IN (...)` for the types of `kinds` that run as `shape`; None when
     none does."""
@@ -144,16 +151,18 @@ def visibility_queries(
     key: str | None = None,
     recipient: str | None = None,
     since: datetime | None = None,
+    include_internal: bool = False,
 ) -> dict[Shape, str]:
-    """The visibility query of each shape for jobs matching every filter given (all Conveyor jobs when none).
-    Open states other than `scheduled` cannot be told apart by visibility: they select `Running`, and the rows are
-    told apart afterwards (`list_jobs`).
+    """The visibility query of each shape for jobs matching every filter given (all Conveyor jobs when none, but
+    housekeeping ones only with `include_internal` or when `kind` names one). Open states other than `scheduled`
+    cannot be told apart by visibility: they select `Running`, and the rows are told apart afterwards
+    (`list_jobs`).
 
     A key is an exact match either way: a workflow-shaped job's `JobKey` attribute, an activity-shaped job's id
     (`<kind>-<key>`, which carries no search attribute: see `recipient_runs`). A recipient is a workflow-shaped
     job's `Recipients` attribute; the activity shape's query leaves it out, for `list_jobs` to match in the jobs'
     input."""
-    kinds = [known_kind(kind)] if kind else list(KINDS.values())
+    kinds = [known_kind(kind)] if kind else shown_kinds(include_internal)
     clauses: list[str] = []
     if state in EXECUTION_STATUS:
         clauses.append(f"ExecutionStatus = {quote(EXECUTION_STATUS[state])}")
@@ -379,17 +388,31 @@ async def bounded(
 
 async def failed_jobs(client: Client, kind: str | None, since: datetime | None, limit: int) -> list[JobSummary]:
     """The dead-letter view: jobs whose latest run failed, newest first, each with its failure."""
-    return await list_jobs(client, visibility_queries(kind, JobState.FAILED, since=since), limit)
+    queries = visibility_queries(kind, JobState.FAILED, since=since, include_internal=True)
+    return await list_jobs(client, queries, limit)
 
 
-async def stats(client: Client, since: datetime, open_limit: int = 1000) -> JobStats:
+def home_queue(kind: JobKind, queues: Mapping[str, str]) -> str:
+    """The task queue a kind's jobs start on, for a kind with no job to show it by (`queues` maps roles to queue
+    names). A kind whose queue depends on the job (broadcast: SMS ones on the SMS queue) shows the default queue,
+    where its jobs start unless they say otherwise; its jobs, once there are some, show their own."""
+    return kind.task_queue(queues, None) if isinstance(kind.queue, str) else queues[DEFAULT_QUEUE]
+
+
+async def stats(
+    client: Client,
+    since: datetime,
+    queues: Mapping[str, str],
+    open_limit: int = 1000,
+    include_internal: bool = False,
+) -> JobStats:
     """Jobs per kind, task queue and state: open jobs now (told apart by one describe each, the newest
     `open_limit` of a kind; the others are counted in `open_beyond_limit`), closed ones that closed after `since`,
-    each job counted once (by its latest run)."""
+    each job counted once (by its latest run). Housekeeping kinds only with `include_internal`."""
     counts: dict[str, dict[str, dict[JobState, int]]] = {}
     beyond: dict[str, int] = {}
     window = f"CloseTime > {quote(since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ'))}"
-    for kind in KINDS.values():
+    for kind in shown_kinds(include_internal):
         for shape in Shape:
             types = type_clause(shape, [kind])
             if types is None:
@@ -412,7 +435,8 @@ async def stats(client: Client, since: datetime, open_limit: int = 1000) -> JobS
                     open_row.task_queue or "", dict.fromkeys(JobState, 0)
                 )
                 queue_counts[open_row.state] += 1
-        counts.setdefault(kind.name, {})
+        if kind.name not in counts:
+            counts[kind.name] = {home_queue(kind, queues): dict.fromkeys(JobState, 0)}
     return JobStats(since=since, counts=counts, open_beyond_limit=beyond)
 
 

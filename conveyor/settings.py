@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from contracts.broadcast import CONTINUE_EVERY
@@ -25,6 +25,22 @@ from contracts.render_limits import RenderLimits
 from contracts.report import ATTACH_MAX_BYTES
 from contracts.webhook_url import webhook_url_problem
 from contracts.welcome import FOLLOW_UP_AFTER
+
+
+class DevStackRecord(BaseModel):
+    """What a running `conveyor dev` writes under its home: where its web UI really is, for the Temporal address it
+    serves. Commands started elsewhere with other settings (a second terminal) read it for their job links."""
+
+    temporal_address: str
+    web_ui: str
+
+    @classmethod
+    def read(cls, path: Path) -> DevStackRecord | None:
+        """The record at `path`; None when there is none (no stack ran here) or it is not one."""
+        try:
+            return cls.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError):
+            return None
 
 
 class SmsProviderName(StrEnum):
@@ -70,7 +86,11 @@ class Settings(BaseSettings):
         description="Tag workflow-shaped jobs with the JobKey/Recipients search attributes (registered by "
         "`conveyor dev`/`setup`). Email and SMS jobs carry none, so the web UI can re-run them in one click.",
     )
-    ui_url: str | None = Field(None, description="Temporal web UI base URL for job links; default: the dev UI.")
+    ui_url: str | None = Field(
+        None,
+        description="Temporal web UI base URL for job links; default: the UI of the `conveyor dev` running here "
+        "(recorded in CONVEYOR_HOME), else the dev UI port next to the Temporal address.",
+    )
 
     # SMTP
     smtp_host: str = Field("127.0.0.1", description="SMTP server host.")
@@ -299,9 +319,26 @@ class Settings(BaseSettings):
         return {DEFAULT_QUEUE: self.task_queue, SMS_QUEUE: self.sms_task_queue, REPORTS_QUEUE: self.reports_task_queue}
 
     @property
+    def dev_web_ui(self) -> str:
+        """The web UI `conveyor dev` serves with these settings: next to the Temporal address, on `dev_ui_port`."""
+        return f"http://{self.temporal_address.rpartition(':')[0]}:{self.dev_ui_port}"
+
+    @property
+    def dev_stack_file(self) -> Path:
+        """Where a running `conveyor dev` says where it serves (`DevStackRecord`), for commands run beside it."""
+        return self.home / "dev-stack.json"
+
+    @property
     def web_ui(self) -> str:
-        """The web UI's base URL: `ui_url`, or the one `conveyor dev` serves next to the Temporal address."""
-        return self.ui_url or f"http://{self.temporal_address.rpartition(':')[0]}:{self.dev_ui_port}"
+        """The web UI's base URL for job links: `ui_url` when set; else the UI of the `conveyor dev` running for
+        this Temporal address from this directory (it recorded where: a terminal that exported only the Temporal
+        address still links to the moved UI port); else where `conveyor dev` would serve it."""
+        if self.ui_url:
+            return self.ui_url
+        recorded = DevStackRecord.read(self.dev_stack_file)
+        if recorded is not None and recorded.temporal_address == self.temporal_address:
+            return recorded.web_ui
+        return self.dev_web_ui
 
     @property
     def outbox_dir(self) -> Path:

@@ -3,6 +3,7 @@ a worker and the SMTP server. Enqueue, follow, retry, cancel, list; auth and bad
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -173,6 +174,20 @@ async def test_bad_input_is_422_naming_the_field_and_enqueues_nothing(
         await http.post(f"/jobs/{sentinel.json()['id']}/cancel")
 
 
+async def test_a_json_body_is_read_whatever_content_type_curl_declared(api: ApiThread) -> None:
+    """`curl -d '{...}'` declares a form (`application/x-www-form-urlencoded`); other clients say `text/plain` or
+    nothing. The body is JSON to the API whatever the header says; one that is not JSON is a 422 naming the body."""
+    body = json.dumps(note(address("curl"))).encode()
+    async with api.client() as http:
+        for declared in ("application/x-www-form-urlencoded", "text/plain; charset=utf-8", None, "application/json"):
+            headers = {"Content-Type": declared} if declared else {}
+            posted = await http.post("/jobs/email?delay=P1D", content=body, headers=headers)
+            assert posted.status_code == 202, (declared, posted.text)
+            assert (await http.post(f"/jobs/{posted.json()['id']}/cancel")).status_code == 202
+        form = await http.post("/jobs/email", data={"to": "ann@example.com", "template": "welcome"})
+        assert form.status_code == 422 and form.json()["detail"].startswith("invalid request: body"), form.text
+
+
 async def test_oversized_body_is_413_and_enqueues_nothing(
     temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
@@ -242,6 +257,14 @@ async def test_stats_over_http_count_exactly_the_servers_runs(
     for states in stats["counts"]["email"].values():  # per task queue
         email.update(states)
     assert {state: n for state, n in email.items() if n} == {"completed": 1, "failed": 1}
+    idle = {kind: list(queues) for kind, queues in stats["counts"].items() if kind != "email"}
+    assert idle == {
+        "sms": [settings.sms_task_queue],
+        "report": [settings.reports_task_queue],
+        "broadcast": [settings.task_queue],
+        "welcome": [settings.task_queue],
+        "cleanup": [settings.task_queue],
+    }, "a kind with no jobs yet still shows the queue its jobs start on; the failure watch is not counted"
 
 
 async def test_healthz_says_whether_temporal_is_reachable(settings: Settings, api: ApiThread) -> None:

@@ -34,6 +34,12 @@ async def test_dev_stack_sends_to_outbox_and_keeps_jobs_across_restart(tmp_path:
     async with dev_stack(env) as banner:  # the same SQLite file: the job is still there
         shown = await run(conveyor, "status", job_id, env=env)
         assert shown.code == 0 and "completed" in shown.out
+        # A second terminal in the same directory that exported only the Temporal address: its job links still
+        # go to the UI's moved port, which the running stack recorded.
+        second = {k: v for k, v in env.items() if k not in ("CONVEYOR_DEV_UI_PORT", "CONVEYOR_API_PORT")}
+        linked = await run(conveyor, "status", job_id, env=second)
+        ui = f"http://127.0.0.1:{env['CONVEYOR_DEV_UI_PORT']}/namespaces/default/activities/{job_id}/"
+        assert f"web UI     {ui}" in linked.out, linked.out + linked.err
         [key] = re.findall(rf"HTTP API     http://127.0.0.1:{env['CONVEYOR_API_PORT']}  key (\S+)", banner)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{env['CONVEYOR_API_PORT']}") as http:
             assert (await http.get(f"/jobs/{job_id}")).status_code == 401
@@ -41,6 +47,7 @@ async def test_dev_stack_sends_to_outbox_and_keeps_jobs_across_restart(tmp_path:
             assert status.status_code == 200 and status.json()["state"] == "completed"
         with urllib.request.urlopen(f"http://127.0.0.1:{env['CONVEYOR_METRICS_PORT']}/metrics") as metrics:  # noqa: ASYNC210
             assert b"temporal_" in metrics.read()
+    assert not (tmp_path / "home" / "dev-stack.json").exists(), "a stopped stack no longer says where it serves"
 
 
 @pytest.mark.parametrize("setting", ["CONVEYOR_SMTP_PORT", "CONVEYOR_API_PORT", "CONVEYOR_METRICS_PORT"])

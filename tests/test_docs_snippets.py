@@ -21,6 +21,7 @@ import pytest
 from tests.cli import BIN
 from tests.dev_stack import dev_env, dev_stack
 from tests.snippets import PAGES, ROOT, SHELL_LANGS, Snippet, matches, runnable, session, snippets
+from tests.webhook import Webhook
 from workflows.policies import POLICIES
 
 
@@ -37,14 +38,31 @@ class Stack:
         return written.replace("localhost:8000", f"localhost:{self.api_port}")
 
 
+CRM_PACKAGE = ROOT / "examples" / "crm_sync"
+
+
 @pytest.fixture(scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    """A reader's `conveyor dev`, with the example team kind of the docs (`crm_sync`) registered as its page says
+    (`CONVEYOR_KINDS`), syncing to a CRM stand-in on loopback."""
     cwd = tmp_path_factory.mktemp("reader")
-    env = dev_env(cwd / ".conveyor") | {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "80"}
-    async with dev_stack(env, cwd=cwd) as banner:
-        key = re.search(r"HTTP API .* key (\S+)", banner)
-        assert key is not None, banner
-        yield Stack(cwd, env | {"KEY": key[1]}, env["CONVEYOR_API_PORT"])
+    crm = Webhook()
+    crm.start()
+    python_path = os.pathsep.join([str(CRM_PACKAGE), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env = dev_env(cwd / ".conveyor") | {
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "COLUMNS": "80",
+        "CONVEYOR_KINDS": "crm_sync.contract:KIND",
+        "PYTHONPATH": python_path,
+        "CRM_SYNC_URL": crm.url.get_secret_value(),
+    }
+    try:
+        async with dev_stack(env, cwd=cwd) as banner:
+            key = re.search(r"HTTP API .* key (\S+)", banner)
+            assert key is not None, banner
+            yield Stack(cwd, env | {"KEY": key[1]}, env["CONVEYOR_API_PORT"])
+    finally:
+        crm.stop()
 
 
 async def shell(stack: Stack, command: str) -> tuple[int, str]:
@@ -115,6 +133,14 @@ async def test_a_broken_snippet_fails(stack: Stack) -> None:
     wrong = Snippet(PAGES[0], 1, "console", "$ conveyor status no-such-job\nno-such-job  email  completed", "")
     with pytest.raises(AssertionError, match="expected"):
         await check(stack, wrong)
+
+
+def test_every_curl_block_runs() -> None:
+    """A curl command is pasted as it is written (curl's default form content type included), so every block
+    holding one runs against the stack: none may be a fragment."""
+    blocks = [s for page in PAGES for s in snippets(page) if re.search(r"^(\$ )?curl ", s.body, re.MULTILINE)]
+    assert blocks, "the docs show curl"
+    assert [s.where for s in blocks if not runnable(s)] == []
 
 
 def test_every_python_and_shell_block_runs_or_says_why_not() -> None:

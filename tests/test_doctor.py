@@ -63,7 +63,7 @@ async def test_ready_setup_is_all_green_and_exits_0(settings: Settings, tmp_path
     assert "JobKey, Recipients" in attributes
     assert "Standalone activities" in standalone and "supported (" in standalone
     assert "STARTTLS, AUTH as conveyor, sender jobs@conveyor.test accepted" in smtp
-    assert "1 template(s) load" in templates
+    assert f"6 template(s) load: 1 in {tmp_path / 'templates'}, 5 built-in" in templates, "yours and the built-ins"
     assert f"local storage at {settings.reports_dir} (created on first use)" in storage
     assert f"outbox {settings.sms_outbox}" in sms
     assert f"{settings.readable_dir}: " in data and "file(s)" in data
@@ -176,6 +176,18 @@ async def test_broken_templates_are_each_named(settings: Settings, tmp_path: Pat
     assert not result.ok
     assert "bad-syntax/body.html' line 1" in result.detail and "'no-body' has no body" in result.detail
     assert "fine" not in result.detail.replace(str(root), "")
+
+
+async def test_templates_count_the_built_ins_a_job_can_name_too(settings: Settings, tmp_path: Path) -> None:
+    """The line counts every template a job can name: a team's own, a team's override of a built-in (once), and
+    the built-ins; without a templates directory, the built-ins alone."""
+    root = tmp_path / "templates"
+    write_template(root, "welcome", subject_txt="Hi {{ name }}", body_txt="Welcome aboard")
+    write_template(root, "invoice", subject_txt="Invoice", body_txt="Total: {{ total }}")
+    mine = await check("Templates", settings, templates_dir=root)
+    assert mine.ok and mine.detail == f"6 template(s) load: 2 in {root} (1 overriding a built-in), 4 built-in"
+    absent = await check("Templates", settings, templates_dir=tmp_path / "none")
+    assert absent.ok and absent.detail == f"5 template(s) load: {tmp_path / 'none'} absent, 5 built-in"
 
 
 async def test_templates_dir_that_is_a_file_is_red(settings: Settings, tmp_path: Path) -> None:

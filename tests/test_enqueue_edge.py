@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from contracts.kinds import KINDS
-from conveyor import InvalidJobError, JobNotFound, Jobs
+from conveyor import EmailJob, InvalidJobError, JobNotFound, Jobs, JobState
 from conveyor.client import MAX_PAYLOAD_BYTES, validate
+from conveyor.operations import JobStats
 from tests.reliability.strategies import nested
 
 GOOD: dict[str, Any] = {"to": ["ann@example.com"], "template": "welcome", "context": {"name": "Ann"}}
@@ -71,3 +72,28 @@ def test_a_value_nested_a_thousand_deep_is_refused_typed_at_any_stack_depth(fram
     job = {"report": "jobs-summary", "format": nested(1000)}
     with pytest.raises(InvalidJobError, match="invalid report job"):
         frames_deeper(frames, lambda: validate(KINDS["report"], job))
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: EmailJob(to=["nope"], template="welcome"),
+        lambda: EmailJob(**{"to": ["nope"], "template": "welcome"}),
+        lambda: validate(KINDS["email"], {"to": ["nope"], "template": "welcome"}),
+    ],
+    ids=["by-hand", "from-kwargs", "from-a-dict"],
+)
+def test_a_bad_email_says_invalid_email_job_however_it_is_built(build: Callable[[], object]) -> None:
+    """The docs promise one message whichever way a job is built: the kind's words, never the class name."""
+    with pytest.raises(InvalidJobError) as refused:
+        build()
+    assert str(refused.value).startswith("invalid email job: to.0: value is not a valid email address")
+
+
+def test_counts_per_kind_read_as_plain_state_names() -> None:
+    """`print(jobs.stats().by_kind()["email"])` shows `{'queued': 0, ...}`, not enum reprs; a `JobState` still
+    indexes it."""
+    stats = JobStats(since=datetime.now(UTC), counts={"email": {"conveyor": {JobState.COMPLETED: 2}}})
+    email = stats.by_kind()["email"]
+    assert str(email).startswith("{'queued': 0, ") and "JobState" not in str(email)
+    assert email[JobState.COMPLETED] == email["completed"] == 2

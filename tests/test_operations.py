@@ -15,11 +15,14 @@ from temporalio.common import TypedSearchAttributes
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from contracts.failure_watch import FailureWatchInput, FailureWatchReport
 from contracts.kinds import KINDS, Shape
 from conveyor import EmailJob, JobFailed, JobHandle, JobNotFound, Jobs, JobState, Settings, search_attributes
 from conveyor.client import BulkJob
 from conveyor.errors import InvalidJobError, JobStateError
-from conveyor.operations import JobStats
+from conveyor.operations import JobStats, JobSummary
+from tests.api_server import ApiThread
+from tests.cli import BIN, env_for, run
 from tests.readback import alert_for
 from tests.smtp_server import SmtpServer
 from tests.waiting import eventually
@@ -216,6 +219,45 @@ async def test_stats_count_what_was_started(jobs: Jobs, smtp_server: SmtpServer)
 
     after = await eventually(jobs.stats, lambda a: grew(a, JobState.COMPLETED, 2) and grew(a, JobState.FAILED, 1))
     assert grew(after, JobState.COMPLETED, 2) and grew(after, JobState.FAILED, 1)
+
+
+async def test_housekeeping_jobs_are_listed_and_counted_only_on_request(
+    jobs: Jobs, settings: Settings, api: ApiThread
+) -> None:
+    """The failure watch runs every minute (about 1,440 jobs a day): `list` and `stats` leave Conveyor's own
+    housekeeping out unless asked (`include_internal=True`, `?include_internal=true`, `--all`); naming its kind
+    shows it too. The user's own jobs are there either way."""
+    watch_id = f"failure-watch-{uuid.uuid4().hex[:8]}"
+    await jobs.client.execute_workflow(
+        "FailureWatcher",
+        FailureWatchInput(lookback_seconds=60, task_queues=[settings.task_queue]),
+        id=watch_id,
+        task_queue=settings.task_queue,
+        result_type=FailureWatchReport,
+    )
+    mine = await jobs.email(note(address("mine")))
+    await mine.result()
+
+    def ids(rows: list[JobSummary]) -> set[str]:
+        return {row.id for row in rows}
+
+    await eventually(lambda: jobs.list(include_internal=True), lambda rows: {watch_id, mine.id} <= ids(rows))
+    assert mine.id in ids(await jobs.list()) and watch_id not in ids(await jobs.list())
+    assert watch_id in ids(await jobs.list(kind="failure_watch"))
+    assert "failure_watch" not in (await jobs.stats()).counts
+    assert (await jobs.stats(include_internal=True)).by_kind()["failure_watch"]["completed"] >= 1
+    async with api.client() as http:
+        listed = {row["id"] for row in (await http.get("/jobs")).json()}
+        everything = {row["id"] for row in (await http.get("/jobs", params={"include_internal": "true"})).json()}
+        counted = (await http.get("/stats")).json()["counts"]
+        all_counted = (await http.get("/stats", params={"include_internal": "true"})).json()["counts"]
+    assert mine.id in listed and watch_id not in listed and watch_id in everything
+    assert "failure_watch" not in counted and "failure_watch" in all_counted
+    env = env_for(settings)
+    plain, with_all = [await run(str(BIN / "conveyor"), "list", *flag, "--json", env=env) for flag in ([], ["--all"])]
+    assert watch_id not in plain.out and mine.id in plain.out and watch_id in with_all.out, plain.err + with_all.err
+    counted_all, counted_mine = [await run(str(BIN / "conveyor"), "stats", *flag, env=env) for flag in (["--all"], [])]
+    assert "failure_watch" in counted_all.out and "failure_watch" not in counted_mine.out
 
 
 async def test_find_jobs_by_recipient_key_and_state(jobs: Jobs) -> None:

@@ -16,6 +16,7 @@ from conveyor.settings import Settings
 from docs.gen.hooks import GENERATORS, fill
 from docs.gen.references import duration
 from docs.gen.results import performance_table, reliability_table
+from tests.snippets import session, snippets
 from workflows.policies import POLICIES
 
 ROOT = Path(__file__).parent.parent
@@ -125,3 +126,28 @@ def test_the_readme_shows_the_banner_conveyor_dev_prints(monkeypatch: pytest.Mon
     assert key is not None, shown
     lines = shown.splitlines()
     assert lines == banner(Settings(), key[1]).splitlines()[: len(lines)]
+
+
+def test_the_tour_leaves_a_fresh_clones_git_status_clean(tmp_path: Path) -> None:
+    """What the README's tour writes in the clone — its `templates/launch`, `conveyor dev`'s `.conveyor/` — is
+    ignored by the repository's own .gitignore: `git status` after the tour shows nothing to commit."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    (tmp_path / ".gitignore").write_text((ROOT / ".gitignore").read_text())
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "add", ".gitignore"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "clone"], cwd=tmp_path, check=True)
+    writes = [
+        command
+        for snippet in snippets(ROOT / "README.md")
+        if snippet.lang == "console"
+        for command, _ in session(snippet.body)
+        if command.startswith("mkdir ") or " > " in command
+    ]
+    assert any("templates/" in command for command in writes), writes
+    for command in writes:
+        subprocess.run(["bash", "-c", command], cwd=tmp_path, check=True)
+    (tmp_path / ".conveyor").mkdir(exist_ok=True)
+    (tmp_path / ".conveyor" / "temporal.db").write_bytes(b"")  # what `conveyor dev` keeps
+    status = subprocess.run([*git, "status", "--porcelain", "--untracked-files=all"], cwd=tmp_path,
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    assert status.stdout == "", status.stdout

@@ -26,7 +26,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.aws import aws_client as boto_client
-from activities.render import TemplateRenderer
+from activities.render import BUILTIN_TEMPLATES, TemplateRenderer
 from contracts.config import AwsConfig, SmtpTls
 from contracts.errors import JobError
 from conveyor import search_attributes
@@ -256,15 +256,17 @@ def readable_dir(directory: Path, fix: str) -> None:
 
 
 async def templates(probe: Probe) -> str:
-    """Your templates directory is readable and every template in it loads (subject, a body, valid syntax)."""
+    """Every template a job can name loads (subject, a body, valid syntax): the built-ins and those of your
+    templates directory (readable, when it exists), yours overriding a built-in of the same name."""
     directory = probe.settings.templates_dir
-    if not directory.exists():
-        return f"{directory} absent: built-in templates only"
-    readable_dir(directory, "point CONVEYOR_TEMPLATES_DIR at your templates")
-    renderer = TemplateRenderer(directory)
-    names = sorted(p.name for p in directory.iterdir() if p.is_dir())
+    yours: set[str] = set()
+    if directory.exists():
+        readable_dir(directory, "point CONVEYOR_TEMPLATES_DIR at your templates")
+        yours = {p.name for p in directory.iterdir() if p.is_dir()}
+    built_in = {p.name for p in BUILTIN_TEMPLATES.iterdir() if p.is_dir()}
+    renderer = TemplateRenderer(directory if yours else None)
     broken: list[str] = []
-    for name in names:
+    for name in sorted(yours | built_in):
         try:
             renderer.check(name)
         except JobError as e:
@@ -273,7 +275,10 @@ async def templates(probe: Probe) -> str:
             broken.append(f"template '{name}': {e.strerror}: {e.filename}")
     if broken:
         raise Problem(f"{directory}: " + "; ".join(broken), "fix those template files")
-    return f"{directory}: {len(names)} template(s) load"
+    overriding = len(yours & built_in)
+    mine = f"{len(yours)} in {directory}" + (f" ({overriding} overriding a built-in)" if overriding else "")
+    where = mine if directory.exists() else f"{directory} absent"
+    return f"{len(yours | built_in)} template(s) load: {where}, {len(built_in - yours)} built-in"
 
 
 def writable_dir(directory: Path, setting: str) -> str:

@@ -20,6 +20,7 @@ from conveyor.operations import JobStats, JobSummary
 KIND = typer.Option(None, "--kind", help="Only jobs of this kind, e.g. email.")
 SINCE = typer.Option(None, "--since", help="Only jobs started within this long ago (1h, 2d) or since an ISO time.")
 AS_JSON = typer.Option(False, "--json", help="Print JSON.")
+ALL = typer.Option(False, "--all", help="Also Conveyor's own housekeeping jobs (the failure watch, every minute).")
 
 
 def parse_since(text: str | None) -> datetime | None:
@@ -111,12 +112,14 @@ async def list_jobs(
     key: str | None = typer.Option(None, "--key", help="The idempotency key given at enqueue."),
     recipient: str | None = typer.Option(None, "--recipient", help="An email address or phone number."),
     limit: int = typer.Option(50, "--limit"),
+    everything: bool = ALL,
     as_json: bool = AS_JSON,
 ) -> None:
     """Find jobs by kind, state, key or recipient, newest first."""
     jobs = await Jobs.connect()
     wanted = parse_state(state) if state is not None else None
-    print_jobs(await jobs.list(kind=kind, state=wanted, key=key, recipient=recipient, limit=limit), as_json)
+    rows = await jobs.list(kind, wanted, key, recipient, limit, include_internal=everything)
+    print_jobs(rows, as_json)
 
 
 STATS_COLUMNS = ("kind", "queue", *(s.value for s in JobState))
@@ -127,7 +130,7 @@ def stats_rows(stats: JobStats) -> list[list[str]]:
     return [
         [kind, queue, *(str(by_state.get(s, 0)) for s in JobState)]
         for kind, queues in stats.counts.items()
-        for queue, by_state in (queues.items() or {"": dict.fromkeys(JobState, 0)}.items())
+        for queue, by_state in queues.items()
     ]
 
 
@@ -142,16 +145,21 @@ def stats_table(stats: JobStats) -> RenderableType:
 @command
 async def stats(
     watch: bool = typer.Option(False, "--watch", help="Refresh every 2 s until Ctrl-C."),
+    everything: bool = ALL,
     as_json: bool = AS_JSON,
 ) -> None:
     """Job counts per kind, task queue and state: open jobs now, closed ones over CONVEYOR_STATS_WINDOW."""
     jobs = await Jobs.connect()
+
+    async def counted() -> JobStats:
+        return await jobs.stats(include_internal=everything)
+
     if as_json:
-        print((await jobs.stats()).model_dump_json(indent=2))
+        print((await counted()).model_dump_json(indent=2))
     elif not watch:
-        show_table(STATS_COLUMNS, stats_rows(await jobs.stats()))
+        show_table(STATS_COLUMNS, stats_rows(await counted()))
     else:
-        with Live(stats_table(await jobs.stats()), console=out) as live:
+        with Live(stats_table(await counted()), console=out) as live:
             while True:
                 await asyncio.sleep(2)
-                live.update(stats_table(await jobs.stats()))
+                live.update(stats_table(await counted()))

@@ -28,11 +28,12 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 
+from contracts.kinds import KINDS_VARIABLE
 from conveyor import search_attributes
 from conveyor.connection import connect
 from conveyor.errors import ConveyorError
 from conveyor.ports import check_free
-from conveyor.settings import Settings, SmsProviderName, StorageBackend
+from conveyor.settings import DevStackRecord, Settings, SmsProviderName, StorageBackend
 from conveyor.telemetry import metrics_runtime
 from worker.run import run_until, stop_on_signals
 
@@ -131,8 +132,9 @@ def conveyor_binary() -> Path:
 
 def start_api(settings: Settings) -> subprocess.Popen[bytes]:
     """`conveyor api` with exactly `settings` (the generated key included) as its environment; metrics off there:
-    the worker serves them on `metrics_port`. Its logs go where ours go."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    the worker serves them on `metrics_port`, and the team's kinds of `CONVEYOR_KINDS` (not a setting: the registry
+    reads it at import), so the API has their routes. Its logs go where ours go."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_") or k == KINDS_VARIABLE}
     env |= settings.as_env() | {"CONVEYOR_METRICS_PORT": "0"}
     return subprocess.Popen(
         [str(conveyor_binary()), "api"],
@@ -175,7 +177,7 @@ def banner(settings: Settings, dev_key: str | None = None) -> str:
             "Conveyor dev stack is up:",
             f"  Temporal     {settings.temporal_address}  namespace {settings.namespace}",
             f"  Data         {settings.home}/temporal.db",
-            f"  Web UI       {settings.web_ui}",
+            f"  Web UI       {settings.dev_web_ui}",
             f"  SMTP outbox  {settings.smtp_host}:{settings.smtp_port} -> {settings.outbox_dir}/<job-id>.eml"
             if settings.dev_outbox
             else f"  SMTP         {settings.smtp_host}:{settings.smtp_port} (CONVEYOR_DEV_OUTBOX=false: not ours)",
@@ -226,6 +228,9 @@ async def run_dev(settings: Settings) -> None:
             api = start_api(settings)
             stack.callback(stop_server, api)
             await wait_for_api(settings, api)
+            record = DevStackRecord(temporal_address=settings.temporal_address, web_ui=settings.dev_web_ui)
+            settings.dev_stack_file.write_text(record.model_dump_json())
+            stack.callback(settings.dev_stack_file.unlink, missing_ok=True)
             print(banner(settings, dev_key), flush=True)
             await run_until(build_workers(client, settings), stop)
     finally:

@@ -24,7 +24,7 @@ from conveyor.errors import InvalidJobError
 from conveyor.http import errors
 from conveyor.http.errors import PROBLEMS, Problem
 from conveyor.http.examples import EXAMPLES
-from conveyor.http.guards import BodyLimit, QueryKeyGuard, bearer, require_key, scrub_access_log
+from conveyor.http.guards import BodyLimit, JsonBody, QueryKeyGuard, bearer, require_key, scrub_access_log
 from conveyor.operations import JobStats, JobSummary
 from conveyor.settings import Settings
 from conveyor.status import JobStatus
@@ -45,6 +45,7 @@ DELAY = Query(
     description="Start later: seconds (`600`) or an ISO 8601 duration (`PT10M`, `P1D`); at most 365 days.",
     examples=["600", "PT10M"],
 )
+INTERNAL = Query(False, description="Also Conveyor's own housekeeping jobs (the failure watch, every minute).")
 PRIORITY = Query(None, ge=1, le=5, description="1 (first) to 5 (last); default 3.")
 KEY_REUSED: dict[int | str, dict[str, Any]] = {
     409: {"model": Problem, "description": "The Idempotency-Key names a job enqueued with different input."},
@@ -129,6 +130,7 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
     )
+    app.add_middleware(JsonBody)
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
     app.add_middleware(QueryKeyGuard, keys=settings.api_keys)  # added last: runs first, before any route or log
     scrub_access_log(settings.api_keys)
@@ -171,12 +173,14 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
         key: str | None = Query(None, pattern=KEY_PATTERN, description="The Idempotency-Key given at enqueue."),
         recipient: str | None = Query(None, max_length=320, description="An email address or phone number."),
         limit: int = Query(100, ge=1, le=1000),
+        include_internal: bool = INTERNAL,
     ) -> list[JobSummary]:
-        return await jobs_of(request).list(kind=kind, state=state, key=key, recipient=recipient, limit=limit)
+        found = jobs_of(request).list(kind, state, key, recipient, limit, include_internal=include_internal)
+        return await found
 
     @router.get("/stats", summary="Job counts per kind, task queue and state (closed ones over the stats window)")
-    async def stats(request: Request) -> JobStats:
-        return await jobs_of(request).stats()
+    async def stats(request: Request, include_internal: bool = INTERNAL) -> JobStats:
+        return await jobs_of(request).stats(include_internal=include_internal)
 
     app.include_router(router)
 
