@@ -78,8 +78,9 @@ def bench_settings(home: Path, sink_port: int, **overrides: Any) -> Settings:
         "temporal_address": f"127.0.0.1:{free_port()}",
         "dev_ui_port": free_port(),
         # Every listener on a port of its own: a worker of the previous case that is still exiting must not hold
-        # the default metrics port (9000) or API port (8000) that the next `conveyor dev` binds.
+        # the default metrics port (9000), health port (9010) or API port (8000) that the next `conveyor dev` binds.
         "metrics_port": free_port(),
+        "health_port": free_port(),
         "api_port": free_port(),
         "smtp_port": sink_port,
         "home": home,

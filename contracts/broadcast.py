@@ -11,7 +11,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from contracts.input_checks import nesting_depth, path_text
+from contracts.input_checks import display_text, nesting_depth, path_text
 from contracts.requests import JobRequest
 from contracts.sms import MAX_PARTS, SENDER_ID
 from contracts.templates import TEMPLATE_NAME, check_syntax
@@ -70,6 +70,10 @@ class BroadcastMessage(BaseModel):
             raise ValueError("an SMS broadcast has a body, not a template")
         if self.body is None:
             raise ValueError("an SMS broadcast needs a body (the text, e.g. 'Hi {{ name }}')")
+        try:
+            display_text(self.body)
+        except ValueError as e:
+            raise ValueError(f"body {e}") from None
         check_syntax(self.body)
         return self
 

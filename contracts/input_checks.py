@@ -26,17 +26,36 @@ _LINE_OR_CONTROL = frozenset({"Cc", "Zl", "Zp"})
 the line and paragraph separators."""
 
 
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Unicode's bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): invisible, they
+reorder the text after them, so `invoice\u202efdp.exe` shows as `invoiceexe.pdf` and a code or a link in a text
+reads other than it is. The marks a right-to-left language needs (U+200E, U+200F, U+061C) are not among them."""
+
+
 def _first_bad(value: str) -> str | None:
     return next((c for c in value if unicodedata.category(c) in _LINE_OR_CONTROL), None)
 
 
+def _first_bidi(value: str) -> str | None:
+    return next((c for c in value if c in BIDI_CONTROLS), None)
+
+
 def header_text(value: str) -> str:
     """`value` if it can be one header line (RFC 5322: printable characters and whitespace, a tab included: HTAB is
-    whitespace in any header body, not a line break); `ValueError` naming the first other control or
-    line-separator character otherwise."""
+    whitespace in any header body, not a line break) that reads as it is written; `ValueError` naming the first
+    other control or line-separator character, or bidirectional control, otherwise."""
     bad = _first_bad(value.replace("\t", " "))
     if bad is not None:
         raise ValueError(f"must be one line without control characters (found U+{ord(bad):04X})")
+    return display_text(value)
+
+
+def display_text(value: str) -> str:
+    """`value` if it holds no NUL and no bidirectional control (`BIDI_CONTROLS`): text a person reads (an SMS
+    body, a subject, a filename) shows what was written; `ValueError` naming the first one otherwise."""
+    bad = "\0" if "\0" in value else _first_bidi(value)
+    if bad is not None:
+        raise ValueError(f"must not contain NUL or bidirectional control characters (found U+{ord(bad):04X})")
     return value
 
 

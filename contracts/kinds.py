@@ -28,12 +28,14 @@ from contracts.broadcast import BroadcastJob, BroadcastResult
 from contracts.cleanup import CleanupJob, CleanupResult
 from contracts.email import EmailJob, EmailResult
 from contracts.failure_watch import FailureWatchInput, FailureWatchReport
+from contracts.image import ImageJob, ImageResult
+from contracts.image_batch import ImageBatchJob, ImageBatchResult
 from contracts.policy import JobPolicy
 from contracts.report import ReportJob, ReportResult
 from contracts.sms import SmsJob, SmsResult
 from contracts.welcome import WelcomeJob, WelcomeResult
 
-DEFAULT_QUEUE, SMS_QUEUE, REPORTS_QUEUE = "default", "sms", "reports"
+DEFAULT_QUEUE, SMS_QUEUE, REPORTS_QUEUE, IMAGES_QUEUE = "default", "sms", "reports", "images"
 """The task-queue roles a kind may name; settings map each to a queue name (`conveyor`, `conveyor-sms`, ...)."""
 
 ENTRY_POINT_GROUP = "conveyor.kinds"
@@ -153,6 +155,24 @@ BUILT_IN: tuple[JobKind, ...] = (
         policy="report",
         queue=REPORTS_QUEUE,
         recipients=lambda job: list(job.deliver_to),
+    ),
+    JobKind(
+        name="image",
+        runs_as="image",
+        shape=Shape.ACTIVITY,
+        stage="resizing",
+        request=ImageJob,
+        result=ImageResult,
+        policy="image",
+        queue=IMAGES_QUEUE,  # CPU-bound: its own queue, slots and libvips threads, never email's
+    ),
+    JobKind(
+        name="image_batch",
+        runs_as="ImageBatch",
+        request=ImageBatchJob,
+        result=ImageBatchResult,
+        policy="image",
+        queue=IMAGES_QUEUE,
     ),
     JobKind(
         name="broadcast",

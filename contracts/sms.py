@@ -10,6 +10,7 @@ from __future__ import annotations
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from contracts.input_checks import display_text
 from contracts.requests import JobRequest
 
 GSM7_BASIC = frozenset(
@@ -76,6 +77,7 @@ class SmsJob(JobRequest):
     @field_validator("body")
     @classmethod
     def _length(cls, value: str) -> str:
+        display_text(value)
         if parts(value) > MAX_PARTS:
             encoding, units = encoding_and_units(value)
             limit = MAX_PARTS * (153 if encoding == "GSM-7" else 67)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from contracts.email import EmailJob, EmailResult
+    from contracts.image import ImageJob, ImageResult
     from contracts.progress import Progress
     from contracts.report import ReportJob, ReportResult
     from contracts.sms import SmsJob, SmsResult
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 _WHERE = {
     "EmailJob": "contracts.email",
     "EmailResult": "contracts.email",
+    "ImageJob": "contracts.image",
+    "ImageResult": "contracts.image",
     "Progress": "contracts.progress",
     "ReportJob": "contracts.report",
     "ReportResult": "contracts.report",
@@ -55,6 +58,8 @@ __all__ = [
     "ConveyorError",
     "EmailJob",
     "EmailResult",
+    "ImageJob",
+    "ImageResult",
     "InvalidJobError",
     "JobFailed",
     "JobHandle",

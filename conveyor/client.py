@@ -40,6 +40,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.broadcast import BroadcastJob
 from contracts.email import EmailJob
+from contracts.image import ImageJob
+from contracts.image_batch import ImageBatchJob
 from contracts.input_checks import MAX_DELAY
 from contracts.kinds import KINDS, JobKind, Shape, kind_of
 from contracts.report import ReportJob
@@ -124,11 +126,16 @@ def validate(kind: JobKind, job: BaseModel | Mapping[str, Any]) -> BaseModel:
     except (ValueError, TypeError, RecursionError) as e:  # e.g. a Python caller's model nested past the encoder
         raise InvalidJobError(f"invalid {kind.name} job: cannot be encoded as JSON ({type(e).__name__})") from None
     if size > MAX_PAYLOAD_BYTES:
-        raise InvalidJobError(
-            f"invalid {kind.name} job: {size} bytes of input, over the {MAX_PAYLOAD_BYTES} limit; "
-            "store large files and pass their storage key"
-        )
+        raise oversized(kind.name, f"{size} bytes")
     return model
+
+
+def oversized(kind: str, size: str) -> InvalidJobError:
+    """The refusal of a job whose input is over `MAX_PAYLOAD_BYTES` (`size` says by how much, as known)."""
+    return InvalidJobError(
+        f"invalid {kind} job: {size} of input, over the {MAX_PAYLOAD_BYTES} limit; "
+        "store large files and pass their storage key"
+    )
 
 
 def prepared(kind: JobKind, job: BaseModel | Mapping[str, Any], settings: Settings) -> BaseModel:
@@ -261,6 +268,30 @@ class Jobs:
     ) -> JobHandle:
         """Enqueue a report: rendered, stored, emailed to `deliver_to`. An unknown report name is refused here."""
         return await self.enqueue("report", job, key=key, delay=delay, priority=priority)
+
+    async def image(
+        self,
+        job: ImageJob | Mapping[str, Any],
+        *,
+        key: str | None = None,
+        delay: timedelta | None = None,
+        priority: int | None = None,
+    ) -> JobHandle:
+        """Enqueue an image job: one source, several outputs (sizes, crops, formats) from one decode, stored with
+        links. `key` makes it idempotent; `delay` starts it later; `priority` 1 (first) to 5."""
+        return await self.enqueue("image", job, key=key, delay=delay, priority=priority)
+
+    async def image_batch(
+        self,
+        job: ImageBatchJob | Mapping[str, Any],
+        *,
+        key: str | None = None,
+        delay: timedelta | None = None,
+        priority: int | None = None,
+    ) -> JobHandle:
+        """Enqueue an image batch: the same outputs for every image of a data-directory folder or storage prefix,
+        `parallel` at a time; images that fail are listed in its result."""
+        return await self.enqueue("image_batch", job, key=key, delay=delay, priority=priority)
 
     async def broadcast(
         self,

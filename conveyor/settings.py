@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from contracts.broadcast import CONTINUE_EVERY
 from contracts.config import AwsConfig, SmtpConfig, SmtpTls
 from contracts.input_checks import MAX_DELAY
-from contracts.kinds import DEFAULT_QUEUE, REPORTS_QUEUE, SMS_QUEUE
+from contracts.kinds import DEFAULT_QUEUE, IMAGES_QUEUE, REPORTS_QUEUE, SMS_QUEUE
 from contracts.render_limits import RenderLimits
 from contracts.report import ATTACH_MAX_BYTES
 from contracts.webhook_url import webhook_url_problem
@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     render_max_bytes: int = Field(
         1_000_000, ge=1000, description="Largest rendered message, and largest string a template may build."
     )
+    render_max_memory_mb: int = Field(
+        512, ge=128, description="Address space of a render process while it renders (MB); past it, TemplateError."
+    )
 
     # Failure alerts
     ops_email: str | None = Field(None, description="Where failure alerts (and ops reports) are emailed.")
@@ -162,6 +165,23 @@ class Settings(BaseSettings):
     )
     s3_secret_access_key: SecretStr | None = Field(
         None, description="S3's own secret access key, with `s3_access_key_id`; default: the AWS one."
+    )
+
+    # Images (see docs/jobs/image.md)
+    images_task_queue: str = Field("conveyor-images", description="Task queue of the image jobs (libvips, CPU).")
+    image_concurrency: int = Field(
+        2,
+        ge=1,
+        description="Images one worker decodes at once; libvips gets the machine's cores divided by it as threads.",
+    )
+    image_max_bytes: int = Field(
+        50_000_000, ge=1000, description="Largest source file an image job reads; larger ones fail as ImageRejected."
+    )
+    image_max_pixels: int = Field(
+        100_000_000,
+        ge=1,
+        description="Most pixels (width x height, read from the header before decoding) a source may declare; more "
+        "fails as ImageRejected (decompression bombs).",
     )
 
     # Files jobs read
@@ -225,9 +245,22 @@ class Settings(BaseSettings):
     )
 
     # Observability
-    metrics_host: str = Field("127.0.0.1", description="Interface the Prometheus endpoint listens on.")
+    metrics_host: str = Field(
+        "127.0.0.1", description="Interface the Prometheus endpoint and the worker's health check listen on."
+    )
     metrics_port: int = Field(
         9000, description="Port of the Prometheus `/metrics` of `conveyor worker`/`api`/`dev`; 0 turns it off."
+    )
+    health_port: int = Field(
+        9010,
+        description="Port of the worker's `/healthz` (`conveyor worker`/`dev`): 503 while its event loop is "
+        "blocked; 0 turns it off.",
+    )
+    health_max_lag_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How long the worker's event loop may go without turning before `/healthz` fails (half the "
+        "10 s heartbeat time-out of the sends).",
     )
     log_format: LogFormat = Field(LogFormat.TEXT, description="`text` (human-readable) or `json` (one per line).")
     log_level: str = Field("INFO", description="Level of the long-running commands' logs: DEBUG, INFO, WARNING.")
@@ -283,7 +316,11 @@ class Settings(BaseSettings):
 
     def render_limits(self) -> RenderLimits:
         """What one render of a template may spend."""
-        return RenderLimits(timeout=self.render_timeout_seconds, max_bytes=self.render_max_bytes)
+        return RenderLimits(
+            timeout=self.render_timeout_seconds,
+            max_bytes=self.render_max_bytes,
+            max_memory=self.render_max_memory_mb * 2**20,
+        )
 
     def smtp_config(self) -> SmtpConfig:
         """How the email activities reach the SMTP server."""
@@ -315,8 +352,13 @@ class Settings(BaseSettings):
 
     @property
     def queues(self) -> dict[str, str]:
-        """The task queue of each role a job kind may name (`contracts.kinds`): default, sms, reports."""
-        return {DEFAULT_QUEUE: self.task_queue, SMS_QUEUE: self.sms_task_queue, REPORTS_QUEUE: self.reports_task_queue}
+        """The task queue of each role a job kind may name (`contracts.kinds`): default, sms, reports, images."""
+        return {
+            DEFAULT_QUEUE: self.task_queue,
+            SMS_QUEUE: self.sms_task_queue,
+            REPORTS_QUEUE: self.reports_task_queue,
+            IMAGES_QUEUE: self.images_task_queue,
+        }
 
     @property
     def dev_web_ui(self) -> str:

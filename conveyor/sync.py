@@ -149,6 +149,8 @@ class SyncJobs:
     email = _enqueuing(Jobs.email)
     sms = _enqueuing(Jobs.sms)
     report = _enqueuing(Jobs.report)
+    image = _enqueuing(Jobs.image)
+    image_batch = _enqueuing(Jobs.image_batch)
     broadcast = _enqueuing(Jobs.broadcast)
     signal_event = _enqueuing(Jobs.signal_event)
     enqueue = _enqueuing(Jobs.enqueue)

@@ -31,6 +31,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         "CONVEYOR_TASK_QUEUE": settings.task_queue,
         "CONVEYOR_SMS_TASK_QUEUE": settings.sms_task_queue,
         "CONVEYOR_REPORTS_TASK_QUEUE": settings.reports_task_queue,
+        "CONVEYOR_IMAGES_TASK_QUEUE": settings.images_task_queue,
         "CONVEYOR_HOME": str(settings.home),
         "CONVEYOR_DATA_DIR": str(settings.readable_dir),
         "CONVEYOR_SMTP_HOST": settings.smtp_host,
@@ -41,25 +42,30 @@ def env_for(settings: Settings) -> dict[str, str]:
         "CONVEYOR_SMTP_CA_FILE": str(settings.smtp_ca_file or ""),
         "CONVEYOR_MAIL_FROM": settings.mail_from,
         "CONVEYOR_METRICS_PORT": str(settings.metrics_port),
+        "CONVEYOR_HEALTH_PORT": str(settings.health_port),
         "CONVEYOR_LOG_FORMAT": settings.log_format.value,
     }
     return {k: v for k, v in env.items() if v}
 
 
-async def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Ran:
-    """Run a command to its end; stdout and stderr as text."""
+async def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60, stdin: bytes | None = None) -> Ran:
+    """Run a command to its end (`stdin` as its standard input, if given); stdout and stderr as text."""
     proc = await asyncio.create_subprocess_exec(
-        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
+        *args,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else None,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
     assert proc.returncode is not None
     return Ran(proc.returncode, out.decode(), err.decode())
 
 
-async def start_worker(settings: Settings) -> asyncio.subprocess.Process:
-    """`conveyor worker` as its own process on the test's task queue (stop it with `stop_worker`)."""
+async def start_worker(settings: Settings, *args: str) -> asyncio.subprocess.Process:
+    """`conveyor worker ARGS` as its own process on the test's task queue (stop it with `stop_worker`)."""
     return await asyncio.create_subprocess_exec(
-        str(BIN / "conveyor"), "worker", env=env_for(settings), stdout=asyncio.subprocess.DEVNULL,
+        str(BIN / "conveyor"), "worker", *args, env=env_for(settings), stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
 

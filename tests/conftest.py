@@ -126,6 +126,7 @@ def settings_for(env: WorkflowEnvironment, smtp: SmtpServer, tmp: Path, **overri
         "task_queue": queue,
         "sms_task_queue": f"{queue}-sms",
         "reports_task_queue": f"{queue}-reports",
+        "images_task_queue": f"{queue}-images",
         "smtp_host": "127.0.0.1",
         "smtp_port": smtp.port,
         "smtp_tls": SmtpTls.STARTTLS,
@@ -137,6 +138,7 @@ def settings_for(env: WorkflowEnvironment, smtp: SmtpServer, tmp: Path, **overri
         "home": tmp / "conveyor-home",
         "data_dir": tmp,  # tests write their CSV sources in their tmp_path
         "metrics_port": 0,  # tests that scrape metrics choose a free port
+        "health_port": 0,  # likewise for the worker's health check
         "api_port": free_port(),
         "api_keys": [SecretStr(API_KEY)],
         **overrides,

@@ -14,7 +14,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from conveyor import InvalidJobError, Jobs, Settings
 from tests.api_server import KEY, ApiThread
-from tests.test_api import address, note, queue_count
+from tests.started import started_besides
+from tests.test_api import address, note
 
 
 def deep(levels: int) -> dict[str, Any]:
@@ -38,7 +39,7 @@ async def test_deeply_nested_context_is_a_422(
         posted = await http.post(f"/jobs/{kind}", json=body)
     assert posted.status_code == 422, posted.text
     assert "nested more than 32 levels deep" in posted.json()["detail"]
-    assert await queue_count(temporal_env, settings) == 0
+    assert await started_besides(Jobs(temporal_env.client, settings)) == set(), "a refused request enqueued"
 
 
 async def test_workflows_that_are_not_conveyor_jobs_are_404(
@@ -76,6 +77,30 @@ async def test_api_key_in_the_url_is_refused_and_never_logged(
     assert response.status_code == 400 and "Authorization header" in response.json()["detail"]
     access = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]  # (httpx logs its own URL)
     assert access and "/jobs?" in access[-1] and " 400" in access[-1]
+    assert not any(KEY in line for line in access)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/jobs?key=order-{key}",  # a value that holds the key inside it
+        "/jobs?kind=email&next=%2Fjobs%3Fsecret%3D{key}x",  # percent-encoded, inside another URL
+        "/jobs?{key}=1",  # a parameter's name
+        "/jobs/email-{key}",  # a job id: a 404 would have echoed it ("no job 'email-<key>'")
+        "/jobs/email-{key}/retry",
+    ],
+)
+async def test_a_url_holding_an_api_key_anywhere_is_refused_never_echoed_nor_logged(
+    api: ApiThread, caplog: pytest.LogCaptureFixture, target: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    url = target.format(key=KEY)
+    async with api.client() as http:
+        response = await (http.post(url) if url.endswith("/retry") else http.get(url))
+    assert response.status_code == 400 and "Authorization header" in response.json()["detail"]
+    assert KEY not in response.text
+    access = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
+    assert access and "***" in access[-1] and " 400" in access[-1], access
     assert not any(KEY in line for line in access)
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import uuid
 
 from conveyor import Jobs, Settings
-from tests.cli import conveyor
+from conveyor.client import MAX_PAYLOAD_BYTES
+from tests.cli import BIN, conveyor, env_for, run
 from tests.phones import unique_phone
 from tests.smtp_server import SmtpServer
 
@@ -99,3 +102,34 @@ async def test_delay_and_priority_out_of_range_exit_2_without_a_server(settings:
         ran = await conveyor(down, *args)
         assert (ran.code, ran.out) == (2, ""), (args, ran)
         assert ran.err.strip().startswith(message) and "cannot reach" not in ran.err
+
+
+async def test_enqueue_from_stdin_stops_reading_past_the_size_limit(settings: Settings) -> None:
+    """Piped 50 MB, `conveyor enqueue -` refuses after reading one byte past the limit, and exits 2 while the
+    producer is still writing: it used to read all of it (100 MB cost 370 MB of memory) before refusing."""
+    down = settings.model_copy(update={"temporal_address": "127.0.0.1:1"})  # refused before connecting
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN / "conveyor"), "enqueue", "email", "-", env=env_for(down),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stderr is not None
+    chunk, total, written = b'{"to": ["a@example.com"], "context": {"x": "' + b"x" * (1 << 20), 50 << 20, 0
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        while written < total:
+            proc.stdin.write(chunk)
+            await proc.stdin.drain()
+            written += len(chunk)
+    err = (await asyncio.wait_for(proc.stderr.read(), 60)).decode()
+    assert await asyncio.wait_for(proc.wait(), 60) == 2
+    assert err.strip() == (
+        f"error: invalid email job: more than {MAX_PAYLOAD_BYTES} bytes of input, over the {MAX_PAYLOAD_BYTES} "
+        "limit; store large files and pass their storage key"
+    )
+    assert written < total, "the command stopped reading: the pipe broke before all of it was written"
+
+
+async def test_enqueue_from_stdin_takes_a_job_up_to_the_limit(jobs: Jobs, settings: Settings) -> None:
+    job = json.dumps({"to": unique_phone(), "body": "from stdin"}).encode()
+    ran = await run(str(BIN / "conveyor"), "enqueue", "sms", "-", "--delay", "1d", env=env_for(settings), stdin=job)
+    assert ran.code == 0, ran.err
+    assert (await jobs.status(ran.out.strip())).kind == "sms"

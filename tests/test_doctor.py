@@ -23,6 +23,7 @@ from conveyor.settings import SmsProviderName, StorageBackend
 from tests.cli import BIN, env_for, run
 from tests.smtp_server import PASSWORD, free_port
 from worker.doctor import CHECKS, Probe, Result, run_check
+from worker.health import watching_loop
 
 
 def doctor_env(settings: Settings) -> dict[str, str]:
@@ -55,10 +56,12 @@ def write_template(root: Path, name: str, **parts: str) -> None:
 
 async def test_ready_setup_is_all_green_and_exits_0(settings: Settings, tmp_path: Path) -> None:
     write_template(tmp_path / "templates", "invoice", subject_txt="Invoice {{ n }}", body_txt="Total: {{ total }}")
-    code, lines, _ = await doctor(settings, templates_dir=tmp_path / "templates")
+    settings = settings.model_copy(update={"health_port": free_port()})
+    async with watching_loop(settings):  # this event loop stands for the worker's: it turns while doctor runs
+        code, lines, _ = await doctor(settings, templates_dir=tmp_path / "templates")
     assert code == 0, lines
     assert [line[0] for line in lines] == ["✓"] * len(CHECKS)
-    temporal, attributes, standalone, smtp, templates, storage, sms, data, alerts = lines
+    temporal, attributes, standalone, smtp, templates, storage, sms, data, alerts, worker = lines
     assert f"{settings.temporal_address}, namespace default" in temporal
     assert "JobKey, Recipients" in attributes
     assert "Standalone activities" in standalone and "supported (" in standalone
@@ -68,6 +71,7 @@ async def test_ready_setup_is_all_green_and_exits_0(settings: Settings, tmp_path
     assert f"outbox {settings.sms_outbox}" in sms
     assert f"{settings.readable_dir}: " in data and "file(s)" in data
     assert "none configured" in alerts
+    assert f"http://127.0.0.1:{settings.health_port}/healthz: event loop turning" in worker
 
 
 async def test_server_without_standalone_activities_is_a_warning_and_says_what_to_run(
@@ -271,7 +275,7 @@ def objects(settings: Settings) -> list[str]:
 async def test_s3_bucket_and_sns_on_moto_are_green_and_leave_nothing_behind(aws_settings: Settings) -> None:
     code, lines, printed = await doctor(aws_settings)
     assert code == 0, lines
-    *_, storage, sms, _data, _alerts = lines
+    *_, storage, sms, _data, _alerts, _worker = lines
     assert storage.startswith("✓ Report storage")
     assert f"s3://{aws_settings.s3_bucket}/reports on S3 at {aws_settings.s3_endpoint_url}: exists" in storage
     assert sms.startswith("✓ SMS provider") and f"SNS at {aws_settings.sns_endpoint_url}: credentials accepted" in sms

@@ -5,6 +5,7 @@ its own (not its alert's)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,14 @@ from contracts.email import EmailJob
 from contracts.errors import InvalidJob, as_application_error
 from contracts.kinds import Shape
 from contracts.report import ReportJob
-from conveyor import JobFailed, Jobs, JobState
+from contracts.sms import SmsJob
+from conveyor import InvalidJobError, JobFailed, Jobs, JobState, Settings
+from tests.api_server import ApiThread
+from tests.cli import BIN, conveyor, env_for, run
 from tests.conftest import settings_for
 from tests.readback import alert_for
 from tests.smtp_server import SmtpServer
-from tests.waiting import eventually
+from tests.waiting import eventually, started_on
 from worker.build import build_workers
 from worker.run import running
 
@@ -151,3 +155,48 @@ async def test_a_job_whose_alert_is_still_retrying_counts_its_own_attempts(
             await asyncio.wait_for(handle.result(), 60)
     assert (status.state, status.attempts) == (JobState.RUNNING, 1), status.failure
     assert status.failure is None or status.failure.type != "AlertUndelivered", "the alert's failure is not the job's"
+
+
+HIDDEN = ["\0", *"\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"]
+"""NUL, and the bidirectional embeddings, overrides and isolates: text with them does not read as it is written."""
+
+
+@pytest.mark.parametrize("char", HIDDEN)
+def test_nul_and_bidi_controls_are_refused_in_text_people_read(char: str) -> None:
+    refused = f"found U\\+{ord(char):04X}"
+    with pytest.raises(ValidationError, match=refused):
+        EmailJob.model_validate({**NOTE, "subject": f"Invoice{char}fdp.exe"})
+    with pytest.raises(ValidationError, match=refused):
+        EmailJob.model_validate({**NOTE, "attachments": [{"filename": f"invoice{char}fdp.exe", "content": "aGk="}]})
+    with pytest.raises(ValidationError, match=refused):
+        SmsJob.model_validate({"to": "+12025550143", "body": f"Your code: 12{char}34"})
+    with pytest.raises(ValidationError, match=refused):
+        BroadcastJob.model_validate({"source": "static:+12025550143", "message": {"channel": "sms", "body": char}})
+
+
+def test_right_to_left_text_and_its_marks_stay_allowed() -> None:
+    # Hebrew and Arabic with the marks they need (LRM, RLM, ALM): only embeddings, overrides and isolates go.
+    for text in ("שלום \u200eABC\u200f", "مرحبا\u061c 42"):
+        assert SmsJob.model_validate({"to": "+12025550143", "body": text}).body == text
+        assert EmailJob.model_validate({**NOTE, "subject": text}).subject == text
+
+
+async def test_a_bidi_override_is_refused_alike_by_client_cli_and_http(
+    jobs: Jobs, api: ApiThread, temporal_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    sms = {"to": "+12025550143", "body": "Pay \u202e0001$ now"}
+    email = {"to": ["a@example.com"], "subject": "s", "text": "t", "attachments": [
+        {"filename": "invoice\u202efdp.exe", "content": "aGk="}]}  # fmt: skip
+    for kind, job, field in (("sms", sms, "body"), ("email", email, "attachments.0.filename")):
+        with pytest.raises(InvalidJobError, match=f"{field}.*found U\\+202E"):
+            await jobs.enqueue(kind, job)
+        cli = await conveyor(settings, "enqueue", kind, json.dumps(job))
+        assert cli.code == 2 and field in cli.err and "U+202E" in cli.err and cli.out == "", cli
+        async with api.client() as http:
+            posted = await http.post(f"/jobs/{kind}", json=job)
+        assert posted.status_code == 422 and "U+202E" in posted.json()["detail"], posted.text
+    # A NUL cannot be a command-line argument: standard input is how a script would send one.
+    with_nul = json.dumps({**sms, "body": "a\0b"}).encode()
+    nul = await run(str(BIN / "conveyor"), "enqueue", "sms", "-", env=env_for(settings), stdin=with_nul)
+    assert nul.code == 2 and "found U+0000" in nul.err, nul
+    assert await started_on(temporal_env.client, [settings.task_queue, settings.sms_task_queue]) == set()

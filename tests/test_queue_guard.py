@@ -14,6 +14,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from conveyor import Jobs, Settings
+from tests.cli import run
+from tests.conftest import TEMPORAL
 
 
 def right_queue(settings: Settings, kind: str) -> str:
@@ -58,3 +60,32 @@ async def test_activity_job_on_the_wrong_queue_fails_at_once_naming_the_right_on
     assert isinstance(cause, ApplicationError) and cause.type == "InvalidJob"
     assert f"start it on '{settings.sms_task_queue}'" in cause.message
     assert (await handle.describe()).attempt == 1, "refused on its first attempt, not retried"
+
+
+async def test_an_activity_of_an_unknown_type_fails_at_once_naming_the_kinds_that_run_there(
+    jobs: Jobs, temporal_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """`temporal activity start --type nosuch` under the server's default policy (unlimited attempts) used to
+    retry "not hosted on task queue" for ever; a type hosted on another of Conveyor's queues is just as unknown
+    here. Meanwhile the worker's own activities still reach their own functions, not the catch-all."""
+    typo = f"nosuch-{uuid.uuid4()}"
+    started = await run(
+        str(TEMPORAL), "activity", "start", "--address", settings.temporal_address, "--type", "nosuch",
+        "--task-queue", settings.task_queue, "--activity-id", typo, "--start-to-close-timeout", "1m", "--input", "{}",
+    )  # fmt: skip
+    assert started.code == 0, started.err
+    other_queues = await temporal_env.client.start_activity(
+        "render_report", {}, id=f"stray-{uuid.uuid4()}", task_queue=settings.task_queue,
+        start_to_close_timeout=timedelta(seconds=30),
+    )  # fmt: skip
+    for handle in (temporal_env.client.get_activity_handle(typo), other_queues):
+        with pytest.raises(ActivityFailureError) as failed:
+            await handle.result()
+        cause = failed.value.cause
+        assert isinstance(cause, ApplicationError) and cause.type == "UnknownActivityType" and cause.non_retryable
+        activity_type = (await handle.describe()).activity_type
+        assert f"no activity of type {activity_type!r} runs on task queue '{settings.task_queue}'" in cause.message
+        assert "the job kinds started as activities here: email" in cause.message
+        assert (await handle.describe()).attempt == 1, "failed on its first attempt, not retried"
+    email = await jobs.email({"to": ["a@example.com"], "subject": "s", "text": "t"})
+    assert (await email.result()).accepted == ["a@example.com"]

@@ -17,6 +17,8 @@ from activities.broadcast_sms import SmsBroadcastActivities
 from activities.cleanup import CleanupActivities
 from activities.email import EmailActivities
 from activities.failure_watch import FailureWatch
+from activities.image import ImageActivities
+from activities.image_listing import ImageListing
 from activities.render import TemplateRenderer
 from activities.report import ReportActivities
 from activities.s3 import S3Storage
@@ -24,16 +26,18 @@ from activities.sms import SmsActivities
 from activities.sms_providers import OutboxProvider, SmsProvider, SnsProvider
 from activities.smtp import SmtpPool
 from activities.storage import LocalStorage, Storage
+from activities.thumbnails import Limits
 from contracts.kinds import KINDS, Shape
 from conveyor.settings import Settings, SmsProviderName, StorageBackend
 from conveyor.status import ui_link
 from worker.last_attempt import LastAttemptAlerts
 from worker.metrics import JobMetrics
-from worker.queue_guard import QueueGuard, misrouted_jobs
+from worker.queue_guard import QueueGuard, activity_name, misrouted_jobs
 from workflows.broadcast import Broadcast
 from workflows.cleanup import Cleanup
 from workflows.email import SendEmail
 from workflows.failure_watcher import FailureWatcher
+from workflows.image_batch import ImageBatch
 from workflows.policies import POLICIES
 from workflows.report import GenerateReport
 from workflows.sms import SendSms
@@ -49,7 +53,7 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 )
 
 
-WORKFLOWS = [SendEmail, SendSms, GenerateReport, Broadcast, Cleanup, Welcome, FailureWatcher]
+WORKFLOWS = [SendEmail, SendSms, GenerateReport, Broadcast, Cleanup, Welcome, FailureWatcher, ImageBatch]
 """Every workflow Conveyor runs; the replay tests replay recorded histories against exactly these."""
 
 
@@ -107,7 +111,8 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
 
     Every worker registers every workflow (workflow tasks are cheap); activities are split by queue: email on the
     default queue, SMS (single texts and SMS broadcasts) on its rate-limited queue, rendering on the reports queue
-    with its own slots and threads, so a burst of reports never takes the slots email and SMS need. Each queue
+    with its own slots and threads, images likewise on theirs (libvips), so a burst of reports or images never takes
+    the slots email and SMS need. Each queue
     also runs `send_alert`, because a failing job runs its alert on its own queue.
     """
     files = storage(settings)
@@ -128,6 +133,13 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
         workflow_types=[w.__temporal_workflow_definition.name for w in WORKFLOWS],  # type: ignore[attr-defined]
         activity_types=KINDS.types(Shape.ACTIVITY),
     )
+    images = ImageActivities(
+        files,
+        data_dir=settings.readable_dir,
+        limits=Limits(max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels),
+        concurrency=settings.image_concurrency,
+    )
+    listing = ImageListing(files, settings.readable_dir)
     sms_label = settings.sms_provider.value
     metrics = JobMetrics({"email": "smtp", "send_email": "smtp", "sms": sms_label, "send_sms": sms_label})
     extra_workflows, extra_activities = hosted_kinds(settings)
@@ -177,16 +189,26 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
             # `conveyor status` shows a render's progress as it goes. One small RPC a second per running render.
             "max_heartbeat_throttle_interval": timedelta(seconds=1),
         },
+        settings.images_task_queue: {
+            "activities": [images.image, images.make_image, listing.list_images, alerts.send_alert],
+            "max_concurrent_activities": settings.image_concurrency,  # as many as its pool has threads
+            "max_heartbeat_throttle_interval": timedelta(seconds=1),  # as on the reports queue: progress shows
+        },
     }
     for queue, activities in extra_activities.items():
         options = per_queue.setdefault(queue, {"max_concurrent_activities": settings.max_concurrent_activities})
         options["activities"] = [*options.get("activities", [alerts.send_alert]), *activities]
-    misrouted = misrouted_jobs(settings.queues)
     return [
-        Worker(client, task_queue=queue, **(options | {"activities": [*options["activities"], misrouted]}), **common)
+        Worker(client, task_queue=queue, **(options | {"activities": with_catch_all(options, settings)}), **common)
         for queue, options in per_queue.items()
         if queues is None or queue in queues
     ]
+
+
+def with_catch_all(options: dict[str, Any], settings: Settings) -> list[Callable[..., Any]]:
+    """A queue's activities and the dynamic one that fails any other type it is asked for (`misrouted_jobs`)."""
+    activities: list[Callable[..., Any]] = options["activities"]
+    return [*activities, misrouted_jobs(settings.queues, [activity_name(fn) for fn in activities])]
 
 
 def hosted_kinds(settings: Settings) -> tuple[list[type], dict[str, list[Callable[..., Any]]]]:
@@ -208,7 +230,7 @@ def hosted_kinds(settings: Settings) -> tuple[list[type], dict[str, list[Callabl
 def served_queues(settings: Settings) -> list[str]:
     """Every task queue a Conveyor worker serves: email (the default queue), SMS, reports, and the queues of job
     kinds defined outside Conveyor."""
-    built_in = [settings.task_queue, settings.sms_task_queue, settings.reports_task_queue]
+    built_in = list(settings.queues.values())
     own = [
         kind.task_queue(settings.queues, None)
         for kind in KINDS.values()

@@ -8,8 +8,11 @@ Nothing here prints a secret: details name settings and servers' replies only (n
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import ssl
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -404,6 +407,50 @@ async def alerts(probe: Probe) -> str:
     return ", ".join(channels)
 
 
+def health_url(settings: Settings) -> str:
+    """Where a worker on this host serves its health check (`worker.health`): a wildcard interface is asked on
+    loopback."""
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(settings.metrics_host, settings.metrics_host)
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.health_port}/healthz"
+
+
+def worker_answer(settings: Settings) -> str:
+    """Ask the worker on this host whether its event loop turns (blocking): 503 or no answer in time is a stalled
+    worker (red); nobody listening is a warning, since the doctor often runs where no worker does."""
+    url = health_url(settings)
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        if e.code != 503:
+            raise Problem(f"{url} answered {e.code}: not a Conveyor worker", "check CONVEYOR_HEALTH_PORT") from None
+        blocked = json.loads(e.read() or b"{}").get("blocked_seconds", "?")
+        raise Problem(
+            f"{url}: the worker's event loop has not turned for {blocked} s "
+            f"(over CONVEYOR_HEALTH_MAX_LAG_SECONDS={settings.health_max_lag_seconds:g})",
+            "something blocks it (its log names the jobs it runs); a liveness probe on /healthz restarts it",
+        ) from None
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        if isinstance(reason, TimeoutError):
+            raise Problem(
+                f"{url}: no answer within 5 s (the worker is stalled)",
+                "restart it; a liveness probe on /healthz does",
+            ) from None
+        raise Degraded(
+            f"no worker answers at {url}",
+            "start `conveyor worker` here, or run the doctor beside one (`docker compose exec worker conveyor doctor`)",
+        ) from None
+    return f"{url}: event loop turning (lag {body.get('loop_lag_seconds', 0) * 1000:.0f} ms)"
+
+
+async def worker(probe: Probe) -> str:
+    """The worker on this host is not stalled: its event loop turns (`/healthz` on `CONVEYOR_HEALTH_PORT`)."""
+    if not probe.settings.health_port:
+        return "health check off (CONVEYOR_HEALTH_PORT=0)"
+    return await asyncio.to_thread(worker_answer, probe.settings)
+
+
 CHECKS: list[tuple[str, Check]] = [
     ("Temporal", temporal),
     ("Search attributes", search_attributes_present),
@@ -414,6 +461,7 @@ CHECKS: list[tuple[str, Check]] = [
     ("SMS provider", sms_provider),
     ("Data files", data_files),
     ("Alerts", alerts),
+    ("Worker", worker),
 ]
 """Every check, in the order printed."""
 

@@ -9,6 +9,7 @@ from conveyor.errors import ConveyorError
 from conveyor.settings import Settings
 from conveyor.telemetry import metrics_runtime
 from worker.build import build_workers, served_queues
+from worker.health import watching_loop, worker_meter
 from worker.run import run_until, stop_on_signals
 from worker.schedule_apply import apply_declared
 
@@ -30,9 +31,11 @@ def chosen_queues(settings: Settings, requested: Sequence[str]) -> list[str]:
 
 async def run_worker(settings: Settings, apply_schedules: bool = False, queues: Collection[str] = ()) -> None:
     """Connect (and apply the declared schedules if asked), then run the workers of `queues` (default: every
-    task queue) until a signal; metrics on `metrics_port`."""
+    task queue) until a signal; metrics on `metrics_port`, the event loop's health on `health_port`."""
     stop = stop_on_signals()
-    client = await connect(settings, metrics_runtime(settings))
+    runtime = metrics_runtime(settings)
+    client = await connect(settings, runtime)
     if apply_schedules:
         await apply_declared(client, settings)
-    await run_until(build_workers(client, settings, queues or None), stop)
+    async with watching_loop(settings, worker_meter(runtime)):
+        await run_until(build_workers(client, settings, queues or None), stop)

@@ -8,7 +8,7 @@ the registry entry says where it belongs, and this interceptor compares before t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, NoReturn
 
 from temporalio import activity, workflow
@@ -93,21 +93,43 @@ class _ActivityGuard(ActivityInboundInterceptor):
         return await self.next.execute_activity(input)
 
 
-def misrouted_jobs(queues: Mapping[str, str]) -> Callable[..., Awaitable[Any]]:
-    """A dynamic activity for every worker: it runs when a worker is asked for an activity type it does not host.
-    A standalone job of a Conveyor kind started on the wrong queue fails at once, naming the right queue; anything
-    else (say, a step a newer deploy added, on a worker not yet upgraded) fails retryably, as Temporal would."""
+def activity_name(fn: Callable[..., Any]) -> str:
+    """The activity type an `@activity.defn` callable is registered as."""
+    return str(fn.__temporal_activity_definition.name)  # type: ignore[attr-defined]
+
+
+def misrouted_jobs(queues: Mapping[str, str], hosted: Collection[str]) -> Callable[..., Awaitable[Any]]:
+    """A dynamic activity for every worker: it runs when a worker is asked for an activity type it does not host
+    (`hosted` are the types it does: Temporal gives those to their own functions, never to this one).
+
+    - A standalone job of a Conveyor kind started on the wrong queue fails at once, naming the right queue.
+    - Any other standalone activity (a typo in `temporal activity start --type`, a type no Conveyor worker runs)
+      fails at once, non-retryably, as `UnknownActivityType` naming the type and the job kinds this queue runs:
+      under the server's default retry policy (unlimited attempts) it would otherwise retry for ever.
+    - A workflow's step fails retryably, as Temporal would: it may be a step a newer deploy added, reaching a worker
+      not yet upgraded, and its workflow's policy bounds its attempts.
+    """
+    here = sorted(t for t in hosted if (k := kind_of(t)) is not None and k.shape is Shape.ACTIVITY and t == k.runs_as)
 
     @activity.defn(dynamic=True)
     async def misrouted(args: Sequence[RawValue]) -> Any:
         info = activity.info()
         kind = kind_of(info.activity_type)
-        if kind is not None and kind.shape is Shape.ACTIVITY and not info.workflow_id:
+        if info.workflow_id:
+            raise ApplicationError(
+                f"activity {info.activity_type!r} is not hosted on task queue {info.task_queue!r}",
+                type="NotRegistered",
+            )
+        if kind is not None and kind.shape is Shape.ACTIVITY:
             right = expected_queue(kind, queues, args, activity.payload_converter())
             if right is not None and right != info.task_queue:
                 wrong_queue(kind, right, info.task_queue)
+        runs = f"the job kinds started as activities here: {', '.join(here)}" if here else "no job kind starts here"
         raise ApplicationError(
-            f"activity {info.activity_type!r} is not hosted on task queue {info.task_queue!r}", type="NotRegistered"
+            f"no activity of type {info.activity_type!r} runs on task queue {info.task_queue!r} ({runs}); "
+            "start a Conveyor job by its kind (`conveyor enqueue KIND`, `POST /jobs/<kind>`)",
+            type="UnknownActivityType",
+            non_retryable=True,
         )
 
     return misrouted

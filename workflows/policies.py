@@ -58,6 +58,21 @@ POLICIES: dict[str, JobPolicy] = {
         max_attempts=5,
         heartbeat_timeout=10 * S,
     ),
+    # One image: a 24-megapixel JPEG into three thumbnails takes ~0.1 s, so 2 minutes is a stuck worker, not a big
+    # image (the pixel cap bounds those). A hostile file fails at once (ImageRejected, never retried); what is
+    # retried is storage or a dead worker, noticed after the 10 s heartbeat timeout.
+    "image": JobPolicy(
+        attempt_timeout=2 * MIN,
+        first_retry=1 * S,
+        backoff=2.0,
+        max_retry_wait=1 * MIN,
+        max_attempts=8,
+        heartbeat_timeout=10 * S,
+    ),
+    # One page of an image batch's listing (a folder walk, or S3 list requests).
+    "image-list": JobPolicy(
+        attempt_timeout=1 * MIN, first_retry=1 * S, backoff=2.0, max_retry_wait=1 * MIN, max_attempts=10
+    ),
     # Deleting files is quick and idempotent; a stuck disk gets a few tries, then the job fails and is seen.
     "cleanup": JobPolicy(
         attempt_timeout=10 * MIN, first_retry=5 * S, backoff=2.0, max_retry_wait=1 * MIN, max_attempts=5

@@ -1,5 +1,5 @@
-"""Turning command-line options into job fields: `--var`/`--param k=v` pairs, `--context` JSON, `--attach` files
-and `--from-csv` rows."""
+"""Turning command-line options into job fields: `--var`/`--param k=v` pairs, `--context` JSON, `--attach` files,
+`--from-csv` rows and image `--size` boxes."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import base64
 import csv
 import json
 import mimetypes
+import sys
 from pathlib import Path
 from typing import Any
 
+from conveyor.client import MAX_PAYLOAD_BYTES, oversized
 from conveyor.errors import InvalidJobError
 
 
@@ -24,6 +26,20 @@ def json_object(text: str, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidJobError(f'{what} must be a JSON object, e.g. \'{{"name": "Ann"}}\'')
     return value
+
+
+def job_text(kind: str, job: str) -> str:
+    """The job's JSON: `job` itself, or standard input for `-`, read no further than one byte past the payload
+    limit. A larger input is refused there: reading all of it first cost 370 MB of memory for 100 MB piped in."""
+    if job != "-":
+        return job
+    data = sys.stdin.buffer.read(MAX_PAYLOAD_BYTES + 1)
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise oversized(kind, f"more than {MAX_PAYLOAD_BYTES} bytes")
+    try:
+        return data.decode()
+    except UnicodeDecodeError as e:
+        raise InvalidJobError(f"the job is not UTF-8 text (byte {e.start})") from None
 
 
 def template_context(pairs: list[str], context_json: str | None) -> dict[str, Any]:
@@ -66,3 +82,11 @@ def csv_rows(path: Path) -> list[dict[str, str]]:
             return [dict(row) for row in reader]
     except OSError as e:
         raise InvalidJobError(f"--from-csv {path}: {e.strerror}") from None
+
+
+def box(text: str) -> dict[str, int | None]:
+    """An image output's `--size`: `400x300` -> width and height; `1200x` or `x200`: one side."""
+    width, sep, height = text.lower().partition("x")
+    if not sep or not (width or height) or not (width + height).isdigit():
+        raise InvalidJobError(f"--size {text!r}: write WIDTHxHEIGHT, WIDTHx or xHEIGHT, e.g. 400x300")
+    return {"width": int(width) if width else None, "height": int(height) if height else None}

@@ -172,6 +172,7 @@ def banner(settings: Settings, dev_key: str | None = None) -> str:
     """What runs where (with the generated API key, the only secret ever printed: it lives as long as we do)."""
     api_key = f"  key {dev_key}" if dev_key else "  keys from CONVEYOR_API_KEYS"
     metrics = f"http://{settings.metrics_host}:{settings.metrics_port}/metrics" if settings.metrics_port else "off"
+    health = f"http://{settings.metrics_host}:{settings.health_port}/healthz" if settings.health_port else "off"
     return "\n".join(
         [
             "Conveyor dev stack is up:",
@@ -186,9 +187,10 @@ def banner(settings: Settings, dev_key: str | None = None) -> str:
             f"  Reports      {settings.storage.value}"
             + (f" -> {settings.reports_dir}/<job-id>/" if settings.storage is StorageBackend.LOCAL else ""),
             f"  Data files   {settings.readable_dir}/ (what csv: recipients and csv-file reports may read)",
-            f"  Worker       queues {settings.task_queue}, {settings.sms_task_queue}, {settings.reports_task_queue}",
+            f"  Worker       queues {', '.join(settings.queues.values())}",
             f"  HTTP API     http://{settings.api_host}:{settings.api_port}{api_key}",
             f"  Metrics      {metrics}",
+            f"  Health       {health}  (the worker's event loop)",
             "Try: conveyor send email --to ann@example.com --template welcome --var name=Ann",
             "     conveyor send sms --to +15555550100 --body 'Your code is 1234'",
             "     conveyor send report --report jobs-summary --format pdf --deliver-to ops@example.com",
@@ -205,6 +207,8 @@ async def run_dev(settings: Settings) -> None:
     if settings.dev_outbox:
         check_free(settings.smtp_host, settings.smtp_port, "CONVEYOR_SMTP_PORT")
     check_free(settings.api_host, settings.api_port, "CONVEYOR_API_PORT")
+    if settings.health_port:
+        check_free(settings.metrics_host, settings.health_port, "CONVEYOR_HEALTH_PORT")
     runtime = metrics_runtime(settings)  # before the server: a busy metrics port is one error line, nothing started
     settings, dev_key = with_dev_key(settings)
     stop = stop_on_signals()
@@ -216,6 +220,7 @@ async def run_dev(settings: Settings) -> None:
         # `python -X importtime` and `bench/dev_ready.py`; the first job is accepted that much sooner).
         from conveyor.dev.outbox import start_outbox
         from worker.build import build_workers
+        from worker.health import watching_loop, worker_meter
         from worker.schedule_apply import apply_declared
 
         client = await wait_for_server(settings, server, runtime)
@@ -231,6 +236,7 @@ async def run_dev(settings: Settings) -> None:
             record = DevStackRecord(temporal_address=settings.temporal_address, web_ui=settings.dev_web_ui)
             settings.dev_stack_file.write_text(record.model_dump_json())
             stack.callback(settings.dev_stack_file.unlink, missing_ok=True)
+            await stack.enter_async_context(watching_loop(settings, worker_meter(runtime)))
             print(banner(settings, dev_key), flush=True)
             await run_until(build_workers(client, settings), stop)
     finally:

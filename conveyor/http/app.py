@@ -24,7 +24,7 @@ from conveyor.errors import InvalidJobError
 from conveyor.http import errors
 from conveyor.http.errors import PROBLEMS, Problem
 from conveyor.http.examples import EXAMPLES
-from conveyor.http.guards import BodyLimit, JsonBody, QueryKeyGuard, bearer, require_key, scrub_access_log
+from conveyor.http.guards import BodyLimit, JsonBody, UrlKeyGuard, bearer, require_key, scrub_access_log
 from conveyor.operations import JobStats, JobSummary
 from conveyor.settings import Settings
 from conveyor.status import JobStatus
@@ -132,7 +132,7 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
     )
     app.add_middleware(JsonBody)
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
-    app.add_middleware(QueryKeyGuard, keys=settings.api_keys)  # added last: runs first, before any route or log
+    app.add_middleware(UrlKeyGuard, keys=settings.api_keys)  # added last: runs first, before any route or log
     scrub_access_log(settings.api_keys)
     errors.install(app)
     check = require_key(settings.api_keys)

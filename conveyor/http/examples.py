@@ -34,6 +34,19 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "image": {
+        "thumbnails": {
+            "summary": "Three thumbnails of a photo in the data directory",
+            "value": {
+                "source": {"file": "photos/beach.jpg"},
+                "outputs": [
+                    {"name": "large", "width": 1200, "fit": "inside", "format": "webp"},
+                    {"name": "card", "width": 400, "height": 400, "crop": "attention", "format": "jpeg"},
+                    {"name": "icon", "width": 200, "height": 200, "format": "avif", "quality": 60},
+                ],
+            },
+        },
+    },
     "report": {
         "summary": {
             "summary": "Jobs summary, emailed",

@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlsplit
 
 from fastapi import HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -124,33 +124,44 @@ SECRET_PARAMS = frozenset({"api_key", "apikey", "api-key", "access_token", "toke
 """Query parameters that carry a credential by their name."""
 
 
-def secret_in_query(query: str, keys: list[SecretStr]) -> bool:
-    """True if `query` names a credential parameter or carries one of `keys` as any parameter's value."""
-    pairs = parse_qsl(query, keep_blank_values=True)
-    return any(name.lower() in SECRET_PARAMS or (value and key_matches(value, keys)) for name, value in pairs)
+def carries_key(text: str, keys: list[SecretStr]) -> bool:
+    """True if one of `keys` appears anywhere in `text`: alone, or inside a longer value (`?next=/x?k=<key>`,
+    `/jobs/email-<key>`). Not constant-time, and need not be: only a text holding a whole key answers True, and
+    guessing one that way is guessing the key itself."""
+    return any(secret and secret in text for secret in (key.get_secret_value() for key in keys))
 
 
-class QueryKeyGuard:
-    """ASGI middleware: a request with an API key in its URL is refused (400) — URLs end up in access logs,
-    proxies and browser histories, so a key there is a leaked key. The key goes in `Authorization: Bearer`."""
+def key_in_url(path: str, query: str, keys: list[SecretStr]) -> bool:
+    """True if a request's (decoded) path or query string carries a key, or names a credential parameter."""
+    names = (name.lower() for name, _ in parse_qsl(query, keep_blank_values=True))
+    return carries_key(path, keys) or carries_key(unquote_plus(query), keys) or any(n in SECRET_PARAMS for n in names)
+
+
+class UrlKeyGuard:
+    """ASGI middleware: a request with an API key anywhere in its URL (a query parameter named for one, or any
+    path or parameter holding a key) is refused with 400 before any route runs, so no answer echoes it (a `404 no
+    job 'email-<key>'`). URLs end up in access logs, proxies and browser histories, so a key there is a leaked
+    key. The key goes in `Authorization: Bearer`."""
 
     def __init__(self, app: ASGIApp, keys: list[SecretStr]) -> None:
         self.app = app
         self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Refuse the request if its query string carries a key, else pass it on."""
-        query = scope.get("query_string", b"").decode("latin-1") if scope["type"] == "http" else ""
-        if query and secret_in_query(query, self.keys):
-            detail = "API keys go in the Authorization header (Bearer), never in the URL: rotate a key sent there"
-            await JSONResponse({"detail": detail}, status_code=400)(scope, receive, send)
-            return
+        """Refuse the request if its URL carries a key, else pass it on."""
+        if scope["type"] == "http":
+            query = scope.get("query_string", b"").decode("latin-1")
+            if key_in_url(scope.get("path", ""), query, self.keys):
+                detail = "API keys go in the Authorization header (Bearer), never in the URL: rotate a key sent there"
+                await JSONResponse({"detail": detail}, status_code=400)(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 
 class ScrubQueryKeys(logging.Filter):
-    """Access-log filter: the values of credential parameters, and any API key, in a logged URL become `***`
-    (the request itself is refused by `QueryKeyGuard`; this keeps the key out of the log too)."""
+    """Access-log filter: a path segment holding an API key, and the name or value of a query parameter holding
+    one (or named for a credential), become `***` in the logged URL (the request itself is refused by
+    `UrlKeyGuard`; this keeps the key out of the log too)."""
 
     def __init__(self, keys: list[SecretStr]) -> None:
         super().__init__()
@@ -163,15 +174,19 @@ class ScrubQueryKeys(logging.Filter):
         return True
 
     def scrub(self, target: str) -> str:
-        """`target` (a path with its query) with credential values replaced by `***`."""
+        """`target` (a path with its query) with every piece holding a credential replaced by `***`."""
         parts = urlsplit(target)
+        path = "/".join("***" if carries_key(unquote(s), self.keys) else s for s in parts.path.split("/"))
         if not parts.query:
-            return target
+            return path
         pairs = [
-            (name, "***" if name.lower() in SECRET_PARAMS or (value and key_matches(value, self.keys)) else value)
+            (
+                "***" if carries_key(name, self.keys) else name,
+                "***" if name.lower() in SECRET_PARAMS or carries_key(value, self.keys) else value,
+            )
             for name, value in parse_qsl(parts.query, keep_blank_values=True)
         ]
-        return parts.path + "?" + "&".join(f"{quote(n, safe='')}={quote(v, safe='*')}" for n, v in pairs)
+        return path + "?" + "&".join(f"{quote(n, safe='*')}={quote(v, safe='*')}" for n, v in pairs)
 
 
 def scrub_access_log(keys: list[SecretStr]) -> None:
