@@ -6,7 +6,8 @@ jobs = await Jobs.connect()
 handle = await jobs.email(EmailJob(to=["ann@example.com"], template="welcome", context={"name": "Ann"}))
 await handle.result()
 
-or, from code without an event loop (a Django or Flask view): `SyncJobs().email(...)`.
+or, from code without an event loop (a Django or Flask view): `SyncJobs().email(...)`. A team's own job is one
+decorated function, which is also its handle (`@job`, then `crm_sync.enqueue(...)`: see `conveyor.team_jobs`).
 
 The names below load when first used, so `import conveyor` (e.g. at a web app's start-up, for its models) costs
 pydantic and the job contracts only; the Temporal client loads with `Jobs`.
@@ -19,25 +20,40 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from contracts.email import EmailJob, EmailResult
+    from contracts.image import ImageJob, ImageResult
     from contracts.progress import Progress
     from contracts.report import ReportJob, ReportResult
     from contracts.sms import SmsJob, SmsResult
     from contracts.states import JobState
+    from contracts.webhook import WebhookJob, WebhookResult
     from conveyor.client import JobHandle, Jobs
-    from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, TemporalUnavailable
+    from conveyor.errors import (
+        ConveyorError,
+        EndpointDisabledError,
+        InvalidJobError,
+        JobFailed,
+        JobNotFound,
+        TemporalUnavailable,
+    )
     from conveyor.settings import Settings
     from conveyor.status import JobStatus
     from conveyor.sync import JobTimeout, SyncJobHandle, SyncJobs
+    from conveyor.team_jobs import JobFunction, job
 
 _WHERE = {
     "EmailJob": "contracts.email",
     "EmailResult": "contracts.email",
+    "ImageJob": "contracts.image",
+    "ImageResult": "contracts.image",
     "Progress": "contracts.progress",
     "ReportJob": "contracts.report",
     "ReportResult": "contracts.report",
     "SmsJob": "contracts.sms",
     "SmsResult": "contracts.sms",
     "JobState": "contracts.states",
+    "WebhookJob": "contracts.webhook",
+    "WebhookResult": "contracts.webhook",
+    "EndpointDisabledError": "conveyor.errors",
     "JobHandle": "conveyor.client",
     "Jobs": "conveyor.client",
     "ConveyorError": "conveyor.errors",
@@ -50,13 +66,19 @@ _WHERE = {
     "JobTimeout": "conveyor.sync",
     "SyncJobHandle": "conveyor.sync",
     "SyncJobs": "conveyor.sync",
+    "JobFunction": "conveyor.team_jobs",
+    "job": "conveyor.team_jobs",
 }
 __all__ = [
     "ConveyorError",
     "EmailJob",
     "EmailResult",
+    "EndpointDisabledError",
+    "ImageJob",
+    "ImageResult",
     "InvalidJobError",
     "JobFailed",
+    "JobFunction",
     "JobHandle",
     "JobNotFound",
     "JobState",
@@ -72,6 +94,9 @@ __all__ = [
     "SyncJobHandle",
     "SyncJobs",
     "TemporalUnavailable",
+    "WebhookJob",
+    "WebhookResult",
+    "job",
 ]
 
 

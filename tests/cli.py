@@ -31,6 +31,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         "CONVEYOR_TASK_QUEUE": settings.task_queue,
         "CONVEYOR_SMS_TASK_QUEUE": settings.sms_task_queue,
         "CONVEYOR_REPORTS_TASK_QUEUE": settings.reports_task_queue,
+        "CONVEYOR_IMAGES_TASK_QUEUE": settings.images_task_queue,
         "CONVEYOR_HOME": str(settings.home),
         "CONVEYOR_DATA_DIR": str(settings.readable_dir),
         "CONVEYOR_SMTP_HOST": settings.smtp_host,

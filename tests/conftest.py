@@ -50,10 +50,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     terminalreporter.write_line(f"{properties.header(config)}; test order: --randomly-seed={order}")
 
 
-async def start_dev_server() -> WorkflowEnvironment:
-    """A real Temporal dev server (in memory) with Conveyor's search attributes and one task-queue partition."""
+async def start_dev_server(*dynamic_config: str) -> WorkflowEnvironment:
+    """A real Temporal dev server (in memory) with Conveyor's search attributes and one task-queue partition (and
+    `dynamic_config` values, `key=value`)."""
     extra: list[str] = []
-    for value in SINGLE_PARTITION:
+    for value in (*SINGLE_PARTITION, *dynamic_config):
         extra += ["--dynamic-config-value", value]
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL),
@@ -126,6 +127,7 @@ def settings_for(env: WorkflowEnvironment, smtp: SmtpServer, tmp: Path, **overri
         "task_queue": queue,
         "sms_task_queue": f"{queue}-sms",
         "reports_task_queue": f"{queue}-reports",
+        "images_task_queue": f"{queue}-images",
         "smtp_host": "127.0.0.1",
         "smtp_port": smtp.port,
         "smtp_tls": SmtpTls.STARTTLS,
@@ -140,6 +142,7 @@ def settings_for(env: WorkflowEnvironment, smtp: SmtpServer, tmp: Path, **overri
         "health_port": 0,  # likewise for the worker's health check
         "api_port": free_port(),
         "api_keys": [SecretStr(API_KEY)],
+        "alert_webhook_allow_internal": True,  # the tests' alert webhook listens on loopback
         **overrides,
     }
     return Settings.model_validate(values)

@@ -27,6 +27,8 @@ CASES = [
     "enqueue → SMS accepted p50 vs raw standalone",
     "enqueue → SMS accepted p99 (",
     "enqueue → SMS accepted p99 vs raw standalone",
+    "@job jobs/s vs raw standalone activity",
+    "@job .enqueue() sync p50 vs Jobs.enqueue",
     "peer: email jobs/s vs Celery",
     "peer: enqueue → SMTP accepted p50 vs Celery",
     "worker RSS idle",
@@ -37,7 +39,12 @@ CASES = [
     "-row PDF render",
     "-row PDF peak RSS",
     "bulk enqueue",
+    "email template render, per render",
     "`conveyor dev` start → job accepted",
+    "6000x4000 JPEGs -> 3 thumbnails, one batch job",
+    "6000x4000 JPEGs -> 3 thumbnails, one job per image",
+    "6000x4000 JPEGs -> 3 thumbnails: batch vs Pillow",
+    "image worker peak RSS",
 ]
 
 

@@ -211,7 +211,12 @@ async def test_failure_watch_schedule_runs_the_watcher_on_its_queues(
     jobs: Jobs, settings: Settings, scope: str
 ) -> None:
     [watch] = scoped([r for r in declared(settings) if r.id == "failure-watch"], scope)
-    assert watch.input["task_queues"] == [settings.task_queue, settings.sms_task_queue, settings.reports_task_queue]
+    assert watch.input["task_queues"] == [
+        settings.task_queue,
+        settings.sms_task_queue,
+        settings.reports_task_queue,
+        settings.images_task_queue,
+    ]
     await apply(jobs.client, [watch], scope)
     await jobs.client.get_schedule_handle(watch.id).trigger()
     await eventually(lambda: runs_of(jobs.client, watch.id), lambda runs: COMPLETED in runs, timeout=30)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,8 @@ from activities.broadcast_sms import SmsBroadcastActivities
 from activities.cleanup import CleanupActivities
 from activities.email import EmailActivities
 from activities.failure_watch import FailureWatch
+from activities.image import ImageActivities
+from activities.image_listing import ImageListing
 from activities.render import TemplateRenderer
 from activities.report import ReportActivities
 from activities.s3 import S3Storage
@@ -24,7 +27,11 @@ from activities.sms import SmsActivities
 from activities.sms_providers import OutboxProvider, SmsProvider, SnsProvider
 from activities.smtp import SmtpPool
 from activities.storage import LocalStorage, Storage
+from activities.team_jobs import job_activity
+from activities.thumbnails import Limits
+from activities.webhook import WebhookActivities
 from contracts.kinds import KINDS, Shape
+from conveyor.endpoints import EndpointSwitch
 from conveyor.settings import Settings, SmsProviderName, StorageBackend
 from conveyor.status import ui_link
 from worker.last_attempt import LastAttemptAlerts
@@ -34,9 +41,12 @@ from workflows.broadcast import Broadcast
 from workflows.cleanup import Cleanup
 from workflows.email import SendEmail
 from workflows.failure_watcher import FailureWatcher
+from workflows.image_batch import ImageBatch
+from workflows.one_step import OneStepJob
 from workflows.policies import POLICIES
 from workflows.report import GenerateReport
 from workflows.sms import SendSms
+from workflows.webhook_endpoint import WebhookEndpointDisabled
 from workflows.welcome import Welcome
 
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
@@ -49,7 +59,17 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 )
 
 
-WORKFLOWS = [SendEmail, SendSms, GenerateReport, Broadcast, Cleanup, Welcome, FailureWatcher]
+WORKFLOWS = [
+    SendEmail,
+    SendSms,
+    GenerateReport,
+    Broadcast,
+    Cleanup,
+    Welcome,
+    FailureWatcher,
+    ImageBatch,
+    WebhookEndpointDisabled,
+]
 """Every workflow Conveyor runs; the replay tests replay recorded histories against exactly these."""
 
 
@@ -91,6 +111,22 @@ def alert_channels(settings: Settings) -> AlertChannels:
         ops_email=settings.ops_email,
         webhook_url=settings.alert_webhook_url,
         job_link=lambda alert: ui_link(settings.web_ui, settings.namespace, alert.job_id, alert.shape, alert.run_id),
+        webhook_allow_internal=settings.alert_webhook_allow_internal,
+    )
+
+
+ENDPOINT_STATE_FRESH_FOR = 5.0
+"""Seconds a worker reuses an endpoint's "enabled" answer: one describe per endpoint per 5 s, not per delivery; a
+delivery to an endpoint disabled meanwhile by another worker (or an operator) can go out within that time."""
+
+
+def webhook_activities(client: Client, settings: Settings) -> WebhookActivities:
+    """Webhook deliveries to the endpoints in `settings`, on the `webhook` row's retry schedule, with the
+    endpoints' disabled state shared through Temporal."""
+    return WebhookActivities(
+        settings.endpoints(),
+        POLICIES["webhook"].retry_schedule,
+        EndpointSwitch(client, settings.task_queue, fresh_for=ENDPOINT_STATE_FRESH_FOR),
     )
 
 
@@ -107,7 +143,8 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
 
     Every worker registers every workflow (workflow tasks are cheap); activities are split by queue: email on the
     default queue, SMS (single texts and SMS broadcasts) on its rate-limited queue, rendering on the reports queue
-    with its own slots and threads, so a burst of reports never takes the slots email and SMS need. Each queue
+    with its own slots and threads, images likewise on theirs (libvips), so a burst of reports or images never takes
+    the slots email and SMS need. Each queue
     also runs `send_alert`, because a failing job runs its alert on its own queue.
     """
     files = storage(settings)
@@ -128,12 +165,20 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
         workflow_types=[w.__temporal_workflow_definition.name for w in WORKFLOWS],  # type: ignore[attr-defined]
         activity_types=KINDS.types(Shape.ACTIVITY),
     )
+    images = ImageActivities(
+        files,
+        data_dir=settings.readable_dir,
+        limits=Limits(max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels),
+        concurrency=settings.image_concurrency,
+    )
+    listing = ImageListing(files, settings.readable_dir)
     sms_label = settings.sms_provider.value
     metrics = JobMetrics({"email": "smtp", "send_email": "smtp", "sms": sms_label, "send_sms": sms_label})
     extra_workflows, extra_activities = hosted_kinds(settings)
     failures = failure_watch(client)
+    webhooks = webhook_activities(client, settings)
     common: dict[str, Any] = {
-        "workflows": [*WORKFLOWS, *extra_workflows],
+        "workflows": [*WORKFLOWS, OneStepJob, *extra_workflows],
         "interceptors": [QueueGuard(settings.queues), metrics, LastAttemptAlerts(POLICIES["alert"])],
         "workflow_runner": WORKFLOW_RUNNER,
         "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
@@ -144,6 +189,7 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
             "activities": [
                 email.email,
                 email.send_email,
+                webhooks.webhook,
                 alerts.send_alert,
                 broadcast.list_recipients,
                 broadcast.send_batch,
@@ -177,6 +223,11 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
             # `conveyor status` shows a render's progress as it goes. One small RPC a second per running render.
             "max_heartbeat_throttle_interval": timedelta(seconds=1),
         },
+        settings.images_task_queue: {
+            "activities": [images.image, images.make_image, listing.list_images, alerts.send_alert],
+            "max_concurrent_activities": settings.image_concurrency,  # as many as its pool has threads
+            "max_heartbeat_throttle_interval": timedelta(seconds=1),  # as on the reports queue: progress shows
+        },
     }
     for queue, activities in extra_activities.items():
         options = per_queue.setdefault(queue, {"max_concurrent_activities": settings.max_concurrent_activities})
@@ -195,17 +246,23 @@ def with_catch_all(options: dict[str, Any], settings: Settings) -> list[Callable
 
 
 def hosted_kinds(settings: Settings) -> tuple[list[type], dict[str, list[Callable[..., Any]]]]:
-    """What the job kinds defined outside Conveyor (`contracts.kinds.load_plugins`) bring: their workflows, hosted
-    by every worker, and their activities, by the task queue of their kind (its own queue gets a worker too)."""
+    """What the job kinds defined outside Conveyor (`contracts.kinds.load_plugins`, `@job` functions) bring: their
+    workflows, hosted by every worker, and their activities, by the task queue of their kind (its own queue gets a
+    worker too). Plain `@job` functions share one thread pool, as wide as a queue's concurrent activities."""
     workflows: list[type] = []
     activities: dict[str, list[Callable[..., Any]]] = {}
+    threads: ThreadPoolExecutor | None = None
     for kind in KINDS.values():
+        queue = settings.task_queue if callable(kind.queue) else kind.task_queue(settings.queues, None)
+        if kind.function is not None:  # a @job function: the one generic wrapper runs it
+            if threads is None:
+                threads = ThreadPoolExecutor(settings.max_concurrent_activities, thread_name_prefix="conveyor-job")
+            activities.setdefault(queue, []).append(job_activity(kind, threads))
         if kind.hosted is None:
             continue
         module, _, name = kind.hosted.partition(":")
         kind_workflows, kind_activities = getattr(importlib.import_module(module), name)(settings)
         workflows += kind_workflows
-        queue = settings.task_queue if callable(kind.queue) else kind.task_queue(settings.queues, None)
         activities.setdefault(queue, []).extend(kind_activities)
     return workflows, activities
 
@@ -213,10 +270,10 @@ def hosted_kinds(settings: Settings) -> tuple[list[type], dict[str, list[Callabl
 def served_queues(settings: Settings) -> list[str]:
     """Every task queue a Conveyor worker serves: email (the default queue), SMS, reports, and the queues of job
     kinds defined outside Conveyor."""
-    built_in = [settings.task_queue, settings.sms_task_queue, settings.reports_task_queue]
+    built_in = list(settings.queues.values())
     own = [
         kind.task_queue(settings.queues, None)
         for kind in KINDS.values()
-        if kind.hosted is not None and not callable(kind.queue)
+        if (kind.hosted is not None or kind.function is not None) and not callable(kind.queue)
     ]
     return list(dict.fromkeys([*built_in, *own]))
