@@ -8,21 +8,18 @@ up), never hiding the job's own failure.
 
 from __future__ import annotations
 
-import asyncio
-import http.client
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from email.message import EmailMessage
 
+import httpx
 from pydantic import BaseModel, SecretStr
 from temporalio import activity
 
 from activities import smtp
+from activities.address_guard import GuardedBackend, guarded_client
 from activities.mime import message_id
 from contracts.email import JOB_ID_HEADER
-from contracts.errors import JobError, TransientError
+from contracts.errors import AddressForbidden, JobError, TransientError
 from contracts.kinds import Shape
 from contracts.webhook_url import webhook_url_problem
 
@@ -55,6 +52,7 @@ class AlertChannels:
         ops_email: str | None,
         webhook_url: SecretStr | None,
         job_link: Callable[[JobAlert], str],
+        webhook_allow_internal: bool = False,
     ) -> None:
         self.smtp = smtp_config
         self.mail_from = mail_from
@@ -62,6 +60,8 @@ class AlertChannels:
         self.webhook_url = webhook_url
         self.job_link = job_link
         """An alert -> its job's page in the web UI."""
+        self.webhook_guard = GuardedBackend(webhook_allow_internal, "the alert webhook")
+        """The same SSRF check as webhook deliveries: the URL is configuration, not to be aimed inside."""
 
     def text(self, alert: JobAlert) -> str:
         """The alert as one paragraph, for both channels."""
@@ -81,7 +81,7 @@ class AlertChannels:
                 await self._email(alert)
                 sent.append("email")
             if self.webhook_url is not None:
-                await asyncio.to_thread(self._post, alert)
+                await self._post(alert)
                 sent.append("webhook")
         except JobError as e:
             raise AlertUndelivered(f"{type(e).__name__}: {e}").to_application_error() from None
@@ -98,22 +98,21 @@ class AlertChannels:
         msg.set_content(self.text(alert))
         await smtp.send(self.smtp, msg, [self.ops_email or ""])
 
-    def _post(self, alert: JobAlert) -> None:
+    async def _post(self, alert: JobAlert) -> None:
         assert self.webhook_url is not None
         body = {"text": self.text(alert), **alert.model_dump()}
         url = self.webhook_url.get_secret_value()
-        # Everything that touches the URL is inside the try: the URL is a secret (Slack webhook URLs are
-        # credentials), and urllib quotes it in its errors (`unknown url type: '<the URL>'`). Name the failure,
+        # Nothing here may quote the URL: it is a secret (Slack webhook URLs are credentials). Name the failure,
         # never the URL; settings refuse a malformed one at load, this is the second line.
+        problem = webhook_url_problem(url)
+        if problem is not None:
+            raise AlertUndelivered(f"CONVEYOR_ALERT_WEBHOOK_URL {problem}")
         try:
-            problem = webhook_url_problem(url)
-            if problem is not None:
-                raise AlertUndelivered(f"CONVEYOR_ALERT_WEBHOOK_URL {problem}")
-            request = urllib.request.Request(
-                url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
-            )
-            with urllib.request.urlopen(request, timeout=10) as response:
-                response.read()
-        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
-            reason = e.code if isinstance(e, urllib.error.HTTPError) else type(e).__name__
-            raise AlertUndelivered(f"webhook did not take the alert: {reason}") from None
+            async with guarded_client(self.webhook_guard, max_connections=1, timeout=10) as client:
+                response = await client.post(url, json=body)
+        except AddressForbidden:
+            raise
+        except (httpx.HTTPError, OSError, ValueError) as e:
+            raise AlertUndelivered(f"webhook did not take the alert: {type(e).__name__}") from None
+        if not response.is_success:
+            raise AlertUndelivered(f"webhook did not take the alert: {response.status_code}")

@@ -7,91 +7,54 @@ searched first, then the built-ins (`welcome`, `password-reset`, `report-ready`)
 the built-in of the same name.
 
 Every render is bounded (see `activities.sandbox`): a template over its budget fails with a permanent
-`TemplateError` naming the limit. The async forms (`render_async`, `render_text_async`) first render on the event
-loop for at most `ON_LOOP_SECONDS` — a normal template is done by then, with no thread hop — and only a render
-that outgrows that slice is started again on the render thread, where its time budget stops it; so a hostile
-template never holds the loop that heartbeats, the API and the other queues share.
+`TemplateError` naming the limit. The async forms (`render_async`, `render_text_async`), which jobs use, render in
+a render process (`activities.render_pool`) that is killed at the deadline and runs under the operating system's
+CPU and memory limits: the event loop that heartbeats, the API and the other queues share only waits. The sync
+forms render on the calling thread (`conveyor doctor`, the benchmarks, the render processes themselves).
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import jinja2
 
-from activities.sandbox import (
-    BoundedEnvironment,
-    Budget,
-    BudgetExceeded,
-    OverSlice,
-    RenderTimeout,
-    render_within,
-    within,
-)
+from activities import render_pool, sandbox
+from activities.sandbox import BoundedEnvironment, Budget, BudgetExceeded, render_within, within
 from contracts.errors import TemplateError, TemplateNotFound
 from contracts.render_limits import RenderLimits
 
-T = TypeVar("T")
-
-ON_LOOP_SECONDS = 0.01
-"""How long a render may hold the event loop before it moves to the render thread (and starts over there)."""
-
-_RENDER_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="conveyor-render")
-"""Slow renders only; two threads, so hostile templates cannot take every thread the worker has."""
-
-
 STRIKES = 3
-"""Renders of one template in a row, within one broadcast, that ran out of time, after which the worker stops
-trying it for that broadcast: a hostile broadcast would otherwise cost the full time budget for each of its (maybe
-millions of) recipients. Strikes belong to one broadcast: a template struck out there still renders for every
-other job (a single email is one render: nothing to save), so no producer can ban a template for a whole worker."""
+"""Renders of one template in a row, within one broadcast, that went over their budget (time, size, steps, memory,
+a killed render process), after which the worker stops trying it for that broadcast: a hostile broadcast would
+otherwise cost the full budget for each of its (maybe millions of) recipients. Strikes belong to one broadcast: a
+template struck out there still renders for every other job (a single email is one render: nothing to save), so no
+producer can ban a template for a whole worker."""
 
 _strikes: dict[tuple[str, str], int] = {}
-"""(broadcast id, template) -> time-outs in a row. Bounded (see `bounded`), and cleared per template by a render
-that finishes."""
+"""(broadcast id, template) -> renders over budget in a row. Bounded (see `bounded`), and cleared per template by a
+render that finishes."""
 
 
-def _struck_out(key: tuple[str, str] | None, limits: RenderLimits) -> None:
+def _struck_out(key: tuple[str, str] | None) -> None:
     if key is not None and _strikes.get(key, 0) >= STRIKES:
-        error = TemplateError(
-            f"rendering took over {limits.timeout:g} s for {STRIKES} recipients in a row; not tried again"
-        )
-        error.timed_out = True
-        raise error
+        raise render_pool.over_budget(f"over its render budget for {STRIKES} recipients in a row; not tried again")
 
 
-async def bounded(fn: Callable[[], T], limits: RenderLimits, template: str, broadcast: str | None = None) -> T:
-    """`fn()` (a render of `template`) under `limits`: on the loop while it stays within `ON_LOOP_SECONDS`, else
-    from the start again on the render thread. Rendering is pure, so starting over changes nothing but where it
-    runs. Within a `broadcast`, a template that ran out of time `STRIKES` times in a row is not tried again."""
+async def bounded(request: tuple[Any, ...], limits: RenderLimits, template: str, broadcast: str | None = None) -> Any:
+    """`request` (see `activities.render_process`) rendered in a render process under `limits`. Within a
+    `broadcast`, a template that went over its budget `STRIKES` times in a row is not tried again."""
     key = None if broadcast is None else (broadcast, template)
-    _struck_out(key, limits)
+    _struck_out(key)
     try:
-        return within(Budget(limits, slice_seconds=ON_LOOP_SECONDS), fn)
-    except OverSlice:
-        pass
-
-    def in_thread() -> T:
-        _struck_out(key, limits)  # renders queued behind the strikes need not run
-        return within(Budget(limits), fn)
-
-    future = asyncio.get_running_loop().run_in_executor(_RENDER_THREADS, in_thread)
-    try:
-        # The budget stops the thread itself at its deadline; this wait is the backstop for one step that
-        # overruns it (the thread then finishes on its own, its result unused).
-        result = await asyncio.wait_for(asyncio.shield(future), timeout=limits.timeout * 2 + 1)
-    except TimeoutError:
-        error = TemplateError(f"rendering took over {limits.timeout:g} s")
-        error.timed_out = True
-        raise error from None
+        # Checked again once a process is free: the renders queued behind the strikes need not run.
+        result = await render_pool.shared().render(request, limits, lambda: _struck_out(key))
     except TemplateError as e:
-        if e.timed_out and key is not None:
+        if e.over_budget and key is not None:
             if len(_strikes) > 1000:  # bounded memory: forget old broadcasts
                 _strikes.clear()
             _strikes[key] = _strikes.get(key, 0) + 1
@@ -117,6 +80,7 @@ class TemplateRenderer:
     """Renders named email templates from the user's directory, falling back to the built-ins."""
 
     def __init__(self, templates_dir: Path | None = None, limits: RenderLimits | None = None) -> None:
+        self.templates_dir = templates_dir
         search = [str(p) for p in (templates_dir, BUILTIN_TEMPLATES) if p is not None]
         self.limits = limits or RenderLimits()
         self._env = BoundedEnvironment(
@@ -127,9 +91,13 @@ class TemplateRenderer:
         )
 
     async def render_async(self, name: str, context: Mapping[str, Any], broadcast: str | None = None) -> RenderedEmail:
-        """`render` within this renderer's limits, off the event loop when it is slow (see the module doc); for a
-        recipient of `broadcast`, with that broadcast's strikes (see `STRIKES`)."""
-        return await bounded(lambda: self._render_all(name, context), self.limits, f"named:{name}", broadcast)
+        """`render` within this renderer's limits, in a render process (see the module doc); for a recipient of
+        `broadcast`, with that broadcast's strikes (see `STRIKES`)."""
+        where = None if self.templates_dir is None else str(self.templates_dir)
+        subject, text, html = await bounded(
+            ("named", where, name, dict(context)), self.limits, f"named:{name}", broadcast
+        )
+        return RenderedEmail(subject=subject, text=text, html=html)
 
     def render(self, name: str, context: Mapping[str, Any]) -> RenderedEmail:
         """Render template `name` on this thread within the limits; raises `TemplateNotFound` or `TemplateError`
@@ -167,7 +135,7 @@ class TemplateRenderer:
         try:
             template = self._load(name, part, required)
         except BudgetExceeded as e:  # a constant expression folded at compile time
-            raise TemplateError(f"template '{name}/{part}' over its render budget: {e}") from None
+            raise render_pool.over_budget(f"template '{name}/{part}' over its render budget: {e}") from None
         return None if template is None else rendered(template, context, f"template '{name}/{part}'")
 
 
@@ -190,11 +158,12 @@ def rendered(template: jinja2.Template | Callable[[], jinja2.Template], context:
     except jinja2.UndefinedError as e:
         raise TemplateError(f"{what}: {e.message}") from None
     except BudgetExceeded as e:
-        error = TemplateError(f"{what} over its render budget: {e}")
-        error.timed_out = isinstance(e, RenderTimeout)
-        raise error from None
+        raise render_pool.over_budget(f"{what} over its render budget: {e}") from None
+    except MemoryError:
+        megabytes = sandbox.current().limits.max_memory // 2**20
+        raise render_pool.over_budget(f"{what} over its render budget: over the {megabytes} MB memory limit") from None
     except RecursionError:
-        raise TemplateError(f"{what}: recursion too deep") from None
+        raise render_pool.over_budget(f"{what}: recursion too deep") from None
     except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as e:
         raise TemplateError(f"{what}: {type(e).__name__}: {e}") from None
 
@@ -208,6 +177,7 @@ def render_text(source: str, context: Mapping[str, Any]) -> str:
 async def render_text_async(
     source: str, context: Mapping[str, Any], limits: RenderLimits, broadcast: str | None = None
 ) -> str:
-    """`render_text` within `limits`, off the event loop when it is slow; for a recipient of `broadcast`, with that
-    broadcast's strikes (see `STRIKES`)."""
-    return await bounded(lambda: render_text(source, context), limits, f"inline:{source}", broadcast)
+    """`render_text` within `limits`, in a render process; for a recipient of `broadcast`, with that broadcast's
+    strikes (see `STRIKES`)."""
+    result: str = await bounded(("inline", source, dict(context)), limits, f"inline:{source}", broadcast)
+    return result

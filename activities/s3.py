@@ -14,7 +14,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from activities.aws import aws_client
-from activities.storage import checked_key
+from activities.storage import TooLarge, checked_key
 from contracts.config import AwsConfig
 from contracts.errors import AttachmentNotFound, StorageUnavailable
 
@@ -58,6 +58,34 @@ class S3Storage:
             )
         except (ClientError, BotoCoreError) as e:
             raise StorageUnavailable(f"S3 refused storing {key!r}: {e}") from None
+
+    async def download(self, key: str, path: Path, max_bytes: int) -> None:
+        """Download to `path` (multipart from S3 when large), after a HEAD request checked its size."""
+        try:
+            head = await asyncio.to_thread(self.client.head_object, Bucket=self.bucket, Key=self.object_key(key))
+            if head["ContentLength"] > max_bytes:
+                raise TooLarge(head["ContentLength"])
+            await asyncio.to_thread(self.client.download_file, self.bucket, self.object_key(key), str(path))
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in MISSING:
+                raise AttachmentNotFound(f"no stored file {key!r}") from None
+            raise StorageUnavailable(f"S3 refused reading {key!r}: {e}") from None
+        except BotoCoreError as e:
+            raise StorageUnavailable(f"S3 unreachable: {e}") from None
+
+    async def keys(self, prefix: str) -> list[str]:
+        """The keys under `prefix` (a storage key prefix, without the bucket's own prefix), 1,000 per request."""
+        return await asyncio.to_thread(self._keys, prefix)
+
+    def _keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        try:
+            listing = self.client.get_paginator("list_objects_v2")
+            for page in listing.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+                keys += [o["Key"][len(self.prefix) :] for o in page.get("Contents", [])]
+        except (ClientError, BotoCoreError) as e:
+            raise StorageUnavailable(f"S3 refused listing {self.bucket}/{self.prefix}{prefix}: {e}") from None
+        return keys
 
     async def link(self, key: str) -> str:
         """A presigned GET URL (computed locally: no request to S3)."""

@@ -8,13 +8,12 @@ least 1/rate apart: a burst of N messages from one worker takes at least (N-1)/r
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 from temporalio import activity
 
 from activities.liveness import alive
+from activities.pacer import Pacer
 from activities.sms_providers import SmsProvider
 from contracts.errors import failures_typed
 from contracts.inputs import any_inputs, decode
@@ -23,25 +22,6 @@ from contracts.sms import SendSmsInput, SmsJob, SmsResult, parts
 
 SENDING = Progress(stage="sending")
 """What a slow text heartbeats (waiting its turn under the rate limit, or for the provider)."""
-
-
-class Pacer:
-    """Spaces callers of `wait` at least `1/rate` seconds apart (no limit when `rate` is None)."""
-
-    def __init__(self, rate: float | None) -> None:
-        self.interval = 1 / rate if rate else 0.0
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        """Return when this caller may go."""
-        if not self.interval:
-            return
-        async with self._lock:
-            now = time.monotonic()
-            if self._next > now:
-                await asyncio.sleep(self._next - now)
-            self._next = max(now, self._next) + self.interval
 
 
 class SmsActivities:

@@ -27,6 +27,15 @@ class Storage(Protocol):
         """Store the local file `path` under `key` (streamed from disk, never read whole into memory)."""
         ...
 
+    async def download(self, key: str, path: Path, max_bytes: int) -> None:
+        """Copy the file under `key` to the local `path`; `AttachmentNotFound` when nothing is stored under it,
+        `TooLarge` (before copying) when it is over `max_bytes`."""
+        ...
+
+    async def keys(self, prefix: str) -> list[str]:
+        """The keys stored under `prefix` (an image batch's source)."""
+        ...
+
     async def link(self, key: str) -> str:
         """A URL that fetches the file without credentials: presigned (S3) or `file://` (local)."""
         ...
@@ -42,6 +51,14 @@ def checked_key(key: str) -> str:
     if not parts or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
         raise InvalidJob(f"storage key {key!r} must be a relative path without '..'")
     return key
+
+
+class TooLarge(Exception):
+    """A stored file is bigger than its reader accepts: `size` bytes."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size:,} bytes")
+        self.size = size
 
 
 class LocalStorage:
@@ -71,6 +88,24 @@ class LocalStorage:
             tmp.replace(target)
         except OSError as e:
             raise StorageUnavailable(f"cannot write {key!r} to {self.root}: {e.strerror}") from None
+
+    async def download(self, key: str, path: Path, max_bytes: int) -> None:
+        """Copy the file to `path`, after checking its size."""
+        source = self.path(key)
+        try:
+            size = source.stat().st_size
+        except FileNotFoundError:
+            raise AttachmentNotFound(f"no stored file {key!r}") from None
+        if size > max_bytes:
+            raise TooLarge(size)
+        await asyncio.to_thread(shutil.copyfile, source, path)
+
+    async def keys(self, prefix: str) -> list[str]:
+        """The files under `prefix`, as keys (temporary files of uploads in progress left out)."""
+        root = self.root.resolve()
+        found = await asyncio.to_thread(lambda: [p for p in root.rglob("*") if p.is_file()])
+        keys = [p.relative_to(root).as_posix() for p in found if not p.name.endswith(".tmp")]
+        return [k for k in keys if k.startswith(prefix)]
 
     async def link(self, key: str) -> str:
         """`file:///...`: only useful on this machine, which is where `conveyor dev` users read it."""

@@ -3,6 +3,10 @@
     python -m bench                 # full sizes, 3 repetitions: 10-20 minutes on a 2-core machine
     python -m bench --quick         # small sizes, 1 repetition, no verdicts: CI's smoke run, under a minute
     python -m bench --only jobs pdf # some cases
+    python -m bench --only images --images 50 --out /tmp/images.json   # fewer photos; keep latest.json
+
+Only a full run of every case writes `bench/results/latest.json` (the docs' table); a `--quick` or `--only` run
+writes `bench/results/partial.json` unless given `--out` elsewhere.
 
 Every figure is a ratio to a baseline measured in the same run (machines here are shared and noisy), with the
 median and min-max over the repetitions. Each case has its own time-out and stops every process it started.
@@ -22,11 +26,25 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import broadcast, bulk, dev_ready, imports, jobs, peer, report_render
+from bench import broadcast, bulk, dev_ready, images, imports, jobs, peer, render_cost, report_render, webhooks
 from bench.figures import Row, Spread, table
 from bench.proc import load_average
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
+"""The committed full run the docs' performance table is generated from: only a full run of every case writes it."""
+PARTIAL_RESULTS = Path(__file__).parent / "results" / "partial.json"
+"""Where a `--quick` or `--only` run writes by default (git-ignored): small sizes or some cases, no verdicts to
+publish, so never in place of the full results."""
+
+
+def results_path(out: Path | None, full: bool) -> Path:
+    """Where a run writes its JSON: `out` if given, else the committed results for a full run and
+    `PARTIAL_RESULTS` for any other. A partial run pointed at the committed results is refused (ValueError)."""
+    if out is None:
+        return RESULTS if full else PARTIAL_RESULTS
+    if not full and out.resolve() == RESULTS.resolve():
+        raise ValueError(f"a --quick or --only run must not replace the full results in {RESULTS}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -38,11 +56,15 @@ class Sizes:
     recipients: int
     pdf_rows: int
     bulk: int
+    images: int
+    renders: int
     reps: int
 
 
-FULL = Sizes(jobs=1000, sequential=50, recipients=10_000, pdf_rows=100_000, bulk=10_000, reps=3)
-QUICK = Sizes(jobs=20, sequential=5, recipients=200, pdf_rows=2000, bulk=100, reps=1)
+FULL = Sizes(
+    jobs=1000, sequential=50, recipients=10_000, pdf_rows=100_000, bulk=10_000, images=200, renders=2000, reps=3
+)
+QUICK = Sizes(jobs=20, sequential=5, recipients=200, pdf_rows=2000, bulk=100, images=1, renders=100, reps=1)
 
 
 def cases(sizes: Sizes, quick: bool, timeout: float) -> dict[str, Callable[[], Awaitable[list[Row]]]]:
@@ -52,8 +74,11 @@ def cases(sizes: Sizes, quick: bool, timeout: float) -> dict[str, Callable[[], A
         "broadcast": lambda: broadcast.measure(sizes.recipients, sizes.reps, not quick, timeout),
         "pdf": lambda: asyncio.to_thread(report_render.measure, sizes.pdf_rows, sizes.reps, timeout),
         "bulk": lambda: bulk.measure(sizes.bulk, sizes.reps),
+        "render": lambda: render_cost.measure(sizes.renders, sizes.reps),
         "dev": lambda: dev_ready.measure(sizes.reps, timeout),
         "imports": lambda: asyncio.to_thread(imports.measure, max(sizes.reps, 3)),
+        "webhook": lambda: webhooks.measure(sizes.jobs, sizes.sequential, 200 if not quick else 20, sizes.reps),
+        "images": lambda: images.measure(sizes.images, sizes.reps, timeout),
     }
 
 
@@ -82,13 +107,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one repetition, no verdicts (CI)")
     parser.add_argument("--reps", type=int, help="repetitions per case (default 3; 1 with --quick)")
+    parser.add_argument("--images", type=int, help="photos in the images case (default 200; 1 with --quick)")
     parser.add_argument("--only", nargs="+", choices=list(cases(FULL, False, 0)), help="run only these cases")
     parser.add_argument("--timeout", type=float, help="seconds per case (default 900; 120 with --quick)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON results (default {RESULTS})")
+    parser.add_argument(
+        "--out", type=Path, help=f"JSON results (default {RESULTS}; {PARTIAL_RESULTS} with --quick or --only)"
+    )
     args = parser.parse_args()
+    try:
+        out = results_path(args.out, full=not (args.quick or args.only))
+    except ValueError as e:
+        parser.error(str(e))
     sizes = QUICK if args.quick else FULL
     if args.reps:
         sizes = Sizes(**(asdict(sizes) | {"reps": args.reps}))
+    if args.images:
+        sizes = Sizes(**(asdict(sizes) | {"images": args.images}))
     timeout = args.timeout or (120 if args.quick else 900)
     names = args.only or list(cases(sizes, args.quick, timeout))
     load_before = load_average()
@@ -103,8 +137,8 @@ def main() -> None:
     mode = "quick (no verdicts)" if args.quick else "full"
     print(f"\n{mode} run, {sizes.reps} repetition(s) each: median (min-max); load average {load_before[0]:.2f}")
     print(f"before, {load_after[0]:.2f} after; {time.monotonic() - began:.0f} s")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
         json.dumps(
             {
                 "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -122,7 +156,7 @@ def main() -> None:
             indent=2,
         )
     )
-    print(f"results: {args.out}")
+    print(f"results: {out}")
     if any(r.note.startswith("ERROR") for r in rows):
         sys.exit(1)
 

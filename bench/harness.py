@@ -111,6 +111,11 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CONVEYOR_API_PORT": str(settings.api_port),  # `conveyor dev` serves the API: not on the shared 8000
         "CONVEYOR_SMS_RATE_PER_SECOND": str(settings.sms_rate_per_second),
         "PYTHONPATH": str(ROOT),
+        **(
+            {"CONVEYOR_WEBHOOK_ENDPOINTS": settings.as_env()["CONVEYOR_WEBHOOK_ENDPOINTS"]}
+            if settings.webhook_endpoints
+            else {}
+        ),
     }
 
 

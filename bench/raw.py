@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import activity, workflow
 
@@ -23,6 +24,23 @@ RAW_ACTIVITY = "bench_noop"
 async def noop(value: str) -> str:
     """Does nothing: the baseline's one activity."""
     return value
+
+
+RAW_POST = "bench_post"
+"""The webhook baseline: the same httpx POST as a webhook delivery, as a bare standalone activity."""
+_http: Any = None
+
+
+@activity.defn(name=RAW_POST)
+async def post(request: dict[str, str]) -> int:
+    """POST `request["body"]` to `request["url"]` over one pooled httpx client: a webhook with nothing around it."""
+    global _http
+    import httpx
+
+    if _http is None:
+        _http = httpx.AsyncClient(limits=httpx.Limits(max_connections=10))
+    response = await _http.post(request["url"], content=request["body"], headers={"content-type": "application/json"})
+    return response.status_code
 
 
 @workflow.defn(name=RAW_WORKFLOW)
@@ -50,7 +68,7 @@ async def serve() -> None:
         client,
         task_queue=settings.task_queue,
         workflows=[Trivial],
-        activities=[noop],
+        activities=[noop, post],
         workflow_runner=WORKFLOW_RUNNER,
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,

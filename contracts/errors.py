@@ -47,10 +47,11 @@ class TemplateNotFound(PermanentError):
 
 class TemplateError(PermanentError):
     """The template exists but does not render: a missing variable, a syntax error, a failing expression, or a
-    render over its budget (time, size, loop iterations)."""
+    render over its budget (time, size, loop iterations, memory, a render process killed at its deadline)."""
 
-    timed_out: bool = False
-    """Over its time budget: the one failure that costs the worker that time again on every recipient."""
+    over_budget: bool = False
+    """Over one of its render limits: the failures that cost the worker again on every recipient, so a broadcast
+    counts them as strikes against its template."""
 
 
 class AttachmentNotFound(PermanentError):
@@ -93,8 +94,45 @@ class ReportSourceError(PermanentError):
     """A report's source cannot produce rows for these parameters (e.g. the CSV file does not exist)."""
 
 
+class ImageRejected(PermanentError):
+    """The source is no image this worker will decode: not an image, a format it does not read (SVG, PDF, ...),
+    over the size or pixel caps (a decompression bomb), truncated or damaged. The message names which."""
+
+
+class ImageNotFound(PermanentError):
+    """The source image names no file in the data directory, or no key in storage."""
+
+
 class StorageUnavailable(TransientError):
     """The report storage (S3, or the local directory) could not be reached or written."""
+
+
+class EndpointUnknown(PermanentError):
+    """A webhook job names an endpoint this worker's settings do not declare."""
+
+
+class EndpointDisabled(PermanentError):
+    """The webhook endpoint is disabled (it answered 410 Gone, or an operator disabled it)."""
+
+
+class EndpointGone(PermanentError):
+    """The webhook endpoint answered 410 Gone: the job fails and the endpoint is disabled."""
+
+
+class WebhookRejected(PermanentError):
+    """The endpoint answered a 4xx other than 408, 410 and 429: sending the same request again cannot help."""
+
+
+class WebhookRedirected(PermanentError):
+    """The endpoint answered a redirect (3xx), which is never followed: the endpoint's URL needs fixing."""
+
+
+class AddressForbidden(PermanentError):
+    """An outgoing request's host is (or resolves to) an internal address, and internal ones are not allowed."""
+
+
+class WebhookUnavailable(TransientError):
+    """The endpoint timed out, could not be reached, or answered 429, 408 or 5xx: retried on the webhook schedule."""
 
 
 PERMANENT_ERROR_TYPES: tuple[str, ...] = tuple(
@@ -110,6 +148,14 @@ PERMANENT_ERROR_TYPES: tuple[str, ...] = tuple(
         RecipientOptedOut,
         SmsRejected,
         ReportSourceError,
+        EndpointUnknown,
+        EndpointDisabled,
+        EndpointGone,
+        WebhookRejected,
+        WebhookRedirected,
+        AddressForbidden,
+        ImageRejected,
+        ImageNotFound,
     )
 )
 """Names of the errors no retry policy retries (they are also raised non-retryable)."""

@@ -27,13 +27,17 @@ from pydantic import BaseModel
 from contracts.broadcast import BroadcastJob, BroadcastResult
 from contracts.cleanup import CleanupJob, CleanupResult
 from contracts.email import EmailJob, EmailResult
+from contracts.errors import InvalidJobError
 from contracts.failure_watch import FailureWatchInput, FailureWatchReport
+from contracts.image import ImageJob, ImageResult
+from contracts.image_batch import ImageBatchJob, ImageBatchResult
 from contracts.policy import JobPolicy
 from contracts.report import ReportJob, ReportResult
 from contracts.sms import SmsJob, SmsResult
+from contracts.webhook import EndpointOff, WebhookJob, WebhookResult
 from contracts.welcome import WelcomeJob, WelcomeResult
 
-DEFAULT_QUEUE, SMS_QUEUE, REPORTS_QUEUE = "default", "sms", "reports"
+DEFAULT_QUEUE, SMS_QUEUE, REPORTS_QUEUE, IMAGES_QUEUE = "default", "sms", "reports", "images"
 """The task-queue roles a kind may name; settings map each to a queue name (`conveyor`, `conveyor-sms`, ...)."""
 
 ENTRY_POINT_GROUP = "conveyor.kinds"
@@ -120,6 +124,17 @@ def _welcome_prepared(settings: Any, job: WelcomeJob) -> WelcomeJob:
     return job.model_copy(update={"follow_up_after": settings.welcome_follow_up_after})
 
 
+def _webhook_prepared(settings: Any, job: WebhookJob) -> WebhookJob:
+    # Refused at the edge: an endpoint the settings do not declare, or one not subscribed to the event type.
+    endpoint = settings.endpoints().get(job.endpoint)
+    if endpoint is None:
+        known = ", ".join(sorted(settings.endpoints())) or "none declared"
+        raise InvalidJobError(f"invalid webhook job: no endpoint {job.endpoint!r} (known: {known})")
+    if not endpoint.subscribed(job.event_type):
+        raise InvalidJobError(f"invalid webhook job: endpoint {job.endpoint!r} does not subscribe to {job.event_type}")
+    return job
+
+
 BUILT_IN: tuple[JobKind, ...] = (
     JobKind(
         name="email",
@@ -145,6 +160,25 @@ BUILT_IN: tuple[JobKind, ...] = (
         recipients=lambda job: [job.to],
     ),
     JobKind(
+        name="webhook",
+        runs_as="webhook",
+        shape=Shape.ACTIVITY,
+        stage="delivering",
+        request=WebhookJob,
+        result=WebhookResult,
+        policy="webhook",
+        prepare=_webhook_prepared,
+    ),
+    JobKind(
+        name="webhook_endpoint",
+        runs_as="WebhookEndpointDisabled",
+        request=EndpointOff,
+        result=EndpointOff,
+        policy="alert",  # it runs no activity: open while its endpoint is disabled (see workflows.webhook_endpoint)
+        enqueued=False,  # started by a 410 Gone or `conveyor endpoints disable`
+        internal=True,  # a record, not a job anyone asked for: out of `list` and `stats` unless asked
+    ),
+    JobKind(
         name="report",
         runs_as="GenerateReport",
         request=ReportJob,
@@ -152,6 +186,24 @@ BUILT_IN: tuple[JobKind, ...] = (
         policy="report",
         queue=REPORTS_QUEUE,
         recipients=lambda job: list(job.deliver_to),
+    ),
+    JobKind(
+        name="image",
+        runs_as="image",
+        shape=Shape.ACTIVITY,
+        stage="resizing",
+        request=ImageJob,
+        result=ImageResult,
+        policy="image",
+        queue=IMAGES_QUEUE,  # CPU-bound: its own queue, slots and libvips threads, never email's
+    ),
+    JobKind(
+        name="image_batch",
+        runs_as="ImageBatch",
+        request=ImageBatchJob,
+        result=ImageBatchResult,
+        policy="image",
+        queue=IMAGES_QUEUE,
     ),
     JobKind(
         name="broadcast",

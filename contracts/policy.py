@@ -26,6 +26,10 @@ class JobPolicy:
     max_attempts: int
     heartbeat_timeout: timedelta | None = None
     never_retry: tuple[str, ...] = field(default=PERMANENT_ERROR_TYPES)
+    retry_schedule: tuple[timedelta, ...] = ()
+    """An irregular schedule of waits after attempt 1, 2, ... (the last repeats), for a kind whose activity raises
+    each attempt's `next_retry_delay` from it; `first_retry`/`backoff` then only cover attempts that ended without
+    running its code (a time-out, a killed worker)."""
 
     def retry_policy(self) -> RetryPolicy:
         """Temporal's form of this row."""

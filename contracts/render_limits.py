@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RenderLimits:
-    """What one render may spend (`CONVEYOR_RENDER_TIMEOUT_SECONDS`, `CONVEYOR_RENDER_MAX_BYTES`)."""
+    """What one render may spend (`CONVEYOR_RENDER_TIMEOUT_SECONDS`, `CONVEYOR_RENDER_MAX_BYTES`,
+    `CONVEYOR_RENDER_MAX_MEMORY_MB`)."""
 
     timeout: float = 2.0
     """Seconds of rendering, for all the parts of one message together."""
@@ -16,3 +17,6 @@ class RenderLimits:
     """Largest output, and largest string or sequence built on the way (characters or items)."""
     max_steps: int = 2_000_000
     """Loop iterations plus calls."""
+    max_memory: int = 512 * 2**20
+    """Address space of the render process while it renders (bytes): the operating system's limit, past which
+    building a value is a `MemoryError`."""

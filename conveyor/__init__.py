@@ -19,12 +19,21 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from contracts.email import EmailJob, EmailResult
+    from contracts.image import ImageJob, ImageResult
     from contracts.progress import Progress
     from contracts.report import ReportJob, ReportResult
     from contracts.sms import SmsJob, SmsResult
     from contracts.states import JobState
+    from contracts.webhook import WebhookJob, WebhookResult
     from conveyor.client import JobHandle, Jobs
-    from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, TemporalUnavailable
+    from conveyor.errors import (
+        ConveyorError,
+        EndpointDisabledError,
+        InvalidJobError,
+        JobFailed,
+        JobNotFound,
+        TemporalUnavailable,
+    )
     from conveyor.settings import Settings
     from conveyor.status import JobStatus
     from conveyor.sync import JobTimeout, SyncJobHandle, SyncJobs
@@ -32,12 +41,17 @@ if TYPE_CHECKING:
 _WHERE = {
     "EmailJob": "contracts.email",
     "EmailResult": "contracts.email",
+    "ImageJob": "contracts.image",
+    "ImageResult": "contracts.image",
     "Progress": "contracts.progress",
     "ReportJob": "contracts.report",
     "ReportResult": "contracts.report",
     "SmsJob": "contracts.sms",
     "SmsResult": "contracts.sms",
     "JobState": "contracts.states",
+    "WebhookJob": "contracts.webhook",
+    "WebhookResult": "contracts.webhook",
+    "EndpointDisabledError": "conveyor.errors",
     "JobHandle": "conveyor.client",
     "Jobs": "conveyor.client",
     "ConveyorError": "conveyor.errors",
@@ -55,6 +69,9 @@ __all__ = [
     "ConveyorError",
     "EmailJob",
     "EmailResult",
+    "EndpointDisabledError",
+    "ImageJob",
+    "ImageResult",
     "InvalidJobError",
     "JobFailed",
     "JobHandle",
@@ -72,6 +89,8 @@ __all__ = [
     "SyncJobHandle",
     "SyncJobs",
     "TemporalUnavailable",
+    "WebhookJob",
+    "WebhookResult",
 ]
 
 

@@ -40,14 +40,26 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.broadcast import BroadcastJob
 from contracts.email import EmailJob
+from contracts.image import ImageJob
+from contracts.image_batch import ImageBatchJob
 from contracts.input_checks import MAX_DELAY
 from contracts.kinds import KINDS, JobKind, Shape, kind_of
 from contracts.report import ReportJob
 from contracts.sms import SmsJob
 from contracts.states import JobState
+from contracts.webhook import WebhookJob
 from conveyor import operations, search_attributes
 from conveyor.connection import WITHOUT_STANDALONE_ACTIVITIES, connect
-from conveyor.errors import ConveyorError, InvalidJobError, JobFailed, JobNotFound, JobStateError, KeyReused
+from conveyor.endpoints import EndpointSwitch
+from conveyor.errors import (
+    ConveyorError,
+    EndpointDisabledError,
+    InvalidJobError,
+    JobFailed,
+    JobNotFound,
+    JobStateError,
+    KeyReused,
+)
 from conveyor.events import UserEvent, deliver, validate_event
 from conveyor.operations import JobStats, JobSummary
 from conveyor.settings import Settings
@@ -204,6 +216,7 @@ class Jobs:
         self.settings = settings or Settings()
         self._standalone: bool | None = self.settings.standalone_activities
         self._probing = asyncio.Lock()
+        self._switch: EndpointSwitch | None = None
 
     async def standalone_activities(self) -> bool:
         """Whether activity-shaped kinds run as standalone activities here: `CONVEYOR_STANDALONE_ACTIVITIES`, or
@@ -267,6 +280,30 @@ class Jobs:
         """Enqueue a report: rendered, stored, emailed to `deliver_to`. An unknown report name is refused here."""
         return await self.enqueue("report", job, key=key, delay=delay, priority=priority)
 
+    async def image(
+        self,
+        job: ImageJob | Mapping[str, Any],
+        *,
+        key: str | None = None,
+        delay: timedelta | None = None,
+        priority: int | None = None,
+    ) -> JobHandle:
+        """Enqueue an image job: one source, several outputs (sizes, crops, formats) from one decode, stored with
+        links. `key` makes it idempotent; `delay` starts it later; `priority` 1 (first) to 5."""
+        return await self.enqueue("image", job, key=key, delay=delay, priority=priority)
+
+    async def image_batch(
+        self,
+        job: ImageBatchJob | Mapping[str, Any],
+        *,
+        key: str | None = None,
+        delay: timedelta | None = None,
+        priority: int | None = None,
+    ) -> JobHandle:
+        """Enqueue an image batch: the same outputs for every image of a data-directory folder or storage prefix,
+        `parallel` at a time; images that fail are listed in its result."""
+        return await self.enqueue("image_batch", job, key=key, delay=delay, priority=priority)
+
     async def broadcast(
         self,
         job: BroadcastJob | Mapping[str, Any],
@@ -278,6 +315,45 @@ class Jobs:
         """Enqueue a broadcast. `key` makes it idempotent (and scopes its per-recipient keys); `delay` starts it
         later. Unless the job sets `continue_every`, it is `CONVEYOR_BROADCAST_CONTINUE_EVERY`."""
         return await self.enqueue("broadcast", job, key=key, delay=delay, priority=priority)
+
+    async def webhook(
+        self,
+        job: WebhookJob | Mapping[str, Any],
+        *,
+        key: str | None = None,
+        delay: timedelta | None = None,
+        priority: int | None = None,
+    ) -> JobHandle:
+        """Enqueue one webhook delivery to a declared endpoint. `key` makes it idempotent (and names its
+        `webhook-id`); an unknown, unsubscribed or disabled endpoint is refused here."""
+        return await self.enqueue("webhook", job, key=key, delay=delay, priority=priority)
+
+    async def webhook_event(
+        self,
+        event_type: str,
+        payload: Mapping[str, Any],
+        *,
+        key: str | None = None,
+        concurrency: int = 50,
+    ) -> list[JobHandle | ConveyorError]:
+        """One webhook job per enabled endpoint subscribed to `event_type`, so a slow or dead endpoint never holds
+        up the others. With `key` (the event's id), job ids are `webhook-<key>.<endpoint>`: the same event sent
+        twice delivers once per endpoint. Disabled endpoints are skipped; each item is a handle or its error."""
+        names = [n for n, e in self.settings.endpoints().items() if e.subscribed(event_type)]
+        states = await self._endpoints().states(names)
+        items = [
+            BulkJob(
+                "webhook", {"endpoint": n, "event_type": event_type, "payload": dict(payload)}, key and f"{key}.{n}"
+            )
+            for n in names
+            if states[n] is None
+        ]
+        return await self.bulk(items, concurrency=concurrency, admitted=True)
+
+    def _endpoints(self) -> EndpointSwitch:
+        if self._switch is None:
+            self._switch = EndpointSwitch(self.client, self.settings.task_queue)
+        return self._switch
 
     async def signal_event(self, event: UserEvent | Mapping[str, Any]) -> JobHandle:
         """Deliver an event (e.g. `user.created`) to the job it drives, starting that job if it is not running."""
@@ -292,11 +368,17 @@ class Jobs:
         key: str | None = None,
         delay: timedelta | None = None,
         priority: int | None = None,
+        admitted: bool = False,
     ) -> JobHandle:
         """Enqueue a job of `kind` (see `contracts.kinds.KINDS`); the typed methods above call this. Validated and
-        prepared here, so a bad job raises `InvalidJobError` and nothing is enqueued."""
+        prepared here, so a bad job raises `InvalidJobError` and nothing is enqueued. (`admitted`: the caller has
+        checked the endpoint of a webhook job already.)"""
         spec = enqueued_kind(kind)
         model = prepared(spec, job, self.settings)
+        if isinstance(model, WebhookJob) and not admitted:
+            reason = await self._endpoints().disabled(model.endpoint)
+            if reason is not None:
+                raise EndpointDisabledError(model.endpoint, reason)
         delay, start_priority = job_delay(delay), job_priority(priority)
         jid = job_id(spec, key)
         if spec.shape is Shape.ACTIVITY and await self.standalone_activities():
@@ -366,13 +448,17 @@ class Jobs:
                         raise KeyReused(jid) from None
             return handle
 
-    async def bulk(self, items: Iterable[BulkJob], *, concurrency: int = 50) -> list[JobHandle | ConveyorError]:
+    async def bulk(
+        self, items: Iterable[BulkJob], *, concurrency: int = 50, admitted: bool = False
+    ) -> list[JobHandle | ConveyorError]:
         """Enqueue many jobs, at most `concurrency` at a time. Each item gets its handle or its error, in order:
         a bad item never aborts the batch."""
 
         async def one(item: BulkJob) -> JobHandle | ConveyorError:
             try:
-                return await self.enqueue(item.kind, item.job, key=item.key, delay=item.delay, priority=item.priority)
+                return await self.enqueue(
+                    item.kind, item.job, key=item.key, delay=item.delay, priority=item.priority, admitted=admitted
+                )
             except ConveyorError as e:
                 return e
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from contracts.errors import ConveyorError, InvalidJobError
 
-__all__ = ["ConveyorError", "InvalidJobError", "JobFailed", "JobNotFound", "JobStateError", "TemporalUnavailable"]
+__all__ = [
+    "ConveyorError",
+    "EndpointDisabledError",
+    "InvalidJobError",
+    "JobFailed",
+    "JobNotFound",
+    "JobStateError",
+    "TemporalUnavailable",
+]
 
 
 class TemporalUnavailable(ConveyorError):
@@ -37,3 +45,17 @@ class JobFailed(ConveyorError):
         self.job_id = job_id
         self.type = type
         self.message = message
+
+
+class EndpointDisabledError(InvalidJobError):
+    """A webhook was enqueued for an endpoint that is disabled (it answered 410 Gone, or an operator disabled it):
+    nothing was enqueued. `conveyor endpoints enable NAME` turns it back on."""
+
+    def __init__(self, endpoint: str, reason: str) -> None:
+        super().__init__(
+            f"webhook endpoint {endpoint!r} is disabled ({reason}); `conveyor endpoints enable {endpoint}` turns it "
+            "back on",
+            {"endpoint": "disabled"},
+        )
+        self.endpoint = endpoint
+        self.reason = reason

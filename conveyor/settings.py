@@ -8,21 +8,26 @@ variable (`CONVEYOR_TEMPORAL_API_KEY=` in a `.env` or a compose file) counts as 
 
 from __future__ import annotations
 
+import json
+import re
+import tomllib
 from dataclasses import replace
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from contracts.broadcast import CONTINUE_EVERY
 from contracts.config import AwsConfig, SmtpConfig, SmtpTls
+from contracts.errors import describe_errors
 from contracts.input_checks import MAX_DELAY
-from contracts.kinds import DEFAULT_QUEUE, REPORTS_QUEUE, SMS_QUEUE
+from contracts.kinds import DEFAULT_QUEUE, IMAGES_QUEUE, REPORTS_QUEUE, SMS_QUEUE
 from contracts.render_limits import RenderLimits
 from contracts.report import ATTACH_MAX_BYTES
+from contracts.webhook import ENDPOINT_NAME, WebhookEndpoint
 from contracts.webhook_url import webhook_url_problem
 from contracts.welcome import FOLLOW_UP_AFTER
 
@@ -118,11 +123,27 @@ class Settings(BaseSettings):
     render_max_bytes: int = Field(
         1_000_000, ge=1000, description="Largest rendered message, and largest string a template may build."
     )
+    render_max_memory_mb: int = Field(
+        512, ge=128, description="Address space of a render process while it renders (MB); past it, TemplateError."
+    )
 
     # Failure alerts
     ops_email: str | None = Field(None, description="Where failure alerts (and ops reports) are emailed.")
     alert_webhook_url: SecretStr | None = Field(
         None, description="Slack-compatible webhook URL that failure alerts are POSTed to (a secret)."
+    )
+
+    alert_webhook_allow_internal: bool = Field(
+        False, description="Let the alert webhook URL be a loopback, private or link-local address."
+    )
+
+    # Webhook endpoints (the `webhook` job): declared by name; a job names one
+    webhook_endpoints: dict[str, WebhookEndpoint] = Field(
+        default_factory=dict,
+        description='Endpoints as JSON: {"acme": {"url": "https://...", "secrets": ["whsec_..."], "events": [...]}}.',
+    )
+    webhook_endpoints_file: Path | None = Field(
+        None, description="A TOML file declaring endpoints, one `[name]` table each (merged with the above)."
     )
 
     # AWS (SNS for SMS, S3 for reports): credentials default to boto3's chain (environment, instance role)
@@ -161,6 +182,23 @@ class Settings(BaseSettings):
     )
     s3_secret_access_key: SecretStr | None = Field(
         None, description="S3's own secret access key, with `s3_access_key_id`; default: the AWS one."
+    )
+
+    # Images (see docs/jobs/image.md)
+    images_task_queue: str = Field("conveyor-images", description="Task queue of the image jobs (libvips, CPU).")
+    image_concurrency: int = Field(
+        2,
+        ge=1,
+        description="Images one worker decodes at once; libvips gets the machine's cores divided by it as threads.",
+    )
+    image_max_bytes: int = Field(
+        50_000_000, ge=1000, description="Largest source file an image job reads; larger ones fail as ImageRejected."
+    )
+    image_max_pixels: int = Field(
+        100_000_000,
+        ge=1,
+        description="Most pixels (width x height, read from the header before decoding) a source may declare; more "
+        "fails as ImageRejected (decompression bombs).",
     )
 
     # Files jobs read
@@ -259,6 +297,32 @@ class Settings(BaseSettings):
             raise ValueError(f"the alert webhook URL {problem}")
         return value
 
+    @field_validator("webhook_endpoints")
+    @classmethod
+    def _endpoint_names(cls, value: dict[str, WebhookEndpoint]) -> dict[str, WebhookEndpoint]:
+        bad = [name for name in value if not re.fullmatch(ENDPOINT_NAME, name)]
+        if bad:
+            raise ValueError(f"endpoint names {bad} must be lower-case letters, digits, '_' and '-'")
+        return value
+
+    def endpoints(self) -> dict[str, WebhookEndpoint]:
+        """Every declared webhook endpoint by name: `webhook_endpoints` and those of `webhook_endpoints_file`
+        (read once; a name in both is an error). `ValueError` naming the endpoint and field at fault, never a
+        secret."""
+        if self._endpoints is None:
+            found = dict(self.webhook_endpoints)
+            path = self.webhook_endpoints_file
+            if path is not None:
+                for name, data in _endpoints_file(path).items():
+                    if name in found or not re.fullmatch(ENDPOINT_NAME, name):
+                        raise ValueError(f"endpoint {name!r} in {path}: declared twice, or a bad name")
+                    try:
+                        found[name] = WebhookEndpoint.model_validate(data)
+                    except ValidationError as e:
+                        raise ValueError(f"endpoint {name!r} in {path}: {describe_errors(e)}") from None
+            self._endpoints = found
+        return self._endpoints
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
@@ -276,7 +340,9 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if value is None:
                 continue
-            if isinstance(value, list):
+            if name == "webhook_endpoints":
+                text = json.dumps({k: v.revealed() for k, v in value.items()})
+            elif isinstance(value, list):
                 text = ",".join(v.get_secret_value() if isinstance(v, SecretStr) else str(v) for v in value)
             elif isinstance(value, SecretStr):
                 text = value.get_secret_value()
@@ -287,9 +353,15 @@ class Settings(BaseSettings):
             env[f"CONVEYOR_{name.upper()}"] = text
         return env
 
+    _endpoints: dict[str, WebhookEndpoint] | None = PrivateAttr(None)
+
     def render_limits(self) -> RenderLimits:
         """What one render of a template may spend."""
-        return RenderLimits(timeout=self.render_timeout_seconds, max_bytes=self.render_max_bytes)
+        return RenderLimits(
+            timeout=self.render_timeout_seconds,
+            max_bytes=self.render_max_bytes,
+            max_memory=self.render_max_memory_mb * 2**20,
+        )
 
     def smtp_config(self) -> SmtpConfig:
         """How the email activities reach the SMTP server."""
@@ -321,8 +393,13 @@ class Settings(BaseSettings):
 
     @property
     def queues(self) -> dict[str, str]:
-        """The task queue of each role a job kind may name (`contracts.kinds`): default, sms, reports."""
-        return {DEFAULT_QUEUE: self.task_queue, SMS_QUEUE: self.sms_task_queue, REPORTS_QUEUE: self.reports_task_queue}
+        """The task queue of each role a job kind may name (`contracts.kinds`): default, sms, reports, images."""
+        return {
+            DEFAULT_QUEUE: self.task_queue,
+            SMS_QUEUE: self.sms_task_queue,
+            REPORTS_QUEUE: self.reports_task_queue,
+            IMAGES_QUEUE: self.images_task_queue,
+        }
 
     @property
     def dev_web_ui(self) -> str:
@@ -365,3 +442,14 @@ class Settings(BaseSettings):
     def reports_dir(self) -> Path:
         """Where `local` storage keeps reports."""
         return self.home / "reports"
+
+
+def _endpoints_file(path: Path) -> dict[str, Any]:
+    """The tables of an endpoints TOML file; `ValueError` when it cannot be read (never quoting its content)."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, UnicodeError, tomllib.TOMLDecodeError) as e:
+        raise ValueError(f"webhook endpoints file {path}: {type(e).__name__}") from None
+    if not all(isinstance(v, dict) for v in data.values()):
+        raise ValueError(f"webhook endpoints file {path}: every endpoint is a [name] table")
+    return data

@@ -149,7 +149,10 @@ class SyncJobs:
     email = _enqueuing(Jobs.email)
     sms = _enqueuing(Jobs.sms)
     report = _enqueuing(Jobs.report)
+    image = _enqueuing(Jobs.image)
+    image_batch = _enqueuing(Jobs.image_batch)
     broadcast = _enqueuing(Jobs.broadcast)
+    webhook = _enqueuing(Jobs.webhook)
     signal_event = _enqueuing(Jobs.signal_event)
     enqueue = _enqueuing(Jobs.enqueue)
     locate = _enqueuing(Jobs.locate)
@@ -164,6 +167,13 @@ class SyncJobs:
     def result(self, job_id: str, timeout: float | None = None) -> Any:
         """Block until the job ends: its result, `JobFailed`, or `JobTimeout` after `timeout` seconds."""
         return self.call(lambda jobs: jobs.result(job_id), timeout)
+
+    def webhook_event(
+        self, event_type: str, payload: dict[str, Any], *, key: str | None = None, concurrency: int = 50
+    ) -> builtins.list[SyncJobHandle | ConveyorError]:
+        """One webhook job per enabled endpoint subscribed to `event_type`; each item is a handle or its error."""
+        done = self.call(lambda jobs: jobs.webhook_event(event_type, payload, key=key, concurrency=concurrency))
+        return [self.wrap(item) if isinstance(item, JobHandle) else item for item in done]
 
     def bulk(self, items: Iterable[BulkJob], *, concurrency: int = 50) -> builtins.list[SyncJobHandle | ConveyorError]:
         """Enqueue many jobs, at most `concurrency` at a time; each item gets its handle or its error, in order."""

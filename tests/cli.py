@@ -31,6 +31,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         "CONVEYOR_TASK_QUEUE": settings.task_queue,
         "CONVEYOR_SMS_TASK_QUEUE": settings.sms_task_queue,
         "CONVEYOR_REPORTS_TASK_QUEUE": settings.reports_task_queue,
+        "CONVEYOR_IMAGES_TASK_QUEUE": settings.images_task_queue,
         "CONVEYOR_HOME": str(settings.home),
         "CONVEYOR_DATA_DIR": str(settings.readable_dir),
         "CONVEYOR_SMTP_HOST": settings.smtp_host,
@@ -61,10 +62,10 @@ async def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60
     return Ran(proc.returncode, out.decode(), err.decode())
 
 
-async def start_worker(settings: Settings) -> asyncio.subprocess.Process:
-    """`conveyor worker` as its own process on the test's task queue (stop it with `stop_worker`)."""
+async def start_worker(settings: Settings, *args: str) -> asyncio.subprocess.Process:
+    """`conveyor worker ARGS` as its own process on the test's task queue (stop it with `stop_worker`)."""
     return await asyncio.create_subprocess_exec(
-        str(BIN / "conveyor"), "worker", env=env_for(settings), stdout=asyncio.subprocess.DEVNULL,
+        str(BIN / "conveyor"), "worker", *args, env=env_for(settings), stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
 

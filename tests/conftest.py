@@ -126,6 +126,7 @@ def settings_for(env: WorkflowEnvironment, smtp: SmtpServer, tmp: Path, **overri
         "task_queue": queue,
         "sms_task_queue": f"{queue}-sms",
         "reports_task_queue": f"{queue}-reports",
+        "images_task_queue": f"{queue}-images",
         "smtp_host": "127.0.0.1",
         "smtp_port": smtp.port,
         "smtp_tls": SmtpTls.STARTTLS,
@@ -140,6 +141,7 @@ def settings_for(env: WorkflowEnvironment, smtp: SmtpServer, tmp: Path, **overri
         "health_port": 0,  # likewise for the worker's health check
         "api_port": free_port(),
         "api_keys": [SecretStr(API_KEY)],
+        "alert_webhook_allow_internal": True,  # the tests' alert webhook listens on loopback
         **overrides,
     }
     return Settings.model_validate(values)

@@ -54,12 +54,15 @@ def dev_env(home: Path) -> dict[str, str]:
     return env
 
 
-async def started_dev(env: dict[str, str], cwd: Path | None = None) -> tuple[asyncio.subprocess.Process, str, set[int]]:
+async def started_dev(
+    env: dict[str, str], cwd: Path | None = None, terminal: bool = False
+) -> tuple[asyncio.subprocess.Process, str, set[int]]:
     """`conveyor dev` (in `cwd`, default this process's), once it printed that it is up: the process, its banner
-    and its children."""
+    and its children. `terminal`: in a process group of its own, as a shell runs a foreground command (a Ctrl-C
+    there reaches the whole group: `os.killpg(proc.pid, signal.SIGINT)`)."""
     proc = await asyncio.create_subprocess_exec(
         str(BIN / "conveyor"), "dev", env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL, process_group=0 if terminal else None,
     )  # fmt: skip
     assert proc.stdout is not None
     banner = b""

@@ -14,7 +14,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from conveyor import InvalidJobError, Jobs, Settings
 from tests.api_server import KEY, ApiThread
-from tests.test_api import address, note, queue_count
+from tests.started import started_besides
+from tests.test_api import address, note
 
 
 def deep(levels: int) -> dict[str, Any]:
@@ -38,7 +39,7 @@ async def test_deeply_nested_context_is_a_422(
         posted = await http.post(f"/jobs/{kind}", json=body)
     assert posted.status_code == 422, posted.text
     assert "nested more than 32 levels deep" in posted.json()["detail"]
-    assert await queue_count(temporal_env, settings) == 0
+    assert await started_besides(Jobs(temporal_env.client, settings)) == set(), "a refused request enqueued"
 
 
 async def test_workflows_that_are_not_conveyor_jobs_are_404(

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.__main__ import PARTIAL_RESULTS, RESULTS, results_path
+
 ROOT = Path(__file__).parent.parent
 CASES = [
     "email jobs/s (",
@@ -35,7 +37,12 @@ CASES = [
     "-row PDF render",
     "-row PDF peak RSS",
     "bulk enqueue",
+    "email template render, per render",
     "`conveyor dev` start → job accepted",
+    "6000x4000 JPEGs -> 3 thumbnails, one batch job",
+    "6000x4000 JPEGs -> 3 thumbnails, one job per image",
+    "6000x4000 JPEGs -> 3 thumbnails: batch vs Pillow",
+    "image worker peak RSS",
 ]
 
 
@@ -66,3 +73,21 @@ def test_quick_bench_reports_every_case(tmp_path: Path) -> None:
             assert isinstance(row["ratio"], float)
     assert re.search(r"load average \d+\.\d+", ran.stdout)
     assert "- Celery: acks_late" in ran.stdout, "the table says what each side guarantees on a crash"
+
+
+def test_a_quick_run_never_replaces_the_committed_full_results() -> None:
+    """The docs' performance table is generated from `bench/results/latest.json`: a quick run (small sizes, no
+    verdicts) writes elsewhere by default, and is refused, before running anything, when pointed at it."""
+    committed = RESULTS.read_bytes()
+    assert json.loads(committed)["quick"] is False, "the committed results are a full run"
+    assert results_path(None, full=False) == PARTIAL_RESULTS != RESULTS
+    assert results_path(None, full=True) == RESULTS
+    ran = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", "bench/results/latest.json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == 2 and "must not replace the full results" in ran.stderr, ran.stderr
+    assert RESULTS.read_bytes() == committed

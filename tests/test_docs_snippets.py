@@ -116,13 +116,16 @@ async def check(stack: Stack, snippet: Snippet) -> None:
         assert (code != 0) == failing, f"{snippet.where}: $ {command} exited {code}\n{output}"
 
 
+RUN_PAGES = [page for page in PAGES if any(runnable(s) for s in snippets(page))]
+"""The pages with something to run: a case per page that runs nothing would pass doing nothing."""
+
+
 @pytest.mark.parametrize(
-    "page", PAGES, ids=lambda p: str(p.relative_to(p.parents[1] if "docs" in p.parts else p.parent))
+    "page", RUN_PAGES, ids=lambda p: str(p.relative_to(p.parents[1] if "docs" in p.parts else p.parent))
 )
 async def test_page_snippets_run(stack: Stack, page: Path) -> None:
-    for snippet in snippets(page):
-        if runnable(snippet):
-            await check(stack, snippet)
+    for snippet in filter(runnable, snippets(page)):
+        await check(stack, snippet)
 
 
 async def test_a_broken_snippet_fails(stack: Stack) -> None:
@@ -135,6 +138,23 @@ async def test_a_broken_snippet_fails(stack: Stack) -> None:
         await check(stack, wrong)
 
 
+REASON = re.compile(r"(?:not run|run by (?P<test>tests/\S+?\.py)\b[^:]*): \S.{4,}")
+"""A skipped block's comment: `not run: why`, or `run by tests/<file>.py...: how`, with words after the colon."""
+
+
+def skip_problem(snippet: Snippet) -> str | None:
+    """What is wrong with how `snippet` is skipped (None if it runs, or says why not in words and names a test
+    that exists)."""
+    if snippet.lang not in ("python", *SHELL_LANGS) or runnable(snippet):
+        return None
+    reason = REASON.fullmatch(snippet.note)
+    if reason is None:
+        return f"{snippet.where}: say why it is not run (`not run: why` or `run by tests/....py: how`)"
+    if reason["test"] and not (ROOT / reason["test"]).is_file():
+        return f"{snippet.where}: {reason['test']} does not exist"
+    return None
+
+
 def test_every_curl_block_runs() -> None:
     """A curl command is pasted as it is written (curl's default form content type included), so every block
     holding one runs against the stack: none may be a fragment."""
@@ -145,11 +165,18 @@ def test_every_curl_block_runs() -> None:
 
 def test_every_python_and_shell_block_runs_or_says_why_not() -> None:
     """No block is skipped silently: a Python or shell block (`bash`, `console`, untagged...) that does not run
-    carries its reason."""
-    for page in PAGES:
-        for snippet in snippets(page):
-            if snippet.lang in ("python", *SHELL_LANGS) and not runnable(snippet):
-                assert ":" in snippet.note, f"{snippet.where}: say why it is not run"
+    carries its reason, and every page is run or has only blocks that say why they are not."""
+    problems = [p for page in PAGES for p in map(skip_problem, snippets(page)) if p]
+    assert not problems, "\n".join(problems)
+    assert RUN_PAGES, "no page has anything to run"
+
+
+def test_a_block_skipped_without_a_reason_fails() -> None:
+    """The check is real: a bare `not run`, an empty reason, or a test that does not exist is refused."""
+    page = PAGES[0]
+    for note in ("not run", "not run:", "not run: ", "run by tests/no_such_test.py: the real one"):
+        assert skip_problem(Snippet(page, 1, "python", "print(1)", note)), note
+    assert skip_problem(Snippet(page, 1, "python", "print(1)", "not run: a fragment of the page above")) is None
 
 
 def cli_duration(value: timedelta) -> str:

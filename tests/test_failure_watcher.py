@@ -209,4 +209,5 @@ async def test_a_job_that_knows_its_last_attempt_alerts_itself_and_the_watcher_s
 
 
 def test_the_worker_watches_every_activity_shaped_kind(temporal_env: WorkflowEnvironment) -> None:
-    assert failure_watch(temporal_env.client).kinds == {"email": "email", "sms": "sms"}
+    watched = {"email": "email", "sms": "sms", "webhook": "webhook", "image": "image"}
+    assert failure_watch(temporal_env.client).kinds == watched

@@ -15,7 +15,9 @@ from contracts.kinds import KINDS, Shape
 from worker.build import WORKFLOWS
 
 ROOT = Path(__file__).parent.parent
-HEAVY = ("reportlab", "boto3", "botocore", "aiosmtplib", "aiosmtpd", "jinja2", "fastapi", "uvicorn", "activities")
+HEAVY = (
+    "reportlab", "boto3", "botocore", "aiosmtplib", "aiosmtpd", "jinja2", "fastapi", "uvicorn", "pyvips", "activities",
+)  # fmt: skip
 
 
 def defined_workflows() -> dict[str, type]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
-import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -145,6 +144,26 @@ async def test_changed_cron_updates_in_place_and_keeps_operator_pause(
     assert updated.schedule.state.paused and updated.schedule.state.note == "disk migration"
 
 
+async def test_changed_input_updates_in_place_and_runs_with_the_new_input(
+    temporal_env: WorkflowEnvironment, settings: Settings, scope: str
+) -> None:
+    client = temporal_env.client
+    [report] = scoped([r for r in declared(settings) if r.id == "daily-jobs-report"], scope)
+    await apply(client, [report], scope)
+    created = await describe(client, report.id)
+    assert created is not None
+    changed = dataclasses.replace(report, input={**report.input, "format": "csv"})
+
+    done = await apply(client, [changed], scope)
+    assert done.updated == [report.id] and not (done.created or done.deleted)
+    updated = await describe(client, report.id)
+    assert updated is not None and isinstance(updated.schedule.action, ScheduleActionStartWorkflow)
+    [arg] = client.data_converter.payload_converter.from_payloads(list(updated.schedule.action.args))
+    assert arg == {**report.input, "format": "csv"}
+    assert updated.info.created_at == created.info.created_at, "updated in place, not re-created"
+    assert (await apply(client, [changed], scope)).unchanged == [report.id]
+
+
 async def test_undeclared_conveyor_schedule_is_removed_and_foreign_one_untouched(
     temporal_env: WorkflowEnvironment, settings: Settings, scope: str
 ) -> None:
@@ -192,7 +211,12 @@ async def test_failure_watch_schedule_runs_the_watcher_on_its_queues(
     jobs: Jobs, settings: Settings, scope: str
 ) -> None:
     [watch] = scoped([r for r in declared(settings) if r.id == "failure-watch"], scope)
-    assert watch.input["task_queues"] == [settings.task_queue, settings.sms_task_queue, settings.reports_task_queue]
+    assert watch.input["task_queues"] == [
+        settings.task_queue,
+        settings.sms_task_queue,
+        settings.reports_task_queue,
+        settings.images_task_queue,
+    ]
     await apply(jobs.client, [watch], scope)
     await jobs.client.get_schedule_handle(watch.id).trigger()
     await eventually(lambda: runs_of(jobs.client, watch.id), lambda runs: COMPLETED in runs, timeout=30)
@@ -219,41 +243,34 @@ async def test_paused_schedule_does_not_fire_until_unpaused(jobs: Jobs, settings
     assert desc is not None and desc.schedule.state.paused and desc.schedule.state.note == "enough"
 
 
-def aged(path: Path, days: float) -> Path:
-    """Create `path` with a modification time `days` ago."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("x")
-    then = time.time() - days * 86400
-    os.utime(path, (then, then))
-    return path
-
-
 async def test_two_workers_and_two_concurrent_applies_fire_once_per_fire_time(
-    temporal_env: WorkflowEnvironment, settings: Settings, scope: str
+    temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer, scope: str
 ) -> None:
+    """Counted where a second firing would show: every run the server holds (a duplicate of a fire time would be a
+    second run, under the same id or another), and every email the SMTP server got (a send is not idempotent)."""
     client = temporal_env.client
-    old_report = aged(settings.home / "reports" / "2020" / "old.pdf", 40)
-    new_report = aged(settings.home / "reports" / "new.pdf", 1)
-    old_mail, new_mail = aged(settings.outbox_dir / "old.eml", 31), aged(settings.outbox_dir / "new.eml", 0)
-    [weekly] = [r for r in declared(settings) if r.id == "weekly-cleanup"]
-    tick = dataclasses.replace(weekly, id=f"{scope}tick", workflow_id=f"cleanup-{scope}tick", cron=(), every=SECOND)
+    to = f"tick-{uuid.uuid4().hex[:8]}@example.com"
+    tick = job_schedule(
+        f"{scope}tick", "email", {"to": [to], "subject": "tick", "text": "once"}, settings, every=SECOND
+    )
     # Two deploys applying at once (two clients, as two processes would be): one schedule, both applies succeed.
     other = await Client.connect(settings.temporal_address, data_converter=client.data_converter)
     await asyncio.gather(apply(client, [tick], scope), apply(other, [tick], scope))
     assert await listed(client, scope, [tick.id]) == [tick.id]
     workers = [await start_worker(settings), await start_worker(settings)]
     try:
-        fired = await eventually(lambda: fires(client, tick.id), lambda n: n >= 4, timeout=60)
+        await eventually(lambda: fires(client, tick.id), lambda n: n >= 4, timeout=60)
         await client.get_schedule_handle(tick.id).pause(note="enough")
         fired = await fires(client, tick.id)  # final: a paused schedule fires no more
-        runs = await eventually(lambda: runs_of(client, tick.id), lambda r: r.count(COMPLETED) >= fired, timeout=60)
+        await eventually(lambda: runs_of(client, tick.id), lambda r: r.count(COMPLETED) >= fired, timeout=60)
     finally:
         for w in workers:
             await stop_worker(w)
-    ids = [w.id async for w in client.list_workflows(f"TemporalScheduledById = '{tick.id}'")]
-    assert len(runs) == len(set(ids)) == fired, "one run per fire time, whatever the number of workers and applies"
-    assert not old_report.exists() and not old_mail.exists()
-    assert new_report.exists() and new_mail.exists()
+    runs = [w async for w in client.list_workflows(f"TemporalScheduledById = '{tick.id}'")]
+    per_fire_time = Counter(fire_time(tick, w.id) for w in runs)
+    assert len(runs) == fired and set(per_fire_time.values()) == {1}, f"{fired} fires, runs: {per_fire_time}"
+    mailed = Counter(m[JOB_ID_HEADER] for m in smtp_server.to(to))
+    assert mailed == Counter({w.id: 1 for w in runs}), "one email per fire time, whatever the workers and applies"
 
 
 async def test_a_fire_while_the_last_run_still_runs_is_skipped(

@@ -15,15 +15,21 @@ import pytest
 from conveyor import InvalidJobError, Jobs, JobState, JobTimeout, Settings, SyncJobs
 from tests.smtp_server import SmtpServer
 from tests.snippets import ROOT, block
+from tests.waiting import eventually
 
 PAGE = ROOT / "docs" / "producing" / "python.md"
 
 
-@pytest.fixture
-def producer_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The `CONVEYOR_*` variables a deployed app would have: the test's server and task queues."""
+def export(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set the `CONVEYOR_*` variables a deployed app would have: `settings`' server and task queues."""
     for name in ("temporal_address", "task_queue", "sms_task_queue", "reports_task_queue"):
         monkeypatch.setenv(f"CONVEYOR_{name.upper()}", str(getattr(settings, name)))
+
+
+@pytest.fixture
+def producer_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment of an app producing to the test's server and task queues."""
+    export(settings, monkeypatch)
 
 
 def run_snippet(starting: str) -> dict[str, Any]:
@@ -94,8 +100,12 @@ async def test_flask_route_enqueues_a_text_and_waits_for_the_worker(
     assert (await jobs.status(response.json["job"])).state.value == "completed"
 
 
-async def test_one_sync_client_serves_many_threads(jobs: Jobs, producer_env: None, closing: list[SyncJobs]) -> None:
-    """As under a threaded WSGI server: requests on several threads share one SyncJobs and its one loop."""
+async def test_one_sync_client_serves_many_threads(
+    own_jobs: Jobs, monkeypatch: pytest.MonkeyPatch, closing: list[SyncJobs]
+) -> None:
+    """As under a threaded WSGI server: requests on several threads share one SyncJobs and its one loop. A server
+    of the test's own: its `stats` count these eight texts and nothing else."""
+    export(own_jobs.settings, monkeypatch)
     sync = SyncJobs()
     closing.append(sync)
     ids: list[str] = []
@@ -119,7 +129,10 @@ async def test_one_sync_client_serves_many_threads(jobs: Jobs, producer_env: Non
     await asyncio.to_thread(serve)
     assert not errors, errors
     assert len(set(ids)) == 8
-    assert sync.stats().by_kind()["sms"][JobState.COMPLETED] >= 8
+    sms = await eventually(
+        lambda: asyncio.to_thread(lambda: sync.stats().by_kind()["sms"]), lambda c: c[JobState.COMPLETED] == 8
+    )
+    assert {state: n for state, n in sms.items() if n} == {"completed": 8}
     with pytest.raises(InvalidJobError):
         sync.sms({"to": "nope", "body": "x"})
 

@@ -17,6 +17,8 @@ from activities.broadcast_sms import SmsBroadcastActivities
 from activities.cleanup import CleanupActivities
 from activities.email import EmailActivities
 from activities.failure_watch import FailureWatch
+from activities.image import ImageActivities
+from activities.image_listing import ImageListing
 from activities.render import TemplateRenderer
 from activities.report import ReportActivities
 from activities.s3 import S3Storage
@@ -24,7 +26,10 @@ from activities.sms import SmsActivities
 from activities.sms_providers import OutboxProvider, SmsProvider, SnsProvider
 from activities.smtp import SmtpPool
 from activities.storage import LocalStorage, Storage
+from activities.thumbnails import Limits
+from activities.webhook import WebhookActivities
 from contracts.kinds import KINDS, Shape
+from conveyor.endpoints import EndpointSwitch
 from conveyor.settings import Settings, SmsProviderName, StorageBackend
 from conveyor.status import ui_link
 from worker.last_attempt import LastAttemptAlerts
@@ -34,9 +39,11 @@ from workflows.broadcast import Broadcast
 from workflows.cleanup import Cleanup
 from workflows.email import SendEmail
 from workflows.failure_watcher import FailureWatcher
+from workflows.image_batch import ImageBatch
 from workflows.policies import POLICIES
 from workflows.report import GenerateReport
 from workflows.sms import SendSms
+from workflows.webhook_endpoint import WebhookEndpointDisabled
 from workflows.welcome import Welcome
 
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
@@ -49,7 +56,17 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 )
 
 
-WORKFLOWS = [SendEmail, SendSms, GenerateReport, Broadcast, Cleanup, Welcome, FailureWatcher]
+WORKFLOWS = [
+    SendEmail,
+    SendSms,
+    GenerateReport,
+    Broadcast,
+    Cleanup,
+    Welcome,
+    FailureWatcher,
+    ImageBatch,
+    WebhookEndpointDisabled,
+]
 """Every workflow Conveyor runs; the replay tests replay recorded histories against exactly these."""
 
 
@@ -91,6 +108,22 @@ def alert_channels(settings: Settings) -> AlertChannels:
         ops_email=settings.ops_email,
         webhook_url=settings.alert_webhook_url,
         job_link=lambda alert: ui_link(settings.web_ui, settings.namespace, alert.job_id, alert.shape, alert.run_id),
+        webhook_allow_internal=settings.alert_webhook_allow_internal,
+    )
+
+
+ENDPOINT_STATE_FRESH_FOR = 5.0
+"""Seconds a worker reuses an endpoint's "enabled" answer: one describe per endpoint per 5 s, not per delivery; a
+delivery to an endpoint disabled meanwhile by another worker (or an operator) can go out within that time."""
+
+
+def webhook_activities(client: Client, settings: Settings) -> WebhookActivities:
+    """Webhook deliveries to the endpoints in `settings`, on the `webhook` row's retry schedule, with the
+    endpoints' disabled state shared through Temporal."""
+    return WebhookActivities(
+        settings.endpoints(),
+        POLICIES["webhook"].retry_schedule,
+        EndpointSwitch(client, settings.task_queue, fresh_for=ENDPOINT_STATE_FRESH_FOR),
     )
 
 
@@ -107,7 +140,8 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
 
     Every worker registers every workflow (workflow tasks are cheap); activities are split by queue: email on the
     default queue, SMS (single texts and SMS broadcasts) on its rate-limited queue, rendering on the reports queue
-    with its own slots and threads, so a burst of reports never takes the slots email and SMS need. Each queue
+    with its own slots and threads, images likewise on theirs (libvips), so a burst of reports or images never takes
+    the slots email and SMS need. Each queue
     also runs `send_alert`, because a failing job runs its alert on its own queue.
     """
     files = storage(settings)
@@ -128,10 +162,18 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
         workflow_types=[w.__temporal_workflow_definition.name for w in WORKFLOWS],  # type: ignore[attr-defined]
         activity_types=KINDS.types(Shape.ACTIVITY),
     )
+    images = ImageActivities(
+        files,
+        data_dir=settings.readable_dir,
+        limits=Limits(max_bytes=settings.image_max_bytes, max_pixels=settings.image_max_pixels),
+        concurrency=settings.image_concurrency,
+    )
+    listing = ImageListing(files, settings.readable_dir)
     sms_label = settings.sms_provider.value
     metrics = JobMetrics({"email": "smtp", "send_email": "smtp", "sms": sms_label, "send_sms": sms_label})
     extra_workflows, extra_activities = hosted_kinds(settings)
     failures = failure_watch(client)
+    webhooks = webhook_activities(client, settings)
     common: dict[str, Any] = {
         "workflows": [*WORKFLOWS, *extra_workflows],
         "interceptors": [QueueGuard(settings.queues), metrics, LastAttemptAlerts(POLICIES["alert"])],
@@ -144,6 +186,7 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
             "activities": [
                 email.email,
                 email.send_email,
+                webhooks.webhook,
                 alerts.send_alert,
                 broadcast.list_recipients,
                 broadcast.send_batch,
@@ -176,6 +219,11 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
             # Heartbeats reach the server every second (the default waits 80% of the heartbeat timeout, 8 s), so
             # `conveyor status` shows a render's progress as it goes. One small RPC a second per running render.
             "max_heartbeat_throttle_interval": timedelta(seconds=1),
+        },
+        settings.images_task_queue: {
+            "activities": [images.image, images.make_image, listing.list_images, alerts.send_alert],
+            "max_concurrent_activities": settings.image_concurrency,  # as many as its pool has threads
+            "max_heartbeat_throttle_interval": timedelta(seconds=1),  # as on the reports queue: progress shows
         },
     }
     for queue, activities in extra_activities.items():
@@ -213,7 +261,7 @@ def hosted_kinds(settings: Settings) -> tuple[list[type], dict[str, list[Callabl
 def served_queues(settings: Settings) -> list[str]:
     """Every task queue a Conveyor worker serves: email (the default queue), SMS, reports, and the queues of job
     kinds defined outside Conveyor."""
-    built_in = [settings.task_queue, settings.sms_task_queue, settings.reports_task_queue]
+    built_in = list(settings.queues.values())
     own = [
         kind.task_queue(settings.queues, None)
         for kind in KINDS.values()

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 
 from temporalio.worker import Worker
 
+from activities import render_pool
+
 log = logging.getLogger("conveyor.worker")
 
 
@@ -25,11 +27,16 @@ def stop_on_signals() -> asyncio.Event:
 
 @contextlib.asynccontextmanager
 async def running(workers: list[Worker]) -> AsyncIterator[None]:
-    """Run `workers` inside the block; on leaving it, shut them down gracefully (last started, first stopped)."""
-    async with contextlib.AsyncExitStack() as stack:
-        for w in workers:
-            await stack.enter_async_context(w)
-        yield
+    """Run `workers` inside the block; on leaving it, shut them down gracefully (last started, first stopped). The
+    render processes start meanwhile, so the first jobs rarely wait for them and polling never does."""
+    warming = asyncio.create_task(render_pool.shared().warm())
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            for w in workers:
+                await stack.enter_async_context(w)
+            yield
+    finally:
+        warming.cancel()
 
 
 async def run_until(workers: list[Worker], stop: asyncio.Event) -> None:

@@ -93,7 +93,12 @@ def declared(settings: Settings) -> list[DeclaredSchedule]:
             "failure_watch",
             {
                 "lookback_seconds": 900,
-                "task_queues": [settings.task_queue, settings.sms_task_queue, settings.reports_task_queue],
+                "task_queues": [
+                    settings.task_queue,
+                    settings.sms_task_queue,
+                    settings.reports_task_queue,
+                    settings.images_task_queue,
+                ],
             },
             settings,
             every=timedelta(minutes=1),

@@ -12,7 +12,7 @@ from datetime import timedelta
 from contracts.kinds import JobKind
 from contracts.policy import JobPolicy
 
-S, MIN = timedelta(seconds=1), timedelta(minutes=1)
+S, MIN, H = timedelta(seconds=1), timedelta(minutes=1), timedelta(hours=1)
 
 POLICIES: dict[str, JobPolicy] = {
     # An SMTP outage of ~18 minutes is ridden out (1 s, 2 s, 4 s ... 5 min, 12 attempts) before the job fails.
@@ -38,6 +38,19 @@ POLICIES: dict[str, JobPolicy] = {
         max_attempts=3,
         heartbeat_timeout=30 * S,
     ),
+    # One delivery of a webhook, retried on Svix's schedule: at once, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h
+    # (8 attempts over ~28 h). Each failed attempt raises its own next-retry delay from `retry_schedule` (or longer,
+    # when the receiver's Retry-After asks); an attempt that ran none of its code (a killed worker: noticed after
+    # the attempt time-out) falls back to 5 s x 6 per retry. A POST times out after the endpoint's 15 s (at most
+    # 120 s) plus its wait for a free connection, all within the 3 minutes of an attempt.
+    "webhook": JobPolicy(
+        attempt_timeout=3 * MIN,
+        first_retry=5 * S,
+        backoff=6.0,
+        max_retry_wait=10 * H,
+        max_attempts=8,
+        retry_schedule=(5 * S, 5 * MIN, 30 * MIN, 2 * H, 5 * H, 10 * H, 10 * H),
+    ),
     # Throttling backs off quickly (1 s, 2 s ... 2 min); a provider outage of ~10 minutes is ridden out. A send
     # whose worker died (or that waits its turn under the rate limit) is handled as the email row says.
     "sms": JobPolicy(
@@ -57,6 +70,21 @@ POLICIES: dict[str, JobPolicy] = {
         max_retry_wait=5 * MIN,
         max_attempts=5,
         heartbeat_timeout=10 * S,
+    ),
+    # One image: a 24-megapixel JPEG into three thumbnails takes ~0.1 s, so 2 minutes is a stuck worker, not a big
+    # image (the pixel cap bounds those). A hostile file fails at once (ImageRejected, never retried); what is
+    # retried is storage or a dead worker, noticed after the 10 s heartbeat timeout.
+    "image": JobPolicy(
+        attempt_timeout=2 * MIN,
+        first_retry=1 * S,
+        backoff=2.0,
+        max_retry_wait=1 * MIN,
+        max_attempts=8,
+        heartbeat_timeout=10 * S,
+    ),
+    # One page of an image batch's listing (a folder walk, or S3 list requests).
+    "image-list": JobPolicy(
+        attempt_timeout=1 * MIN, first_retry=1 * S, backoff=2.0, max_retry_wait=1 * MIN, max_attempts=10
     ),
     # Deleting files is quick and idempotent; a stuck disk gets a few tries, then the job fails and is seen.
     "cleanup": JobPolicy(

@@ -19,6 +19,7 @@ from conveyor.cli import (  # noqa: F401  (they register their commands)
     schedules,
     send,
     stack,
+    webhooks,
 )
 from conveyor.cli.app import app
 

@@ -1,5 +1,5 @@
-"""Turning command-line options into job fields: `--var`/`--param k=v` pairs, `--context` JSON, `--attach` files
-and `--from-csv` rows."""
+"""Turning command-line options into job fields: `--var`/`--param k=v` pairs, `--context` JSON, `--attach` files,
+`--from-csv` rows and image `--size` boxes."""
 
 from __future__ import annotations
 
@@ -82,3 +82,11 @@ def csv_rows(path: Path) -> list[dict[str, str]]:
             return [dict(row) for row in reader]
     except OSError as e:
         raise InvalidJobError(f"--from-csv {path}: {e.strerror}") from None
+
+
+def box(text: str) -> dict[str, int | None]:
+    """An image output's `--size`: `400x300` -> width and height; `1200x` or `x200`: one side."""
+    width, sep, height = text.lower().partition("x")
+    if not sep or not (width or height) or not (width + height).isdigit():
+        raise InvalidJobError(f"--size {text!r}: write WIDTHxHEIGHT, WIDTHx or xHEIGHT, e.g. 400x300")
+    return {"width": int(width) if width else None, "height": int(height) if height else None}

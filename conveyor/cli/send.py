@@ -1,4 +1,4 @@
-"""Enqueueing jobs: `conveyor send email|sms|report ...`, and `conveyor enqueue KIND JSON` for any kind."""
+"""Enqueueing jobs: `conveyor send email|sms|report|image ...`, and `conveyor enqueue KIND JSON` for any kind."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from conveyor.cli.app import app, command, err, send_app, start_options
-from conveyor.cli.input import attachments, csv_rows, job_text, json_object, key_values, template_context
+from conveyor.cli.input import attachments, box, csv_rows, job_text, json_object, key_values, template_context
 from conveyor.client import BulkJob, Jobs, enqueued_kind, validate
 
 DELAY = typer.Option(None, "--delay", help="Start later: 90s, 10m, 2h, 1d.")
@@ -76,6 +76,29 @@ async def send_report(
     """Enqueue a report and print its job id."""
     job = {"report": report, "format": fmt, "params": key_values(param, "--param"), "deliver_to": deliver_to}
     await enqueue_and_print("report", job, key, delay, priority)
+
+
+@send_app.command("image")
+@command
+async def send_image(
+    file: str | None = typer.Option(None, "--file", help="Source image in the worker's data directory."),
+    stored: str | None = typer.Option(None, "--stored", help="Source image by its storage key."),
+    size: list[str] = typer.Option(
+        [], "--size", help="An output's box: 400x300, 1200x (width only) or x200 (height only). Repeat for more."
+    ),
+    fmt: str = typer.Option("webp", "--format", help="jpeg, png, webp or avif (every output)."),
+    fit: str = typer.Option("cover", "--fit", help="cover, contain, inside or fill (every output)."),
+    crop: str = typer.Option("centre", "--crop", help="What cover keeps: centre, north, ..., attention, entropy."),
+    quality: int = typer.Option(80, "--quality", help="1-100 for JPEG, WebP and AVIF."),
+    key: str | None = typer.Option(None, "--key", help="Idempotency key: the same key makes the images once."),
+    delay: str | None = DELAY,
+    priority: int | None = PRIORITY,
+) -> None:
+    """Enqueue an image job (one output per --size, from one decode) and print its job id. For outputs that differ
+    in format or fit, enqueue the JSON contract: `conveyor enqueue image '{...}'`."""
+    source = {"file": file, "stored": stored}
+    outputs = [{**box(s), "format": fmt, "fit": fit, "crop": crop, "quality": quality} for s in size]
+    await enqueue_and_print("image", {"source": source, "outputs": outputs}, key, delay, priority)
 
 
 @app.command("enqueue")

@@ -187,7 +187,7 @@ def banner(settings: Settings, dev_key: str | None = None) -> str:
             f"  Reports      {settings.storage.value}"
             + (f" -> {settings.reports_dir}/<job-id>/" if settings.storage is StorageBackend.LOCAL else ""),
             f"  Data files   {settings.readable_dir}/ (what csv: recipients and csv-file reports may read)",
-            f"  Worker       queues {settings.task_queue}, {settings.sms_task_queue}, {settings.reports_task_queue}",
+            f"  Worker       queues {', '.join(settings.queues.values())}",
             f"  HTTP API     http://{settings.api_host}:{settings.api_port}{api_key}",
             f"  Metrics      {metrics}",
             f"  Health       {health}  (the worker's event loop)",

@@ -12,12 +12,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.responses import JSONResponse
 
 from contracts.input_checks import MAX_DELAY
 from contracts.kinds import KINDS, JobKind
 from contracts.states import JobState
+from contracts.webhook import EVENT_TYPE
 from conveyor.client import KEY_PATTERN, Jobs
 from conveyor.connection import connect
 from conveyor.errors import InvalidJobError
@@ -60,6 +61,22 @@ class Enqueued(BaseModel):
     """The job that was enqueued (or, for a repeated `Idempotency-Key`, the job the key already names)."""
 
     id: str
+
+
+class WebhookEvent(BaseModel):
+    """An event for every enabled endpoint subscribed to its type: one webhook job each."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(pattern=EVENT_TYPE, description="The event type, e.g. `invoice.paid`.")
+    payload: dict[str, Any] = Field(description="The event's data: the delivered body's `data`.")
+
+
+class FannedOut(BaseModel):
+    """The webhook jobs an event became (one per endpoint), and the endpoints refused (e.g. disabled meanwhile)."""
+
+    ids: list[str]
+    errors: list[str]
 
 
 class Retried(BaseModel):
@@ -143,6 +160,14 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
     router = APIRouter(dependencies=[Depends(authorized)], responses=PROBLEMS, tags=["jobs"])
     for kind in KINDS.enqueued():
         add_enqueue_route(router, kind)
+
+    @router.post("/webhooks/events", status_code=202, summary="Send an event to every subscribed webhook endpoint")
+    async def webhook_event(request: Request, event: WebhookEvent, key: str | None = KEY) -> FannedOut:
+        done = await jobs_of(request).webhook_event(event.type, event.payload, key=key)
+        return FannedOut(
+            ids=[d.id for d in done if not isinstance(d, Exception)],
+            errors=[str(d) for d in done if isinstance(d, Exception)],
+        )
 
     @router.get("/jobs/failed", summary="The dead-letter view: jobs that failed for good")
     async def failed(

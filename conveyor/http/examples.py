@@ -34,10 +34,29 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "image": {
+        "thumbnails": {
+            "summary": "Three thumbnails of a photo in the data directory",
+            "value": {
+                "source": {"file": "photos/beach.jpg"},
+                "outputs": [
+                    {"name": "large", "width": 1200, "fit": "inside", "format": "webp"},
+                    {"name": "card", "width": 400, "height": 400, "crop": "attention", "format": "jpeg"},
+                    {"name": "icon", "width": 200, "height": 200, "format": "avif", "quality": 60},
+                ],
+            },
+        },
+    },
     "report": {
         "summary": {
             "summary": "Jobs summary, emailed",
             "value": {"report": "jobs-summary", "format": "pdf", "deliver_to": ["ops@example.com"]},
+        },
+    },
+    "webhook": {
+        "event": {
+            "summary": "One event to one declared endpoint",
+            "value": {"endpoint": "acme", "event_type": "invoice.paid", "payload": {"invoice": "in_1", "amount": 4200}},
         },
     },
 }

@@ -147,6 +147,13 @@ def policies_table(policies: dict[str, Any]) -> str:
     ]
     for name, p in policies.items():
         never = ", ".join(f"`{e}`" for e in p.never_retry)
+        if p.retry_schedule:  # an irregular schedule: its waits, in order (the back-off only covers killed workers)
+            schedule = ", ".join(duration(d) for d in p.retry_schedule)
+            lines.append(
+                f"| `{name}` | {duration(p.attempt_timeout)} | {duration(p.heartbeat_timeout)} | "
+                f"schedule: {schedule} | (x{p.backoff:g}) | {duration(p.max_retry_wait)} | {p.max_attempts} | {never} |"
+            )
+            continue
         lines.append(
             f"| `{name}` | {duration(p.attempt_timeout)} | {duration(p.heartbeat_timeout)} | "
             f"{duration(p.first_retry)} | x{p.backoff:g} | {duration(p.max_retry_wait)} | {p.max_attempts} | {never} |"

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from temporalio.api.enums.v1 import PendingActivityState
-from temporalio.client import ActivityExecutionDescription
+from temporalio.api.enums.v1 import PendingActivityState, TimeoutType
+from temporalio.client import ActivityExecutionDescription, ActivityHandle
 from temporalio.client import PendingActivityState as ActivityRunState
 from temporalio.testing import WorkflowEnvironment
 
@@ -27,9 +27,10 @@ from tests.reliability.mail import delivered, message_ids, note, recipients
 from tests.reliability.processes import worker_process
 from tests.smtp_server import SmtpServer
 from tests.waiting import eventually
+from workflows.policies import POLICIES
 
 
-async def in_flight(handles: list[JobHandle]) -> int:
+async def in_flight(handles: list[JobHandle]) -> list[JobHandle]:
     """Jobs whose send had been handed to a worker and not reported done (the worker is dead: this holds still)."""
 
     async def started(handle: JobHandle) -> bool:
@@ -40,7 +41,28 @@ async def in_flight(handles: list[JobHandle]) -> int:
         return any(a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED for a in pending)
 
     flags = await asyncio.gather(*(started(h) for h in handles))
-    return sum(flags)
+    return [h for h, flag in zip(handles, flags, strict=True) if flag]
+
+
+async def retry_cause(handle: JobHandle) -> tuple[int, TimeoutType.ValueType | None]:
+    """The attempt the job's send is at, and the kind of time-out that ended the attempt before (None if none)."""
+    execution = handle.execution
+    desc = await (
+        execution.describe(include_last_failure=True) if isinstance(execution, ActivityHandle) else execution.describe()
+    )
+    if isinstance(desc, ActivityExecutionDescription):
+        failure = desc.raw_info.last_failure
+        attempt = desc.attempt
+    else:
+        [pending] = desc.raw_description.pending_activities
+        failure, attempt = pending.last_failure, pending.attempt
+    timed_out = failure.HasField("timeout_failure_info")
+    return attempt, failure.timeout_failure_info.timeout_type if timed_out else None
+
+
+HEARTBEAT_RETRY_WAIT = 60.0
+"""How long the dead worker's sends may take to be handed back for retry: between the email row's 10 s heartbeat
+time-out and its 2 minute attempt time-out, so a send that only the attempt time-out frees fails the test."""
 
 
 @pytest.mark.parametrize("shape", Shape)
@@ -61,6 +83,18 @@ async def test_worker_killed_mid_batch_loses_nothing(
     delivered_at_kill = await delivered(smtp_server, to)
     assert delivered_at_kill < n, "the kill came after every email was sent: nothing was tested"
     flying = await in_flight(handles)
+    assert flying, "no send was in flight at the kill: the retry of one was not tested"
+    row = POLICIES["email"]
+    assert row.heartbeat_timeout is not None and row.heartbeat_timeout.total_seconds() < HEARTBEAT_RETRY_WAIT
+    assert row.attempt_timeout.total_seconds() > HEARTBEAT_RETRY_WAIT
+    # Before any worker is back: each send the dead worker held is handed back for a second attempt, freed by the
+    # heartbeat time-out (the server says which time-out it was), not by the attempt time-out.
+    causes = await eventually(
+        lambda: asyncio.gather(*(retry_cause(h) for h in flying)),
+        lambda found: all(attempt >= 2 for attempt, _ in found),
+        timeout=HEARTBEAT_RETRY_WAIT,
+    )
+    assert set(causes) == {(2, TimeoutType.TIMEOUT_TYPE_HEARTBEAT)}, causes
 
     async with worker_process(settings, tmp_path / "worker-2.log"):
         outcomes = await asyncio.wait_for(
@@ -73,9 +107,9 @@ async def test_worker_killed_mid_batch_loses_nothing(
     duplicated = sum(len(v) - 1 for v in ids.values())
     figures.record(
         f"worker crash (kill -9), {shape.value} shape", jobs=n, delivered_at_kill=delivered_at_kill,
-        in_flight_at_kill=flying,
+        in_flight_at_kill=len(flying),
         lost=lost, duplicated=duplicated, failed=failed, seconds=round(time.monotonic() - began, 1),
     )  # fmt: skip
     assert lost == 0 and failed == 0 and all(r.accepted for r in outcomes if not isinstance(r, BaseException))
-    assert duplicated <= flying
+    assert duplicated <= len(flying)
     assert all(len(set(v)) == 1 for v in ids.values()), "a re-sent email keeps its Message-ID"
