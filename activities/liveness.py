@@ -44,7 +44,9 @@ def resumed(model: type[M]) -> M | None:
 
 
 @contextlib.asynccontextmanager
-async def alive(progress: Callable[[], Progress], resume: Callable[[], BaseModel] | None = None) -> AsyncIterator[None]:
+async def alive(
+    progress: Callable[[], Progress], resume: Callable[[], BaseModel | None] | None = None
+) -> AsyncIterator[None]:
     """Heartbeat every quarter of this activity's heartbeat timeout while the block runs (not at all without
     one, or outside an activity), with `progress()` (and `resume()`) as each beat's details."""
     timeout = activity.info().heartbeat_timeout if activity.in_activity() else None

@@ -8,6 +8,8 @@ standalone activity (`client.start_activity`) — the least Temporal can do per 
 to the same baselines: they go through `Jobs.sms` to the outbox provider (one line appended to a file, the least
 a provider can cost), with the SMS rate limit lifted, since the rate is the provider's to set, not a cost of
 Conveyor's. The Celery peer (`bench.peer`, full runs only) sends the same email job to the same kind of sink.
+A team's own trivial `@job` (`bench.team_job`, hosted by `conveyor worker --jobs`) is held to the raw standalone
+activity, and its sync `.enqueue()` (what a Django view calls) to `Jobs.enqueue` per call.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from temporalio.client import Client
 
 from bench import peer
 from bench.figures import Row, Spread, percentile
-from bench.harness import Sink, bench_settings, rss_mb, scratch, temporal, worker
+from bench.harness import BIN, Sink, bench_settings, rss_mb, scratch, temporal, worker
 from bench.raw import RAW_ACTIVITY, RAW_WORKFLOW
-from conveyor import Jobs
+from bench.team_job import bench_trivial
+from conveyor import Jobs, job
 from conveyor.settings import Settings
 
 Start = Callable[[int], Awaitable[Any]]
@@ -43,10 +46,16 @@ class Side:
     idle_mb: float
     after_mb: float
     delivered: int
+    enqueue_sync_ms: list[float] | None = None
+    """Per call, a `@job`'s blocking `.enqueue()` (the `@job` side only)."""
+    enqueue_async_ms: list[float] | None = None
+    """Per call, `await Jobs.enqueue(...)` of the same job, in the same run (the `@job` side only)."""
 
 
 CONVEYOR, SMS, RAW, STANDALONE = "conveyor", "conveyor sms", "raw workflow", "raw standalone activity"
+TEAM = "@job"
 SIDES = (CONVEYOR, SMS, RAW, STANDALONE)
+"""The sides that run on a stack of their own (the `@job` side runs on the email side's)."""
 
 
 def starter(client: Client, settings: Settings, side: str) -> Start:
@@ -76,31 +85,73 @@ def starter(client: Client, settings: Settings, side: str) -> Start:
             start_to_close_timeout=timedelta(seconds=30),
         )
 
-    return {CONVEYOR: email, SMS: sms, RAW: raw, STANDALONE: standalone}[side]
+    async def team(i: int) -> Any:
+        return await bench_trivial.aenqueue(f"job {i}")
+
+    return {CONVEYOR: email, SMS: sms, RAW: raw, STANDALONE: standalone, TEAM: team}[side]
 
 
-async def run_side(side: str, jobs: int, sequential: int) -> Side:
-    """`jobs` started at once and awaited, then `sequential` jobs one after another, on a fresh stack."""
+async def enqueue_latencies(client: Client, settings: Settings, calls: int) -> tuple[list[float], list[float]]:
+    """Per-call ms of `calls` blocking `bench_trivial.enqueue(...)` and of as many `await Jobs.enqueue(...)`,
+    alternating, each on a client connected before timing starts."""
+    jobs = Jobs(client, settings)
+    blocking: list[float] = []
+    awaited: list[float] = []
+
+    def one_sync(i: int) -> float:
+        began = time.monotonic()
+        bench_trivial.enqueue(f"sync {i}")
+        return (time.monotonic() - began) * 1000
+
+    await asyncio.to_thread(one_sync, -1)  # connects the shared client
+    for i in range(calls):
+        blocking.append(await asyncio.to_thread(one_sync, i))
+        began = time.monotonic()
+        await jobs.enqueue(bench_trivial.name, {"value": f"async {i}"})
+        awaited.append((time.monotonic() - began) * 1000)
+    return blocking, awaited
+
+
+async def timed(start: Start, jobs: int, sequential: int) -> tuple[float, list[float]]:
+    """`jobs` started at once and awaited (jobs/s), then `sequential` one after another (ms each)."""
+    began = time.monotonic()
+    handles = await asyncio.gather(*(start(i) for i in range(jobs)))
+    await asyncio.gather(*(h.result() for h in handles))
+    per_second = jobs / (time.monotonic() - began)
+    latencies: list[float] = []
+    for i in range(sequential):
+        began = time.monotonic()
+        await (await start(jobs + i)).result()
+        latencies.append((time.monotonic() - began) * 1000)
+    return per_second, latencies
+
+
+async def run_side(side: str, jobs: int, sequential: int) -> dict[str, Side]:
+    """One side on a fresh stack; the email side's worker also hosts the `@job` side, measured on the same stack
+    once email's figures are taken (one stack's start-up less per repetition; the `@job` burst then runs on a
+    database already holding the email jobs, which can only slow it)."""
     with scratch() as home, Sink() as sink:
         queue = f"bench-{uuid.uuid4().hex[:8]}"
         settings = bench_settings(home, sink.port, task_queue=queue, sms_task_queue=f"{queue}-sms")
         async with temporal(settings) as client:
-            command = () if side in (CONVEYOR, SMS) else (sys.executable, "-m", "bench.raw")
+            command: tuple[str, ...] = () if side in (CONVEYOR, SMS) else (sys.executable, "-m", "bench.raw")
+            if side == CONVEYOR:
+                command = (str(BIN / "conveyor"), "worker", "--jobs", "bench.team_job")
             async with worker(client, settings, *command) as proc:
                 idle_mb = rss_mb(proc.pid)[0]
-                start = starter(client, settings, side)
-                began = time.monotonic()
-                handles = await asyncio.gather(*(start(i) for i in range(jobs)))
-                await asyncio.gather(*(h.result() for h in handles))
-                per_second = jobs / (time.monotonic() - began)
+                per_second, latencies = await timed(starter(client, settings, side), jobs, sequential)
                 after_mb = rss_mb(proc.pid)[1]  # the peak (VmHWM) over the burst: the stricter figure
-                latencies: list[float] = []
-                for i in range(sequential):
-                    began = time.monotonic()
-                    await (await start(jobs + i)).result()
-                    latencies.append((time.monotonic() - began) * 1000)
+                also: dict[str, Side] = {}
+                if side == CONVEYOR:
+                    job.configure(settings)
+                    try:
+                        team_rate, team_latencies = await timed(starter(client, settings, TEAM), jobs, sequential)
+                        blocking, awaited = await enqueue_latencies(client, settings, sequential)
+                    finally:
+                        job.configure(None)
+                    also[TEAM] = Side(team_rate, team_latencies, idle_mb, after_mb, 0, blocking, awaited)
         texts = settings.sms_outbox.read_text().count("\n") if settings.sms_outbox.exists() else 0
-    return Side(per_second, latencies, idle_mb, after_mb, sink.count + texts)
+    return {side: Side(per_second, latencies, idle_mb, after_mb, sink.count + texts), **also}
 
 
 def celery_side(jobs: int, sequential: int, timeout: float) -> Side:
@@ -115,21 +166,21 @@ def celery_side(jobs: int, sequential: int, timeout: float) -> Side:
 async def measure(jobs: int, sequential: int, reps: int, with_peer: bool = False, timeout: float = 900) -> list[Row]:
     """The email and SMS throughput and latency rows and the footprint rows, over `reps` repetitions (the sides'
     order rotates)."""
-    sides: dict[str, list[Side]] = {side: [] for side in SIDES}
+    sides: dict[str, list[Side]] = {side: [] for side in (*SIDES, TEAM)}
     skipped = None if with_peer else "skipped (--quick)"
     skipped = skipped or peer.celery_missing()
     celery: list[Side] = []
     for rep in range(reps):
         for side in SIDES[rep % len(SIDES) :] + SIDES[: rep % len(SIDES)]:
-            ran = await run_side(side, jobs, sequential)
-            if side in (CONVEYOR, SMS) and ran.delivered != jobs + sequential:
-                raise RuntimeError(f"{side}: {ran.delivered} delivered, expected {jobs + sequential}")
-            sides[side].append(ran)
+            for name, ran in (await run_side(side, jobs, sequential)).items():
+                if name in (CONVEYOR, SMS) and ran.delivered != jobs + sequential:
+                    raise RuntimeError(f"{name}: {ran.delivered} delivered, expected {jobs + sequential}")
+                sides[name].append(ran)
         if skipped is None:
             celery.append(await asyncio.to_thread(celery_side, jobs, sequential, timeout))
     if skipped:
         print(f"notice: Celery peer {skipped}", file=sys.stderr)
-    ours, texts, raw, alone = sides[CONVEYOR], sides[SMS], sides[RAW], sides[STANDALONE]
+    ours, texts, raw, alone, team = sides[CONVEYOR], sides[SMS], sides[RAW], sides[STANDALONE], sides[TEAM]
 
     def spread(of: Callable[[Side], float], runs: list[Side]) -> Spread:
         return Spread([of(s) for s in runs])
@@ -169,6 +220,12 @@ async def measure(jobs: int, sequential: int, reps: int, with_peer: bool = False
     return [
         *per_job("email", "SMTP", ours),
         *per_job("SMS", "SMS", texts),
+        Row(f"@job jobs/s vs raw standalone activity ({jobs:,})", "/s", spread(jobs_per_s, team),
+            spread(jobs_per_s, alone), "raw standalone act.", "≥ 0.85x", lambda r: (r.ratio or 0) >= 0.85),
+        Row(f"@job .enqueue() sync p50 vs Jobs.enqueue ({sequential} seq.)", "ms",
+            spread(lambda s: percentile(s.enqueue_sync_ms or [], 50), team),
+            spread(lambda s: percentile(s.enqueue_async_ms or [], 50), team), "await Jobs.enqueue", "≤ 1.1x",
+            lambda r: (r.ratio or 99) <= 1.1),
         Row("worker RSS idle", "MB", spread(idle, ours), spread(idle, raw), "raw worker", "≤ 120 MB",
             lambda r: r.conveyor.median <= 120),
         Row(f"worker peak RSS over {jobs:,} jobs", "MB", spread(after, ours), spread(after, raw), "raw worker",

@@ -28,14 +28,16 @@ JSON_PLAIN = b"json/plain"
 
 
 def any_inputs(run: F) -> F:
-    """Let a job's `run(self, *raw)` take any number of inputs, the first one undecoded.
+    """Let a job's `run(self, *raw)` (or a plain function's `run(*raw)`) take any number of inputs, the first one
+    undecoded.
 
     Presented to the SDK as one `RawValue` parameter: one input arrives as the undecoded payload (`decode` checks
     it), and any other count arrives as it is (the SDK drops type hints when the count differs), for `decode` to
-    refuse.
+    refuse. A method keeps its `self`; a plain function gets none (the SDK warns about an unbound `self`).
     """
+    method = next(iter(inspect.signature(run).parameters), None) == "self"
     parameters = [
-        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        *([inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)] if method else []),
         inspect.Parameter("raw", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=RawValue),
     ]
     run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]

@@ -1,14 +1,16 @@
 """The registry of job kinds: the one list every surface derives from.
 
 A kind names what a job is (`email`), how it runs (its shape and the Temporal type that runs it), its request and
-result models, the task queue a job of it starts on, its job-id prefix, the recipients it reaches (a search
-attribute), whether producers enqueue it by name, its preparation from settings, and its policy row. The client,
+result models, the task queue a job of it starts on, its job-id prefix, the recipients it reaches (for `list
+--recipient`), whether producers enqueue it by name, its preparation from settings, and its policy row. The client,
 bulk enqueue, the CLI, the HTTP API, schedules, events, metrics, logs, alerts, `status`, `list`, `failed` and
 `stats` all read it here, so a kind added here (or by a team's own package: see `load_plugins`) appears in all of
 them at once.
 
 Kinds defined outside Conveyor register through the `conveyor.kinds` entry-point group, or through
 `CONVEYOR_KINDS` (comma-separated `module:attribute` paths, read from the environment): each names a `JobKind`.
+A team's `@job` functions (`conveyor.job`) register themselves when their module is imported: `CONVEYOR_JOBS`
+(comma-separated module names) imports those modules in every process that loads the registry.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib.metadata import entry_points
+from types import ModuleType
 from typing import Any
 
 from pydantic import BaseModel
@@ -42,6 +46,7 @@ DEFAULT_QUEUE, SMS_QUEUE, REPORTS_QUEUE, IMAGES_QUEUE = "default", "sms", "repor
 
 ENTRY_POINT_GROUP = "conveyor.kinds"
 KINDS_VARIABLE = "CONVEYOR_KINDS"
+JOBS_VARIABLE = "CONVEYOR_JOBS"
 
 
 class Shape(StrEnum):
@@ -70,12 +75,15 @@ class JobKind:
     result: type[BaseModel]
     policy: str | JobPolicy
     """Its row in `workflows.policies.POLICIES`, or (for a kind defined outside Conveyor) the row itself."""
-    shape: Shape = Shape.WORKFLOW
+    shape: Shape
+    """Named by every kind, never defaulted: a one-step kind that forgot it would silently become a workflow type
+    that nothing registers."""
     queue: str | Callable[[Any], str] = DEFAULT_QUEUE
     """The task queue of a job: a role (`default`, `sms`, `reports`), a queue name, or a function of the job
     returning one of them."""
     recipients: Callable[[Any], list[str]] = field(default=lambda job: [])
-    """The addresses or numbers a job reaches, for the `Recipients` search attribute."""
+    """The addresses or numbers a job reaches: a workflow-shaped job's `Recipients` search attribute, and what
+    `list --recipient` matches in an activity-shaped job's input (which carries no search attribute)."""
     enqueued: bool = True
     """Producers enqueue it by name (`Jobs.enqueue`, `conveyor send`, `POST /jobs/<kind>`); False for kinds that
     events or schedules start."""
@@ -95,11 +103,37 @@ class JobKind:
     hosted: str | None = None
     """For a kind defined outside Conveyor: `module:function` returning what the worker hosts (`Hosted`), given
     the worker's settings. Built-in kinds are composed by `worker.build`."""
+    example: Mapping[str, Any] | None = None
+    """A valid request as JSON, shown in the HTTP API's OpenAPI document (built-in kinds: `conveyor.http.examples`)."""
+    function: Callable[[Any], Any] | None = None
+    """For a kind declared with `@job` (`conveyor.job`): the team's function, called with the validated request
+    model. A coroutine function runs on the worker's event loop, a plain one in its thread pool; the worker hosts
+    it as the activity `runs_as` (`activities.team_jobs`)."""
+
+    def __post_init__(self) -> None:
+        # An activity-shaped kind needs something that runs it; without a shape named, a one-step kind would
+        # silently become a workflow type that nothing registers.
+        if self.function is not None and self.shape is not Shape.ACTIVITY:
+            raise ValueError(f"job kind {self.name!r}: a @job function runs as a standalone activity")
 
     @property
     def types(self) -> tuple[str, ...]:
         """Every Temporal type a job of this kind may be (the current one first)."""
         return (self.runs_as, *self.earlier_types)
+
+    @property
+    def workflow_type(self) -> str:
+        """The workflow type a job of this kind starts as in the workflow shape: its own for a workflow kind; for an
+        activity kind on a server without standalone activities, its earlier workflow (`SendEmail`), else its own
+        name, which the one-step workflow every worker registers runs (`workflows.one_step`)."""
+        return self.earlier_types[0] if self.shape is Shape.ACTIVITY and self.earlier_types else self.runs_as
+
+    def types_of(self, shape: Shape) -> tuple[str, ...]:
+        """The Temporal types a job of this kind may be as an execution of `shape` (an activity type, or
+        workflow types: an activity kind's earlier workflows, or its one-step workflow)."""
+        if shape is Shape.ACTIVITY:
+            return (self.runs_as,) if self.shape is Shape.ACTIVITY else ()
+        return self.types if self.shape is Shape.WORKFLOW else self.earlier_types or (self.runs_as,)
 
     def task_queue(self, queues: Mapping[str, str], job: Any) -> str:
         """The queue a (validated) job of this kind starts on, with `queues` mapping roles to queue names."""
@@ -172,6 +206,7 @@ BUILT_IN: tuple[JobKind, ...] = (
     JobKind(
         name="webhook_endpoint",
         runs_as="WebhookEndpointDisabled",
+        shape=Shape.WORKFLOW,
         request=EndpointOff,
         result=EndpointOff,
         policy="alert",  # it runs no activity: open while its endpoint is disabled (see workflows.webhook_endpoint)
@@ -181,6 +216,7 @@ BUILT_IN: tuple[JobKind, ...] = (
     JobKind(
         name="report",
         runs_as="GenerateReport",
+        shape=Shape.WORKFLOW,
         request=ReportJob,
         result=ReportResult,
         policy="report",
@@ -200,6 +236,7 @@ BUILT_IN: tuple[JobKind, ...] = (
     JobKind(
         name="image_batch",
         runs_as="ImageBatch",
+        shape=Shape.WORKFLOW,
         request=ImageBatchJob,
         result=ImageBatchResult,
         policy="image",
@@ -208,6 +245,7 @@ BUILT_IN: tuple[JobKind, ...] = (
     JobKind(
         name="broadcast",
         runs_as="Broadcast",
+        shape=Shape.WORKFLOW,
         request=BroadcastJob,
         result=BroadcastResult,
         policy="broadcast-send",
@@ -217,6 +255,7 @@ BUILT_IN: tuple[JobKind, ...] = (
     JobKind(
         name="welcome",
         runs_as="Welcome",
+        shape=Shape.WORKFLOW,
         request=WelcomeJob,
         result=WelcomeResult,
         policy="email",
@@ -226,6 +265,7 @@ BUILT_IN: tuple[JobKind, ...] = (
     JobKind(
         name="cleanup",
         runs_as="Cleanup",
+        shape=Shape.WORKFLOW,
         request=CleanupJob,
         result=CleanupResult,
         policy="cleanup",
@@ -234,6 +274,7 @@ BUILT_IN: tuple[JobKind, ...] = (
     JobKind(
         name="failure_watch",
         runs_as="FailureWatcher",
+        shape=Shape.WORKFLOW,
         request=FailureWatchInput,
         result=FailureWatchReport,
         policy="failure-watch",
@@ -257,6 +298,8 @@ class KindRegistry(Mapping[str, JobKind]):
 
     def add(self, kind: JobKind) -> None:
         """Register `kind`; a name or Temporal type that is already taken is an error (two lists would drift)."""
+        if self._by_name.get(kind.name) is kind:
+            return  # the same kind again (an entry point naming what its module registered already)
         if not NAME.match(kind.name):
             raise ValueError(f"job kind name {kind.name!r}: lower-case letters, digits and '_', at most 31")
         taken = [t for t in kind.types if t in self._by_type]
@@ -264,6 +307,14 @@ class KindRegistry(Mapping[str, JobKind]):
             raise ValueError(f"job kind {kind.name!r} is registered twice (or its type {taken} is)")
         self._by_name[kind.name] = kind
         self._by_type.update(dict.fromkeys(kind.types, kind))
+
+    def remove(self, kind: JobKind) -> None:
+        """Withdraw a kind a team registered (a test that imported a module of `@job` functions, then drops it)."""
+        if kind in BUILT_IN:
+            raise ValueError(f"job kind {kind.name!r} is Conveyor's own")
+        del self._by_name[kind.name]
+        for t in kind.types:
+            self._by_type.pop(t, None)
 
     def __getitem__(self, name: str) -> JobKind:
         return self._by_name[name]
@@ -282,24 +333,53 @@ class KindRegistry(Mapping[str, JobKind]):
         """The kind a job id names by its prefix (`email-...`), if any."""
         return self._by_name.get(job_id.partition("-")[0])
 
+    def own(self) -> list[JobKind]:
+        """The kinds a team defined outside Conveyor (`@job` functions, plugins), as the dev banner and
+        `conveyor doctor` list them."""
+        return [k for k in self._by_name.values() if k not in BUILT_IN]
+
     def enqueued(self) -> list[JobKind]:
         """The kinds producers enqueue by name."""
         return [k for k in self._by_name.values() if k.enqueued]
 
     def types(self, shape: Shape | None = None) -> list[str]:
-        """Every Temporal type of every kind (of `shape`'s current type, when given)."""
+        """Every Temporal type of every kind (as executions of `shape`, when given)."""
         if shape is None:
             return list(self._by_type)
-        return [t for t, k in self._by_type.items() if (k.shape if t == k.runs_as else Shape.WORKFLOW) is shape]
+        return [t for k in self._by_name.values() for t in k.types_of(shape)]
 
 
 def load_plugins(registry: KindRegistry, environ: Mapping[str, str] = os.environ) -> None:
-    """Add the kinds of installed packages (`conveyor.kinds` entry points) and of `CONVEYOR_KINDS` paths."""
+    """Add the kinds of installed packages (`conveyor.kinds` entry points), of `CONVEYOR_KINDS` paths, and the
+    `@job` functions of the modules in `CONVEYOR_JOBS`.
+
+    An entry point may name a `JobKind` or a module of `@job` functions (`myapp.jobs`, no attribute)."""
     for entry in entry_points(group=ENTRY_POINT_GROUP):
-        registry.add(_checked(entry.load(), entry.value))
-    for path in filter(None, (p.strip() for p in environ.get(KINDS_VARIABLE, "").split(","))):
+        loaded = entry.load()
+        if not isinstance(loaded, ModuleType):  # a module registered its @job functions by being imported
+            registry.add(_checked(loaded, entry.value))
+    for path in _listed(environ.get(KINDS_VARIABLE, "")):
         module, _, attribute = path.partition(":")
         registry.add(_checked(getattr(importlib.import_module(module), attribute or "KIND"), path))
+    load_job_modules(environ.get(JOBS_VARIABLE, ""))
+
+
+def load_job_modules(modules: str) -> list[str]:
+    """Import the comma-separated `modules` (`myapp.jobs,billing.jobs`): their `@job` functions register
+    themselves in `KINDS` as they are defined. Returns the module names.
+
+    The working directory is searched last, as Celery and uvicorn do: `conveyor worker --jobs myapp.jobs` run
+    from the project's directory finds `myapp` without a PYTHONPATH (a console script's path has no `.`)."""
+    names = _listed(modules)
+    if names and os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    for name in names:
+        importlib.import_module(name)
+    return names
+
+
+def _listed(value: str) -> list[str]:
+    return [p.strip() for p in value.split(",") if p.strip()]
 
 
 def _checked(value: object, where: str) -> JobKind:

@@ -13,6 +13,8 @@ The workflow cannot see its activities' heartbeats, so `status` puts the two tog
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -66,3 +68,12 @@ class Progress(BaseModel):
         if self.detail:
             parts.append(self.detail)
         return ", ".join(parts) or None
+
+
+Reporter = Callable[[Progress, BaseModel | None], None]
+"""Takes a running `@job` function's progress and resume state, and heartbeats them."""
+
+REPORTER: ContextVar[Reporter | None] = ContextVar("conveyor_progress_reporter", default=None)
+"""Where `job.progress(...)` sends a `@job` function's progress while the worker runs it (set around the call by
+`activities.team_jobs`; None outside a worker, e.g. a unit test calling the function inline). A variable of the
+running context, so a plain function in the worker's thread pool reports to its own job."""

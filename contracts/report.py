@@ -28,11 +28,19 @@ class ReportFormat(StrEnum):
 
     PDF = "pdf"
     CSV = "csv"
+    XLSX = "xlsx"
 
     @property
     def content_type(self) -> str:
         """The MIME type of the file."""
-        return "application/pdf" if self is ReportFormat.PDF else "text/csv"
+        return CONTENT_TYPES[self]
+
+
+CONTENT_TYPES = {
+    ReportFormat.PDF: "application/pdf",
+    ReportFormat.CSV: "text/csv",
+    ReportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 class NoParams(BaseModel):
@@ -77,7 +85,7 @@ def declare_report(name: str, params: type[BaseModel] = NoParams) -> None:
 
 
 class ReportJob(JobRequest):
-    """Render a registered report to PDF or CSV, store it, and optionally email it."""
+    """Render a registered report to PDF, CSV or XLSX, store it, and optionally email it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -6,7 +6,8 @@ jobs = await Jobs.connect()
 handle = await jobs.email(EmailJob(to=["ann@example.com"], template="welcome", context={"name": "Ann"}))
 await handle.result()
 
-or, from code without an event loop (a Django or Flask view): `SyncJobs().email(...)`.
+or, from code without an event loop (a Django or Flask view): `SyncJobs().email(...)`. A team's own job is one
+decorated function, which is also its handle (`@job`, then `crm_sync.enqueue(...)`: see `conveyor.team_jobs`).
 
 The names below load when first used, so `import conveyor` (e.g. at a web app's start-up, for its models) costs
 pydantic and the job contracts only; the Temporal client loads with `Jobs`.
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from conveyor.settings import Settings
     from conveyor.status import JobStatus
     from conveyor.sync import JobTimeout, SyncJobHandle, SyncJobs
+    from conveyor.team_jobs import JobFunction, job
 
 _WHERE = {
     "EmailJob": "contracts.email",
@@ -64,6 +66,8 @@ _WHERE = {
     "JobTimeout": "conveyor.sync",
     "SyncJobHandle": "conveyor.sync",
     "SyncJobs": "conveyor.sync",
+    "JobFunction": "conveyor.team_jobs",
+    "job": "conveyor.team_jobs",
 }
 __all__ = [
     "ConveyorError",
@@ -74,6 +78,7 @@ __all__ = [
     "ImageResult",
     "InvalidJobError",
     "JobFailed",
+    "JobFunction",
     "JobHandle",
     "JobNotFound",
     "JobState",
@@ -91,6 +96,7 @@ __all__ = [
     "TemporalUnavailable",
     "WebhookJob",
     "WebhookResult",
+    "job",
 ]
 
 

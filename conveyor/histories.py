@@ -11,7 +11,7 @@ from pathlib import Path
 
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from contracts.kinds import KINDS, Shape
+from contracts.kinds import KINDS
 from conveyor.errors import InvalidJobError
 
 
@@ -24,11 +24,7 @@ def workflow_type(kind: str | None, workflow: str | None) -> str:
     spec = KINDS.get(kind or "")
     if spec is None:
         raise InvalidJobError(f"unknown job kind {kind!r}; known: {', '.join(KINDS)} (or give --workflow TYPE)")
-    if spec.shape is Shape.ACTIVITY:
-        if not spec.earlier_types:
-            raise InvalidJobError(f"{spec.name} jobs run as standalone activities: they have no workflow history")
-        return spec.earlier_types[0]
-    return spec.runs_as
+    return spec.workflow_type  # an activity kind's workflow shape (its histories, when it ran as one)
 
 
 async def export(client: Client, workflow: str, last: int, out_dir: Path) -> list[Path]:

@@ -80,7 +80,8 @@ class JobStatus(BaseModel):
     reported: Progress | None = None
     """What the job last reported, as it reported it (its workflow's `status` query, with the counts of the step
     it runs; or an activity-shaped job's heartbeat): `stage`, `progress` and `detail` are read from it."""
-    result: dict[str, Any] | None = None
+    result: Any = None
+    """The result as JSON: an object for built-in kinds, any JSON value for a `@job` function's (`-> int`)."""
     created_at: datetime
     starts_at: datetime | None = None
     closed_at: datetime | None = None

@@ -50,10 +50,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     terminalreporter.write_line(f"{properties.header(config)}; test order: --randomly-seed={order}")
 
 
-async def start_dev_server() -> WorkflowEnvironment:
-    """A real Temporal dev server (in memory) with Conveyor's search attributes and one task-queue partition."""
+async def start_dev_server(*dynamic_config: str) -> WorkflowEnvironment:
+    """A real Temporal dev server (in memory) with Conveyor's search attributes and one task-queue partition (and
+    `dynamic_config` values, `key=value`)."""
     extra: list[str] = []
-    for value in SINGLE_PARTITION:
+    for value in (*SINGLE_PARTITION, *dynamic_config):
         extra += ["--dynamic-config-value", value]
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL),

@@ -27,6 +27,8 @@ CASES = [
     "enqueue → SMS accepted p50 vs raw standalone",
     "enqueue → SMS accepted p99 (",
     "enqueue → SMS accepted p99 vs raw standalone",
+    "@job jobs/s vs raw standalone activity",
+    "@job .enqueue() sync p50 vs Jobs.enqueue",
     "peer: email jobs/s vs Celery",
     "peer: enqueue → SMTP accepted p50 vs Celery",
     "worker RSS idle",

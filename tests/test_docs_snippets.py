@@ -43,8 +43,8 @@ CRM_PACKAGE = ROOT / "examples" / "crm_sync"
 
 @pytest.fixture(scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    """A reader's `conveyor dev`, with the example team kind of the docs (`crm_sync`) registered as its page says
-    (`CONVEYOR_KINDS`), syncing to a CRM stand-in on loopback."""
+    """A reader's `conveyor dev`, with the example team jobs of the docs (`crm_sync`) registered as its page says
+    (`CONVEYOR_JOBS`), syncing to a CRM stand-in on loopback."""
     cwd = tmp_path_factory.mktemp("reader")
     crm = Webhook()
     crm.start()
@@ -52,9 +52,9 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     env = dev_env(cwd / ".conveyor") | {
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "COLUMNS": "80",
-        "CONVEYOR_KINDS": "crm_sync.contract:KIND",
+        "CONVEYOR_JOBS": "crm_sync",
         "PYTHONPATH": python_path,
-        "CRM_SYNC_URL": crm.url.get_secret_value(),
+        "CRM_URL": crm.url.get_secret_value(),
     }
     try:
         async with dev_stack(env, cwd=cwd) as banner:

@@ -61,7 +61,7 @@ async def test_ready_setup_is_all_green_and_exits_0(settings: Settings, tmp_path
         code, lines, _ = await doctor(settings, templates_dir=tmp_path / "templates")
     assert code == 0, lines
     assert [line[0] for line in lines] == ["✓"] * len(CHECKS)
-    temporal, attributes, standalone, smtp, templates, storage, sms, data, alerts, worker = lines
+    temporal, attributes, standalone, smtp, templates, storage, sms, data, alerts, worker, team = lines
     assert f"{settings.temporal_address}, namespace default" in temporal
     assert "JobKey, Recipients" in attributes
     assert "Standalone activities" in standalone and "supported (" in standalone
@@ -72,6 +72,7 @@ async def test_ready_setup_is_all_green_and_exits_0(settings: Settings, tmp_path
     assert f"{settings.readable_dir}: " in data and "file(s)" in data
     assert "none configured" in alerts
     assert f"http://127.0.0.1:{settings.health_port}/healthz: event loop turning" in worker
+    assert team.startswith("✓ Team jobs")
 
 
 async def test_server_without_standalone_activities_is_a_warning_and_says_what_to_run(
@@ -275,7 +276,7 @@ def objects(settings: Settings) -> list[str]:
 async def test_s3_bucket_and_sns_on_moto_are_green_and_leave_nothing_behind(aws_settings: Settings) -> None:
     code, lines, printed = await doctor(aws_settings)
     assert code == 0, lines
-    *_, storage, sms, _data, _alerts, _worker = lines
+    *_, storage, sms, _data, _alerts, _worker, _team = lines
     assert storage.startswith("✓ Report storage")
     assert f"s3://{aws_settings.s3_bucket}/reports on S3 at {aws_settings.s3_endpoint_url}: exists" in storage
     assert sms.startswith("✓ SMS provider") and f"SNS at {aws_settings.sns_endpoint_url}: credentials accepted" in sms

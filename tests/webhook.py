@@ -17,13 +17,18 @@ class Webhook:
         self.posts: list[dict[str, Any]] = []
         self.refused: set[str] = set()
         """Bodies holding any of these values are answered 422 (and not recorded): a receiver refusing them."""
-        posts, refused = self.posts, self.refused
+        self.unavailable: set[str] = set()
+        """Bodies holding any of these values are answered 503 (and not recorded): a receiver that is down."""
+        posts, refused, unavailable = self.posts, self.refused, self.unavailable
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                if refused & {str(v) for v in body.values()}:
+                values = {str(v) for v in body.values()}
+                if refused & values:
                     self.send_response(422)
+                elif unavailable & values:
+                    self.send_response(503)
                 else:
                     posts.append(body)
                     self.send_response(200)

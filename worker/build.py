@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from activities.sms import SmsActivities
 from activities.sms_providers import OutboxProvider, SmsProvider, SnsProvider
 from activities.smtp import SmtpPool
 from activities.storage import LocalStorage, Storage
+from activities.team_jobs import job_activity
 from activities.thumbnails import Limits
 from activities.webhook import WebhookActivities
 from contracts.kinds import KINDS, Shape
@@ -40,6 +42,7 @@ from workflows.cleanup import Cleanup
 from workflows.email import SendEmail
 from workflows.failure_watcher import FailureWatcher
 from workflows.image_batch import ImageBatch
+from workflows.one_step import OneStepJob
 from workflows.policies import POLICIES
 from workflows.report import GenerateReport
 from workflows.sms import SendSms
@@ -175,7 +178,7 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
     failures = failure_watch(client)
     webhooks = webhook_activities(client, settings)
     common: dict[str, Any] = {
-        "workflows": [*WORKFLOWS, *extra_workflows],
+        "workflows": [*WORKFLOWS, OneStepJob, *extra_workflows],
         "interceptors": [QueueGuard(settings.queues), metrics, LastAttemptAlerts(POLICIES["alert"])],
         "workflow_runner": WORKFLOW_RUNNER,
         "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
@@ -243,17 +246,23 @@ def with_catch_all(options: dict[str, Any], settings: Settings) -> list[Callable
 
 
 def hosted_kinds(settings: Settings) -> tuple[list[type], dict[str, list[Callable[..., Any]]]]:
-    """What the job kinds defined outside Conveyor (`contracts.kinds.load_plugins`) bring: their workflows, hosted
-    by every worker, and their activities, by the task queue of their kind (its own queue gets a worker too)."""
+    """What the job kinds defined outside Conveyor (`contracts.kinds.load_plugins`, `@job` functions) bring: their
+    workflows, hosted by every worker, and their activities, by the task queue of their kind (its own queue gets a
+    worker too). Plain `@job` functions share one thread pool, as wide as a queue's concurrent activities."""
     workflows: list[type] = []
     activities: dict[str, list[Callable[..., Any]]] = {}
+    threads: ThreadPoolExecutor | None = None
     for kind in KINDS.values():
+        queue = settings.task_queue if callable(kind.queue) else kind.task_queue(settings.queues, None)
+        if kind.function is not None:  # a @job function: the one generic wrapper runs it
+            if threads is None:
+                threads = ThreadPoolExecutor(settings.max_concurrent_activities, thread_name_prefix="conveyor-job")
+            activities.setdefault(queue, []).append(job_activity(kind, threads))
         if kind.hosted is None:
             continue
         module, _, name = kind.hosted.partition(":")
         kind_workflows, kind_activities = getattr(importlib.import_module(module), name)(settings)
         workflows += kind_workflows
-        queue = settings.task_queue if callable(kind.queue) else kind.task_queue(settings.queues, None)
         activities.setdefault(queue, []).extend(kind_activities)
     return workflows, activities
 
@@ -265,6 +274,6 @@ def served_queues(settings: Settings) -> list[str]:
     own = [
         kind.task_queue(settings.queues, None)
         for kind in KINDS.values()
-        if kind.hosted is not None and not callable(kind.queue)
+        if (kind.hosted is not None or kind.function is not None) and not callable(kind.queue)
     ]
     return list(dict.fromkeys([*built_in, *own]))

@@ -32,6 +32,7 @@ from activities.aws import aws_client as boto_client
 from activities.render import BUILTIN_TEMPLATES, TemplateRenderer
 from contracts.config import AwsConfig, SmtpTls
 from contracts.errors import JobError
+from contracts.kinds import KINDS
 from conveyor import search_attributes
 from conveyor.connection import WITHOUT_STANDALONE_ACTIVITIES, connect
 from conveyor.errors import TemporalUnavailable
@@ -407,6 +408,19 @@ async def alerts(probe: Probe) -> str:
     return ", ".join(channels)
 
 
+async def team_jobs(probe: Probe) -> str:
+    """The kinds a team added (`@job` modules in CONVEYOR_JOBS or `--jobs`, plugins), each with its queue: what
+    this machine's worker would host besides the built-in kinds."""
+    own = KINDS.own()
+    if not own:
+        return "none (name your @job modules in CONVEYOR_JOBS)"
+    queues = probe.settings.queues
+    return ", ".join(
+        f"{k.name} ({k.shape.value}, queue {'by job' if callable(k.queue) else k.task_queue(queues, None)})"
+        for k in own
+    )
+
+
 def health_url(settings: Settings) -> str:
     """Where a worker on this host serves its health check (`worker.health`): a wildcard interface is asked on
     loopback."""
@@ -462,6 +476,7 @@ CHECKS: list[tuple[str, Check]] = [
     ("Data files", data_files),
     ("Alerts", alerts),
     ("Worker", worker),
+    ("Team jobs", team_jobs),
 ]
 """Every check, in the order printed."""
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from temporalio.client import ScheduleOverlapPolicy
 
-from contracts.kinds import KINDS, Shape
+from contracts.kinds import KINDS
 from conveyor.settings import Settings
 
 
@@ -56,7 +56,7 @@ def job_schedule(id: str, kind: str, job: Mapping[str, Any], settings: Settings,
     return DeclaredSchedule(
         id=id,
         # Schedules start workflows: an activity-shaped kind runs in its workflow shape here.
-        workflow=spec.runs_as if spec.shape is Shape.WORKFLOW else spec.earlier_types[0],
+        workflow=spec.workflow_type,
         input=model.model_dump(mode="json", exclude_unset=True),
         task_queue=spec.task_queue(settings.queues, model),
         workflow_id=f"{spec.name}-{id}",

@@ -1,2 +1,2 @@
-"""Reports: a registry of named row sources (`registry`, built-ins in `builtin`), rendered to PDF (`pdf`) or CSV
-(`tables`), stored, and delivered by email (`activities.report`)."""
+"""Reports: a registry of named row sources (`registry`, built-ins in `builtin`), rendered to PDF (`pdf`), XLSX
+(`xlsx`) or CSV (`tables`), stored, and delivered by email (`activities.report`)."""

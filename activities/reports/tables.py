@@ -1,6 +1,7 @@
-"""The table writers a report renders into, one chunk of rows at a time: PDF (`activities.reports.pdf`) or CSV.
+"""The table writers a report renders into, one chunk of rows at a time: PDF (`activities.reports.pdf`), XLSX
+(`activities.reports.xlsx`) or CSV.
 
-Both write to a local file as rows arrive, so a report is never held in memory; the file is uploaded to
+All write to a local file as rows arrive, so a report is never held in memory; the file is uploaded to
 storage once complete.
 """
 
@@ -46,9 +47,14 @@ class CsvTable:
 def open_table(
     fmt: ReportFormat, path: Path, title: str, columns: Sequence[str], preamble: Sequence[str]
 ) -> TableWriter:
-    """A writer of `fmt` into `path`. The PDF shows title and preamble (parameters, time); the CSV is data only."""
+    """A writer of `fmt` into `path`. The PDF shows title and preamble (parameters, time); CSV and XLSX are data
+    only (a header row, then the rows), so they load into other tools as they are."""
     if fmt is ReportFormat.PDF:
         from activities.reports.pdf import PdfTable  # reportlab loads only where PDFs are rendered
 
         return PdfTable(path, title, columns, preamble)
+    if fmt is ReportFormat.XLSX:
+        from activities.reports.xlsx import XlsxTable  # likewise XlsxWriter
+
+        return XlsxTable(path, title, columns)
     return CsvTable(path, columns)

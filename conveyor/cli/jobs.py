@@ -25,7 +25,7 @@ def print_status(status: JobStatus) -> None:
     out.print(f"  attempts   {status.attempts}")
     if status.failure:
         out.print(f"  failure    {status.failure.type}: {status.failure.message}")
-    if status.result:
+    if status.result is not None:
         out.print(f"  result     {json.dumps(status.result)}")
     out.print(f"  created    {status.created_at:%Y-%m-%d %H:%M:%S %Z}")
     if status.starts_at and status.starts_at > status.created_at:

@@ -66,7 +66,7 @@ async def send_sms(
 @command
 async def send_report(
     report: str = typer.Option(..., "--report", help="Report name, e.g. jobs-summary or csv-file."),
-    fmt: str = typer.Option("pdf", "--format", help="pdf or csv."),
+    fmt: str = typer.Option("pdf", "--format", help="pdf, csv or xlsx."),
     param: list[str] = typer.Option([], "--param", help="Report parameter name=value (repeat)."),
     deliver_to: list[str] = typer.Option([], "--deliver-to", help="Email the report to this address (repeat)."),
     key: str | None = typer.Option(None, "--key", help="Idempotency key: the same key renders once."),

@@ -5,20 +5,40 @@ Worker code is imported inside the commands that run one, so producers' commands
 
 from __future__ import annotations
 
+import os
+
 import typer
 
+from contracts.kinds import JOBS_VARIABLE, load_job_modules
 from conveyor import search_attributes
 from conveyor.cli.app import app, command, err, out
 from conveyor.connection import connect
 from conveyor.logs import setup_logging
 from conveyor.settings import Settings
 
+JOBS_OPTION = typer.Option(
+    [],
+    "--jobs",
+    metavar="MODULE[,MODULE]",
+    help="Modules of your @job functions to host (comma-separated or repeated), added to CONVEYOR_JOBS.",
+)
+
+
+def load_jobs(modules: list[str]) -> None:
+    """Import the `--jobs` modules here, and name them in `CONVEYOR_JOBS` for the processes we start (the dev
+    stack's API), so every one of them knows the same kinds."""
+    named = ",".join(modules)
+    if named:
+        os.environ[JOBS_VARIABLE] = ",".join(filter(None, [os.environ.get(JOBS_VARIABLE), named]))
+        load_job_modules(named)
+
 
 @app.command()
-def dev() -> None:
+def dev(jobs: list[str] = JOBS_OPTION) -> None:
     """Run everything locally: Temporal dev server + web UI, SMTP outbox, worker, HTTP API. Ctrl-C stops all."""
     from conveyor.dev.stack import run_dev
 
+    load_jobs(jobs)
     settings = Settings()
     setup_logging(settings)
     command(run_dev)(settings)
@@ -33,10 +53,12 @@ def worker(
         metavar="QUEUE[,QUEUE]",
         help="Serve only these task queues (comma-separated or repeated); default: all of them.",
     ),
+    jobs: list[str] = JOBS_OPTION,
 ) -> None:
     """Run the worker against the configured Temporal cluster until SIGTERM/SIGINT."""
     from worker.main import UnknownQueue, chosen_queues, run_worker
 
+    load_jobs(jobs)
     settings = Settings()
     try:
         chosen = chosen_queues(settings, queues)

@@ -28,7 +28,7 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 
-from contracts.kinds import KINDS_VARIABLE
+from contracts.kinds import JOBS_VARIABLE, KINDS, KINDS_VARIABLE
 from conveyor import search_attributes
 from conveyor.connection import connect
 from conveyor.errors import ConveyorError
@@ -132,9 +132,10 @@ def conveyor_binary() -> Path:
 
 def start_api(settings: Settings) -> subprocess.Popen[bytes]:
     """`conveyor api` with exactly `settings` (the generated key included) as its environment; metrics off there:
-    the worker serves them on `metrics_port`, and the team's kinds of `CONVEYOR_KINDS` (not a setting: the registry
-    reads it at import), so the API has their routes. Its logs go where ours go."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_") or k == KINDS_VARIABLE}
+    the worker serves them on `metrics_port`, and the team's kinds of `CONVEYOR_KINDS` and `CONVEYOR_JOBS` (not
+    settings: the registry reads them at import), so the API has their routes. Its logs go where ours go."""
+    plugins = (KINDS_VARIABLE, JOBS_VARIABLE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_") or k in plugins}
     env |= settings.as_env() | {"CONVEYOR_METRICS_PORT": "0"}
     return subprocess.Popen(
         [str(conveyor_binary()), "api"],
@@ -188,6 +189,7 @@ def banner(settings: Settings, dev_key: str | None = None) -> str:
             + (f" -> {settings.reports_dir}/<job-id>/" if settings.storage is StorageBackend.LOCAL else ""),
             f"  Data files   {settings.readable_dir}/ (what csv: recipients and csv-file reports may read)",
             f"  Worker       queues {', '.join(settings.queues.values())}",
+            *([f"  Team jobs    {', '.join(k.name for k in own)}"] if (own := KINDS.own()) else []),
             f"  HTTP API     http://{settings.api_host}:{settings.api_port}{api_key}",
             f"  Metrics      {metrics}",
             f"  Health       {health}  (the worker's event loop)",

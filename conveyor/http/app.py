@@ -115,10 +115,11 @@ def jobs_of(request: Request) -> Jobs:
 def add_enqueue_route(router: APIRouter, kind: JobKind) -> None:
     """`POST /jobs/<kind>`, its body typed by the kind's request model (so the OpenAPI document shows it)."""
     model: Any = kind.request
+    examples = EXAMPLES.get(kind.name) or ({"example": {"value": kind.example}} if kind.example else {})
 
     async def enqueue(
         request: Request,
-        job: Annotated[model, Body(openapi_examples=EXAMPLES.get(kind.name, {}))],
+        job: Annotated[model, Body(openapi_examples=examples)],
         key: str | None = KEY,
         delay: str | None = DELAY,
         priority: int | None = PRIORITY,
