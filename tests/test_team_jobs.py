@@ -58,8 +58,8 @@ def crm_jobs(settings: Settings, crm: Webhook, monkeypatch: pytest.MonkeyPatch) 
     yield crm_sync
     job.configure(None)
     # Withdrawn again, so the suite's other tests see only the kinds they expect (the next import re-registers).
-    for declared in (crm_sync.crm_sync, crm_sync.crm_note):
-        KINDS.remove(declared.kind)
+    for name in ("crm_sync", "crm_note", "onboard"):
+        KINDS.remove(KINDS[name])
     del sys.modules["crm_sync"]
 
 
@@ -269,6 +269,44 @@ async def test_without_standalone_activities_a_job_runs_as_a_one_step_workflow(
             assert {r.id for r in listed} == {synced.id, refused.id}
             counts = (await jobs.stats()).counts["crm_sync"][settings.task_queue]
             assert (counts[JobState.COMPLETED], counts[JobState.FAILED]) == (1, 1)
+
+
+async def test_a_teams_workflow_runs_its_jobs_as_steps_with_a_durable_timer_between(
+    crm_jobs: ModuleType, crm: Webhook, temporal_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """`Onboard` (`@job.workflow`): its two `@job` steps under their own policies, a timer between them; enqueued
+    by name, shown with its stage while it waits, completed with its typed result; a step that fails for good
+    fails the job typed by its cause, on the step's first attempt (its `never_retry`)."""
+    async with running(build_workers(temporal_env.client, settings)):
+        jobs = Jobs(temporal_env.client, settings)
+        key = uuid.uuid4().hex[:8]
+        onboarding = {"customer": {"customer_id": "c5", "email": "e@example.com"}, "note_after": 3}
+        handle = await jobs.enqueue("onboard", onboarding, key=key)
+        assert (handle.id, handle.shape) == (f"onboard-{key}", Shape.WORKFLOW)
+        # The timer is long enough for the test to see the job waiting on it, between its two steps.
+        waiting = await eventually(lambda: jobs.status(handle.id), lambda s: s.stage != "syncing")
+        assert (waiting.stage, waiting.state) == ("waiting", JobState.RUNNING)
+        assert waiting.detail is not None and waiting.detail.startswith("until ")
+        result = await handle.result()
+        assert result == crm_jobs.Onboarded(synced=crm_jobs.Synced(customer_id="c5", status=200), noted=200)
+        assert [(p["customer_id"], p.get("note")) for p in crm.posts] == [("c5", None), ("c5", "onboarded")]
+        done = await jobs.status(handle.id)
+        assert (done.kind, done.shape, done.state) == ("onboard", Shape.WORKFLOW, JobState.COMPLETED)
+        assert (done.stage, done.progress) == ("done", 100)
+        events = [e.WhichOneof("attributes") for e in (await handle.workflow.fetch_history()).events]
+        step, timer = "activity_task_scheduled_event_attributes", "timer_started_event_attributes"
+        assert [e for e in events if e in (step, timer)] == [step, timer, step]
+
+        crm.refused.add("c6")
+        refused = await jobs.enqueue("onboard", {"customer": {"customer_id": "c6", "email": "f@example.com"}})
+        with pytest.raises(JobFailed) as failed:
+            await refused.result()
+        assert failed.value.type == "CrmRejected"
+        gone = await jobs.status(refused.id)
+        assert (gone.state, gone.failure and gone.failure.type, gone.attempts) == (JobState.FAILED, "CrmRejected", 1)
+
+        with pytest.raises(InvalidJobError):
+            await jobs.enqueue("onboard", {"customer": {"customer_id": "c7", "email": "g@x.com"}, "note_after": -1})
 
 
 async def test_conveyor_dev_hosts_the_jobs_named_in_conveyor_jobs(crm: Webhook, tmp_path: Path) -> None:
