@@ -17,8 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from contracts.failure_watch import FailureWatchInput, FailureWatchReport
 from contracts.kinds import KINDS, Shape
@@ -31,10 +33,14 @@ from tests.dev_stack import dev_env, dev_stack
 from tests.smtp_server import SmtpServer, free_port
 from tests.waiting import eventually
 from tests.webhook import Webhook
-from worker.build import build_workers
+from worker.build import WORKFLOWS, build_workers, workflow_runner
 from worker.run import running
+from workflows.one_step import OneStepJob
 
 CRM_PACKAGE = Path(__file__).parent.parent / "examples" / "crm_sync"
+TEAM_HISTORIES = sorted((Path(__file__).parent / "histories" / "teams").glob("*.json"))
+"""Recorded runs of the example's jobs as workflows: `Onboard`, and `crm_sync` as the one-step workflow. Apart
+from Conveyor's own (`tests/test_replay.py`), because they replay only with the example's module imported."""
 
 
 @pytest.fixture
@@ -307,6 +313,18 @@ async def test_a_teams_workflow_runs_its_jobs_as_steps_with_a_durable_timer_betw
 
         with pytest.raises(InvalidJobError):
             await jobs.enqueue("onboard", {"customer": {"customer_id": "c7", "email": "g@x.com"}, "note_after": -1})
+
+
+@pytest.mark.parametrize("path", TEAM_HISTORIES, ids=[p.stem for p in TEAM_HISTORIES])
+async def test_a_teams_recorded_workflows_replay(crm_jobs: ModuleType, path: Path) -> None:
+    """Today's `Onboard` and one-step workflow replay the runs recorded from them (a reordered step or a new timer
+    raises `NondeterminismError` here), in the sandbox the worker runs them in."""
+    replayer = Replayer(
+        workflows=[*WORKFLOWS, OneStepJob, crm_jobs.Onboard],
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflow_runner([crm_jobs.Onboard]),
+    )
+    await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
 
 
 async def test_conveyor_dev_hosts_the_jobs_named_in_conveyor_jobs(crm: Webhook, tmp_path: Path) -> None:
