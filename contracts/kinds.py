@@ -395,9 +395,13 @@ def _checked(value: object, where: str) -> JobKind:
 
 KINDS = KindRegistry(BUILT_IN)
 """Every job kind: Conveyor's own, then those of installed packages and `CONVEYOR_KINDS`."""
-load_plugins(KINDS)
 
 
 def kind_of(temporal_type: str) -> JobKind | None:
     """The kind a workflow or activity type runs; None for executions that are not Conveyor jobs."""
     return KINDS.of_type(temporal_type)
+
+
+# Last, so that a team's module loaded here finds this one complete (a `@job.workflow` module imports the
+# workflows' base, which imports `kind_of`).
+load_plugins(KINDS)

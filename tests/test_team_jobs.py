@@ -146,6 +146,13 @@ async def test_a_teams_own_jobs_run_fail_by_their_policy_and_are_alerted_once(
     assert await noted.result() == 200
     assert (await crm_note.aget_result(noted.id)).id == noted.id
 
+    # The team's workflow, hosted by the `conveyor worker` process through `CONVEYOR_JOBS` alone; by the CLI.
+    onboarding = json.dumps({"customer": {"customer_id": "c8", "email": "h@example.com"}, "note_after": 0})
+    started = await conveyor(env, "enqueue", "onboard", onboarding)
+    assert started.code == 0, started.err
+    waited = await conveyor(env, "wait", started.out.strip())
+    assert waited.code == 0 and waited.out.startswith("completed"), (waited.out, waited.err)
+
     # Retried by its policy (3 attempts), then failed; a never-retried exception fails on attempt 1.
     failing = await crm_note.aenqueue(customer_id="c1", note=down)
     never = await crm_sync.aenqueue(Customer(customer_id=refused, email="b@example.com"))
