@@ -1,8 +1,8 @@
 """The registry of job kinds: the one list every surface derives from.
 
 A kind names what a job is (`email`), how it runs (its shape and the Temporal type that runs it), its request and
-result models, the task queue a job of it starts on, its job-id prefix, the recipients it reaches (a search
-attribute), whether producers enqueue it by name, its preparation from settings, and its policy row. The client,
+result models, the task queue a job of it starts on, its job-id prefix, the recipients it reaches (for `list
+--recipient`), whether producers enqueue it by name, its preparation from settings, and its policy row. The client,
 bulk enqueue, the CLI, the HTTP API, schedules, events, metrics, logs, alerts, `status`, `list`, `failed` and
 `stats` all read it here, so a kind added here (or by a team's own package: see `load_plugins`) appears in all of
 them at once.
@@ -82,7 +82,8 @@ class JobKind:
     """The task queue of a job: a role (`default`, `sms`, `reports`), a queue name, or a function of the job
     returning one of them."""
     recipients: Callable[[Any], list[str]] = field(default=lambda job: [])
-    """The addresses or numbers a job reaches, for the `Recipients` search attribute."""
+    """The addresses or numbers a job reaches: a workflow-shaped job's `Recipients` search attribute, and what
+    `list --recipient` matches in an activity-shaped job's input (which carries no search attribute)."""
     enqueued: bool = True
     """Producers enqueue it by name (`Jobs.enqueue`, `conveyor send`, `POST /jobs/<kind>`); False for kinds that
     events or schedules start."""

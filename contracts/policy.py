@@ -14,6 +14,13 @@ from temporalio.common import RetryPolicy
 
 from contracts.errors import PERMANENT_ERROR_TYPES
 
+SERVER_DEFAULT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=100)
+)
+"""What the server runs a standalone activity under when its start gave no retry policy: `temporal activity
+start` without retry flags, and every re-run from the web UI ("Start Standalone Activity Like This One" keeps no
+retry policy; measured on web UI 2.54.1). Unlimited attempts."""
+
 
 @dataclass(frozen=True)
 class JobPolicy:
@@ -40,6 +47,11 @@ class JobPolicy:
             maximum_attempts=self.max_attempts,
             non_retryable_error_types=list(self.never_retry),
         )
+
+    def wait_after(self, attempt: int) -> timedelta:
+        """How long this row waits after failed attempt `attempt` (1 first) before the next one."""
+        wait = self.first_retry * self.backoff ** (attempt - 1) if attempt < 64 else self.max_retry_wait
+        return min(wait, self.max_retry_wait)
 
     def activity_options(self) -> dict[str, Any]:
         """Keyword arguments for `workflow.execute_activity` (and `Client.start_activity`)."""

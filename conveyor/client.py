@@ -196,7 +196,7 @@ def job_id(kind: JobKind, key: str | None) -> str:
         return f"{kind.name}-{uuid.uuid4().hex}"
     if not re.fullmatch(KEY_PATTERN, key):
         raise InvalidJobError("key must be 1-200 characters of letters, digits and -_.:@+=")
-    return f"{kind.name}-{key}"
+    return operations.job_id_of(kind, key)
 
 
 def enqueued_kind(kind: str) -> JobKind:
@@ -429,12 +429,13 @@ class Jobs:
                 task_queue=spec.task_queue(self.settings.queues, model),
                 # As for workflows: a key never starts a second run, and hands back the existing job only if
                 # its input is the same. No `summary`: the UI shows the activity type (the kind) already, and it
-                # cost the server ~3 % of its jobs/s (measured with and without, 3 runs each).
+                # cost the server ~3 % of its jobs/s (measured with and without, 3 runs each). No search
+                # attributes: the web UI's one-click re-run of a job carrying any fails (400, or a 500 page), and
+                # would drop them anyway; its key is in its id, its recipients in its input (`operations`).
                 id_conflict_policy=ActivityIDConflictPolicy.FAIL,
                 id_reuse_policy=ActivityIDReusePolicy.REJECT_DUPLICATE,
                 start_delay=delay,
                 priority=priority,
-                search_attributes=self._search_attributes(spec, model, key),
                 result_type=spec.result,
                 **policy_of(spec).activity_options(),
             )
@@ -559,13 +560,22 @@ class Jobs:
         limit: int = 100,
         include_internal: bool = False,
     ) -> list[JobSummary]:
-        """Jobs matching every filter given, newest first, each shown by its latest run (`recipient` and `key` use
-        search attributes). Conveyor's own housekeeping jobs (the failure watch) only with `include_internal`, or
-        when `kind` names them."""
+        """Jobs matching every filter given, newest first, each shown by its latest run. `key` is exact for every
+        job; `recipient` is exact, and finds an email or SMS job among the newest `CONVEYOR_RECIPIENT_SCAN_LIMIT`
+        of them matching the other filters (or by its attribute, if it was started before they stopped carrying
+        one), any other job within retention. Conveyor's own housekeeping jobs (the failure watch) only with
+        `include_internal`, or when `kind` names them."""
         queries = operations.visibility_queries(kind, state, key, recipient, include_internal=include_internal)
-        return await self._asked(
-            operations.list_jobs(self.client, queries, limit, state, self.settings.stats_open_limit)
+        listed = operations.list_jobs(
+            self.client,
+            queries,
+            limit,
+            state,
+            self.settings.stats_open_limit,
+            recipient,
+            self.settings.recipient_scan_limit,
         )
+        return await self._asked(listed)
 
     async def stats(self, window: timedelta | None = None, include_internal: bool = False) -> JobStats:
         """Jobs per kind, task queue and state, like a queue dashboard: open jobs now, completed and failed ones

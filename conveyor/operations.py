@@ -6,8 +6,8 @@ here shows a job once, by its latest run (`latest_only`), so `list`, `failed` an
 
 Retry of a workflow-shaped job is a **reset** to its first workflow task — what the web UI's Reset button does: the
 same job id gets a new run with the same input, and the UI links the runs. Retry of an activity-shaped job starts
-it again under the same id with the same input, its policy and its search attributes (a closed activity can
-only be started again, not reset).
+it again under the same id with the same input and its policy (a closed activity can only be started again, not
+reset), and no search attribute, as `Jobs` starts one: so it can be re-run in the web UI in one click later.
 """
 
 from __future__ import annotations
@@ -158,7 +158,12 @@ def visibility_queries(
     """The visibility query of each shape for jobs matching every filter given (all Conveyor jobs when none, but
     housekeeping ones only with `include_internal` or when `kind` names one). Open states other than `scheduled`
     cannot be told apart by visibility: they select `Running`, and the rows are told apart afterwards
-    (`list_jobs`)."""
+    (`list_jobs`).
+
+    A key is an exact match either way: a workflow-shaped job's `JobKey` attribute, an activity-shaped job's id
+    (`<kind>-<key>`, which carries no search attribute: see `recipient_runs`). A recipient is a workflow-shaped
+    job's `Recipients` attribute; the activity shape's query leaves it out, for `list_jobs` to match in the jobs'
+    input."""
     kinds = [known_kind(kind)] if kind else shown_kinds(include_internal)
     clauses: list[str] = []
     if state in EXECUTION_STATUS:
@@ -167,18 +172,32 @@ def visibility_queries(
         clauses.append("ExecutionStatus = 'Running'")
         if state is JobState.SCHEDULED:
             clauses.append(f"ExecutionTime > {quote(_now())}")
-    if key is not None:
-        clauses.append(f"JobKey = {quote(searchable('key', key))}")
-    if recipient is not None:
-        clauses.append(f"Recipients = {quote(searchable('recipient', recipient, RECIPIENT_UNSEARCHABLE))}")
     if since is not None:
         clauses.append(f"StartTime >= {quote(since.astimezone(UTC).isoformat())}")
+    if key is not None:
+        searchable("key", key)
+    if recipient is not None:
+        searchable("recipient", recipient, RECIPIENT_UNSEARCHABLE)
     queries: dict[Shape, str] = {}
     for shape in Shape:
         types = type_clause(shape, kinds)
-        if types is not None:
-            queries[shape] = " AND ".join([types, *clauses])
+        if types is None:
+            continue
+        own = list(clauses)
+        if key is not None and shape is Shape.ACTIVITY:
+            ids = [job_id_of(k, key) for k in kinds if k.shape is Shape.ACTIVITY]
+            own.append(f"ActivityId IN ({', '.join(quote(i) for i in ids)})")
+        elif key is not None:
+            own.append(f"JobKey = {quote(key)}")
+        if recipient is not None and shape is Shape.WORKFLOW:
+            own.append(f"Recipients = {quote(recipient)}")
+        queries[shape] = " AND ".join([types, *own])
     return queries
+
+
+def job_id_of(kind: JobKind, key: str) -> str:
+    """The id a job of `kind` enqueued with `key` has."""
+    return f"{kind.name}-{key}"
 
 
 def _now() -> str:
@@ -276,26 +295,70 @@ async def with_failure(client: Client, row: JobSummary) -> JobSummary:
 
 
 async def list_jobs(
-    client: Client, queries: dict[Shape, str], limit: int, state: JobState | None = None, scan_limit: int = 1000
+    client: Client,
+    queries: dict[Shape, str],
+    limit: int,
+    state: JobState | None = None,
+    scan_limit: int = 1000,
+    recipient: str | None = None,
+    recipient_scan_limit: int = 1000,
 ) -> list[JobSummary]:
     """Up to `limit` jobs matching `queries`, newest first, one row per job (its latest run), each with its open
     state told apart and, when failed, its failure.
 
     With an open `state` (which visibility cannot tell apart: all are `Running`), open jobs are described newest
     first, a page at a time, until `limit` are in that state or `scan_limit` were looked at: the cost is one
-    describe per job looked at, bounded whatever the backlog."""
+    describe per job looked at, bounded whatever the backlog. With a `recipient`, activity-shaped jobs are those of
+    `recipient_runs` (the activity query of `visibility_queries` leaves the recipient out)."""
     found: list[JobSummary] = []
     for shape, query in queries.items():
+        if recipient is not None and shape is Shape.ACTIVITY:
+            rows = await recipient_runs(client, query, recipient, recipient_scan_limit)
+            if state in OPEN and state is not JobState.SCHEDULED:
+                rows = [r for r in await bounded(rows, lambda r: with_open_state(client, r)) if r.state is state]
+            found += await only_latest(client, shape, rows)
+            continue
         if state in OPEN and state is not JobState.SCHEDULED:
             found += await _scan_open(client, shape, query, state, limit, scan_limit)
             continue
-        rows: dict[str, JobSummary] = {}
+        by_id: dict[str, JobSummary] = {}
         async for row in runs(client, shape, query, limit):
-            rows.setdefault(row.id, row)
-        found += await only_latest(client, shape, list(rows.values()))
+            by_id.setdefault(row.id, row)
+        found += await only_latest(client, shape, list(by_id.values()))
     found.sort(key=lambda r: r.created_at, reverse=True)
     found = await bounded(found[:limit], lambda r: with_open_state(client, r))
     return await bounded([r for r in found if state is None or r.state is state], lambda r: with_failure(client, r))
+
+
+async def recipient_runs(client: Client, query: str, recipient: str, scan_limit: int) -> list[JobSummary]:
+    """The activity-shaped jobs of `query` that reach `recipient` (one row per job, its newest run).
+
+    They carry no search attribute (the web UI's one-click re-run fails on any, and keeps none), so their
+    recipients are read from their input, the one thing every run of a job has, whoever started it: the newest
+    `scan_limit` runs of `query` are described (one describe each, 20 at a time) and matched exactly against
+    their kind's `recipients`. Jobs started before that change carry a `Recipients` attribute and are found by it
+    too, however old."""
+    tagged = [r async for r in runs(client, Shape.ACTIVITY, f"{query} AND Recipients = {quote(recipient)}", None)]
+    scanned = [r async for r in runs(client, Shape.ACTIVITY, query, scan_limit)]
+    reached = await bounded(scanned, lambda r: _reaches(client, r, recipient))
+    newest: dict[str, JobSummary] = {}
+    matched = [*tagged, *(r for r, hit in zip(scanned, reached, strict=True) if hit)]
+    for row in sorted(matched, key=lambda r: r.created_at):
+        newest[row.id] = row
+    return list(newest.values())
+
+
+async def _reaches(client: Client, row: JobSummary, recipient: str) -> bool:
+    """Whether the job of `row` (an activity-shaped job's run) reaches `recipient`, read from its input."""
+    kind = KINDS.get(row.kind)
+    desc = await client.get_activity_handle(row.id, run_id=row.run_id).describe(include_input=True)
+    if kind is None or desc.raw_input is None or len(desc.raw_input.payloads) != 1:
+        return False
+    try:
+        job = kind.request.model_validate_json(desc.raw_input.payloads[0].data)
+    except ValueError:  # input no Conveyor producer sent (a foreign one's bad JSON): it reaches no one we know
+        return False
+    return recipient in kind.recipients(job)
 
 
 async def _scan_open(
@@ -442,7 +505,6 @@ async def _retry_activity(client: Client, job_id: str) -> str:
         id=job_id,
         task_queue=desc.task_queue,
         **policy_of(kind).activity_options(),
-        search_attributes=desc.typed_search_attributes,
         priority=Priority(priority_key=desc.raw_info.priority.priority_key or None),
         # Only a job that ended without success may run again under its id: the one deliberate exception to
         # "a key never sends twice".

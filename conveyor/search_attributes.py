@@ -1,6 +1,9 @@
-"""The custom search attributes Conveyor tags jobs with, so jobs can be found by key or recipient.
+"""The custom search attributes Conveyor tags workflow-shaped jobs with, so they can be found by key or recipient.
 
-The job kind needs none: it is the workflow type (`WorkflowType='SendEmail'`), which also covers jobs started by
+Activity-shaped jobs (email, SMS) carry none: the web UI's one-click re-run of a standalone activity fails on any
+search attribute (measured on web UI 2.54.1: see the operating page), so they are found by their id and their
+input instead (`conveyor.operations`); those started before carry these and are still found by them. The job kind
+needs none: it is the workflow or activity type (`WorkflowType='SendEmail'`), which also covers jobs started by
 other Temporal clients. `conveyor dev` registers these at server start; `conveyor setup` on a real cluster.
 """
 

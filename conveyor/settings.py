@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     temporal_tls_ca: Path | None = Field(None, description="CA bundle to verify the server; system CAs if unset.")
     search_attributes: bool = Field(
         True,
-        description="Tag jobs with the JobKey/Recipients search attributes (registered by `conveyor dev`/`setup`).",
+        description="Tag workflow-shaped jobs with the JobKey/Recipients search attributes (registered by "
+        "`conveyor dev`/`setup`). Email and SMS jobs carry none, so the web UI can re-run them in one click.",
     )
     ui_url: str | None = Field(
         None,
@@ -232,6 +233,12 @@ class Settings(BaseSettings):
         1000,
         ge=1,
         description="`stats` and `list --state` tell apart (one describe each) at most this many open jobs per kind.",
+    )
+    recipient_scan_limit: int = Field(
+        1000,
+        ge=1,
+        description="`list --recipient` reads the input of (one describe each) at most this many of the newest email "
+        "and SMS jobs matching its other filters.",
     )
 
     # Worker

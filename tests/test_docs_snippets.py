@@ -8,6 +8,8 @@ A block that is a fragment says so in a comment above it (`<!-- not run: why -->
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 import re
 import sys
@@ -44,10 +46,18 @@ CRM_PACKAGE = ROOT / "examples" / "crm_sync"
 @pytest.fixture(scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     """A reader's `conveyor dev`, with the example team jobs of the docs (`crm_sync`) registered as its page says
-    (`CONVEYOR_JOBS`), syncing to a CRM stand-in on loopback."""
+    (`CONVEYOR_JOBS`), syncing to a CRM stand-in on loopback, and the webhook page's endpoint `acme` declared,
+    delivering to a receiver on loopback."""
     cwd = tmp_path_factory.mktemp("reader")
-    crm = Webhook()
+    crm, acme = Webhook(), Webhook()
     crm.start()
+    acme.start()
+    endpoint = {
+        "url": acme.url.get_secret_value(),
+        "secrets": ["whsec_" + base64.b64encode(b"docs-example-signing-secret-0001").decode()],
+        "events": ["invoice.paid"],
+        "allow_internal": True,  # the stand-in receiver is on loopback
+    }
     python_path = os.pathsep.join([str(CRM_PACKAGE), *filter(None, [os.environ.get("PYTHONPATH")])])
     env = dev_env(cwd / ".conveyor") | {
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
@@ -55,6 +65,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         "CONVEYOR_JOBS": "crm_sync",
         "PYTHONPATH": python_path,
         "CRM_URL": crm.url.get_secret_value(),
+        "CONVEYOR_WEBHOOK_ENDPOINTS": json.dumps({"acme": endpoint}),
     }
     try:
         async with dev_stack(env, cwd=cwd) as banner:
@@ -63,6 +74,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
             yield Stack(cwd, env | {"KEY": key[1]}, env["CONVEYOR_API_PORT"])
     finally:
         crm.stop()
+        acme.stop()
 
 
 async def shell(stack: Stack, command: str) -> tuple[int, str]:

@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 from temporalio.client import ActivityFailureError, ActivityHandle
+from temporalio.common import TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from contracts.failure_watch import FailureWatchInput, FailureWatchReport
-from contracts.kinds import Shape
-from conveyor import EmailJob, JobFailed, JobHandle, JobNotFound, Jobs, JobState, Settings
+from contracts.kinds import KINDS, Shape
+from conveyor import EmailJob, JobFailed, JobHandle, JobNotFound, Jobs, JobState, Settings, search_attributes
 from conveyor.client import BulkJob
 from conveyor.errors import InvalidJobError, JobStateError
 from conveyor.operations import JobStats, JobSummary
@@ -29,7 +30,7 @@ from tests.waiting import eventually
 from tests.webhook import Webhook
 from worker.build import WORKFLOW_RUNNER, WORKFLOWS, build_workers
 from worker.run import running
-from workflows.policies import POLICIES
+from workflows.policies import POLICIES, policy_of
 
 
 def address(name: str = "ops") -> str:
@@ -339,6 +340,33 @@ async def test_find_jobs_by_recipient_key_and_state(jobs: Jobs) -> None:
     assert await jobs.list(key=key, state=JobState.FAILED) == []
     with pytest.raises(InvalidJobError):
         await jobs.list(kind="fax")
+
+
+async def test_email_jobs_carry_no_search_attribute_and_older_tagged_ones_stay_findable(
+    jobs: Jobs, settings: Settings
+) -> None:
+    """Email jobs start with no search attribute (the web UI's one-click re-run fails on any), found by key through
+    their id and by recipient through their input; a job started before that, tagged with `JobKey` and
+    `Recipients`, is still found by them, even past the recipient scan's window."""
+    old_to, old_key = address("tagged"), f"old-{uuid.uuid4().hex[:6]}"
+    policy = policy_of(KINDS["email"])
+    tagged = await jobs.client.start_activity(
+        "email", note(old_to), id=f"email-{old_key}", task_queue=settings.task_queue,
+        search_attributes=search_attributes.for_job(old_key, [old_to]), **policy.activity_options(),
+    )  # fmt: skip
+    await tagged.result()
+    new_to = address("untagged")
+    new = await jobs.email(note(new_to), key=f"new-{uuid.uuid4().hex[:6]}")
+    await new.result()
+    assert (await jobs.client.get_activity_handle(new.id).describe()).typed_search_attributes == TypedSearchAttributes(
+        []
+    )
+
+    narrow = Jobs(jobs.client, settings.model_copy(update={"recipient_scan_limit": 1}))  # the newest job only
+    found = await eventually(lambda: narrow.list(recipient=old_to), lambda rows: len(rows) == 1)
+    assert [r.id for r in found] == [f"email-{old_key}"]
+    assert [r.id for r in await narrow.list(key=old_key)] == [f"email-{old_key}"]
+    assert [r.id for r in await narrow.list(recipient=new_to)] == [new.id]
 
 
 async def test_bulk_enqueues_all_but_the_bad_item(jobs: Jobs, smtp_server: SmtpServer) -> None:

@@ -84,7 +84,7 @@ def test_every_generated_reference_shows_its_source() -> None:
             "`RecipientRejected`",
         ],
     }
-    assert {*expected, "performance", "reliability"} == GENERATORS.keys()
+    assert {*expected, "performance", "reliability", "celery-peer", "crashes"} == GENERATORS.keys()
     for name, shown in expected.items():
         section = fill(f"<!-- generated: {name} -->", "page.md")
         missing = [text for text in shown if text not in section]
@@ -108,10 +108,14 @@ def test_measured_tables_show_the_latest_run(tmp_path: Path) -> None:
     )
     assert "| 1,164 /s |" in performance and "| **miss** |" in performance and "| pass |" in performance
     assert "Targets met: 1 of 2. Missed: bulk enqueue (10,000 jobs, 50 at a time)." in performance
+    one_peer = performance_table(bench, "bench.json", against="raw")
+    assert "bulk enqueue" in one_peer and "broadcast" not in one_peer, "only the rows against that baseline"
 
     reliability = tmp_path / "reliability.json"
-    reliability.write_text(json.dumps({"size": "ci", "scenarios": {"worker crash": {"lost": 0, "delivered": 500}}}))
+    reliability.write_text(json.dumps({"size": "ci", "scenarios": {"worker crash": {"lost": 0, "delivered": 500},
+                                                                     "load": {"lost": 0}}}))  # fmt: skip
     assert "| worker crash | lost 0, delivered 500 |" in reliability_table(reliability, "reliability.json")
+    assert "| load |" not in reliability_table(reliability, "reliability.json", scenarios=("worker",))
     assert "Not measured in this build" in performance_table(tmp_path / "absent.json", "absent.json")
 
 

@@ -1,6 +1,7 @@
 """The manual retry an operator does in the Temporal web UI, done by a real browser against `conveyor dev`, for
-both shapes: a workflow-shaped job is Reset to its first workflow task; an activity-shaped job is started again
-from the UI's "Start Standalone Activity" form. Either way the job completes under its own id.
+both shapes: a workflow-shaped job is Reset to its first workflow task; an activity-shaped job is re-run in one
+click ("More Actions → Start Standalone Activity Like This One" → Start). Either way the job completes under its
+own id.
 
 Headless Debian Chromium driven by Playwright's Python package (no browser download). A screenshot of the job
 page is kept in `test-artifacts/`. Skipped only on a developer machine without Chromium; in CI it must run.
@@ -14,6 +15,7 @@ import re
 import shutil
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -21,6 +23,11 @@ import pytest
 from conveyor import Jobs, Settings
 from tests.cli import BIN, run
 from tests.dev_stack import dev_env, dev_stack
+from tests.phones import sent_by_sns, unique_phone
+from tests.sns_gate import SnsGate
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
@@ -33,9 +40,10 @@ if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 
-async def failed_launch_email(env: dict[str, str], to: str) -> str:
+async def failed_launch_email(env: dict[str, str], to: str, key: str | None = None) -> str:
     """The id of an email job sent to `to` with the template `launch`, which the stack does not have yet: failed."""
-    sent = await run(str(BIN / "conveyor"), "send", "email", "--to", to, "--template", "launch", env=env)
+    keyed = ["--key", key] if key else []
+    sent = await run(str(BIN / "conveyor"), "send", "email", "--to", to, "--template", "launch", *keyed, env=env)
     job_id = sent.out.strip()
     failed = await run(str(BIN / "conveyor"), "wait", job_id, env=env)
     assert failed.code == 1 and "TemplateNotFound" in failed.err
@@ -68,6 +76,8 @@ async def test_reset_in_the_web_ui_reruns_a_failed_job(tmp_path: Path) -> None:
             await dialog.get_by_test_id("workflow-reset-event-id-select-button").click()
             await dialog.locator("#reset-event-id-select").get_by_text("WorkflowTaskCompleted").first.click()
             await dialog.get_by_placeholder("Enter a reason").fill("template added")
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "web-ui-reset-dialog.png"))
             await dialog.get_by_role("button", name="Confirm").click()
             await dialog.wait_for(state="hidden")
 
@@ -82,62 +92,94 @@ async def test_reset_in_the_web_ui_reruns_a_failed_job(tmp_path: Path) -> None:
         assert (tmp_path / "home" / "outbox" / f"{job_id}.eml").read_text().count("We launched!") == 1
 
 
-async def test_start_again_in_the_web_ui_reruns_a_failed_activity_job(tmp_path: Path) -> None:
-    """The UI's own re-run ("More Actions → Start Standalone Activity Like This One") fails in web UI 2.54.1 on
-    every Conveyor email/SMS job (a 500 page, "n(...).some is not a function": the form cannot pre-fill a
-    KeywordList search attribute, and every such job carries `Recipients`; a job without one re-runs fine, checked
-    here). The same form opened without the run (its URL minus `runId`), with the job's input pasted in and a
-    Schedule to Close Timeout (the form silently sends nothing while it is 0, which it pre-fills for a job that has
-    none), works: docs/operating.md tells an operator to do that, and this test does it. The 500 is asserted, so
-    this test fails once a newer UI fixes its form: the docs and this test then move to the one-click path."""
+async def rerun_in_one_click(page: Page, job_page: str, failure: str, screenshot: Path | None = None) -> str:
+    """On a failed activity-shaped job's page: More Actions → "Start Standalone Activity Like This One" → Start,
+    typing nothing; the new run's page. With `screenshot`, the page with that menu open is kept there."""
+    await page.goto(job_page)
+    await page.get_by_text(failure).first.wait_for()
+    await page.get_by_role("button", name="More Actions").click()
+    like_this_one = page.get_by_text("Start Standalone Activity Like This One")
+    await like_this_one.wait_for()
+    if screenshot is not None:
+        await page.screenshot(path=str(screenshot))
+    await like_this_one.click()
+    await page.wait_for_url(re.compile(r"/activities/start\?"))
+    await page.get_by_test_id("start-standalone-activity-submit-button").click()
+    await page.get_by_role("link", name="Activity execution started.").click()  # the new run's page
+    await page.wait_for_url(re.compile(r"/activities/[^/]+/[^/]+/details"))
+    return page.url
+
+
+async def test_one_click_in_the_web_ui_reruns_a_failed_email_and_sms_job(tmp_path: Path, moto_server: str) -> None:
+    """The UI's own re-run of an activity-shaped job, typing nothing: a failed email (its template missing) and a
+    failed SMS (the provider refused: SNS's AuthorizationError), their causes fixed, each re-run in one click,
+    completes: one message sent, the same job (id, kind, `status`, `list --key`, `list --recipient`, not in
+    `failed`, counted once in `stats`), attempts counted from 1. If a web UI breaks the one click again (as 2.54.1
+    did for any job carrying a search attribute), this fails."""
     from playwright.async_api import async_playwright
 
-    env = dev_env(tmp_path / "home") | {
-        "CONVEYOR_TEMPLATES_DIR": str(tmp_path / "templates"),
-        "CONVEYOR_STANDALONE_ACTIVITIES": "true",
-    }
-    conveyor = str(BIN / "conveyor")
-    async with dev_stack(env):
-        job_id = await failed_launch_email(env, "bo@example.com")
-        [job_page] = re.findall(r"web UI\s+(\S+)", (await run(conveyor, "status", job_id, env=env)).out)
-        assert f"/activities/{job_id}/" in job_page
+    tag = uuid.uuid4().hex[:8]
+    phone, address = unique_phone(), f"bo-{tag}@example.com"
+    with SnsGate(moto_server) as sns:
+        env = dev_env(tmp_path / "home") | {
+            "CONVEYOR_TEMPLATES_DIR": str(tmp_path / "templates"),
+            "CONVEYOR_STANDALONE_ACTIVITIES": "true",
+            "CONVEYOR_SMS_PROVIDER": "sns", "CONVEYOR_SNS_ENDPOINT_URL": sns.url,
+            "CONVEYOR_AWS_ACCESS_KEY_ID": "testing", "CONVEYOR_AWS_SECRET_ACCESS_KEY": "testing",
+        }  # fmt: skip
+        conveyor = str(BIN / "conveyor")
+        async with dev_stack(env):
+            email_id = await failed_launch_email(env, address, key=f"launch-{tag}")
+            sent = await run(
+                conveyor, "send", "sms", "--to", phone, "--body", "We launched!", "--key", f"t-{tag}", env=env
+            )
+            sms_id = sent.out.strip()
+            refused = await run(conveyor, "wait", sms_id, env=env)
+            assert refused.code == 1 and "SmsRejected" in refused.err, refused.err
+            pages = {job: re.findall(r"web UI\s+(\S+)", (await run(conveyor, "status", job, env=env)).out)[0]
+                     for job in (email_id, sms_id)}  # fmt: skip
 
-        launch = tmp_path / "templates" / "launch"
-        launch.mkdir(parents=True)
-        (launch / "subject.txt").write_text("We launched!")
-        (launch / "body.txt").write_text("It's live.")
+            launch = tmp_path / "templates" / "launch"  # the operator fixes both causes ...
+            launch.mkdir(parents=True)
+            (launch / "subject.txt").write_text("We launched!")
+            (launch / "body.txt").write_text("It's live.")
+            sns.refusing = False
 
-        async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
-            await page.goto(job_page)
-            await page.get_by_text("TemplateNotFound").first.wait_for()
-            await page.get_by_role("button", name="More Actions").click()
-            await page.get_by_text("Start Standalone Activity Like This One").click()
-            await page.wait_for_url(re.compile(r"/activities/start\?"))
-            await page.get_by_text("Uh oh. There's an error.").wait_for()  # the UI bug described above
-
-            await page.goto(re.sub(r"&runId=[^&]*", "", page.url))  # the same form, not pre-filled from the run
-            assert await page.locator("#activityId").input_value() == job_id
-            assert await page.locator("#activityType").input_value() == "email"
-            await page.get_by_label("Data").click()
-            await page.keyboard.type('{"to": ["bo@example.com"], "template": "launch"}')
-            await page.locator("#scheduleToCloseTimeout").fill("3600")  # the form sends nothing while it is 0
-            await page.get_by_test_id("start-standalone-activity-submit-button").click()
-            await page.get_by_role("link", name="Activity execution started.").click()  # the new run's page
-            await page.wait_for_url(re.compile(rf"/activities/{job_id}/"))
-
-            done = await run(conveyor, "wait", job_id, env=env)
-            assert done.code == 0, done.err
-            await page.reload()
-            await page.get_by_text(re.compile(r"^completed$", re.IGNORECASE)).first.wait_for()
             ARTIFACTS.mkdir(exist_ok=True)
-            await page.screenshot(path=str(ARTIFACTS / "web-ui-start-again.png"))
-            await browser.close()
+            async with async_playwright() as p:  # ... and re-runs each job in one click
+                browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+                page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+                new_run = await rerun_in_one_click(
+                    page, pages[email_id], "TemplateNotFound", ARTIFACTS / "web-ui-rerun.png"
+                )
+                await rerun_in_one_click(page, pages[sms_id], "SmsRejected")
+                for job in (email_id, sms_id):
+                    done = await run(conveyor, "wait", job, env=env)
+                    assert done.code == 0, done.err
+                await page.goto(new_run)
+                await page.get_by_text(re.compile(r"^completed$", re.IGNORECASE)).first.wait_for()
+                await page.screenshot(path=str(ARTIFACTS / "web-ui-rerun-completed.png"))
+                await browser.close()
 
-        shown = await run(conveyor, "status", job_id, env=env)  # one job: its latest run, under the same id
-        assert shown.code == 0 and re.search(r"email\s+completed", shown.out) and "attempts   1" in shown.out
-    assert (tmp_path / "home" / "outbox" / f"{job_id}.eml").read_text().count("We launched!") == 1
+            for job, kind in ((email_id, "email"), (sms_id, "sms")):
+                shown = await run(conveyor, "status", job, env=env)
+                assert re.search(rf"{kind}\s+completed", shown.out) and re.search(r"attempts\s+1\b", shown.out), (
+                    shown.out
+                )
+            for flag, value, job in (("--key", f"launch-{tag}", email_id), ("--key", f"t-{tag}", sms_id),
+                                     ("--recipient", address, email_id), ("--recipient", phone, sms_id)):  # fmt: skip
+                listed = json.loads((await run(conveyor, "list", flag, value, "--json", env=env)).out)
+                assert [(row["id"], row["state"]) for row in listed] == [(job, "completed")], (flag, value, listed)
+            assert json.loads((await run(conveyor, "failed", "--json", env=env)).out) == []
+            stats = json.loads((await run(conveyor, "stats", "--json", env=env)).out)
+            for kind in ("email", "sms"):
+                counted = {
+                    state: sum(q[state] for q in stats["counts"][kind].values()) for state in ("completed", "failed")
+                }
+                assert counted == {"completed": 1, "failed": 0}, (kind, stats["counts"][kind])
+
+    assert (tmp_path / "home" / "outbox" / f"{email_id}.eml").read_text().count("We launched!") == 1
+    assert [m["message"] for m in sent_by_sns(moto_server, phone)] == ["We launched!"]
 
 
 async def test_a_job_of_each_shape_from_every_door_reads_back_everywhere(tmp_path: Path) -> None:

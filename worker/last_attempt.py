@@ -10,7 +10,8 @@ first. Time-outs and killed workers run none of the job's code: those stay the w
 
 The same interceptor holds a job to its kind's policy row when the job was started without it (plain JSON, the
 web UI's re-run: the server's default policy retries for ever): past the row's attempts, or for a type the row
-never retries, the failure is made non-retryable (`by_its_policy`), and so alerted.
+never retries, the failure is made non-retryable (`by_its_policy`), and so alerted; under the server's default
+policy, a retryable failure carries the row's wait before the next attempt (`next_retry_delay`).
 
 Why an interceptor and not code in each job's activity: one place for every activity-shaped kind, a team's own
 kinds included, and the job's code stays the job.
@@ -29,7 +30,7 @@ from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, 
 
 from activities.failure_watch import activity_alert, announce, failure_named, is_last_attempt
 from contracts.kinds import JobKind, Shape, kind_of
-from contracts.policy import JobPolicy
+from contracts.policy import SERVER_DEFAULT_RETRY, JobPolicy
 from workflows.policies import policy_of
 
 log = logging.getLogger("conveyor.worker")
@@ -42,23 +43,27 @@ def job_kind(info: activity.Info) -> JobKind | None:
     return kind if kind is not None and kind.shape is Shape.ACTIVITY else None
 
 
-def by_its_policy(row: JobPolicy, attempt: int, error: Exception) -> Exception:
+def by_its_policy(row: JobPolicy, attempt: int, error: Exception, running: RetryPolicy | None = None) -> Exception:
     """`error` as the job's policy row would have the server see it: non-retryable when the row never retries its
-    type, or when this attempt is the row's last.
+    type, or when this attempt is the row's last; and, when the job runs under the server's default policy
+    (`running`), retryable with the row's wait before the next attempt.
 
     A job started with Conveyor's client carries its row as its retry policy, and this changes nothing. One started
     by plain JSON without the row's options (`temporal activity start`, a Node producer), or re-run from the web UI
-    (whose form keeps no retry policy), runs under the server's default: retry every failure, for ever. Deciding
-    here holds the declared policy whoever started the job (the server's own back-off intervals still apply)."""
+    (whose form keeps no retry policy), runs under the server's default: retry every failure, for ever, 1 s
+    doubling to 100 s. Deciding here holds the declared policy whoever started the job. A producer's own explicit
+    intervals are its choice and kept (its attempts are still the row's); so is a wait the error names itself."""
     if isinstance(error, ApplicationError) and error.non_retryable:
         return error
     error_type = error.type if isinstance(error, ApplicationError) else None
     error_type = error_type or type(error).__name__
-    if error_type not in row.never_retry and not (row.max_attempts and attempt >= row.max_attempts):
-        return error
     message = error.message if isinstance(error, ApplicationError) else str(error)
     details = error.details if isinstance(error, ApplicationError) else ()
-    return ApplicationError(message, *details, type=error_type, non_retryable=True)
+    if error_type in row.never_retry or (row.max_attempts and attempt >= row.max_attempts):
+        return ApplicationError(message, *details, type=error_type, non_retryable=True)
+    if running != SERVER_DEFAULT_RETRY or (isinstance(error, ApplicationError) and error.next_retry_delay):
+        return error
+    return ApplicationError(message, *details, type=error_type, next_retry_delay=row.wait_after(attempt))
 
 
 class AlertOnLastAttempt(ActivityInboundInterceptor):
@@ -78,7 +83,7 @@ class AlertOnLastAttempt(ActivityInboundInterceptor):
             kind = job_kind(info)
             if kind is None or is_cancelled_exception(e):
                 raise
-            error = by_its_policy(policy_of(kind), info.attempt, e)
+            error = by_its_policy(policy_of(kind), info.attempt, e, info.retry_policy)
             if is_last_attempt(error):
                 await self._announce(kind.name, info, error)
             if error is e:

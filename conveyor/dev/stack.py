@@ -191,6 +191,7 @@ def banner(settings: Settings, dev_key: str | None = None) -> str:
             f"  Worker       queues {', '.join(settings.queues.values())}",
             *([f"  Team jobs    {', '.join(k.name for k in own)}"] if (own := KINDS.own()) else []),
             f"  HTTP API     http://{settings.api_host}:{settings.api_port}{api_key}",
+            f"  Jobs page    http://{settings.api_host}:{settings.api_port}/ui  (log in with an API key)",
             f"  Metrics      {metrics}",
             f"  Health       {health}  (the worker's event loop)",
             "Try: conveyor send email --to ann@example.com --template welcome --var name=Ann",

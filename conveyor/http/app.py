@@ -22,7 +22,7 @@ from contracts.webhook import EVENT_TYPE
 from conveyor.client import KEY_PATTERN, Jobs
 from conveyor.connection import connect
 from conveyor.errors import InvalidJobError
-from conveyor.http import errors
+from conveyor.http import errors, pages
 from conveyor.http.errors import PROBLEMS, Problem
 from conveyor.http.examples import EXAMPLES
 from conveyor.http.guards import BodyLimit, JsonBody, UrlKeyGuard, bearer, require_key, scrub_access_log
@@ -148,7 +148,7 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
     )
-    app.add_middleware(JsonBody)
+    app.add_middleware(JsonBody, exempt=f"{pages.ROOT}/")
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
     app.add_middleware(UrlKeyGuard, keys=settings.api_keys)  # added last: runs first, before any route or log
     scrub_access_log(settings.api_keys)
@@ -209,6 +209,7 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
         return await jobs_of(request).stats(include_internal=include_internal)
 
     app.include_router(router)
+    pages.add_pages(app, settings)
 
     @app.get(
         "/healthz",

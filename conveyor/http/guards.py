@@ -107,12 +107,15 @@ class JsonBody:
     with "Input should be a valid dictionary" helps no one. A body that is not JSON is still a 422 naming the
     body (`JSON decode error`)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, exempt: str | None = None) -> None:
         self.app = app
+        self.exempt = exempt
+        """A path prefix left alone: the jobs page's HTML forms post urlencoded bodies."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Declare the body JSON (replacing any other `Content-Type`), then pass the request on."""
-        if scope["type"] == "http":
+        exempt = self.exempt is not None and scope.get("path", "").startswith(self.exempt)
+        if scope["type"] == "http" and not exempt:
             declared = [v for k, v in scope["headers"] if k == b"content-type"]
             if not declared or not all(JSON_TYPES.match(v) for v in declared):
                 others = [(k, v) for k, v in scope["headers"] if k != b"content-type"]

@@ -58,6 +58,22 @@ def _reliability() -> str:
     return reliability_table(ROOT / "tests/reliability/results/latest.json", "tests/reliability/results/latest.json")
 
 
+def _celery_peer() -> str:
+    from docs.gen.results import performance_table
+
+    return performance_table(ROOT / "bench/results/latest.json", "bench/results/latest.json", against="Celery")
+
+
+def _crashes() -> str:
+    from docs.gen.results import reliability_table
+
+    return reliability_table(
+        ROOT / "tests/reliability/results/latest.json",
+        "tests/reliability/results/latest.json",
+        scenarios=("worker crash", "server crash", "SMTP down"),
+    )
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "settings": _settings,
     "cli": _cli,
@@ -65,6 +81,8 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "policies": _policies,
     "performance": _performance,
     "reliability": _reliability,
+    "celery-peer": _celery_peer,
+    "crashes": _crashes,
 }
 
 

@@ -45,8 +45,9 @@ def _load(averages: list[float] | None) -> str:
     return f"{averages[0]:.2f}" if averages else "?"
 
 
-def performance_table(path: Path, shown_as: str) -> str:
-    """The benchmark's latest run as a table, with when, where and at what sizes it ran."""
+def performance_table(path: Path, shown_as: str, against: str | None = None) -> str:
+    """The benchmark's latest run as a table, with when, where and at what sizes it ran; only the rows whose
+    baseline's name starts with `against` if given (one peer's comparison)."""
     doc = _read(path)
     if doc is None:
         return NOT_MEASURED.format(path=shown_as, command="python -m bench")
@@ -62,7 +63,7 @@ def performance_table(path: Path, shown_as: str) -> str:
         "| case | Conveyor | baseline | ratio | target | result |",
         "|---|---|---|---|---|---|",
     ]
-    rows = doc.get("rows", [])
+    rows = [r for r in doc.get("rows", []) if against is None or str(r.get("baseline_name", "")).startswith(against)]
     for row in rows:
         unit = row.get("unit", "")
         baseline = row.get("baseline")
@@ -91,8 +92,9 @@ def targets_met(rows: list[dict[str, Any]]) -> str:
     return f"{line} Missed: {'; '.join(missed)}." if missed else line
 
 
-def reliability_table(path: Path, shown_as: str) -> str:
-    """The reliability suite's latest figures, one row per scenario."""
+def reliability_table(path: Path, shown_as: str, scenarios: tuple[str, ...] = ()) -> str:
+    """The reliability suite's latest figures, one row per scenario; only those starting with one of `scenarios`
+    if given."""
     doc = _read(path)
     if doc is None:
         return NOT_MEASURED.format(path=shown_as, command="pytest tests/reliability --full")
@@ -103,6 +105,8 @@ def reliability_table(path: Path, shown_as: str) -> str:
         "|---|---|",
     ]
     for scenario, figures in doc.get("scenarios", {}).items():
+        if scenarios and not scenario.startswith(scenarios):
+            continue
         shown = ", ".join(f"{k} {v}" for k, v in figures.items())
         lines.append(f"| {cell(scenario)} | {cell(shown)} |")
     return "\n".join(lines)

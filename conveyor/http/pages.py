@@ -1,0 +1,242 @@
+"""The jobs page under `/ui`: counts per kind and queue with the workers polling each, lists per state with the
+failure reasons, one job's view, and retry / retry all shown / cancel — for people used to Bull Board or Flower.
+
+Server-rendered HTML (Jinja2, imported here only, so `import conveyor` stays light), readable without JavaScript;
+the overview refreshes itself with a `<meta http-equiv="refresh">`. It reads the same `Jobs` calls as the JSON API
+and the CLI, so its counts are `conveyor stats`' counts.
+
+Log-in takes one of the API keys once and keeps a random session id in an HttpOnly, SameSite=Strict cookie
+(Secure over https); the key itself is never stored in the cookie nor rendered. Every POST carries the session's
+CSRF token, and a POST whose `Origin` is another site's is refused as well. Sessions live in the API process:
+restarting it logs everyone out.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+from contracts.kinds import KINDS
+from contracts.states import JobState
+from conveyor.client import KEY_PATTERN, Jobs
+from conveyor.http.guards import key_matches
+from conveyor.settings import Settings
+from conveyor.status import ui_link
+
+if TYPE_CHECKING:
+    import jinja2
+
+ROOT = "/ui"
+COOKIE = "conveyor_session"
+SESSION_SECONDS = 12 * 3600
+REFRESH_SECONDS = 5
+KEY_PATTERN_RE = re.compile(KEY_PATTERN)
+PAGE = 50
+NAV_STATES = ("queued", "scheduled", "running", "retrying", "failed", "completed")
+COUNTED = [JobState(s) for s in NAV_STATES]
+"""The states the overview counts: those `conveyor stats` users read (cancelled and the like stay in the lists)."""
+FAILED_LIKE = {JobState.FAILED, JobState.CANCELLED, JobState.TERMINATED, JobState.TIMED_OUT}
+
+
+@dataclass
+class Sessions:
+    """Logged-in browsers: session id -> (CSRF token, expiry). In memory, in the one API process."""
+
+    live: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    def open(self) -> str:
+        """A new session's id."""
+        now = time.monotonic()
+        self.live = {sid: v for sid, v in self.live.items() if v[1] > now}  # forget expired ones as we go
+        sid = secrets.token_urlsafe(32)
+        self.live[sid] = (secrets.token_urlsafe(32), now + SESSION_SECONDS)
+        return sid
+
+    def csrf(self, sid: str | None) -> str | None:
+        """The CSRF token of a live session, None if `sid` names none."""
+        found = self.live.get(sid or "")
+        return found[0] if found and found[1] > time.monotonic() else None
+
+    def close(self, sid: str | None) -> None:
+        """End a session (log out)."""
+        self.live.pop(sid or "", None)
+
+
+def templates() -> jinja2.Environment:
+    """The pages' templates, autoescaped (every value a job carries is someone's input)."""
+    import jinja2
+
+    loader = jinja2.FileSystemLoader(Path(__file__).parent / "templates")
+    return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+async def form_of(request: Request) -> dict[str, list[str]]:
+    """A urlencoded form body (the pages' POSTs), without needing python-multipart."""
+    return parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=1000)
+
+
+def same_origin(request: Request) -> bool:
+    """False when the browser says the request comes from another site (`Origin`, sent with every cross-site
+    POST, `null` from sandboxed frames and `about:` pages)."""
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
+async def pollers(jobs: Jobs, queues: list[str]) -> dict[str, int]:
+    """Workers polling each queue (workflow or activity tasks), by identity, from Temporal's task-queue description."""
+    found: dict[str, int] = {}
+    service = jobs.client.workflow_service
+    for queue in queues:
+        identities: set[str] = set()
+        for kind in (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY):
+            request = DescribeTaskQueueRequest(
+                namespace=jobs.settings.namespace, task_queue=TaskQueue(name=queue), task_queue_type=kind
+            )
+            identities |= {p.identity for p in (await service.describe_task_queue(request)).pollers}
+        found[queue] = len(identities)
+    return found
+
+
+def add_pages(app: FastAPI, settings: Settings) -> None:
+    """Mount the jobs page on `app` under `/ui`."""
+    env = templates()
+    sessions = Sessions()
+    router = APIRouter(prefix=ROOT, include_in_schema=False)
+
+    def render(name: str, csrf: str | None, status: int = 200, **values: Any) -> HTMLResponse:
+        page = env.get_template(name).render(
+            {"root": ROOT, "csrf": csrf, "nav_states": NAV_STATES, "refresh": None} | values
+        )
+        return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
+
+    def session(request: Request) -> str | None:
+        return sessions.csrf(request.cookies.get(COOKIE))
+
+    async def posted(request: Request) -> dict[str, list[str]]:
+        """The form of an authorized POST: a live session, its CSRF token, and no other site's Origin."""
+        form = await form_of(request)
+        csrf = session(request)
+        given = (form.get("csrf") or [""])[0]
+        if csrf is None or not same_origin(request) or not hmac.compare_digest(given.encode(), csrf.encode()):
+            raise HTTPException(403, "log in on the jobs page first (or the form was not sent from it)")
+        return form
+
+    def jobs_of(request: Request) -> Jobs:
+        jobs: Jobs = request.app.state.jobs
+        return jobs
+
+    def to_login() -> RedirectResponse:
+        return RedirectResponse(f"{ROOT}/login", status_code=303)
+
+    @router.get("/login")
+    async def login_form(request: Request) -> Response:
+        return render("login.html", None, title="Log in", error=None)
+
+    @router.post("/login")
+    async def login(request: Request) -> Response:
+        if not same_origin(request):
+            raise HTTPException(403, "the log-in form was sent from another site")
+        key = ((await form_of(request)).get("key") or [""])[0]
+        if not key_matches(key, settings.api_keys):
+            return render("login.html", None, status=401, title="Log in", error="That is not one of the API keys.")
+        response = RedirectResponse(ROOT, status_code=303)
+        response.set_cookie(
+            COOKIE, sessions.open(), max_age=SESSION_SECONDS, path=ROOT, httponly=True, samesite="strict",
+            secure=request.url.scheme == "https",
+        )  # fmt: skip
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        await posted(request)
+        sessions.close(request.cookies.get(COOKIE))
+        response = to_login()
+        response.delete_cookie(COOKIE, path=ROOT)
+        return response
+
+    @router.get("")
+    async def overview(request: Request) -> Response:
+        if (csrf := session(request)) is None:
+            return to_login()
+        jobs = jobs_of(request)
+        stats = await jobs.stats()
+        queues = sorted({q for per_queue in stats.counts.values() for q in per_queue})
+        return render(
+            "overview.html", csrf, title="Jobs", stats=stats, states=[s.value for s in COUNTED],
+            pollers=await pollers(jobs, queues), refresh=REFRESH_SECONDS,
+        )  # fmt: skip
+
+    @router.get("/jobs")
+    async def listing(
+        request: Request, state: JobState = JobState.FAILED, kind: str | None = None, key: str | None = None,
+        limit: int = PAGE,
+    ) -> Response:  # fmt: skip
+        if (csrf := session(request)) is None:
+            return to_login()
+        kind = kind if kind in KINDS else None
+        key = key or None
+        if key is not None and not KEY_PATTERN_RE.fullmatch(key):
+            raise HTTPException(422, "a key is 1-200 of letters, digits and _ . : @ + = -")
+        limit = min(max(limit, 1), 1000)
+        jobs = jobs_of(request)
+        rows = await jobs.list(kind, state, key, None, limit)
+        links = {r.id: ui_link(jobs.settings.web_ui, jobs.settings.namespace, r.id, r.shape, r.run_id) for r in rows}
+        query = {k: v for k, v in {"state": state.value, "kind": kind, "key": key}.items() if v}
+        return render(
+            "jobs.html", csrf, title=f"{state.value.capitalize()} jobs", rows=rows, state=state.value, kind=kind,
+            key=key, kinds=[k.name for k in KINDS.enqueued()], all_states=[s.value for s in JobState],
+            limit=limit, ui_links=links, more=f"{ROOT}/jobs?{urlencode(query | {'limit': limit * 2})}",
+        )  # fmt: skip
+
+    @router.get("/job")
+    async def job(request: Request, id: str) -> Response:
+        if (csrf := session(request)) is None:
+            return to_login()
+        status = await jobs_of(request).status(id)
+        return render("job.html", csrf, title=f"Job {status.id}", job=status, notice=None)
+
+    @router.post("/retry")
+    async def retry(request: Request) -> Response:
+        job_id = one_id(await posted(request))
+        await jobs_of(request).retry(job_id)
+        return RedirectResponse(f"{ROOT}/job?{urlencode({'id': job_id})}", status_code=303)
+
+    @router.post("/cancel")
+    async def cancel(request: Request) -> Response:
+        job_id = one_id(await posted(request))
+        await jobs_of(request).cancel(job_id)
+        return RedirectResponse(f"{ROOT}/job?{urlencode({'id': job_id})}", status_code=303)
+
+    @router.post("/retry-all")
+    async def retry_all(request: Request) -> Response:
+        form = await posted(request)
+        ids = list(dict.fromkeys(form.get("id", [])))
+        csrf = session(request)
+        if form.get("confirmed") != ["yes"]:
+            return render("confirm.html", csrf, title=f"Retry {len(ids)} jobs?", ids=ids)
+        jobs = jobs_of(request)
+        for job_id in ids:
+            await jobs.retry(job_id)
+        return RedirectResponse(f"{ROOT}/jobs?state=failed", status_code=303)
+
+    app.include_router(router)
+
+
+def one_id(form: dict[str, list[str]]) -> str:
+    """The one job id a per-job action names."""
+    ids = form.get("id", [])
+    if len(ids) != 1 or not ids[0]:
+        raise HTTPException(422, "name one job (id)")
+    return ids[0]
