@@ -109,12 +109,18 @@ class JobKind:
     """For a kind declared with `@job` (`conveyor.job`): the team's function, called with the validated request
     model. A coroutine function runs on the worker's event loop, a plain one in its thread pool; the worker hosts
     it as the activity `runs_as` (`activities.team_jobs`)."""
+    workflow: type | None = None
+    """For a kind declared with `@job.workflow` (`conveyor.team_jobs`): the team's `@workflow.defn` class, whose
+    steps are its `@job` functions (`await crm_sync.step(...)`). Every worker hosts it, as it hosts built-in
+    workflows."""
 
     def __post_init__(self) -> None:
         # An activity-shaped kind needs something that runs it; without a shape named, a one-step kind would
         # silently become a workflow type that nothing registers.
         if self.function is not None and self.shape is not Shape.ACTIVITY:
             raise ValueError(f"job kind {self.name!r}: a @job function runs as a standalone activity")
+        if self.workflow is not None and self.shape is not Shape.WORKFLOW:
+            raise ValueError(f"job kind {self.name!r}: a @job.workflow class runs as a workflow")
 
     @property
     def types(self) -> tuple[str, ...]:
@@ -390,9 +396,13 @@ def _checked(value: object, where: str) -> JobKind:
 
 KINDS = KindRegistry(BUILT_IN)
 """Every job kind: Conveyor's own, then those of installed packages and `CONVEYOR_KINDS`."""
-load_plugins(KINDS)
 
 
 def kind_of(temporal_type: str) -> JobKind | None:
     """The kind a workflow or activity type runs; None for executions that are not Conveyor jobs."""
     return KINDS.of_type(temporal_type)
+
+
+# Last, so that a team's module loaded here finds this one complete (a `@job.workflow` module imports the
+# workflows' base, which imports `kind_of`).
+load_plugins(KINDS)

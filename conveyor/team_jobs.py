@@ -52,6 +52,16 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 M = TypeVar("M", bound=BaseModel)
+W = TypeVar("W")
+
+WORKFLOW_POLICY = JobPolicy(
+    attempt_timeout=timedelta(minutes=5),
+    first_retry=timedelta(seconds=1),
+    backoff=2.0,
+    max_retry_wait=timedelta(minutes=5),
+    max_attempts=10,
+)
+"""The row of a `@job.workflow` kind: a workflow is not retried as a whole; each step keeps its own job's row."""
 
 Duration = timedelta | float | str
 """A duration: a `timedelta`, seconds, or `"30s"`, `"5m"`, `"2h"`, `"1d"`."""
@@ -175,6 +185,26 @@ class JobFunction(Generic[P, R]):
         self._check_kind(job_id, handle.kind)
         return Enqueued(handle.id, handle, self._unwrap)
 
+    async def step(self, *args: Any, **kwargs: Any) -> R:
+        """Run this job as one step of a team's workflow (`@job.workflow`), under the job's own policy: its
+        attempts, timeouts, backoff and `never_retry`. Call it only inside a workflow. Its input is checked by the
+        step itself (bad input fails it at once as `InvalidJob`); a failure that ends it raises `ActivityError`
+        in the workflow, as any activity's does. It runs on the workflow's task queue, or on the job's own queue
+        when it names one (`@job(queue="crm")`)."""
+        from temporalio import workflow
+
+        policy = self.kind.policy
+        assert isinstance(policy, JobPolicy)  # @job always gives its kind the row itself
+        queue = None if self.kind.queue == DEFAULT_QUEUE else self.kind.queue
+        result = await workflow.execute_activity(
+            self.kind.runs_as,
+            self._inputs(*args, **kwargs),
+            result_type=self.kind.result,
+            task_queue=typing.cast(str | None, queue),
+            **policy.activity_options(),
+        )
+        return self._unwrap(result)
+
     def _check_kind(self, job_id: str, kind: JobKind | None) -> None:
         if kind is not self.kind:
             from conveyor.errors import JobNotFound
@@ -287,6 +317,10 @@ def _result_model(hints: dict[str, Any]) -> type[BaseModel]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     return RootModel[annotation]  # type: ignore[valid-type]
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
 def _camel(name: str) -> str:
@@ -409,6 +443,47 @@ class _JobDecorator:
         return info.workflow_id or info.activity_id  # run as a one-step workflow, the workflow is the job
 
     configure = staticmethod(configure)
+
+    @staticmethod
+    def workflow(
+        cls: type[W] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str = DEFAULT_QUEUE,
+        example: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Declare a team's `@workflow.defn` class as a job of several steps: its `@job` functions, run with
+        `await crm_sync.step(...)`, with timers and signals between them. Its kind (named after the workflow's
+        type in snake case unless `name` is given) is workflow-shaped: enqueued, listed, shown and alerted like
+        Conveyor's own workflows; its request and result models are its run method's parameter and return
+        annotation. Subclass `conveyor.team_workflows.JobWorkflow` for its `status` query and failure alerts."""
+
+        def declare(cls: type[W]) -> type[W]:
+            definition = getattr(cls, "__temporal_workflow_definition", None)
+            if definition is None or definition.run_fn is None or definition.name is None:
+                raise TypeError(f"@job.workflow {cls.__name__}: decorate a @workflow.defn class (below this)")
+            hints = typing.get_type_hints(definition.run_fn)
+            request = next((h for k, h in hints.items() if k != "return"), None)
+            if not (isinstance(request, type) and issubclass(request, BaseModel)):
+                raise TypeError(f"@job.workflow {cls.__name__}: its run method takes one pydantic model")
+            kind = JobKind(
+                name=name or _snake(definition.name),
+                runs_as=definition.name,
+                shape=Shape.WORKFLOW,
+                request=request,
+                result=_result_model(hints),
+                policy=WORKFLOW_POLICY,
+                queue=queue,
+                example=example,
+                workflow=cls,
+            )
+            if example is not None:
+                request.model_validate(example)
+            KINDS.add(kind)
+            return cls
+
+        return declare if cls is None else declare(cls)
 
     @staticmethod
     def resumed(model: type[M]) -> M | None:

@@ -17,8 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from contracts.failure_watch import FailureWatchInput, FailureWatchReport
 from contracts.kinds import KINDS, Shape
@@ -31,10 +33,14 @@ from tests.dev_stack import dev_env, dev_stack
 from tests.smtp_server import SmtpServer, free_port
 from tests.waiting import eventually
 from tests.webhook import Webhook
-from worker.build import build_workers
+from worker.build import WORKFLOWS, build_workers, workflow_runner
 from worker.run import running
+from workflows.one_step import OneStepJob
 
 CRM_PACKAGE = Path(__file__).parent.parent / "examples" / "crm_sync"
+TEAM_HISTORIES = sorted((Path(__file__).parent / "histories" / "teams").glob("*.json"))
+"""Recorded runs of the example's jobs as workflows: `Onboard`, and `crm_sync` as the one-step workflow. Apart
+from Conveyor's own (`tests/test_replay.py`), because they replay only with the example's module imported."""
 
 
 @pytest.fixture
@@ -58,8 +64,8 @@ def crm_jobs(settings: Settings, crm: Webhook, monkeypatch: pytest.MonkeyPatch) 
     yield crm_sync
     job.configure(None)
     # Withdrawn again, so the suite's other tests see only the kinds they expect (the next import re-registers).
-    for declared in (crm_sync.crm_sync, crm_sync.crm_note):
-        KINDS.remove(declared.kind)
+    for name in ("crm_sync", "crm_note", "onboard"):
+        KINDS.remove(KINDS[name])
     del sys.modules["crm_sync"]
 
 
@@ -139,6 +145,13 @@ async def test_a_teams_own_jobs_run_fail_by_their_policy_and_are_alerted_once(
     noted = await crm_note.aenqueue("c1", note="called back")
     assert await noted.result() == 200
     assert (await crm_note.aget_result(noted.id)).id == noted.id
+
+    # The team's workflow, hosted by the `conveyor worker` process through `CONVEYOR_JOBS` alone; by the CLI.
+    onboarding = json.dumps({"customer": {"customer_id": "c8", "email": "h@example.com"}, "note_after": 0})
+    started = await conveyor(env, "enqueue", "onboard", onboarding)
+    assert started.code == 0, started.err
+    waited = await conveyor(env, "wait", started.out.strip())
+    assert waited.code == 0 and waited.out.startswith("completed"), (waited.out, waited.err)
 
     # Retried by its policy (3 attempts), then failed; a never-retried exception fails on attempt 1.
     failing = await crm_note.aenqueue(customer_id="c1", note=down)
@@ -269,6 +282,56 @@ async def test_without_standalone_activities_a_job_runs_as_a_one_step_workflow(
             assert {r.id for r in listed} == {synced.id, refused.id}
             counts = (await jobs.stats()).counts["crm_sync"][settings.task_queue]
             assert (counts[JobState.COMPLETED], counts[JobState.FAILED]) == (1, 1)
+
+
+async def test_a_teams_workflow_runs_its_jobs_as_steps_with_a_durable_timer_between(
+    crm_jobs: ModuleType, crm: Webhook, temporal_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """`Onboard` (`@job.workflow`): its two `@job` steps under their own policies, a timer between them; enqueued
+    by name, shown with its stage while it waits, completed with its typed result; a step that fails for good
+    fails the job typed by its cause, on the step's first attempt (its `never_retry`)."""
+    async with running(build_workers(temporal_env.client, settings)):
+        jobs = Jobs(temporal_env.client, settings)
+        key = uuid.uuid4().hex[:8]
+        onboarding = {"customer": {"customer_id": "c5", "email": "e@example.com"}, "note_after": 3}
+        handle = await jobs.enqueue("onboard", onboarding, key=key)
+        assert (handle.id, handle.shape) == (f"onboard-{key}", Shape.WORKFLOW)
+        # The timer is long enough for the test to see the job waiting on it, between its two steps.
+        waiting = await eventually(lambda: jobs.status(handle.id), lambda s: s.stage != "syncing")
+        assert (waiting.stage, waiting.state) == ("waiting", JobState.RUNNING)
+        assert waiting.detail is not None and waiting.detail.startswith("until ")
+        result = await handle.result()
+        assert result == crm_jobs.Onboarded(synced=crm_jobs.Synced(customer_id="c5", status=200), noted=200)
+        assert [(p["customer_id"], p.get("note")) for p in crm.posts] == [("c5", None), ("c5", "onboarded")]
+        done = await jobs.status(handle.id)
+        assert (done.kind, done.shape, done.state) == ("onboard", Shape.WORKFLOW, JobState.COMPLETED)
+        assert (done.stage, done.progress) == ("done", 100)
+        events = [e.WhichOneof("attributes") for e in (await handle.workflow.fetch_history()).events]
+        step, timer = "activity_task_scheduled_event_attributes", "timer_started_event_attributes"
+        assert [e for e in events if e in (step, timer)] == [step, timer, step]
+
+        crm.refused.add("c6")
+        refused = await jobs.enqueue("onboard", {"customer": {"customer_id": "c6", "email": "f@example.com"}})
+        with pytest.raises(JobFailed) as failed:
+            await refused.result()
+        assert failed.value.type == "CrmRejected"
+        gone = await jobs.status(refused.id)
+        assert (gone.state, gone.failure and gone.failure.type, gone.attempts) == (JobState.FAILED, "CrmRejected", 1)
+
+        with pytest.raises(InvalidJobError):
+            await jobs.enqueue("onboard", {"customer": {"customer_id": "c7", "email": "g@x.com"}, "note_after": -1})
+
+
+@pytest.mark.parametrize("path", TEAM_HISTORIES, ids=[p.stem for p in TEAM_HISTORIES])
+async def test_a_teams_recorded_workflows_replay(crm_jobs: ModuleType, path: Path) -> None:
+    """Today's `Onboard` and one-step workflow replay the runs recorded from them (a reordered step or a new timer
+    raises `NondeterminismError` here), in the sandbox the worker runs them in."""
+    replayer = Replayer(
+        workflows=[*WORKFLOWS, OneStepJob, crm_jobs.Onboard],
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflow_runner([crm_jobs.Onboard]),
+    )
+    await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
 
 
 async def test_conveyor_dev_hosts_the_jobs_named_in_conveyor_jobs(crm: Webhook, tmp_path: Path) -> None:

@@ -59,6 +59,17 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 )
 
 
+def workflow_runner(team_workflows: Collection[type]) -> SandboxedWorkflowRunner:
+    """`WORKFLOW_RUNNER`, with the modules of a team's workflows passed through: such a module also holds its
+    `@job` functions (which register their kinds once, when it is first imported) and whatever they import, so
+    the sandbox uses the worker's copy of it instead of importing it again for every workflow run. The workflow
+    code in it is still deterministic by the workflow's own rules (no I/O, `workflow.now()`, `workflow.sleep`)."""
+    modules = sorted({w.__module__ for w in team_workflows})
+    if not modules:
+        return WORKFLOW_RUNNER
+    return SandboxedWorkflowRunner(restrictions=WORKFLOW_RUNNER.restrictions.with_passthrough_modules(*modules))
+
+
 WORKFLOWS = [
     SendEmail,
     SendSms,
@@ -181,7 +192,7 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
     common: dict[str, Any] = {
         "workflows": [*WORKFLOWS, OneStepJob, *extra_workflows],
         "interceptors": [QueueGuard(settings.queues), metrics, LastAttemptAlerts(POLICIES["alert"])],
-        "workflow_runner": WORKFLOW_RUNNER,
+        "workflow_runner": workflow_runner(extra_workflows),
         "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
         "graceful_shutdown_timeout": timedelta(seconds=settings.graceful_shutdown_seconds),
     }
@@ -259,6 +270,8 @@ def hosted_kinds(settings: Settings) -> tuple[list[type], dict[str, list[Callabl
             if threads is None:
                 threads = ThreadPoolExecutor(settings.max_concurrent_activities, thread_name_prefix="conveyor-job")
             activities.setdefault(queue, []).append(job_activity(kind, threads))
+        if kind.workflow is not None:  # a @job.workflow class
+            workflows.append(kind.workflow)
         if kind.hosted is None:
             continue
         module, _, name = kind.hosted.partition(":")
@@ -275,6 +288,6 @@ def served_queues(settings: Settings) -> list[str]:
     own = [
         kind.task_queue(settings.queues, None)
         for kind in KINDS.values()
-        if (kind.hosted is not None or kind.function is not None) and not callable(kind.queue)
+        if (kind.hosted, kind.function, kind.workflow) != (None, None, None) and not callable(kind.queue)
     ]
     return list(dict.fromkeys([*built_in, *own]))

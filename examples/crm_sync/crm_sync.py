@@ -13,12 +13,15 @@ import functools
 import json
 import urllib.error
 import urllib.request
+from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from temporalio import workflow
 
 from conveyor import job
+from conveyor.team_workflows import JOB_FAILURES, JobWorkflow, Progress
 
 
 class CrmSettings(BaseSettings):
@@ -82,6 +85,46 @@ async def crm_note(customer_id: str, note: Annotated[str, Field(max_length=500)]
     """Add a note to a customer's record (a coroutine function: it runs on the worker's event loop). The CRM's
     HTTP status is the result."""
     return await asyncio.to_thread(post, {"customer_id": customer_id, "note": note})
+
+
+class Onboarding(BaseModel):
+    """A new customer to onboard: synced now, noted on its record `note_after` later."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    customer: Customer
+    note_after: timedelta = Field(timedelta(days=1), ge=timedelta(0), le=timedelta(days=30))
+
+
+class Onboarded(BaseModel):
+    """What both steps answered."""
+
+    synced: Synced
+    noted: int
+
+
+# Two steps, each under its own job's policy, and a durable timer between them: a worker restarted during the
+# day's wait resumes the job where it was.
+@job.workflow(example={"customer": {"customer_id": "c1", "email": "ann@example.com"}, "note_after": "PT1H"})
+@workflow.defn
+class Onboard(JobWorkflow):
+    """Onboard a customer: sync its record to the CRM, wait, then note on it that onboarding is done."""
+
+    @workflow.run
+    async def run(self, onboarding: Onboarding) -> Onboarded:
+        """Sync, wait `note_after`, note (`conveyor status` shows the stage)."""
+        customer = onboarding.customer
+        try:
+            self.progress = Progress(stage="syncing", percent=10)
+            synced = await crm_sync.step(customer)
+            self.progress = Progress(stage="waiting", percent=40, until=workflow.now() + onboarding.note_after)
+            await workflow.sleep(onboarding.note_after)
+            self.progress = Progress(stage="noting", percent=70)
+            noted = await crm_note.step(customer.customer_id, "onboarded")
+        except JOB_FAILURES as e:
+            await self.fail(e)
+        self.progress = Progress(stage="done", percent=100)
+        return Onboarded(synced=synced, noted=noted)
 
 
 def post(record: dict[str, Any]) -> int:
