@@ -18,7 +18,7 @@ import asyncio
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,9 +29,18 @@ from bench import peer
 from bench.figures import Row, Spread, percentile
 from bench.harness import BIN, Sink, bench_settings, rss_mb, scratch, temporal, worker
 from bench.raw import RAW_ACTIVITY, RAW_WORKFLOW
-from bench.team_job import bench_trivial
 from conveyor import Jobs, job
 from conveyor.settings import Settings
+from conveyor.team_jobs import JobFunction
+
+
+def team_job() -> JobFunction[[str], Coroutine[Any, Any, str]]:
+    """The `@job` side's kind, imported when that side runs: importing it registers a kind, which a process that
+    only imports the bench (its tests) must not gain."""
+    from bench.team_job import bench_trivial
+
+    return bench_trivial
+
 
 Start = Callable[[int], Awaitable[Any]]
 """Starts job number i; returns something with an awaitable `result()`."""
@@ -86,7 +95,7 @@ def starter(client: Client, settings: Settings, side: str) -> Start:
         )
 
     async def team(i: int) -> Any:
-        return await bench_trivial.aenqueue(f"job {i}")
+        return await team_job().aenqueue(f"job {i}")
 
     return {CONVEYOR: email, SMS: sms, RAW: raw, STANDALONE: standalone, TEAM: team}[side]
 
@@ -95,6 +104,7 @@ async def enqueue_latencies(client: Client, settings: Settings, calls: int) -> t
     """Per-call ms of `calls` blocking `bench_trivial.enqueue(...)` and of as many `await Jobs.enqueue(...)`,
     alternating, each on a client connected before timing starts."""
     jobs = Jobs(client, settings)
+    bench_trivial = team_job()
     blocking: list[float] = []
     awaited: list[float] = []
 

@@ -44,6 +44,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         "CONVEYOR_METRICS_PORT": str(settings.metrics_port),
         "CONVEYOR_HEALTH_PORT": str(settings.health_port),
         "CONVEYOR_LOG_FORMAT": settings.log_format.value,
+        "CONVEYOR_ALERT_WEBHOOK_ALLOW_INTERNAL": "true" if settings.alert_webhook_allow_internal else "",
     }
     return {k: v for k, v in env.items() if v}
 

@@ -255,7 +255,10 @@ async def test_stats_over_http_count_exactly_the_servers_runs(
     idle = {kind: list(queues) for kind, queues in stats["counts"].items() if kind != "email"}
     assert idle == {
         "sms": [settings.sms_task_queue],
+        "webhook": [settings.task_queue],
         "report": [settings.reports_task_queue],
+        "image": [settings.images_task_queue],
+        "image_batch": [settings.images_task_queue],
         "broadcast": [settings.task_queue],
         "welcome": [settings.task_queue],
         "cleanup": [settings.task_queue],

@@ -85,7 +85,7 @@ async def test_an_activity_of_an_unknown_type_fails_at_once_naming_the_kinds_tha
         assert isinstance(cause, ApplicationError) and cause.type == "UnknownActivityType" and cause.non_retryable
         activity_type = (await handle.describe()).activity_type
         assert f"no activity of type {activity_type!r} runs on task queue '{settings.task_queue}'" in cause.message
-        assert "the job kinds started as activities here: email" in cause.message
+        assert "the job kinds started as activities here: email, webhook)" in cause.message
         assert (await handle.describe()).attempt == 1, "failed on its first attempt, not retried"
     email = await jobs.email({"to": ["a@example.com"], "subject": "s", "text": "t"})
     assert (await email.result()).accepted == ["a@example.com"]

@@ -135,7 +135,9 @@ async def test_rate_limit_holds_across_a_burst(
     lines = [json.loads(line) for line in settings.sms_outbox.read_text().splitlines()]
     sent = sorted(datetime.fromisoformat(m["sent_at"]) for m in lines)
     assert len(sent) == n
-    assert (sent[-1] - sent[0]).total_seconds() >= (n - 1) / rate  # a lower bound: slow machines pass too
+    # A lower bound (slow machines pass too). The server spaces its dispatches 1/rate apart; the times are the
+    # provider's, taken a dispatch later, so each can land a few milliseconds early or late of its slot.
+    assert (sent[-1] - sent[0]).total_seconds() >= (n - 1) / rate - 0.05
 
 
 async def test_cli_sends_to_the_outbox_file(jobs: Jobs, settings: Settings) -> None:
