@@ -43,9 +43,17 @@ def healthz(settings: Settings) -> tuple[int, dict[str, Any]]:
         return e.code, json.loads(e.read())
 
 
-def lag_sum(samples: dict[str, float]) -> float:
-    """Milliseconds of lag the histogram holds, over its label sets."""
-    return sum(v for k, v in samples.items() if k.startswith("conveyor_event_loop_lag_sum"))
+def stalls(samples: dict[str, float]) -> float:
+    """Wake-ups the lag histogram holds that came over 100 ms late. (Not "at least the threshold": `/healthz`
+    counts from the loop's last tick, which may be a busy moment before the stall began, so it can answer 503
+    for a stall the ticker then measures as somewhat shorter.)"""
+
+    def bucket(le: str) -> float:
+        return sum(
+            v for k, v in samples.items() if k.startswith("conveyor_event_loop_lag_bucket") and f'le="{le}"' in k
+        )
+
+    return bucket("+Inf") - bucket("100")
 
 
 def scrape(port: int) -> dict[str, float]:
@@ -122,16 +130,14 @@ async def test_a_job_blocking_the_loop_fails_the_health_check_until_it_returns(
         )
         prober.join(60)
         # The ticker records the stall when the loop turns again: read the histogram once it has.
-        samples = await eventually(
-            lambda: asyncio.to_thread(scrape, settings.metrics_port), lambda s: lag_sum(s) >= MAX_LAG * 1000
-        )
+        samples = await eventually(lambda: asyncio.to_thread(scrape, settings.metrics_port), lambda s: stalls(s) >= 1)
     statuses = [s for s, _ in prober.answers]
     assert 503 in statuses and statuses[-1] == 200, statuses
     blocked = next(b for s, b in prober.answers if s == 503)
     assert blocked["status"] == "blocked" and blocked["blocked_seconds"] > MAX_LAG
     assert prober.doctor is not None and "the worker's event loop has not turned for" in prober.doctor.detail
     assert f"CONVEYOR_HEALTH_MAX_LAG_SECONDS={MAX_LAG:g}" in prober.doctor.detail
-    assert lag_sum(samples) >= MAX_LAG * 1000, "the stall is in the lag histogram"
+    assert stalls(samples) >= 1, "the stall is in the lag histogram"
 
 
 async def test_conveyor_worker_serves_its_health_check(settings: Settings) -> None:
