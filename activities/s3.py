@@ -8,6 +8,8 @@ per-bucket DNS names. Credentials come from settings or boto3's usual chain (env
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -19,6 +21,20 @@ from contracts.config import AwsConfig
 from contracts.errors import AttachmentNotFound, StorageUnavailable
 
 MISSING = {"NoSuchKey", "404", "NotFound"}
+
+
+@contextmanager
+def reading(key: str) -> Iterator[None]:
+    """S3's failures while reading `key`, typed: a missing object is `AttachmentNotFound` (permanent), anything
+    else `StorageUnavailable` (retried)."""
+    try:
+        yield
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") in MISSING:
+            raise AttachmentNotFound(f"no stored file {key!r}") from None
+        raise StorageUnavailable(f"S3 refused reading {key!r}: {e}") from None
+    except BotoCoreError as e:
+        raise StorageUnavailable(f"S3 unreachable: {e}") from None
 
 
 class S3Storage:
@@ -36,15 +52,9 @@ class S3Storage:
 
     async def read(self, key: str) -> bytes:
         """The object's bytes (small files only: attachments)."""
-        try:
+        with reading(key):
             reply = await asyncio.to_thread(self.client.get_object, Bucket=self.bucket, Key=self.object_key(key))
             return await asyncio.to_thread(reply["Body"].read)
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") in MISSING:
-                raise AttachmentNotFound(f"no stored file {key!r}") from None
-            raise StorageUnavailable(f"S3 refused reading {key!r}: {e}") from None
-        except BotoCoreError as e:
-            raise StorageUnavailable(f"S3 unreachable: {e}") from None
 
     async def upload(self, key: str, path: Path, content_type: str) -> None:
         """Upload from disk (multipart when large)."""
@@ -61,17 +71,11 @@ class S3Storage:
 
     async def download(self, key: str, path: Path, max_bytes: int) -> None:
         """Download to `path` (multipart from S3 when large), after a HEAD request checked its size."""
-        try:
+        with reading(key):
             head = await asyncio.to_thread(self.client.head_object, Bucket=self.bucket, Key=self.object_key(key))
             if head["ContentLength"] > max_bytes:
                 raise TooLarge(head["ContentLength"])
             await asyncio.to_thread(self.client.download_file, self.bucket, self.object_key(key), str(path))
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") in MISSING:
-                raise AttachmentNotFound(f"no stored file {key!r}") from None
-            raise StorageUnavailable(f"S3 refused reading {key!r}: {e}") from None
-        except BotoCoreError as e:
-            raise StorageUnavailable(f"S3 unreachable: {e}") from None
 
     async def keys(self, prefix: str) -> list[str]:
         """The keys under `prefix` (a storage key prefix, without the bucket's own prefix), 1,000 per request."""

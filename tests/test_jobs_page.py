@@ -11,21 +11,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.browser import ARTIFACTS, CHROMIUM, FLAGS
 from tests.cli import BIN, run
 from tests.dev_stack import dev_env, dev_stack
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
 
 if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ import httpx
 import pytest
 
 from conveyor import Jobs, Settings
+from tests.browser import ARTIFACTS, CHROMIUM, FLAGS
 from tests.cli import BIN, run
 from tests.dev_stack import dev_env, dev_stack
 from tests.phones import sent_by_sns, unique_phone
@@ -29,12 +29,6 @@ from tests.sns_gate import SnsGate
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
 
 if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
