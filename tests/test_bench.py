@@ -45,6 +45,7 @@ CASES = [
     "6000x4000 JPEGs -> 3 thumbnails, one job per image",
     "6000x4000 JPEGs -> 3 thumbnails: batch vs Pillow",
     "image worker peak RSS",
+    "jobs page overview,",
 ]
 
 

@@ -173,7 +173,9 @@ async def test_overview_counts_are_stats_with_workers_per_queue(page: Page, stac
 
 async def test_failed_jobs_are_listed_masked_and_retried(page: Page, stack: Stack) -> None:
     template = f"t-{uuid.uuid4().hex[:8]}"
-    ann = await failed_email(stack.jobs, "ann@example.com", template, password="hunter2", link=f"https://x/?k={KEY}")
+    ann = await failed_email(
+        stack.jobs, "ann@example.com", template, name="<b>Ann</b>", password="hunter2", link=f"https://x/?k={KEY}"
+    )
     bob = await failed_email(stack.jobs, "bob@example.com", template)
     url = stack.url
 
@@ -186,6 +188,7 @@ async def test_failed_jobs_are_listed_masked_and_retried(page: Page, stack: Stac
 
     await page.goto(f"{url}/ui/job?id={ann}")  # the input, its secrets masked
     shown = await page.locator("#input").inner_text()
+    assert '"name": "<b>Ann</b>"' in shown and await page.locator("#input b").count() == 0  # text, not HTML
     assert "ann@example.com" in shown and template in shown and '"password": "***"' in shown
     assert '"link": "***"' in shown and "hunter2" not in await page.content() and KEY not in await page.content()
 

@@ -15,6 +15,7 @@ restarting it logs everyone out.
 from __future__ import annotations
 
 import hmac
+import json
 import re
 import secrets
 import time
@@ -86,7 +87,10 @@ def templates() -> jinja2.Environment:
     import jinja2
 
     loader = jinja2.FileSystemLoader(Path(__file__).parent / "templates")
-    return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    # JSON to read (an input, a result): as text, escaped like any other, rather than `tojson`'s \u003c for `<`.
+    env.filters["pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return env
 
 
 async def form_of(request: Request) -> dict[str, list[str]]:
