@@ -96,7 +96,7 @@ class JobFunction(Generic[P, R]):
         self._never_retry = never_retry
         self.kind = JobKind(
             name=name,
-            runs_as=name,
+            runs_as=kind.pop("runs_as", name),
             shape=Shape.ACTIVITY,
             request=request,
             result=_result_model(hints),
