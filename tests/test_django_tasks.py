@@ -200,3 +200,21 @@ async def test_a_task_whose_worker_is_killed_completes_once_on_the_next(
     assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 2
     assert await asyncio.to_thread(Receipt.objects.filter(order_id=order).count) == 1
     assert result.return_value == (await asyncio.to_thread(Receipt.objects.get, order_id=order)).pk
+
+
+def test_the_docs_settings_make_a_backend(shop: Jobs) -> None:
+    from conveyor.contrib.django import TaskBackend
+
+    namespace: dict[str, Any] = {}
+    exec(block(PAGE, "# settings.py"), namespace)
+    backend = TaskBackend("default", namespace["TASKS"]["default"])
+    assert backend.queues == {"default", "reports"}
+
+
+async def test_the_docs_unit_test_runs_the_task_inline(shop: Jobs) -> None:
+    from shop.models import Receipt
+
+    namespace: dict[str, Any] = {"__name__": "docs_snippet"}
+    exec(block(PAGE, "# shop/tests.py"), namespace)
+    await asyncio.to_thread(namespace["test_checkout_writes_a_receipt"])
+    assert await asyncio.to_thread(Receipt.objects.filter(order_id=31).exists)

@@ -22,6 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from contracts.kinds import KINDS, NAME
+from contracts.policy import JobPolicy
 from conveyor.contrib.django.calls import TaskCall, task_queue
 from conveyor.contrib.django.compat import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY, Task
 from conveyor.contrib.django.running import runner
@@ -58,7 +59,9 @@ def priority_level(priority: int, levels: int) -> int:
 
 
 def checked_options(options: Mapping[str, Any]) -> None:
-    """`ImproperlyConfigured` for an `OPTIONS` key this backend does not read (a typo would silently do nothing)."""
+    """`ImproperlyConfigured` for an `OPTIONS` key this backend does not read (a typo would silently do nothing),
+    a duration or exception path that does not parse, or priority levels Conveyor does not have: when Django
+    creates the backend, not at a task's first enqueue."""
     unknown = sorted(set(options) - OPTIONS) + sorted(
         f"TASKS[{path!r}][{key!r}]"
         for path, row in dict(options.get("TASKS", {})).items()
@@ -70,6 +73,24 @@ def checked_options(options: Mapping[str, Any]) -> None:
     levels = options.get("PRIORITY_LEVELS", 5)
     if not isinstance(levels, int) or not 1 <= levels <= 5:
         raise ImproperlyConfigured("PRIORITY_LEVELS is 1 to 5 (Conveyor's priorities)")
+    for path in ("", *dict(options.get("TASKS", {}))):
+        policy_of(options, path)
+
+
+def policy_of(options: Mapping[str, Any], path: str) -> tuple[JobPolicy, tuple[type[Exception], ...]]:
+    """The policy row of the task at `path` (the backend's `OPTIONS`, then its own under `TASKS`), as `@job`
+    makes it, and its never-retry classes; the row names those by the type a failed task's error carries: its
+    class path."""
+    row = {**options, **dict(options.get("TASKS", {})).get(path, {})}
+    try:
+        never_retry = tuple(import_string(name) for name in row.get("NEVER_RETRY", ()))
+        declared = job(never_retry=never_retry, **{arg: row[key] for key, arg in POLICY_OPTIONS.items() if key in row})
+    except (ImportError, ValueError, TypeError) as e:
+        raise ImproperlyConfigured(f"Conveyor's TaskBackend OPTIONS{f' for {path}' if path else ''}: {e}") from e
+    names = {e.__name__ for e in never_retry}
+    kept = tuple(n for n in declared.policy.never_retry if n not in names)
+    paths = tuple(f"{e.__module__}.{e.__qualname__}" for e in never_retry)
+    return dataclasses.replace(declared.policy, never_retry=(*kept, *paths)), never_retry
 
 
 _declared: dict[str, JobFunction[..., Any]] = {}
@@ -87,24 +108,10 @@ def task_job(task: Task, queues: Collection[str], options: Mapping[str, Any]) ->
 
 
 def _declare(task: Task, queues: Collection[str], options: Mapping[str, Any]) -> JobFunction[..., Any]:
-    row = {**options, **dict(options.get("TASKS", {})).get(task.module_path, {})}
-    try:
-        never_retry = tuple(import_string(path) for path in row.get("NEVER_RETRY", ()))
-        declared = job(
-            name=kind_name(task.module_path),
-            never_retry=never_retry,
-            **{argument: row[key] for key, argument in POLICY_OPTIONS.items() if key in row},
-        )
-    except (ImportError, ValueError, TypeError) as e:
-        raise ImproperlyConfigured(f"Conveyor's TaskBackend OPTIONS for {task.module_path}: {e}") from e
-    # The policy names never-retry exceptions by the type a failed task's error carries: its class path.
-    names = {e.__name__ for e in never_retry}
-    paths = tuple(f"{e.__module__}.{e.__qualname__}" for e in never_retry)
-    kept = tuple(n for n in declared.policy.never_retry if n not in names)
-    policy = dataclasses.replace(declared.policy, never_retry=(*kept, *paths))
+    policy, never_retry = policy_of(options, task.module_path)
     function = JobFunction(
         runner(task, never_retry),
-        declared.name or "",
+        kind_name(task.module_path),
         policy,
         (),
         queue=task_queue,
