@@ -25,6 +25,7 @@ from tests.django_site import PROJECT, django_ready
 from tests.smtp_server import SmtpServer
 from tests.snippets import ROOT, block
 from tests.waiting import eventually
+from tests.webhook import Webhook
 from worker.build import build_workers
 from worker.run import running
 
@@ -33,14 +34,20 @@ PAGE = ROOT / "docs" / "django.md"
 
 @pytest.fixture(scope="module")
 async def shop(
-    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path_factory: pytest.TempPathFactory
+    temporal_env: WorkflowEnvironment,
+    smtp_server: SmtpServer,
+    webhook: Webhook,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Jobs]:
     """The shop's tasks declared (their module imported, as `conveyor worker --django` does) and one worker
-    hosting them for the module, on task queues of its own; Django's task handles point at it."""
+    hosting them for the module, on task queues of its own, alerting to the session's webhook; Django's task
+    handles point at it."""
     await asyncio.to_thread(django_ready)  # migrates: Django's ORM refuses to run on an event loop
     import shop.tasks  # noqa: F401  # tests/django_project: declares the kinds
 
-    settings = settings_for(temporal_env, smtp_server, tmp_path_factory.mktemp("shop"))
+    settings = settings_for(
+        temporal_env, smtp_server, tmp_path_factory.mktemp("shop"), alert_webhook_url=webhook.url.get_secret_value()
+    )
     job.configure(settings)
     try:
         async with running(build_workers(temporal_env.client, settings)):
@@ -83,7 +90,10 @@ async def test_a_view_enqueues_a_task_that_writes_its_row(shop: Jobs) -> None:
         await charge_card.aget_result(task_id)
 
 
-async def test_a_failing_task_fails_after_its_attempts_with_its_error(shop: Jobs) -> None:
+async def test_a_failing_task_fails_after_its_attempts_with_its_error(shop: Jobs, webhook: Webhook) -> None:
+    def alerts_of(job_id: str) -> list[dict[str, Any]]:
+        return [post for post in webhook.posts if post.get("job_id") == job_id]
+
     from django.conf import settings
     from shop.tasks import PaymentDeclined, charge_card
 
@@ -102,6 +112,19 @@ async def test_a_failing_task_fails_after_its_attempts_with_its_error(shop: Jobs
     status = await shop.status(enqueued.id)
     assert status.state.value == "failed" and status.failure is not None
     assert settings.PAYMENT_API_KEY not in error.traceback + status.failure.message
+
+    # Conveyor's operations have it: alerted once, in the dead-letter view, retried as a new run of its attempts.
+    [alert] = await eventually(lambda: asyncio.sleep(0, alerts_of(enqueued.id)), bool)
+    assert alert["failure_type"] == "shop.tasks.PaymentDeclined" and settings.PAYMENT_API_KEY not in str(alert)
+    failed = await eventually(lambda: shop.failed(kind="shop_tasks_charge_card"), lambda jobs: bool(jobs))
+    assert enqueued.id in {f.id for f in failed}
+    await shop.retry(enqueued.id)
+    again = await eventually(
+        lambda: charge_card.aget_result(enqueued.id),
+        lambda r: r.is_finished and r.finished_at != result.finished_at,  # the new run's end
+        timeout=60,
+    )
+    assert again.status == TaskResultStatus.FAILED and again.attempts == 2 and again.finished_at > result.finished_at
 
 
 async def test_an_async_task_gets_its_attempt_number_in_its_context(shop: Jobs) -> None:

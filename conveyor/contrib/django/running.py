@@ -11,9 +11,11 @@ settings' values blanked; a `NEVER_RETRY` class fails the task at once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from inspect import iscoroutinefunction
@@ -120,7 +122,10 @@ def redacted(text: str) -> str:
     return text
 
 
+@functools.cache
 def _secrets() -> list[str]:
+    """Read once per worker (settings do not change while it runs), with Django's warnings about reading
+    deprecated settings silenced: the walk reads every setting, as Django's error pages do."""
     from django.conf import settings
     from django.views.debug import SafeExceptionReporterFilter
 
@@ -137,7 +142,9 @@ def _secrets() -> list[str]:
         elif isinstance(value, str) and len(value) >= 4 and hidden.search(name):
             found.append(value)
 
-    for name in dir(settings):
-        if name.isupper():
-            walk(name, getattr(settings, name))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in dir(settings):
+            if name.isupper():
+                walk(name, getattr(settings, name))
     return sorted(found, key=len, reverse=True)
