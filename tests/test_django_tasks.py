@@ -5,8 +5,9 @@ server runs the tasks against the shop's SQLite database, and `get_result` reads
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from contracts.kinds import KINDS, NAME
-from conveyor import Jobs, job
+from conveyor import Jobs, Settings, job
 from conveyor.contrib.django import kinds
 from conveyor.contrib.django.compat import InvalidTaskError, TaskResultDoesNotExist, TaskResultStatus
 from conveyor.contrib.django.kinds import kind_name, priority_level
@@ -58,6 +59,16 @@ async def shop(
         for declared in kinds._declared.values():
             KINDS.remove(declared.kind)
         kinds._declared.clear()
+
+
+@contextlib.contextmanager
+def producing_to(settings: Settings, shop: Jobs) -> Iterator[None]:
+    """Django's task handles pointed at `settings`' queues for a while, then back at the module's."""
+    job.configure(settings)
+    try:
+        yield
+    finally:
+        job.configure(shop.settings)
 
 
 async def finished(task: Any, result_id: str, timeout: float = 60) -> Any:
@@ -168,6 +179,26 @@ def test_bad_input_raises_djangos_own_errors_before_anything_is_enqueued(shop: J
         send_receipt.get_result(f"shop_tasks_send_receipt-{uuid.uuid4().hex}")
 
 
+async def test_priority_orders_the_backlog(
+    shop: Jobs, temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    """Tasks enqueued with Django's priorities before any worker serves their queue run in Django's order (larger
+    first) on a worker that runs one at a time: the receipts' ids are the order they ran in."""
+    from shop.models import Receipt
+    from shop.tasks import send_receipt
+
+    own = settings_for(temporal_env, smtp_server, tmp_path, max_concurrent_activities=1)
+    priorities = [-100, 0, 100, -50, 50]
+    orders = {uuid.uuid4().int % 1_000_000_000: p for p in priorities}
+    with producing_to(own, shop):
+        enqueued = [await send_receipt.using(priority=p).aenqueue(order) for order, p in orders.items()]
+        async with running(build_workers(temporal_env.client, own)):
+            for result in enqueued:
+                await finished(send_receipt, result.id)
+    ran = await asyncio.to_thread(lambda: list(Receipt.objects.filter(order_id__in=orders).order_by("pk")))
+    assert [orders[r.order_id] for r in ran] == sorted(priorities, reverse=True)
+
+
 def test_priority_keeps_djangos_order_on_temporals_levels() -> None:
     levels = [priority_level(p, 5) for p in range(100, -101, -1)]
     assert levels == sorted(levels) and set(levels) == {1, 2, 3, 4, 5}  # larger runs sooner: a lower key
@@ -206,20 +237,18 @@ async def test_a_task_whose_worker_is_killed_completes_once_on_the_next(
 
     order, gate = uuid.uuid4().int % 1_000_000_000, tmp_path / "gate"
     first = await worker()
-    job.configure(own)
-    try:
-        enqueued = await receipt_when_let.aenqueue(order, str(gate))
-        await eventually(lambda: asyncio.sleep(0, (tmp_path / "gate.started").exists()), bool, timeout=180)
-        first.kill()
-        await first.wait()
+    with producing_to(own, shop):
+        try:
+            enqueued = await receipt_when_let.aenqueue(order, str(gate))
+            await eventually(lambda: asyncio.sleep(0, (tmp_path / "gate.started").exists()), bool, timeout=180)
+        finally:
+            await stop_worker(first, kill=True)
         second = await worker()
         gate.touch()
         try:
             result = await finished(receipt_when_let, enqueued.id, timeout=180)  # a worker process starts
         finally:
             await stop_worker(second)
-    finally:
-        job.configure(shop.settings)
     assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 2
     assert await asyncio.to_thread(Receipt.objects.filter(order_id=order).count) == 1
     assert result.return_value == (await asyncio.to_thread(Receipt.objects.get, order_id=order)).pk
