@@ -270,3 +270,21 @@ async def test_the_docs_unit_test_runs_the_task_inline(shop: Jobs) -> None:
     exec(block(PAGE, "# shop/tests.py"), namespace)
     await asyncio.to_thread(namespace["test_checkout_writes_a_receipt"])
     assert await asyncio.to_thread(Receipt.objects.filter(order_id=31).exists)
+
+
+def test_options_are_checked_when_django_creates_the_backend(shop: Jobs) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from conveyor.contrib.django import TaskBackend
+
+    for options, error in [
+        ({"ATTEMPT": 3}, "no option ATTEMPT"),
+        ({"TASKS": {"shop.tasks.send_receipt": {"TIMEOUT": "soon"}}}, "shop.tasks.send_receipt: a duration is"),
+        ({"NEVER_RETRY": ["shop.tasks.NoSuchError"]}, "NoSuchError"),
+        ({"PRIORITY_LEVELS": 9}, "PRIORITY_LEVELS is 1 to 5"),
+    ]:
+        with pytest.raises(ImproperlyConfigured, match=error):
+            TaskBackend("default", {"QUEUES": ["default"], "OPTIONS": options})
+    policy, never_retry = kinds.policy_of({"ATTEMPTS": 4, "NEVER_RETRY": ["shop.tasks.PaymentDeclined"]}, "")
+    assert policy.max_attempts == 4 and "shop.tasks.PaymentDeclined" in policy.never_retry
+    assert [e.__name__ for e in never_retry] == ["PaymentDeclined"]
