@@ -26,7 +26,7 @@ from conveyor.contrib.django.calls import TaskCall
 from conveyor.contrib.django.compat import BaseTaskBackend, Task, TaskResult, TaskResultStatus, task_enqueued
 from conveyor.contrib.django.kinds import checked_options, priority_level, task_job
 from conveyor.contrib.django.results import task_result
-from conveyor.team_jobs import _async_jobs, _sync_jobs
+from conveyor.team_jobs import shared_jobs, shared_sync_jobs
 
 
 class TaskBackend(BaseTaskBackend):
@@ -63,11 +63,11 @@ class TaskBackend(BaseTaskBackend):
 
     def get_result(self, result_id: str) -> TaskResult:
         """The task's result as its job stands now; `TaskResultDoesNotExist` if there is no such task."""
-        return _sync_jobs().call(lambda jobs: task_result(jobs.client.get_activity_handle(result_id), result_id))
+        return shared_sync_jobs().call(lambda jobs: task_result(jobs.client.get_activity_handle(result_id), result_id))
 
     async def aget_result(self, result_id: str) -> TaskResult:
         """`get_result` on the caller's event loop."""
-        return await task_result((await _async_jobs()).client.get_activity_handle(result_id), result_id)
+        return await task_result((await shared_jobs()).client.get_activity_handle(result_id), result_id)
 
     def _prepared(self, task: Task, args: Any, kwargs: Any) -> tuple[TaskCall, dict[str, Any], TaskResult]:
         """The job's input and start options, and the result to hand back; Django's exceptions for bad input."""
