@@ -20,13 +20,13 @@ JOBS_OPTION = typer.Option(
     [],
     "--jobs",
     metavar="MODULE[,MODULE]",
-    help="Modules of your @job functions to host (comma-separated or repeated), added to CONVEYOR_JOBS.",
+    help="Modules of your @job functions (comma-separated or repeated), added to CONVEYOR_JOBS.",
 )
 
 
 def load_jobs(modules: list[str]) -> None:
-    """Import the `--jobs` modules here, and name them in `CONVEYOR_JOBS` for the processes we start (the dev
-    stack's API), so every one of them knows the same kinds."""
+    """Import the `--jobs` modules here (the worker hosts their kinds, the API serves them), and name them in
+    `CONVEYOR_JOBS` for the processes we start (the dev stack's API), so every one of them knows the same kinds."""
     named = ",".join(modules)
     if named:
         os.environ[JOBS_VARIABLE] = ",".join(filter(None, [os.environ.get(JOBS_VARIABLE), named]))
