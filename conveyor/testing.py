@@ -318,6 +318,12 @@ class Stack:
             await self._done
             self.smtp.close()
             await self.env.shutdown()
+            # What is left (the outbox's handlers of connections the worker's SMTP pool held) ends here, as
+            # `asyncio.run` ends it, rather than being destroyed pending when the loop stops.
+            left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
 
         self.call(stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
