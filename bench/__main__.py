@@ -27,7 +27,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import broadcast, bulk, crash, dev_ready, images, imports, jobs, peer, render_cost, report_render, webhooks
+from bench import (
+    broadcast,
+    bulk,
+    crash,
+    dev_ready,
+    images,
+    imports,
+    jobs,
+    jobs_page,
+    peer,
+    render_cost,
+    report_render,
+    webhooks,
+)
 from bench.figures import Row, Spread, table
 from bench.proc import load_average
 
@@ -77,9 +90,10 @@ def cases(sizes: Sizes, quick: bool, timeout: float) -> dict[str, Callable[[], A
         "bulk": lambda: bulk.measure(sizes.bulk, sizes.reps),
         "render": lambda: render_cost.measure(sizes.renders, sizes.reps),
         "dev": lambda: dev_ready.measure(sizes.reps, timeout),
-        "imports": lambda: asyncio.to_thread(imports.measure, max(sizes.reps, 3)),
+        "imports": lambda: asyncio.to_thread(imports.measure, sizes.reps if quick else max(sizes.reps, 3)),
         "webhook": lambda: webhooks.measure(sizes.jobs, sizes.sequential, 200 if not quick else 20, sizes.reps),
         "images": lambda: images.measure(sizes.images, sizes.reps, timeout),
+        "page": lambda: jobs_page.measure(sizes.bulk, sizes.reps),
     }
 
 
