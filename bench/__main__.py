@@ -4,6 +4,7 @@
     python -m bench --quick         # small sizes, 1 repetition, no verdicts: CI's smoke run, under a minute
     python -m bench --only jobs pdf # some cases
     python -m bench --only images --images 50 --out /tmp/images.json   # fewer photos; keep latest.json
+    python -m bench crash           # a worker SIGKILLed mid-run, Conveyor and Celery side by side (bench/crash.py)
 
 Only a full run of every case writes `bench/results/latest.json` (the docs' table); a `--quick` or `--only` run
 writes `bench/results/partial.json` unless given `--out` elsewhere.
@@ -29,6 +30,7 @@ from pathlib import Path
 from bench import (
     broadcast,
     bulk,
+    crash,
     dev_ready,
     images,
     imports,
@@ -117,6 +119,9 @@ async def run(names: list[str], sizes: Sizes, quick: bool, timeout: float) -> li
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["crash"]:
+        crash.main(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one repetition, no verdicts (CI)")
     parser.add_argument("--reps", type=int, help="repetitions per case (default 3; 1 with --quick)")

@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 from aiosmtpd.controller import Controller
 from temporalio.api.enums.v1 import TaskQueueType
@@ -64,7 +64,7 @@ class Sink:
         self.count += len(envelope.rcpt_tos)
         return "250 OK"
 
-    def __enter__(self) -> Sink:
+    def __enter__(self) -> Self:
         self._controller.start()
         return self
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 from temporalio.service import RPCStatusCode, TLSConfig
@@ -21,6 +21,11 @@ WITHOUT_STANDALONE_ACTIVITIES = (RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.FAIL
 """How a server without standalone activities answers their calls: UNIMPLEMENTED before 1.31 (and from the
 time-skipping test server), FAILED_PRECONDITION with them turned off. Jobs of the activity shape then run as
 workflows (`Jobs.standalone_activities`); any other refusal is an error of its own."""
+
+
+EXTRA_INTERCEPTORS: list[Interceptor] = []
+"""Interceptors every client `connect` makes carries, after tracing's: the pytest plugin (`conveyor.testing`)
+records there which jobs a test started, since visibility lists a job just started only a moment later."""
 
 
 def read_pem(path: Path | None, setting: str) -> bytes | None:
@@ -63,7 +68,7 @@ async def connect(settings: Settings, runtime: Runtime | None = None, *, lazy: b
             api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
             tls=tls_config(settings),
             data_converter=pydantic_data_converter,
-            interceptors=tracing_interceptors(settings),
+            interceptors=[*tracing_interceptors(settings), *EXTRA_INTERCEPTORS],
             runtime=runtime,
             lazy=lazy,
         )

@@ -280,15 +280,18 @@ async def shared_jobs() -> Jobs:
     return _per_loop[loop]
 
 
-def configure(settings: Settings | None) -> None:
+def configure(settings: Settings | None) -> Settings | None:
     """Point every `@job` handle of this process at `settings` (None: the `CONVEYOR_*` variables, the default),
-    e.g. a test's own server; connections made for the previous settings are dropped."""
+    e.g. a test's own server; connections made for the previous settings are dropped. Returns the settings it
+    replaces, to point the handles back there afterwards."""
     global _settings, _shared_sync
     with _shared_lock:
-        _settings, previous, _shared_sync = settings, _shared_sync, None
+        replaced, previous = _settings, _shared_sync
+        _settings, _shared_sync = settings, None
         _per_loop.clear()
     if previous is not None:
         previous.close()
+    return replaced
 
 
 def _input_model(fn: Callable[..., Any], hints: dict[str, Any]) -> tuple[type[BaseModel], bool]:

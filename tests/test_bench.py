@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from bench.__main__ import PARTIAL_RESULTS, RESULTS, results_path
+from bench.crash import RecordingSink, figures
 
 ROOT = Path(__file__).parent.parent
 CASES = [
@@ -94,3 +95,19 @@ def test_a_quick_run_never_replaces_the_committed_full_results() -> None:
     )
     assert ran.returncode == 2 and "must not replace the full results" in ran.stderr, ran.stderr
     assert RESULTS.read_bytes() == committed
+
+
+def test_the_crash_figures_tell_a_resent_message_from_a_new_one() -> None:
+    """`python -m bench crash` counts a job by its recipient: a second copy with the first's Message-ID is a
+    duplicate a receiver can drop, one with a new Message-ID is not; a job whose email never came is missing."""
+    sink = RecordingSink()
+    sink.accepted = [
+        ("reader0@example.com", b"<a@x>", 10.0),
+        ("reader0@example.com", b"<a@x>", 11.0),
+        ("reader1@example.com", b"<b@x>", 12.0),
+        ("reader1@example.com", b"<c@x>", 14.5),
+        ("reader-1@example.com", b"<warm-up@x>", 9.0),
+    ]
+    run = figures("side", sink, jobs=3, killed_at=10.5)
+    assert (run.delivered, run.missing, run.duplicates_same_id, run.duplicates_new_id) == (2, 1, 1, 1)
+    assert run.last_delivery_s == 4.0

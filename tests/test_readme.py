@@ -15,7 +15,7 @@ from conveyor.dev.stack import banner
 from conveyor.settings import Settings
 from docs.gen.hooks import GENERATORS, fill
 from docs.gen.references import duration
-from docs.gen.results import performance_table, reliability_table
+from docs.gen.results import crash_table, performance_table, reliability_table
 from tests.snippets import session, snippets
 from workflows.policies import POLICIES
 
@@ -84,7 +84,7 @@ def test_every_generated_reference_shows_its_source() -> None:
             "`RecipientRejected`",
         ],
     }
-    assert {*expected, "performance", "reliability", "celery-peer", "crashes"} == GENERATORS.keys()
+    assert {*expected, "performance", "reliability", "celery-peer", "crashes", "crash-bench"} == GENERATORS.keys()
     for name, shown in expected.items():
         section = fill(f"<!-- generated: {name} -->", "page.md")
         missing = [text for text in shown if text not in section]
@@ -117,6 +117,16 @@ def test_measured_tables_show_the_latest_run(tmp_path: Path) -> None:
     assert "| worker crash | lost 0, delivered 500 |" in reliability_table(reliability, "reliability.json")
     assert "| load |" not in reliability_table(reliability, "reliability.json", scenarios=("worker",))
     assert "Not measured in this build" in performance_table(tmp_path / "absent.json", "absent.json")
+
+    crash = tmp_path / "crash.json"
+    run = {"jobs": 300, "duplicates_new_id": 0}
+    crash.write_text(json.dumps({"date": "2026-12-07", "jobs": 300, "window_s": 120, "restart_after_s": 2.0, "runs": [
+        run | {"side": "Conveyor", "delivered": 300, "missing": 0, "duplicates_same_id": 4, "last_delivery_s": 13.8},
+        run | {"side": "Celery", "delivered": 298, "missing": 2, "duplicates_same_id": 0, "last_delivery_s": 8.1},
+    ]}))  # fmt: skip
+    shown = crash_table(crash, "crash.json")
+    assert "| Conveyor | 300 of 300 | 0 | 4 | 0 | 13.8 s |" in shown and "| Celery | 298 of 300 | 2 | 0 |" in shown
+    assert "Not measured in this build" in crash_table(tmp_path / "absent.json", "absent.json")
 
 
 def test_the_readme_shows_the_banner_conveyor_dev_prints(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

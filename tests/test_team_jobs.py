@@ -84,11 +84,13 @@ def jobs_env(settings: Settings, crm: Webhook, alerts: Webhook) -> dict[str, str
 
 @pytest.fixture
 async def processes(settings: Settings, crm: Webhook, webhook: Webhook) -> AsyncIterator[tuple[dict[str, str], int]]:
-    """`conveyor worker` and `conveyor api` as processes of their own; their environment and the API's port."""
+    """`conveyor worker` and `conveyor api` as processes of their own; their environment and the API's port. The
+    worker finds the team's jobs through `CONVEYOR_JOBS`, the API through `--jobs` alone."""
     env = jobs_env(settings, crm, webhook)
     port = free_port()
     worker = await asyncio.create_subprocess_exec(str(BIN / "conveyor"), "worker", env=env)
-    api = await asyncio.create_subprocess_exec(str(BIN / "conveyor"), "api", env=env | {"CONVEYOR_API_PORT": str(port)})
+    api_env = {k: v for k, v in env.items() if k != "CONVEYOR_JOBS"} | {"CONVEYOR_API_PORT": str(port)}
+    api = await asyncio.create_subprocess_exec(str(BIN / "conveyor"), "api", "--jobs", "crm_sync", env=api_env)
     try:
         yield env, port
     finally:

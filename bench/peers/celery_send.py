@@ -2,6 +2,7 @@
 
     REDIS_PORT=38001 SMTP_PORT=38025 python celery_send.py email COUNT SEQUENTIAL
     REDIS_PORT=38001 SMTP_PORT=38025 python celery_send.py broadcast COUNT
+    REDIS_PORT=38001 SMTP_PORT=38025 python celery_send.py enqueue COUNT   # `python -m bench crash`: no waiting
 
 Waits for one warm-up job first, so the worker's start-up is not timed (as on Conveyor's side). Prints
 {"seconds": ..., "sent": ..., "latencies_ms": [...]}: `seconds` from the first enqueue to the last result,
@@ -30,6 +31,11 @@ def main() -> None:
     sequential = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     send_email.delay(*job(-1)).get(timeout=60)  # warm-up: the worker is up and connected
     began = time.perf_counter()
+    if mode == "enqueue":  # the crash scenario: the sink, not the results, tells what arrived
+        for i in range(count):
+            send_email.delay(*job(i))
+        print(json.dumps({"sent": count}))
+        return
     if mode == "email":
         results = [send_email.delay(*job(i)) for i in range(count)]
         sent = sum(1 for r in results if r.get(timeout=600))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conveyor.cli.app import app, command
+from conveyor.cli.stack import JOBS_OPTION, load_jobs
 from conveyor.errors import ConveyorError
 from conveyor.logs import setup_logging
 from conveyor.settings import Settings
@@ -21,8 +22,9 @@ async def run_api(settings: Settings) -> None:
 
 
 @app.command()
-def api() -> None:
+def api(jobs: list[str] = JOBS_OPTION) -> None:
     """Run the HTTP API on CONVEYOR_API_HOST:CONVEYOR_API_PORT until SIGTERM/SIGINT."""
+    load_jobs(jobs)
     settings = Settings()
     setup_logging(settings)
     command(run_api)(settings)

@@ -20,7 +20,7 @@ JOBS_OPTION = typer.Option(
     [],
     "--jobs",
     metavar="MODULE[,MODULE]",
-    help="Modules of your @job functions to host (comma-separated or repeated), added to CONVEYOR_JOBS.",
+    help="Modules of your @job functions (comma-separated or repeated), added to CONVEYOR_JOBS.",
 )
 
 
@@ -35,9 +35,9 @@ DJANGO_PROJECT = "conveyor.contrib.django.project"
 
 
 def load_jobs(modules: list[str], django: str | None = None) -> None:
-    """Import the `--jobs` modules here (and the Django project's tasks, with `--django` or
-    `DJANGO_SETTINGS_MODULE`), and name them in `CONVEYOR_JOBS` for the processes we start (the dev stack's API),
-    so every one of them knows the same kinds."""
+    """Import the `--jobs` modules here (the worker hosts their kinds, the API serves them), and the Django
+    project's tasks with `--django` or `DJANGO_SETTINGS_MODULE`; name them in `CONVEYOR_JOBS` for the processes we
+    start (the dev stack's API), so every one of them knows the same kinds."""
     if django:
         os.environ["DJANGO_SETTINGS_MODULE"] = django
     if os.environ.get("DJANGO_SETTINGS_MODULE") and DJANGO_PROJECT not in os.environ.get(JOBS_VARIABLE, ""):

@@ -74,6 +74,12 @@ def _crashes() -> str:
     )
 
 
+def _crash_bench() -> str:
+    from docs.gen.results import crash_table
+
+    return crash_table(ROOT / "bench/results/crash.json", "bench/results/crash.json")
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "settings": _settings,
     "cli": _cli,
@@ -83,6 +89,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "reliability": _reliability,
     "celery-peer": _celery_peer,
     "crashes": _crashes,
+    "crash-bench": _crash_bench,
 }
 
 

@@ -110,3 +110,25 @@ def reliability_table(path: Path, shown_as: str, scenarios: tuple[str, ...] = ()
         shown = ", ".join(f"{k} {v}" for k, v in figures.items())
         lines.append(f"| {cell(scenario)} | {cell(shown)} |")
     return "\n".join(lines)
+
+
+def crash_table(path: Path, shown_as: str) -> str:
+    """`python -m bench crash`'s committed run: one row per side (median, min-max over its runs)."""
+    from bench.crash import Run, table
+
+    doc = _read(path)
+    if doc is None:
+        return NOT_MEASURED.format(path=shown_as, command="python -m bench crash")
+    runs = [Run(**run) for run in doc.get("runs", [])]
+    reps = len(runs) // max(len({r.side for r in runs}), 1)
+    load = _load(doc.get("load_average", {}).get("before"))
+    lines = [
+        f"Measured {doc.get('date', '?')}: {doc.get('jobs', '?')} email jobs per run, {reps} run(s) per side, the "
+        f"worker SIGKILLed once a third were delivered and restarted {doc.get('restart_after_s', '?')} s later, "
+        f"{doc.get('window_s', '?')} s to deliver the rest (load average {load}).",
+        "",
+        table(runs),
+    ]
+    if doc.get("celery_skipped"):
+        lines += ["", f"Celery did not run: {doc['celery_skipped']}."]
+    return "\n".join(lines)
