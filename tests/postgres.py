@@ -70,9 +70,9 @@ class PostgresServer:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def admin(self) -> psycopg.Connection:
+    def admin(self, dbname: str = "postgres") -> psycopg.Connection:
         """A superuser connection over the Unix socket, in autocommit mode."""
-        return psycopg.connect(host=str(self.dir), port=self.port, user="postgres", dbname="postgres", autocommit=True)
+        return psycopg.connect(host=str(self.dir), port=self.port, user="postgres", dbname=dbname, autocommit=True)
 
     def url(self, password: str = READER_PASSWORD) -> str:
         """The SQLAlchemy URL a worker reads with, as the read role over TCP."""

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import openpyxl
+import psycopg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
@@ -22,9 +23,12 @@ from tests.conftest import settings_for
 from tests.pg_reports import EVENTS, EVENTS_QUERY, HOLD_LOCK, SCHEMA
 from tests.postgres import READER_PASSWORD, PostgresServer
 from tests.smtp_server import SmtpServer
+from tests.snippets import ROOT, block
 from tests.waiting import eventually
 from worker.build import build_workers
 from worker.run import running
+
+REPORT_PAGE = ROOT / "docs" / "jobs" / "report.md"
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +162,23 @@ async def test_wrong_password_fails_without_quoting_it(
             await handle.result()
     assert failed.value.type == "ReportSourceError" and "password authentication failed" in failed.value.message
     assert wrong not in str(failed.value)
+
+
+def test_the_docs_read_only_role_reads_and_cannot_write(pg: PostgresServer) -> None:
+    sql = block(REPORT_PAGE, "CREATE ROLE conveyor_reports")
+    with pg.admin() as db:
+        db.execute("DROP DATABASE IF EXISTS shop")
+        db.execute("CREATE DATABASE shop")
+    with pg.admin(dbname="shop") as db:
+        db.execute("CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders VALUES (1)")
+        db.execute(sql)
+    try:
+        with psycopg.connect(
+            host="127.0.0.1", port=pg.port, dbname="shop", user="conveyor_reports", password="change-me"
+        ) as reader:
+            assert reader.execute("SELECT id FROM orders").fetchall() == [(1,)]
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                reader.execute("CREATE TABLE leak (id int)")
+    finally:
+        with pg.admin(dbname="shop") as db:
+            db.execute("DROP OWNED BY conveyor_reports; DROP ROLE conveyor_reports")

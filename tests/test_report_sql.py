@@ -141,7 +141,8 @@ async def test_database_password_appears_in_no_status_error_history_or_log(
     handle = await jobs.report(ReportJob(report="shop-elsewhere", format="csv"))
     with pytest.raises(JobFailed) as failed:
         await handle.result()
-    assert failed.value.type == "ReportSourceError" and "'nosuchdb' databases are not supported (use sqlite or postgresql)" in failed.value.message
+    assert failed.value.type == "ReportSourceError"
+    assert "'nosuchdb' databases are not supported (use sqlite or postgresql)" in failed.value.message
     status = await jobs.status(handle.id)
     history = await temporal_env.client.get_workflow_handle(handle.id).fetch_history()
     for text in (str(failed.value), status.model_dump_json(), history.to_json(), caplog.text):

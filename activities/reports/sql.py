@@ -11,11 +11,14 @@ producer sends only the report's parameters, validated by its model at the edge,
 The database is named, its URL is a worker setting (`CONVEYOR_DATABASES`, a secret), so credentials stay out of
 inputs and histories; errors quote the driver's message, never the URL or SQLAlchemy's statement dump.
 
-Rows are streamed (`stream_results` + `yield_per`), not paged by key: a retried render starts over anyway (the
-file being written cannot be resumed, see `activities.report`), so keyset pagination's resumability would buy
-nothing, while one statement in one transaction reads one consistent snapshot and needs no unique sort key per
-report. The transaction is read-only (SQLite: `PRAGMA query_only`) and has a time-out (SQLite: a progress handler
-that interrupts the statement past its deadline); both end the job for good, as retrying cannot change them.
+Rows are streamed (`stream_results` + `yield_per`: a server-side cursor on PostgreSQL), not paged by key: a
+retried render starts over anyway (the file being written cannot be resumed, see `activities.report`), so keyset
+pagination's resumability would buy nothing, while one statement in one transaction reads one consistent snapshot
+and needs no unique sort key per report. The transaction is read-only (SQLite: `PRAGMA query_only`; PostgreSQL:
+`BEGIN READ ONLY`), so a write fails for good. Past its deadline, or when the job is cancelled, a watcher thread
+interrupts the running statement (PostgreSQL also stops it itself, by `statement_timeout`, should the worker die).
+A failure of the connection or the server is retried (`DatabaseUnavailable`), one of the query fails the job
+(`ReportSourceError`), and a time-out is retried once (see `QueryTimedOut`).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote
 
 from pydantic import BaseModel, SecretStr
 from sqlalchemy import (
@@ -164,7 +167,7 @@ def hidden(message: str, password: str | None) -> str:
     place a secret could leak from into a job's failure, so none is trusted to."""
     if not password:
         return message
-    return message.replace(password, "***").replace(quote_plus(password), "***")
+    return message.replace(password, "***").replace(quote(password, safe=""), "***")
 
 
 @contextmanager
