@@ -26,7 +26,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import broadcast, bulk, dev_ready, images, imports, jobs, peer, render_cost, report_render, webhooks
+from bench import (
+    broadcast,
+    bulk,
+    dev_ready,
+    images,
+    imports,
+    jobs,
+    peer,
+    pg_export,
+    render_cost,
+    report_render,
+    webhooks,
+)
 from bench.figures import Row, Spread, table
 from bench.proc import load_average
 
@@ -58,13 +70,24 @@ class Sizes:
     bulk: int
     images: int
     renders: int
+    pg_rows: int
     reps: int
 
 
 FULL = Sizes(
-    jobs=1000, sequential=50, recipients=10_000, pdf_rows=100_000, bulk=10_000, images=200, renders=2000, reps=3
+    jobs=1000,
+    sequential=50,
+    recipients=10_000,
+    pdf_rows=100_000,
+    bulk=10_000,
+    images=200,
+    renders=2000,
+    pg_rows=200_000,
+    reps=3,
 )
-QUICK = Sizes(jobs=20, sequential=5, recipients=200, pdf_rows=2000, bulk=100, images=1, renders=100, reps=1)
+QUICK = Sizes(
+    jobs=20, sequential=5, recipients=200, pdf_rows=2000, bulk=100, images=1, renders=100, pg_rows=2000, reps=1
+)
 
 
 def cases(sizes: Sizes, quick: bool, timeout: float) -> dict[str, Callable[[], Awaitable[list[Row]]]]:
@@ -79,6 +102,7 @@ def cases(sizes: Sizes, quick: bool, timeout: float) -> dict[str, Callable[[], A
         "imports": lambda: asyncio.to_thread(imports.measure, max(sizes.reps, 3)),
         "webhook": lambda: webhooks.measure(sizes.jobs, sizes.sequential, 200 if not quick else 20, sizes.reps),
         "images": lambda: images.measure(sizes.images, sizes.reps, timeout),
+        "pg": lambda: asyncio.to_thread(pg_export.measure, sizes.pg_rows, sizes.reps, timeout),
     }
 
 

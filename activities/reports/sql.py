@@ -145,8 +145,8 @@ def _streamed(
     try:
         with engine.connect() as conn, interrupted_at(deadline, ctx, dialect.begin(conn, deadline)):
             result = conn.execution_options(stream_results=True, yield_per=PAGE).execute(statement, values)
-            for row in result:
-                yield tuple(row)
+            for page in result.partitions():  # a page at a time: no per-row call into SQLAlchemy
+                yield from map(tuple, page)
     except DBAPIError as e:
         if dialect.interrupted(e):
             if ctx.cancelled.is_set():
