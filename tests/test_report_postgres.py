@@ -5,6 +5,7 @@ transaction refusing writes, and the role's password in no failure, status, hist
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator, Iterator
@@ -83,6 +84,29 @@ async def test_postgres_types_become_typed_xlsx_cells(pg_jobs: tuple[Jobs, Setti
     assert [c.number_format for c in first[:3]] == ["0", "yyyy-mm-dd", "yyyy-mm-dd hh:mm:ss"]
 
 
+def report_backends(db: psycopg.Connection, waiting: bool = False) -> list[tuple[int]]:
+    """The server processes of renders' connections (those waiting on the `pg-held` lock, if `waiting`)."""
+    sql = "SELECT pid FROM pg_stat_activity WHERE application_name = %s"
+    return db.execute(sql + (" AND wait_event = 'advisory'" if waiting else ""), ["conveyor-report"]).fetchall()
+
+
+async def test_cancelled_job_stops_its_statement_on_the_server(
+    pg_jobs: tuple[Jobs, Settings], pg: PostgresServer
+) -> None:
+    jobs, _ = pg_jobs
+    with pg.admin() as db:
+        db.execute("SELECT pg_advisory_lock(%s)", [HOLD_LOCK])
+        try:
+            handle = await jobs.report(ReportJob(report="pg-held", params={"upto": "5000"}, format="csv"))
+            await eventually(lambda: asyncio.to_thread(report_backends, db, True), lambda pids: len(pids) == 1)
+            await jobs.cancel(handle.id)
+            # The FETCH waiting on the lock is cancelled and the connection closed, though the lock is still held.
+            await eventually(lambda: asyncio.to_thread(report_backends, db), lambda pids: pids == [])
+        finally:
+            db.execute("SELECT pg_advisory_unlock(%s)", [HOLD_LOCK])
+    assert (await jobs.status(handle.id)).state == JobState.CANCELLED
+
+
 async def test_connection_terminated_mid_stream_is_retried_to_one_complete_file(
     pg_jobs: tuple[Jobs, Settings],
     pg: PostgresServer,
@@ -93,12 +117,7 @@ async def test_connection_terminated_mid_stream_is_retried_to_one_complete_file(
     with pg.admin() as db:
         db.execute("SELECT pg_advisory_lock(%s)", [HOLD_LOCK])  # the read stops at row 1,000, its FETCH waiting
         handle = await jobs.report(ReportJob(report="pg-held", params={"upto": "5000"}, format="csv"))
-
-        async def waiting_backends() -> list[tuple[int]]:
-            sql = "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND wait_event = 'advisory'"
-            return db.execute(sql, ["conveyor-report"]).fetchall()
-
-        [(pid,)] = await eventually(waiting_backends, lambda pids: len(pids) == 1)
+        [(pid,)] = await eventually(lambda: asyncio.to_thread(report_backends, db, True), lambda p: len(p) == 1)
         db.execute("SELECT pg_terminate_backend(%s)", [pid])
         retrying = await eventually(lambda: jobs.status(handle.id), lambda s: s.failure is not None)
         db.execute("SELECT pg_advisory_unlock(%s)", [HOLD_LOCK])
