@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 
 from bench.figures import Row, Spread
@@ -80,7 +81,6 @@ def conveyor(url: str, path: Path, fmt: str) -> None:
 
     from pydantic import SecretStr
 
-    from activities.report import chunks
     from activities.reports.registry import REPORTS, ReportContext
     from activities.reports.sql import sql_report
     from activities.reports.tables import open_table
@@ -91,19 +91,19 @@ def conveyor(url: str, path: Path, fmt: str) -> None:
     ctx = ReportContext(progress=Progress(), cancelled=threading.Event(), databases={"bench": SecretStr(url)})
     rows = iter(REPORTS["bench-events"].rows(NoParams(), ctx))
     table = open_table(ReportFormat(fmt), path, "Events", list(COLUMNS), [])
-    for chunk in chunks(rows):
+    while chunk := list(islice(rows, 500)):  # as the report activity hands rows to its table writer
         table.add(chunk)
     table.close()
 
 
 def child(renderer: str, url: str, out: Path) -> float:
-    """Render once in this process (a child of the bench); the seconds the render took, imports excluded (a
-    worker has imported everything long before its first report)."""
-    import psycopg  # noqa: F401  (imported before the clock starts)
+    """Render once in this process (a child of the bench); the seconds the render took, imports excluded."""
+    import psycopg  # noqa: F401  (imported before the clock starts: a worker has long imported its modules)
     import xlsxwriter  # noqa: F401
 
-    import activities.report
-    import activities.reports.xlsx  # noqa: F401
+    if renderer.startswith("conveyor-"):
+        import activities.reports.sql
+        import activities.reports.xlsx  # noqa: F401
 
     psycopg_url = url.replace("postgresql+psycopg", "postgresql")
     if renderer == "copy-csv":
