@@ -33,6 +33,7 @@ from bench import (
     images,
     imports,
     jobs,
+    jobs_page,
     peer,
     pg_export,
     render_cost,
@@ -99,9 +100,10 @@ def cases(sizes: Sizes, quick: bool, timeout: float) -> dict[str, Callable[[], A
         "bulk": lambda: bulk.measure(sizes.bulk, sizes.reps),
         "render": lambda: render_cost.measure(sizes.renders, sizes.reps),
         "dev": lambda: dev_ready.measure(sizes.reps, timeout),
-        "imports": lambda: asyncio.to_thread(imports.measure, max(sizes.reps, 3)),
+        "imports": lambda: asyncio.to_thread(imports.measure, sizes.reps if quick else max(sizes.reps, 3)),
         "webhook": lambda: webhooks.measure(sizes.jobs, sizes.sequential, 200 if not quick else 20, sizes.reps),
         "images": lambda: images.measure(sizes.images, sizes.reps, timeout),
+        "page": lambda: jobs_page.measure(sizes.bulk, sizes.reps),
         "pg": lambda: asyncio.to_thread(pg_export.measure, sizes.pg_rows, sizes.reps, timeout),
     }
 

@@ -492,6 +492,17 @@ class Jobs:
         _, _, status = await self._found(job_id, read, lambda s: KINDS.get(s.kind))
         return status
 
+    async def input(self, job_id: str) -> Any:
+        """The input the job was started with, as JSON (the same for every run of it); `JobNotFound` if there is
+        no such job. It is the producer's data, unmasked: the jobs page masks it before showing it."""
+        client = self.client
+
+        async def read(shape: Shape) -> tuple[JobKind | None, Any]:
+            return await operations.job_input(client, job_id, shape)
+
+        _, _, (_, value) = await self._found(job_id, read, lambda found: found[0])
+        return value
+
     async def _found(
         self, job_id: str, read: Callable[[Shape], Awaitable[T]], kind_in: Callable[[T], JobKind | None]
     ) -> tuple[Shape, JobKind, T]:

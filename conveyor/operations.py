@@ -514,6 +514,22 @@ async def _retry_activity(client: Client, job_id: str) -> str:
     return handle.run_id or ""
 
 
+async def job_input(client: Client, job_id: str, shape: Shape) -> tuple[JobKind | None, Any]:
+    """The kind and the input (as JSON) a job was started with: an activity's from its description, a workflow's
+    from its first event (a retry by reset or re-run keeps it). None as input when it was started without one."""
+    if shape is Shape.ACTIVITY:
+        desc = await client.get_activity_handle(job_id).describe(include_input=True)
+        temporal_type, payloads = desc.activity_type, list(desc.raw_input.payloads if desc.raw_input else [])
+    else:
+        temporal_type, payloads = "", []
+        async for event in client.get_workflow_handle(job_id).fetch_history_events():
+            started = event.workflow_execution_started_event_attributes
+            temporal_type, payloads = started.workflow_type.name, list(started.input.payloads)
+            break
+    values = client.data_converter.payload_converter.from_payloads(payloads) if payloads else [None]
+    return kind_of(temporal_type), values[0]
+
+
 async def cancel(client: Client, job_id: str, shape: Shape) -> None:
     """Request cancellation: the job's running step is told at its next heartbeat; the job ends `cancelled`."""
     if shape is Shape.ACTIVITY:

@@ -54,6 +54,25 @@ class SyncJobHandle:
         return self._jobs.call(lambda _: self._handle.result(), timeout)
 
 
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    """The loop thread: run `loop` until `close()` stops it, then end it the way `asyncio.run` ends its loop —
+    calls still waiting (a `result()` whose caller timed out) are cancelled and finish on the loop, and the loop is
+    closed on its own thread. Nothing of ours is left pending on a closed loop for the Temporal client's threads
+    to complete later."""
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        left = asyncio.all_tasks(loop)
+        for task in left:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
 def _blocking(method: Callable[Concatenate[Jobs, P], Coroutine[Any, Any, R]]) -> Callable[Concatenate[SyncJobs, P], R]:
     """`Jobs.<method>` as a blocking method of `SyncJobs`, with the same signature and docstring."""
 
@@ -96,7 +115,7 @@ class SyncJobs:
         with self._start_lock:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="conveyor-sync-jobs", daemon=True)
+                thread = threading.Thread(target=_serve, args=(loop,), name="conveyor-sync-jobs", daemon=True)
                 thread.start()
                 self._loop, self._thread = loop, thread
                 # Stop the loop before the interpreter finalizes, so no task of ours runs while it tears down
@@ -138,7 +157,6 @@ class SyncJobs:
             atexit.unregister(self.close)
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=10)
-            loop.close()
 
     def __enter__(self) -> SyncJobs:
         return self

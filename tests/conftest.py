@@ -8,6 +8,7 @@ import sysconfig
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from moto.server import ThreadedMotoServer
@@ -22,11 +23,15 @@ from conveyor.dev.stack import SINGLE_PARTITION
 from tests import properties
 from tests.api_server import KEY as API_KEY
 from tests.api_server import ApiThread
+from tests.browser import chromium
 from tests.postgres import PostgresServer
 from tests.smtp_server import PASSWORD, USER, SmtpServer, free_port
 from tests.webhook import Webhook
 from worker.build import build_workers
 from worker.run import running
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
 
 BIN = Path(sysconfig.get_path("scripts"))
 TEMPORAL = BIN / "temporal"
@@ -204,3 +209,10 @@ async def time_jobs(time_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_
     settings = settings_for(time_env, smtp_server, tmp_path, search_attributes=False)
     async with running(build_workers(time_env.client, settings)):
         yield Jobs(time_env.client, settings)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """Headless Chromium shared by the session's page tests (each opens its own context in it)."""
+    async with chromium() as launched:
+        yield launched

@@ -39,6 +39,7 @@ async def test_dev_stack_sends_to_outbox_and_keeps_jobs_across_restart(tmp_path:
     conveyor = str(BIN / "conveyor")
     async with dev_stack(env) as banner:
         [key] = re.findall(rf"HTTP API     http://127.0.0.1:{env['CONVEYOR_API_PORT']}  key (\S+)", banner)
+        assert f"Jobs page    http://127.0.0.1:{env['CONVEYOR_API_PORT']}/ui" in banner
         auth = {"Authorization": f"Bearer {key}"}
         sent = await run(conveyor, "send", "email", "--to", "ann@example.com", "--template", "welcome",
                          "--var", "name=Ann", env=env)  # fmt: skip

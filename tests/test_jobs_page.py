@@ -1,125 +1,285 @@
-"""The jobs page (`/ui` of `conveyor api`), driven by headless Chromium against one `conveyor dev`: log-in with
-an API key, an overview whose counts are `conveyor stats --json`'s with the workers polling each queue, the failed
-list with its reasons, retry of one job and "retry all shown" (with its confirmation) once the cause is fixed, and
-the refusals: no page or action without a session, no POST without its CSRF token or from another site.
+"""The jobs page (`/ui` of `conveyor api`), driven by headless Chromium: log-in with an API key, an overview whose
+counts are `conveyor stats --json`'s with the workers polling each queue, the failed list with its reasons, a
+job's view with its input masked, retry of one job and "retry all shown" (with its confirmation) once the cause is
+fixed, a report's progress and its cancel, the schedules with pause, resume and run now, every page at phone
+width, and the refusals: no page or action without a session, no POST without its CSRF token or from another site.
 
-Screenshots of the overview, the failed list and a job's page are kept in `test-artifacts/`.
+One browser for the session; for this module one dev server of its own (the overview counts the whole namespace,
+which the session's shared server fills with other tests' jobs), one worker, one API and one log-in (each test
+opens its tab in that browser context). Pages are driven by what they show, never by fixed delays. Every test
+leaves no failed or open job behind, so the others' lists and counts stay theirs. Screenshots of the overview, the
+failed list and a job's page are kept in `test-artifacts/`.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
-from tests.browser import ARTIFACTS, CHROMIUM, FLAGS
-from tests.cli import BIN, run
-from tests.dev_stack import dev_env, dev_stack
+import tests.held_report  # noqa: F401  (registers the `held-rows` report in this process, where the worker runs)
+from conveyor import EmailJob, Jobs, JobState, ReportJob
+from conveyor.errors import JobFailed
+from tests.api_server import KEY, ApiThread
+from tests.browser import ARTIFACTS, CHROMIUM
+from tests.conftest import settings_for, start_dev_server
+from tests.smtp_server import SmtpServer
+from tests.waiting import eventually
+from worker.build import build_workers
+from worker.run import running
+from worker.schedule_apply import apply
+from worker.schedules import declared
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
 
 if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
-
-async def failed_email(env: dict[str, str], to: str) -> str:
-    """The id of an email job to `to` with the template `launch`, which the stack does not have yet: failed."""
-    conveyor = str(BIN / "conveyor")
-    job_id = (await run(conveyor, "send", "email", "--to", to, "--template", "launch", env=env)).out.strip()
-    failed = await run(conveyor, "wait", job_id, env=env)
-    assert failed.code == 1 and "TemplateNotFound" in failed.err, failed.err
-    return job_id
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
-async def test_jobs_page_shows_counts_failures_and_retries(tmp_path: Path) -> None:
-    from playwright.async_api import async_playwright
+@dataclass
+class Stack:
+    """What every test here shares: the jobs (worker running), the API's URL, the worker's templates folder."""
 
-    env = dev_env(tmp_path / "home") | {"CONVEYOR_TEMPLATES_DIR": str(tmp_path / "templates")}
-    conveyor = str(BIN / "conveyor")
-    api = f"http://127.0.0.1:{env['CONVEYOR_API_PORT']}"
-    async with dev_stack(env) as banner:
-        assert f"Jobs page    {api}/ui" in banner
-        [key] = re.findall(r"HTTP API     http://\S+  key (\S+)", banner)
-        ann, bob = [await failed_email(env, to) for to in ("ann@example.com", "bob@example.com")]
+    env: WorkflowEnvironment
+    jobs: Jobs
+    url: str
+    templates: Path
+    smtp: SmtpServer
 
-        async with httpx.AsyncClient(base_url=api) as http:  # no session: every page and action refused
-            for path in ("/ui", "/ui/jobs?state=failed", f"/ui/job?id={ann}"):
-                answer = await http.get(path)
-                assert (answer.status_code, answer.headers.get("location")) == (303, "/ui/login"), path
-                assert ann not in answer.text
-            for path in ("/ui/retry", "/ui/cancel", "/ui/retry-all", "/ui/logout"):
-                assert (await http.post(path, data={"id": ann, "csrf": "guess"})).status_code == 403, path
-            wrong = await http.post("/ui/login", data={"key": "not-a-key"})
-            assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+    @property
+    def client(self) -> Client:
+        return self.jobs.client
 
-        async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            context = await browser.new_context(viewport={"width": 1280, "height": 900})
-            page = await context.new_page()
-            await page.goto(f"{api}/ui")
-            await page.get_by_label("API key").fill(key)
-            await page.get_by_role("button", name="Log in").click()
-            await page.locator("#counts").wait_for()
-            [cookie] = await context.cookies()
-            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and key not in cookie["value"]
-            assert key not in await page.content()
 
-            stats = json.loads((await run(conveyor, "stats", "--json", env=env)).out)
-            shown: dict[str, dict[str, dict[str, int]]] = {}
-            for row in await page.locator("#counts tbody tr").all():
-                kind, queue = await row.get_attribute("data-kind"), await row.get_attribute("data-queue")
-                assert kind is not None and queue is not None
-                cells = await row.locator("td[data-state]").all()
-                shown.setdefault(kind, {})[queue] = {
-                    str(await c.get_attribute("data-state")): int(await c.inner_text()) for c in cells
-                }
-                assert int(str(await row.locator("td[data-workers]").get_attribute("data-workers"))) > 0, queue
-            states = ("queued", "scheduled", "running", "retrying", "failed", "completed")
-            counted = {k: {q: {s: n[s] for s in states} for q, n in qs.items()} for k, qs in stats["counts"].items()}
-            assert shown == counted
-            assert shown["email"]["conveyor"]["failed"] == 2
-            ARTIFACTS.mkdir(exist_ok=True)
-            await page.screenshot(path=str(ARTIFACTS / "jobs-page-overview.png"), full_page=True)
+@pytest.fixture(scope="module")
+async def stack(smtp_server: SmtpServer, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    tmp = tmp_path_factory.mktemp("jobs-page")
+    async with await start_dev_server() as env:
+        settings = settings_for(env, smtp_server, tmp, templates_dir=tmp / "templates")
+        async with running(build_workers(env.client, settings)):
+            with ApiThread(settings) as api:
+                yield Stack(env, Jobs(env.client, settings), api.url, tmp / "templates", smtp_server)
 
-            await page.goto(f"{api}/ui/jobs?state=failed")
-            for job_id in (ann, bob):
-                assert "TemplateNotFound" in await page.locator(f'tr[data-id="{job_id}"]').inner_text()
-            await page.screenshot(path=str(ARTIFACTS / "jobs-page-failed.png"), full_page=True)
 
-            # The session's cookie and even its CSRF token, sent from another site, retry nothing.
-            token = await page.locator('input[name="csrf"]').first.input_value()
-            forged = await context.new_page()
-            await forged.set_content(
-                f'<form method="post" action="{api}/ui/retry"><input name="id" value="{ann}">'
-                f'<input name="csrf" value="{token}"><button>Win</button></form>'
-            )
-            async with forged.expect_response(f"{api}/ui/retry") as refused:
-                await forged.get_by_role("button", name="Win").click()
-            assert (await refused.value).status == 403
-            no_token = await context.request.post(f"{api}/ui/retry", form={"id": ann}, max_redirects=0)
-            assert no_token.status == 403
+@pytest.fixture(scope="module")
+async def logged_in(browser: Browser, stack: Stack) -> AsyncIterator[BrowserContext]:
+    """A browser context (cookies) logged in with the API key through the form, once for the module."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    await page.goto(f"{stack.url}/ui")
+    await page.get_by_label("API key").fill(KEY)
+    await page.get_by_role("button", name="Log in").click()
+    await page.locator("#counts").wait_for()
+    await page.close()
+    yield context
+    await context.close()
 
-            launch = tmp_path / "templates" / "launch"  # the cause is fixed ...
-            launch.mkdir(parents=True)
-            (launch / "subject.txt").write_text("We launched!")
-            (launch / "body.txt").write_text("It's live.")
 
-            await page.get_by_role("button", name=f"Retry {ann}").click()  # ... one job is retried ...
-            await page.locator("#state").wait_for()
-            done = await run(conveyor, "wait", ann, env=env)
-            assert done.code == 0, done.err
-            await page.reload()
-            assert await page.locator("#state").inner_text() == "completed"
-            await page.screenshot(path=str(ARTIFACTS / "jobs-page-job.png"), full_page=True)
+@pytest.fixture
+async def page(logged_in: BrowserContext) -> AsyncIterator[Page]:
+    """A tab of the logged-in context, for one test."""
+    page = await logged_in.new_page()
+    yield page
+    await page.close()
 
-            await page.goto(f"{api}/ui/jobs?state=failed")  # ... and the rest, all shown, after a confirmation
-            assert await page.locator("#jobs tbody tr[data-id]").count() == 1
-            await page.get_by_role("button", name="Retry all 1 shown…").click()
-            assert await page.locator("main li").all_inner_texts() == [bob]
-            await page.get_by_role("button", name="Yes, retry 1 jobs").click()
-            await page.locator("#jobs").wait_for()
-            done = await run(conveyor, "wait", bob, env=env)
-            assert done.code == 0, done.err
-            await browser.close()
+
+def add_template(templates: Path, name: str) -> None:
+    """The fix of a failed job's cause: its template, missing until now."""
+    (templates / name).mkdir(parents=True)
+    (templates / name / "subject.txt").write_text("We launched!")
+    (templates / name / "body.txt").write_text("It's live.")
+
+
+async def failed_email(jobs: Jobs, to: str, template: str, **context: str) -> str:
+    """The id of an email job to `to` with `template`, which the worker does not have yet: failed."""
+    handle = await jobs.email(EmailJob(to=[to], template=template, context=context))
+    with pytest.raises(JobFailed) as failed:
+        await handle.result()
+    assert failed.value.type == "TemplateNotFound"
+    return handle.id
+
+
+async def sent_email(jobs: Jobs, key: str | None = None) -> str:
+    """The id of a completed email job."""
+    handle = await jobs.email(EmailJob(to=["ann@example.com"], subject="Hi", text="Hello."), key=key)
+    await handle.result()
+    return handle.id
+
+
+async def test_no_page_or_action_without_a_session(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        for path in ("/ui", "/ui/jobs?state=failed", "/ui/job?id=email-x", "/ui/schedules"):
+            answer = await http.get(path)
+            assert (answer.status_code, answer.headers.get("location")) == (303, "/ui/login"), path
+        for path in ("/ui/retry", "/ui/cancel", "/ui/retry-all", "/ui/logout", "/ui/schedules"):
+            posted = await http.post(path, data={"id": "email-x", "csrf": "guess", "do": "pause"})
+            assert posted.status_code == 403, path
+        wrong = await http.post("/ui/login", data={"key": "not-a-key"})
+        assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+
+
+async def test_overview_counts_are_stats_with_workers_per_queue(page: Page, stack: Stack) -> None:
+    template = f"t-{uuid.uuid4().hex[:8]}"
+    failed = await failed_email(stack.jobs, "ann@example.com", template)
+    await sent_email(stack.jobs)
+    await page.goto(f"{stack.url}/ui")
+    [cookie] = await page.context.cookies()
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and KEY not in cookie["value"]
+    assert KEY not in await page.content()
+
+    async def shown_and_counted() -> tuple[dict[str, dict[str, dict[str, int]]], dict[str, dict[str, dict[str, int]]]]:
+        await page.reload()
+        shown: dict[str, dict[str, dict[str, int]]] = {}
+        for row in await page.locator("#counts tbody tr").all():
+            kind, queue = await row.get_attribute("data-kind"), await row.get_attribute("data-queue")
+            assert kind is not None and queue is not None
+            cells = await row.locator("td[data-state]").all()
+            shown.setdefault(kind, {})[queue] = {
+                str(await c.get_attribute("data-state")): int(await c.inner_text()) for c in cells
+            }
+            assert int(str(await row.locator("td[data-workers]").get_attribute("data-workers"))) > 0, queue
+        async with httpx.AsyncClient(base_url=stack.url, headers={"Authorization": f"Bearer {KEY}"}) as http:
+            stats = (await http.get("/stats")).json()  # what `conveyor stats --json` prints
+        states = ("queued", "scheduled", "running", "retrying", "failed", "completed")
+        counted = {k: {q: {s: n[s] for s in states} for q, n in qs.items()} for k, qs in stats["counts"].items()}
+        return shown, counted
+
+    queue = stack.jobs.settings.task_queue
+
+    # Visibility settles a moment after a job ends: wait until the failed job is counted, then page == stats.
+    def settled(found: tuple[dict[str, dict[str, dict[str, int]]], dict[str, dict[str, dict[str, int]]]]) -> bool:
+        emails = found[0].get("email", {}).get(queue, {})
+        return found[0] == found[1] and emails.get("failed", 0) >= 1 and emails.get("completed", 0) >= 1
+
+    await eventually(shown_and_counted, settled)
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "jobs-page-overview.png"), full_page=True)
+
+    add_template(stack.templates, template)  # leave no failed job for the other tests' lists
+    await stack.jobs.retry(failed)
+    await stack.jobs.result(failed)
+
+
+async def test_failed_jobs_are_listed_masked_and_retried(page: Page, stack: Stack) -> None:
+    template = f"t-{uuid.uuid4().hex[:8]}"
+    ann = await failed_email(
+        stack.jobs, "ann@example.com", template, name="<b>Ann</b>", password="hunter2", link=f"https://x/?k={KEY}"
+    )
+    bob = await failed_email(stack.jobs, "bob@example.com", template)
+    url = stack.url
+
+    await page.goto(f"{url}/ui/jobs?state=failed&kind=email")
+    rows = page.locator("#jobs tbody tr[data-id]")
+    assert sorted([await r.get_attribute("data-id") or "" for r in await rows.all()]) == sorted([ann, bob])
+    for job_id in (ann, bob):
+        assert "TemplateNotFound" in await page.locator(f'tr[data-id="{job_id}"]').inner_text()
+    await page.screenshot(path=str(ARTIFACTS / "jobs-page-failed.png"), full_page=True)
+
+    await page.goto(f"{url}/ui/job?id={ann}")  # the input, its secrets masked
+    shown = await page.locator("#input").inner_text()
+    assert '"name": "<b>Ann</b>"' in shown and await page.locator("#input b").count() == 0  # text, not HTML
+    assert "ann@example.com" in shown and template in shown and '"password": "***"' in shown
+    assert '"link": "***"' in shown and "hunter2" not in await page.content() and KEY not in await page.content()
+
+    # The session's cookie and even its CSRF token, sent from another site, retry nothing.
+    token = await page.locator('input[name="csrf"]').first.input_value()
+    forged = await page.context.new_page()
+    await forged.set_content(
+        f'<form method="post" action="{url}/ui/retry"><input name="id" value="{ann}">'
+        f'<input name="csrf" value="{token}"><button>Win</button></form>'
+    )
+    async with forged.expect_response(f"{url}/ui/retry") as refused:
+        await forged.get_by_role("button", name="Win").click()
+    assert (await refused.value).status == 403
+    await forged.close()
+    no_token = await page.context.request.post(f"{url}/ui/retry", form={"id": ann}, max_redirects=0)
+    assert no_token.status == 403
+    assert (await stack.jobs.status(ann)).state is JobState.FAILED
+
+    add_template(stack.templates, template)  # the cause is fixed ...
+    await page.get_by_role("button", name="Retry", exact=True).click()  # ... one job is retried ...
+    await page.locator("#state").wait_for()
+    await stack.jobs.result(ann)
+    await page.reload()
+    assert await page.locator("#state").inner_text() == "completed"
+    await page.screenshot(path=str(ARTIFACTS / "jobs-page-job.png"), full_page=True)
+
+    await page.goto(f"{url}/ui/jobs?state=failed&kind=email")  # ... and the rest, all shown, after a confirmation
+    assert [await r.get_attribute("data-id") for r in await rows.all()] == [bob]
+    await page.get_by_role("button", name="Retry all 1 shown…").click()
+    assert await page.locator("main li").all_inner_texts() == [bob]
+    await page.get_by_role("button", name="Yes, retry 1 jobs").click()
+    await page.locator("#jobs").wait_for()
+    await stack.jobs.result(bob)
+
+
+async def test_a_report_shows_its_progress_and_is_cancelled(page: Page, stack: Stack, tmp_path: Path) -> None:
+    release = tmp_path / "release"  # never created: the render holds at row 1,000 until cancelled
+    params = {"rows": "3000", "hold_at": "1000", "release": str(release)}
+    handle = await stack.jobs.report(ReportJob(report="held-rows", params=params))
+    await eventually(lambda: stack.jobs.status(handle.id), lambda s: s.detail == "1,000/3,000 rows", timeout=30)
+
+    await page.goto(f"{stack.url}/ui/jobs?state=running&kind=report")  # a workflow-shaped job, with its progress
+    bar = page.get_by_label(f"Progress of {handle.id}")
+    assert await bar.get_attribute("value") == "33"
+    await page.goto(f"{stack.url}/ui/job?id={handle.id}")
+    assert await page.locator("#state").inner_text() == "running"
+    assert "33% · 1,000/3,000 rows" in await page.locator("dl").inner_text()
+    assert '"report": "held-rows"' in await page.locator("#input").inner_text()
+
+    await page.get_by_role("button", name="Cancel").click()
+    await page.locator("#state").wait_for()
+    await eventually(lambda: stack.jobs.status(handle.id), lambda s: s.state is JobState.CANCELLED, timeout=30)
+    await page.reload()
+    assert await page.locator("#state").inner_text() == "cancelled"
+
+
+async def test_schedules_are_listed_paused_resumed_and_run_now(page: Page, stack: Stack) -> None:
+    [cleanup] = [s for s in declared(stack.jobs.settings) if s.id == "weekly-cleanup"]
+    await apply(stack.client, [cleanup])
+    await page.goto(f"{stack.url}/ui/schedules")
+    row = page.locator('#schedules tr[data-id="weekly-cleanup"]')
+    assert "0 3 * * 0 UTC" in await row.inner_text() and "UTC" in await row.locator("td").nth(1).inner_text()
+    state = row.locator("td[data-paused]")
+    assert await state.inner_text() == "active"
+
+    await page.get_by_role("button", name="Pause weekly-cleanup").click()
+    await page.get_by_role("button", name="Resume weekly-cleanup").wait_for()
+    assert await state.inner_text() == "paused"
+    paused = (await stack.client.get_schedule_handle("weekly-cleanup").describe()).schedule.state
+    assert paused.paused and paused.note == cleanup.note  # what the schedule is for stays its note
+    await page.get_by_role("button", name="Resume weekly-cleanup").click()
+    await page.get_by_role("button", name="Pause weekly-cleanup").wait_for()
+    assert await state.inner_text() == "active"
+
+    await page.get_by_role("button", name="Run weekly-cleanup now").click()
+    await page.locator("#schedules").wait_for()
+    query = "TemporalScheduledById = 'weekly-cleanup'"
+    [run] = await eventually(lambda: _ids(stack.client, query), lambda ids: len(ids) == 1)
+    await stack.client.get_workflow_handle(run).result()  # the run now ran, and leaves nothing open
+
+
+async def _ids(client: Client, query: str) -> list[str]:
+    return [w.id async for w in client.list_workflows(query)]
+
+
+async def test_every_page_fits_a_phone(browser: Browser, logged_in: BrowserContext, stack: Stack) -> None:
+    job_id = await sent_email(stack.jobs, key=f"a-long-key-{uuid.uuid4().hex}-{uuid.uuid4().hex}")
+    phone = await browser.new_context(viewport=PHONE, storage_state=await logged_in.storage_state())
+    page = await phone.new_page()
+    for path in ("", "/jobs?state=completed", f"/job?id={job_id}", "/schedules", "/login"):
+        await page.goto(f"{stack.url}/ui{path}")
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"/ui{path} is {width} px wide"
+    await phone.close()

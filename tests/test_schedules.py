@@ -29,12 +29,13 @@ from contracts.email import JOB_ID_HEADER
 from contracts.report import ReportJob
 from conveyor import Jobs, Settings
 from conveyor.dev.stack import start_server, wait_for_server
+from conveyor.schedules import describe
 from tests.cli import run, start_worker, stop_worker
 from tests.conftest import TEMPORAL, settings_for
 from tests.reliability.processes import own_server, worker_process
 from tests.smtp_server import SmtpServer, free_port
 from tests.waiting import eventually
-from worker.schedule_apply import apply, describe
+from worker.schedule_apply import apply
 from worker.schedules import DeclaredSchedule, declared, job_schedule
 
 COMPLETED = WorkflowExecutionStatus.COMPLETED

@@ -20,14 +20,14 @@ import httpx
 import pytest
 
 from conveyor import Jobs, Settings
-from tests.browser import ARTIFACTS, CHROMIUM, FLAGS
+from tests.browser import ARTIFACTS, CHROMIUM
 from tests.cli import BIN, run
 from tests.dev_stack import dev_env, dev_stack
 from tests.phones import sent_by_sns, unique_phone
 from tests.sns_gate import SnsGate
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page
+    from playwright.async_api import Browser, Page
 
 
 if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
@@ -44,9 +44,7 @@ async def failed_launch_email(env: dict[str, str], to: str, key: str | None = No
     return job_id
 
 
-async def test_reset_in_the_web_ui_reruns_a_failed_job(tmp_path: Path) -> None:
-    from playwright.async_api import async_playwright
-
+async def test_reset_in_the_web_ui_reruns_a_failed_job(tmp_path: Path, browser: Browser) -> None:
     env = dev_env(tmp_path / "home") | {
         "CONVEYOR_TEMPLATES_DIR": str(tmp_path / "templates"),
         "CONVEYOR_STANDALONE_ACTIVITIES": "false",  # the workflow shape: the one a Reset applies to
@@ -60,9 +58,8 @@ async def test_reset_in_the_web_ui_reruns_a_failed_job(tmp_path: Path) -> None:
         (launch / "subject.txt").write_text("We launched!")
         (launch / "body.txt").write_text("It's live.")
 
-        async with async_playwright() as p:  # ... and clicks Reset on the job's page
-            browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+        async with await browser.new_context(viewport={"width": 1400, "height": 1000}) as context:
+            page = await context.new_page()  # ... and clicks Reset on the job's page
             ui = f"http://127.0.0.1:{env['CONVEYOR_DEV_UI_PORT']}"
             await page.goto(f"{ui}/namespaces/default/workflows/{job_id}")
             await page.get_by_role("button", name="Reset", exact=True).click()
@@ -81,7 +78,6 @@ async def test_reset_in_the_web_ui_reruns_a_failed_job(tmp_path: Path) -> None:
             await page.get_by_text(re.compile(r"^completed$", re.IGNORECASE)).first.wait_for()
             ARTIFACTS.mkdir(exist_ok=True)
             await page.screenshot(path=str(ARTIFACTS / "web-ui-reset.png"))
-            await browser.close()
 
         assert (tmp_path / "home" / "outbox" / f"{job_id}.eml").read_text().count("We launched!") == 1
 
@@ -104,14 +100,14 @@ async def rerun_in_one_click(page: Page, job_page: str, failure: str, screenshot
     return page.url
 
 
-async def test_one_click_in_the_web_ui_reruns_a_failed_email_and_sms_job(tmp_path: Path, moto_server: str) -> None:
+async def test_one_click_in_the_web_ui_reruns_a_failed_email_and_sms_job(
+    tmp_path: Path, moto_server: str, browser: Browser
+) -> None:
     """The UI's own re-run of an activity-shaped job, typing nothing: a failed email (its template missing) and a
     failed SMS (the provider refused: SNS's AuthorizationError), their causes fixed, each re-run in one click,
     completes: one message sent, the same job (id, kind, `status`, `list --key`, `list --recipient`, not in
     `failed`, counted once in `stats`), attempts counted from 1. If a web UI breaks the one click again (as 2.54.1
     did for any job carrying a search attribute), this fails."""
-    from playwright.async_api import async_playwright
-
     tag = uuid.uuid4().hex[:8]
     phone, address = unique_phone(), f"bo-{tag}@example.com"
     with SnsGate(moto_server) as sns:
@@ -140,9 +136,8 @@ async def test_one_click_in_the_web_ui_reruns_a_failed_email_and_sms_job(tmp_pat
             sns.refusing = False
 
             ARTIFACTS.mkdir(exist_ok=True)
-            async with async_playwright() as p:  # ... and re-runs each job in one click
-                browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-                page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            async with await browser.new_context(viewport={"width": 1400, "height": 1000}) as context:
+                page = await context.new_page()  # ... and re-runs each job in one click
                 new_run = await rerun_in_one_click(
                     page, pages[email_id], "TemplateNotFound", ARTIFACTS / "web-ui-rerun.png"
                 )
@@ -153,7 +148,6 @@ async def test_one_click_in_the_web_ui_reruns_a_failed_email_and_sms_job(tmp_pat
                 await page.goto(new_run)
                 await page.get_by_text(re.compile(r"^completed$", re.IGNORECASE)).first.wait_for()
                 await page.screenshot(path=str(ARTIFACTS / "web-ui-rerun-completed.png"))
-                await browser.close()
 
             for job, kind in ((email_id, "email"), (sms_id, "sms")):
                 shown = await run(conveyor, "status", job, env=env)
@@ -176,12 +170,10 @@ async def test_one_click_in_the_web_ui_reruns_a_failed_email_and_sms_job(tmp_pat
     assert [m["message"] for m in sent_by_sns(moto_server, phone)] == ["We launched!"]
 
 
-async def test_a_job_of_each_shape_from_every_door_reads_back_everywhere(tmp_path: Path) -> None:
+async def test_a_job_of_each_shape_from_every_door_reads_back_everywhere(tmp_path: Path, browser: Browser) -> None:
     """An email (a standalone activity) and a broadcast (a workflow), each started from Python, the CLI, HTTP and
     the `temporal` CLI with plain JSON, against one `conveyor dev`: every one is completed in `status`, listed,
     counted once in `stats`, and its web UI page (the link `status` prints) shows it completed."""
-    from playwright.async_api import async_playwright
-
     env = dev_env(tmp_path / "home")
     conveyor, temporal, address = str(BIN / "conveyor"), str(BIN / "temporal"), env["CONVEYOR_TEMPORAL_ADDRESS"]
     email = {"to": ["door@example.com"], "subject": "Doors", "text": "one of each"}
@@ -235,11 +227,9 @@ async def test_a_job_of_each_shape_from_every_door_reads_back_everywhere(tmp_pat
         completed = {kind: sum(q["completed"] for q in queues.values()) for kind, queues in stats["counts"].items()}
         assert completed["email"] == 4 and completed["broadcast"] == 4, completed
 
-        async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+        async with await browser.new_context(viewport={"width": 1400, "height": 1000}) as context:
+            page = await context.new_page()
             for door, link in pages.items():
                 await page.goto(link)
                 await page.get_by_text(ids[door]).first.wait_for()
                 await page.get_by_text(re.compile(r"^completed$", re.IGNORECASE)).first.wait_for()
-            await browser.close()

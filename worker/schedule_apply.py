@@ -1,4 +1,5 @@
-"""Making the cluster's schedules match the declared ones (`worker.schedules`), and reading them back.
+"""Making the cluster's schedules match the declared ones (`worker.schedules`); reading them back (and pausing,
+resuming, triggering) is `conveyor.schedules`'.
 
 `apply` is idempotent: a schedule that matches its declaration is left alone (running it twice changes nothing),
 one that differs is updated in place (its history of runs stays), a missing one is created. Schedules Conveyor
@@ -14,8 +15,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from temporalio.client import (
     Client,
@@ -31,16 +31,13 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from temporalio.service import RPCError, RPCStatusCode
 
 from conveyor.errors import ConveyorError
+from conveyor.schedules import MEMO_KEY, MEMO_VALUE, describe, is_conveyors
 from conveyor.settings import Settings
 from worker.schedules import DeclaredSchedule, declared
 
 log = logging.getLogger("conveyor.schedules")
-
-MEMO_KEY, MEMO_VALUE = "managed-by", "conveyor"
-"""The memo entry that marks a schedule as Conveyor's: only those may be deleted by `apply`."""
 
 
 @dataclass
@@ -127,21 +124,6 @@ def described_shape(client: Client, desc: ScheduleDescription) -> Shape | None:
     )
 
 
-async def describe(client: Client, schedule_id: str) -> ScheduleDescription | None:
-    """The schedule's description, or None if there is no such schedule."""
-    try:
-        return await client.get_schedule_handle(schedule_id).describe()
-    except RPCError as e:
-        if e.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-
-
-async def is_conveyors(desc: ScheduleDescription | Any) -> bool:
-    """True if the schedule carries Conveyor's memo (`desc` is a description or a list entry)."""
-    return bool(await desc.memo_value(MEMO_KEY, None) == MEMO_VALUE)
-
-
 async def apply(client: Client, declared: Sequence[DeclaredSchedule], scope: str = "") -> Applied:
     """Create, update or delete schedules so that Conveyor's whose id starts with `scope` are exactly `declared`.
 
@@ -190,57 +172,3 @@ async def apply_declared(client: Client, settings: Settings) -> Applied:
         len(done.created), len(done.updated), len(done.unchanged), len(done.deleted),
     )  # fmt: skip
     return done
-
-
-@dataclass(frozen=True)
-class ScheduleRow:
-    """One line of `conveyor schedules list`."""
-
-    id: str
-    spec: str
-    next_runs: list[datetime]
-    last_result: str
-    paused: bool
-    note: str
-
-
-async def last_result(client: Client, desc: ScheduleDescription) -> str:
-    """`<state> (<workflow id>)` of the schedule's most recent run, or `never ran`."""
-    if not desc.info.recent_actions:
-        return "never ran"
-    action = desc.info.recent_actions[-1].action
-    workflow_id = getattr(action, "workflow_id", "")
-    run = await client.get_workflow_handle(
-        workflow_id, run_id=getattr(action, "first_execution_run_id", None)
-    ).describe()
-    state = run.status.name.lower().replace("_", "-") if run.status else "unknown"
-    return f"{state} ({workflow_id})"
-
-
-def spec_text(desc: ScheduleDescription) -> str:
-    """`0 2 * * * UTC`, `every 1:00:00 UTC`: the schedule's times as declared."""
-    spec = desc.schedule.spec
-    parts = [c.comment or "calendar" for c in spec.calendars] + [f"every {i.every}" for i in spec.intervals]
-    return f"{', '.join(parts)} {spec.time_zone_name or 'UTC'}"
-
-
-async def rows(client: Client, scope: str = "") -> list[ScheduleRow]:
-    """Conveyor's schedules (ids starting with `scope`), sorted by id."""
-    found: list[ScheduleRow] = []
-    async for entry in await client.list_schedules():
-        if not entry.id.startswith(scope) or not await is_conveyors(entry):
-            continue
-        desc = await describe(client, entry.id)
-        if desc is None:
-            continue  # deleted since it was listed
-        found.append(
-            ScheduleRow(
-                id=entry.id,
-                spec=spec_text(desc),
-                next_runs=list(desc.info.next_action_times[:2]),
-                last_result=await last_result(client, desc),
-                paused=desc.schedule.state.paused,
-                note=desc.schedule.state.note or "",
-            )
-        )
-    return sorted(found, key=lambda r: r.id)

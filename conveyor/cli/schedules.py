@@ -38,7 +38,7 @@ async def apply_schedules() -> None:
 @command
 async def list_schedules(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Conveyor's schedules: id, times, next runs, last result, paused."""
-    from worker.schedule_apply import rows
+    from conveyor.schedules import rows
 
     found = await rows(await connect(Settings()))
     if as_json:

@@ -1,5 +1,6 @@
 """The jobs page under `/ui`: counts per kind and queue with the workers polling each, lists per state with the
-failure reasons, one job's view, and retry / retry all shown / cancel — for people used to Bull Board or Flower.
+failure reasons and progress, one job's view with its (masked) input, retry / retry all shown / cancel, and the
+schedules with pause / resume / run now — for people used to Bull Board or Flower.
 
 Server-rendered HTML (Jinja2, imported here only, so `import conveyor` stays light), readable without JavaScript;
 the overview refreshes itself with a `<meta http-equiv="refresh">`. It reads the same `Jobs` calls as the JSON API
@@ -14,12 +15,13 @@ restarting it logs everyone out.
 from __future__ import annotations
 
 import hmac
+import json
 import re
 import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
@@ -30,8 +32,11 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from contracts.kinds import KINDS
 from contracts.states import JobState
+from conveyor import schedules
 from conveyor.client import KEY_PATTERN, Jobs
 from conveyor.http.guards import key_matches
+from conveyor.http.masking import masked
+from conveyor.operations import bounded
 from conveyor.settings import Settings
 from conveyor.status import ui_link
 
@@ -48,6 +53,9 @@ NAV_STATES = ("queued", "scheduled", "running", "retrying", "failed", "completed
 COUNTED = [JobState(s) for s in NAV_STATES]
 """The states the overview counts: those `conveyor stats` users read (cancelled and the like stay in the lists)."""
 FAILED_LIKE = {JobState.FAILED, JobState.CANCELLED, JobState.TERMINATED, JobState.TIMED_OUT}
+WITH_PROGRESS = {JobState.RUNNING, JobState.RETRYING}
+"""The states whose list shows each job's progress (one status read per row shown)."""
+SCHEDULE_ACTIONS = ("pause", "resume", "trigger")
 
 
 @dataclass
@@ -79,7 +87,10 @@ def templates() -> jinja2.Environment:
     import jinja2
 
     loader = jinja2.FileSystemLoader(Path(__file__).parent / "templates")
-    return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    # JSON to read (an input, a result): as text, escaped like any other, rather than `tojson`'s \u003c for `<`.
+    env.filters["pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return env
 
 
 async def form_of(request: Request) -> dict[str, list[str]]:
@@ -193,19 +204,26 @@ def add_pages(app: FastAPI, settings: Settings) -> None:
         jobs = jobs_of(request)
         rows = await jobs.list(kind, state, key, None, limit)
         links = {r.id: ui_link(jobs.settings.web_ui, jobs.settings.namespace, r.id, r.shape, r.run_id) for r in rows}
+        progress: dict[str, int | None] = {}
+        if state in WITH_PROGRESS:
+            statuses = await bounded(rows, lambda r: jobs.status(r.id))
+            progress = {s.id: s.progress for s in statuses}
         query = {k: v for k, v in {"state": state.value, "kind": kind, "key": key}.items() if v}
         return render(
             "jobs.html", csrf, title=f"{state.value.capitalize()} jobs", rows=rows, state=state.value, kind=kind,
             key=key, kinds=[k.name for k in KINDS.enqueued()], all_states=[s.value for s in JobState],
-            limit=limit, ui_links=links, more=f"{ROOT}/jobs?{urlencode(query | {'limit': limit * 2})}",
+            limit=limit, ui_links=links, progress=progress,
+            more=f"{ROOT}/jobs?{urlencode(query | {'limit': limit * 2})}",
         )  # fmt: skip
 
     @router.get("/job")
     async def job(request: Request, id: str) -> Response:
         if (csrf := session(request)) is None:
             return to_login()
-        status = await jobs_of(request).status(id)
-        return render("job.html", csrf, title=f"Job {status.id}", job=status, notice=None)
+        jobs = jobs_of(request)
+        status = await jobs.status(id)
+        shown = masked(await jobs.input(status.id), settings.api_keys)
+        return render("job.html", csrf, title=f"Job {status.id}", job=status, input=shown, notice=None)
 
     @router.post("/retry")
     async def retry(request: Request) -> Response:
@@ -230,6 +248,27 @@ def add_pages(app: FastAPI, settings: Settings) -> None:
         for job_id in ids:
             await jobs.retry(job_id)
         return RedirectResponse(f"{ROOT}/jobs?state=failed", status_code=303)
+
+    @router.get("/schedules")
+    async def schedule_list(request: Request) -> Response:
+        if (csrf := session(request)) is None:
+            return to_login()
+        found = await schedules.rows(jobs_of(request).client)
+        return render("schedules.html", csrf, title="Schedules", rows=found)
+
+    @router.post("/schedules")
+    async def schedule_action(request: Request) -> Response:
+        form = await posted(request)
+        action = (form.get("do") or [""])[0]
+        if action not in SCHEDULE_ACTIONS:
+            raise HTTPException(422, f"do is one of {', '.join(SCHEDULE_ACTIONS)}")
+        schedule_id = one_id(form)
+        verb = cast(Literal["pause", "resume", "trigger"], action)
+        try:
+            await schedules.operate(jobs_of(request).client, schedule_id, verb)
+        except schedules.ScheduleNotFound as e:
+            raise HTTPException(404, str(e)) from None
+        return RedirectResponse(f"{ROOT}/schedules", status_code=303)
 
     app.include_router(router)
 
