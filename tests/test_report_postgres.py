@@ -171,7 +171,11 @@ async def test_the_querys_own_errors_fail_at_once(
 
 
 async def test_wrong_password_fails_without_quoting_it(
-    temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, pg: PostgresServer
+    temporal_env: WorkflowEnvironment,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
+    pg: PostgresServer,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     wrong = "not-the-Password-9"
     settings = settings_for(temporal_env, smtp_server, tmp_path, databases={"pg": pg.url(wrong)})
@@ -180,7 +184,9 @@ async def test_wrong_password_fails_without_quoting_it(
         with pytest.raises(JobFailed) as failed:
             await handle.result()
     assert failed.value.type == "ReportSourceError" and "password authentication failed" in failed.value.message
-    assert wrong not in str(failed.value)
+    history = await temporal_env.client.get_workflow_handle(handle.id).fetch_history()
+    for text in (str(failed.value), history.to_json(), caplog.text):
+        assert wrong not in text
 
 
 def test_the_docs_read_only_role_reads_and_cannot_write(pg: PostgresServer) -> None:
