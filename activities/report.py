@@ -123,6 +123,7 @@ class ReportActivities:
             workflow_types=self.workflow_types,
             activity_types=self.activity_types,
             databases=self.databases,
+            attempt=activity.info().attempt,
         )
         render = loop.run_in_executor(
             self.pool, self._render, report, report.params.model_validate(params), fmt, path, ctx

@@ -37,6 +37,7 @@ from bench import (
     jobs,
     jobs_page,
     peer,
+    pg_export,
     render_cost,
     report_render,
     webhooks,
@@ -72,13 +73,24 @@ class Sizes:
     bulk: int
     images: int
     renders: int
+    pg_rows: int
     reps: int
 
 
 FULL = Sizes(
-    jobs=1000, sequential=50, recipients=10_000, pdf_rows=100_000, bulk=10_000, images=200, renders=2000, reps=3
+    jobs=1000,
+    sequential=50,
+    recipients=10_000,
+    pdf_rows=100_000,
+    bulk=10_000,
+    images=200,
+    renders=2000,
+    pg_rows=200_000,
+    reps=3,
 )
-QUICK = Sizes(jobs=20, sequential=5, recipients=200, pdf_rows=2000, bulk=100, images=1, renders=100, reps=1)
+QUICK = Sizes(
+    jobs=20, sequential=5, recipients=200, pdf_rows=2000, bulk=100, images=1, renders=100, pg_rows=2000, reps=1
+)
 
 
 def cases(sizes: Sizes, quick: bool, timeout: float) -> dict[str, Callable[[], Awaitable[list[Row]]]]:
@@ -94,6 +106,7 @@ def cases(sizes: Sizes, quick: bool, timeout: float) -> dict[str, Callable[[], A
         "webhook": lambda: webhooks.measure(sizes.jobs, sizes.sequential, 200 if not quick else 20, sizes.reps),
         "images": lambda: images.measure(sizes.images, sizes.reps, timeout),
         "page": lambda: jobs_page.measure(sizes.bulk, sizes.reps),
+        "pg": lambda: asyncio.to_thread(pg_export.measure, sizes.pg_rows, sizes.reps, timeout),
     }
 
 

@@ -95,9 +95,20 @@ class ReportSourceError(PermanentError):
     tried to write through its read-only transaction)."""
 
 
-class QueryTimedOut(PermanentError):
-    """A SQL report's query ran past its declared time-out. Not retried: the same query on the same data would run
-    as long again, and each attempt loads the team's database."""
+class QueryTimedOut(TransientError):
+    """A SQL report's query ran past its declared time-out. Retried once: a first time-out can come from the
+    database rather than the query (a lock held by a migration, which a read-only query still waits on; a server
+    saturated for a while), which the next attempt likely misses. A second is the query's own cost: it is raised
+    `final` and fails the job, since each further attempt would load the team's database as long again."""
+
+    def __init__(self, message: str, *, final: bool) -> None:
+        super().__init__(message)
+        self.permanent = final
+
+
+class DatabaseUnavailable(TransientError):
+    """A SQL report's database could not be reached, dropped the connection mid-read (a restart, a failover, an
+    operator terminating the session) or is out of resources: retried, and the render starts over."""
 
 
 class ImageRejected(PermanentError):
@@ -154,7 +165,6 @@ PERMANENT_ERROR_TYPES: tuple[str, ...] = tuple(
         RecipientOptedOut,
         SmsRejected,
         ReportSourceError,
-        QueryTimedOut,
         EndpointUnknown,
         EndpointDisabled,
         EndpointGone,

@@ -212,8 +212,9 @@ class Settings(BaseSettings):
     # Databases SQL reports read, by name; URLs are secrets (they may hold passwords)
     databases: dict[str, SecretStr] = Field(
         default_factory=dict,
-        description='Databases as JSON: {"shop": "sqlite:////srv/shop.db"}; `example` defaults to the example '
-        "database `conveyor dev` creates (`<home>/example.sqlite`).",
+        description='Databases as JSON: {"shop": "sqlite:////srv/shop.db", "crm": '
+        '"postgresql+psycopg://reports:PASSWORD@db:5432/crm"}; `example` defaults to the example database '
+        "`conveyor dev` creates (`<home>/example.sqlite`).",
     )
 
     # Periodic jobs, broadcasts, events

@@ -24,6 +24,7 @@ from tests import properties
 from tests.api_server import KEY as API_KEY
 from tests.api_server import ApiThread
 from tests.browser import chromium
+from tests.postgres import PostgresServer
 from tests.smtp_server import PASSWORD, USER, SmtpServer, free_port
 from tests.webhook import Webhook
 from worker.build import build_workers
@@ -109,6 +110,15 @@ def webhook() -> Iterator[Webhook]:
 def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServer]:
     """aiosmtpd requiring STARTTLS and AUTH, with a certificate from a CA made for this session."""
     server = SmtpServer(tmp_path_factory.mktemp("smtp"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL cluster for the session, started only when a test asks for it (~2-4 s here)."""
+    server = PostgresServer()
     server.start()
     yield server
     server.stop()

@@ -46,6 +46,9 @@ CASES = [
     "6000x4000 JPEGs -> 3 thumbnails, one job per image",
     "6000x4000 JPEGs -> 3 thumbnails: batch vs Pillow",
     "image worker peak RSS",
+    "-row PostgreSQL export, CSV",
+    "-row PostgreSQL export, XLSX",
+    "-row PostgreSQL export, peak RSS",
     "jobs page overview,",
 ]
 

@@ -47,6 +47,8 @@ class ReportContext:
     """The jobs it runs as standalone activities (`email`, `sms`), for reports about jobs."""
     databases: Mapping[str, SecretStr] = field(default_factory=dict)
     """The databases SQL reports read, by name (`CONVEYOR_DATABASES`): URLs are secrets."""
+    attempt: int = 1
+    """Which attempt of the job's render this is (1 for the first): a source may treat a repeated failure as final."""
 
     def expect_rows(self, total: int) -> None:
         """Announce how many rows will come, so progress shows `done/total`."""

@@ -11,22 +11,29 @@ producer sends only the report's parameters, validated by its model at the edge,
 The database is named, its URL is a worker setting (`CONVEYOR_DATABASES`, a secret), so credentials stay out of
 inputs and histories; errors quote the driver's message, never the URL or SQLAlchemy's statement dump.
 
-Rows are streamed (`stream_results` + `yield_per`), not paged by key: a retried render starts over anyway (the
-file being written cannot be resumed, see `activities.report`), so keyset pagination's resumability would buy
-nothing, while one statement in one transaction reads one consistent snapshot and needs no unique sort key per
-report. The transaction is read-only (SQLite: `PRAGMA query_only`) and has a time-out (SQLite: a progress handler
-that interrupts the statement past its deadline); both end the job for good, as retrying cannot change them.
+Rows are streamed (`stream_results` + `yield_per`: a server-side cursor on PostgreSQL), not paged by key: a
+retried render starts over anyway (the file being written cannot be resumed, see `activities.report`), so keyset
+pagination's resumability would buy nothing, while one statement in one transaction reads one consistent snapshot
+and needs no unique sort key per report. The transaction is read-only (SQLite: `PRAGMA query_only`; PostgreSQL:
+`BEGIN READ ONLY`), so a write fails for good. Past its deadline, or when the job is cancelled, a watcher thread
+interrupts the running statement (PostgreSQL also stops it itself, by `statement_timeout`, should the worker die).
+A failure of the connection or the server is retried (`DatabaseUnavailable`), one of the query fails the job
+(`ReportSourceError`), and a time-out is retried once (see `QueryTimedOut`).
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, SecretStr
 from sqlalchemy import (
@@ -46,11 +53,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import Executable, Select
 from sqlalchemy.types import TypeEngine
 
 from activities.reports.registry import ReportContext, Row, report
-from contracts.errors import QueryTimedOut, ReportSourceError
+from contracts.errors import DatabaseUnavailable, QueryTimedOut, ReportSourceError
 from contracts.report import NoParams
 
 SQL_TYPES: dict[type, TypeEngine[Any]] = {
@@ -66,8 +74,8 @@ SQL_TYPES: dict[type, TypeEngine[Any]] = {
 turns them back into dates, so XLSX shows a date cell and CSV an ISO date)."""
 PAGE = 500
 """Rows fetched from the cursor at once (`yield_per`): the memory a render holds, whatever the result's size."""
-CHECK_EVERY = 10_000
-"""SQLite virtual-machine steps between two looks at the deadline: ~1 ms of work, negligible overhead."""
+WATCH_EVERY = 0.05
+"""Seconds between two looks at the deadline and the job's cancellation, by a thread that sleeps otherwise."""
 
 
 def sql_report(
@@ -123,34 +131,132 @@ def _streamed(
     url: SecretStr, statement: Executable, values: dict[str, Any], ctx: ReportContext, deadline: float
 ) -> Iterator[Row]:
     """The statement's rows, read `PAGE` at a time inside a read-only transaction that ends at `deadline`."""
+    secret = url.get_secret_value()
     try:  # parse errors quote the URL: say only that it does not parse
-        backend = make_url(url.get_secret_value()).get_backend_name()
+        parsed = make_url(secret)
     except ArgumentError:
         raise ReportSourceError("the database URL does not parse") from None
-    if backend != "sqlite":
-        raise ReportSourceError(f"{backend!r} databases are not supported yet (SQLite is)")
-    engine = create_engine(url.get_secret_value())  # one per render: SQLite connects in microseconds
+    dialect = DIALECTS.get(parsed.get_backend_name())
+    if dialect is None:
+        raise ReportSourceError(
+            f"{parsed.get_backend_name()!r} databases are not supported (use {' or '.join(DIALECTS)})"
+        )
+    engine = create_engine(parsed, poolclass=NullPool, connect_args=dialect.connect_args)
     try:
-        with engine.connect() as conn:
-            _read_only(conn, ctx, deadline)
+        with engine.connect() as conn, interrupted_at(deadline, ctx, dialect.begin(conn, deadline)):
             result = conn.execution_options(stream_results=True, yield_per=PAGE).execute(statement, values)
-            for row in result:
-                yield tuple(row)
+            for page in result.partitions():  # a page at a time: no per-row call into SQLAlchemy
+                yield from map(tuple, page)
     except DBAPIError as e:
-        if isinstance(e.orig, sqlite3.OperationalError) and str(e.orig) == "interrupted":
+        if dialect.interrupted(e):
             if ctx.cancelled.is_set():
                 return  # the activity was cancelled: it stops; its result is never used
-            raise QueryTimedOut("the query ran past its time-out") from None
-        raise ReportSourceError(f"the database refused the query: {e.orig}") from None
+            raise QueryTimedOut("the query ran past its time-out", final=ctx.attempt > 1) from None
+        reason = hidden(str(e.orig), parsed.password)
+        if dialect.transient(e):
+            raise DatabaseUnavailable(f"the database connection failed: {reason}") from None
+        raise ReportSourceError(f"the database refused the query: {reason}") from None
     except SQLAlchemyError as e:  # no DB-API error: a driver or connection problem; its text names no URL
         raise ReportSourceError(f"cannot read the database: {type(e).__name__}") from None
     finally:
         engine.dispose()
 
 
-def _read_only(conn: Connection, ctx: ReportContext, deadline: float) -> None:
-    """Make this connection refuse writes and stop its statement at `deadline` or when the job is cancelled."""
+def hidden(message: str, password: str | None) -> str:
+    """`message` with the URL's password starred out: drivers' messages do not quote it, but a message is the one
+    place a secret could leak from into a job's failure, so none is trusted to."""
+    if not password:
+        return message
+    return message.replace(password, "***").replace(quote(password, safe=""), "***")
+
+
+@contextmanager
+def interrupted_at(deadline: float, ctx: ReportContext, interrupt: Callable[[], None]) -> Iterator[None]:
+    """Around a read: a watcher thread calls `interrupt` (which makes the running statement fail) once `deadline`
+    passes or the job is cancelled, so a long statement stops promptly even mid-fetch, and nothing is left running
+    on the database for a job that no longer wants its rows."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(WATCH_EVERY):
+            if ctx.cancelled.is_set() or time.monotonic() > deadline:
+                interrupt()
+                return
+
+    watcher = threading.Thread(target=watch, name="report-sql-deadline", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the databases a SQL report reads: how a connection is made read-only and bounded in
+    time, how its running statement is interrupted, and which of its failures retrying can cure."""
+
+    begin: Callable[[Connection, float], Callable[[], None]]
+    """Start the read-only transaction (with its server-side time-out, where there is one) on a new connection;
+    returns the thread-safe call that interrupts the connection's running statement."""
+    interrupted: Callable[[DBAPIError], bool]
+    """The driver error a statement stopped by `begin`'s interrupt or time-out fails with."""
+    transient: Callable[[DBAPIError], bool]
+    """A failure of the connection or the server, not of the query: retried."""
+    connect_args: dict[str, Any] = field(default_factory=dict)
+
+
+def _sqlite_begin(conn: Connection, deadline: float) -> Callable[[], None]:
     raw = conn.connection.driver_connection
     assert isinstance(raw, sqlite3.Connection)
     raw.execute("PRAGMA query_only = ON")
-    raw.set_progress_handler(lambda: int(ctx.cancelled.is_set() or time.monotonic() > deadline), CHECK_EVERY)
+    return raw.interrupt
+
+
+def _postgres_begin(conn: Connection, deadline: float) -> Callable[[], None]:
+    conn.execution_options(postgresql_readonly=True)  # BEGIN READ ONLY: any write fails as 25006
+    # Also on the server: a statement past the deadline is stopped even if this worker died mid-read.
+    conn.execute(text(f"SET LOCAL statement_timeout = {max(1, int((deadline - time.monotonic()) * 1000))}"))
+    import psycopg  # only where PostgreSQL is read: SQLAlchemy's dialect has loaded it already
+
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    return raw.cancel_safe
+
+
+POSTGRES_TRANSIENT = ("08", "40", "53", "57")
+"""SQLSTATE classes retried: connection exceptions, serialization failures and deadlocks, insufficient resources
+(too many connections, out of disk), operator intervention (shutdown, restart, a terminated session). Syntax
+errors, unknown tables, permissions and writes in a read-only transaction are the query's and fail for good."""
+
+LOGIN_REFUSED = re.compile(
+    r'password authentication failed|no pg_hba\.conf entry|(role|database) ".*" does not exist|permission denied'
+)
+"""libpq's messages for a login the server refuses (they carry no SQLSTATE): a wrong URL or grant, which waiting
+cannot fix, so the job fails at once and its alert tells the operator, instead of retrying for minutes."""
+
+
+def _postgres_transient(e: DBAPIError) -> bool:
+    state = getattr(e.orig, "sqlstate", None)
+    if state is None:  # no answer to a query: the connection itself failed or broke
+        return e.connection_invalidated or not LOGIN_REFUSED.search(str(e.orig))
+    return state[:2] in POSTGRES_TRANSIENT
+
+
+DIALECTS: dict[str, Dialect] = {
+    "sqlite": Dialect(
+        begin=_sqlite_begin,
+        interrupted=lambda e: isinstance(e.orig, sqlite3.OperationalError) and str(e.orig) == "interrupted",
+        transient=lambda e: getattr(e.orig, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED"),
+    ),
+    "postgresql": Dialect(
+        begin=_postgres_begin,
+        interrupted=lambda e: getattr(e.orig, "sqlstate", None) == "57014",  # query_canceled: ours or the time-out
+        transient=_postgres_transient,
+        # a database that does not answer fails the attempt in 10 s, not a TCP time-out; the session is named
+        connect_args={"connect_timeout": 10, "application_name": "conveyor-report"},
+    ),
+}
+"""The databases SQL reports read, by SQLAlchemy backend name. MySQL would be one more entry (read-only through
+`SET TRANSACTION READ ONLY`, interrupted by `KILL QUERY`); it is not tested, so it is not offered."""
