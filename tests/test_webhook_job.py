@@ -156,6 +156,21 @@ def test_secrets_never_show(receiver: Receiver) -> None:
     assert "hunter2" not in str(bad.value)
 
 
+@pytest.mark.parametrize(
+    ("url", "headers", "says"),
+    [
+        ("https://\u216b.example/hook", {}, "xn-- \\(punycode\\) form"),  # IDNA 2003 takes it, httpx's 2008 not
+        ("https://hooks.example.com/hook", {"X-Tenant": "\u00e9t\u00e9"}, "printable ASCII"),
+        ("https://hooks.example.com/hook", {"X-Tenant": "a\r\nX-Injected: 1"}, "printable ASCII"),
+    ],
+)
+def test_what_a_delivery_cannot_send_is_refused_at_load(url: str, headers: dict[str, str], says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        WebhookEndpoint(
+            url=SecretStr(url), secrets=[SecretStr(SECRETS[0])], headers={k: SecretStr(v) for k, v in headers.items()}
+        )
+
+
 async def test_gone_endpoint_fails_at_once_and_is_disabled_for_everyone(
     temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, receiver: Receiver
 ) -> None:
