@@ -81,6 +81,10 @@ class JobKind:
     queue: str | Callable[[Any], str] = DEFAULT_QUEUE
     """The task queue of a job: a role (`default`, `sms`, `reports`), a queue name, or a function of the job
     returning one of them."""
+    hosted_on: tuple[str, ...] = ()
+    """For a kind whose queue is a function of the job: every queue (role or name) it may choose, each of which
+    workers serve with its activity (e.g. a Django task on each queue of its backend). Otherwise the default
+    queue hosts such a kind."""
     recipients: Callable[[Any], list[str]] = field(default=lambda job: [])
     """The addresses or numbers a job reaches: a workflow-shaped job's `Recipients` search attribute, and what
     `list --recipient` matches in an activity-shaped job's input (which carries no search attribute)."""
@@ -140,6 +144,13 @@ class JobKind:
         if shape is Shape.ACTIVITY:
             return (self.runs_as,) if self.shape is Shape.ACTIVITY else ()
         return self.types if self.shape is Shape.WORKFLOW else self.earlier_types or (self.runs_as,)
+
+    def hosting_queues(self, queues: Mapping[str, str], default: str) -> list[str]:
+        """The queues a worker hosts this kind's code on, with `queues` mapping roles to queue names: its own,
+        or those it may choose (`hosted_on`), or `default` when it chooses by the job."""
+        if self.hosted_on:
+            return [queues.get(q, q) for q in self.hosted_on]
+        return [default] if callable(self.queue) else [self.task_queue(queues, None)]
 
     def task_queue(self, queues: Mapping[str, str], job: Any) -> str:
         """The queue a (validated) job of this kind starts on, with `queues` mapping roles to queue names."""

@@ -175,6 +175,7 @@ class SyncJobs:
     enqueue = _enqueuing(Jobs.enqueue)
     locate = _enqueuing(Jobs.locate)
     status = _blocking(Jobs.status)
+    input = _blocking(Jobs.input)
     retry = _blocking(Jobs.retry)
     retry_failed = _blocking(Jobs.retry_failed)
     cancel = _blocking(Jobs.cancel)

@@ -96,7 +96,7 @@ class JobFunction(Generic[P, R]):
         self._never_retry = never_retry
         self.kind = JobKind(
             name=name,
-            runs_as=name,
+            runs_as=kind.pop("runs_as", name),
             shape=Shape.ACTIVITY,
             request=request,
             result=_result_model(hints),
@@ -162,26 +162,27 @@ class JobFunction(Generic[P, R]):
     ) -> SyncEnqueued[R]:
         """Enqueue a job from code without an event loop (a Django or Flask view, a script): validated here
         (`InvalidJobError`, nothing enqueued); `key` makes it idempotent, `delay` starts it later, `priority` 1-5."""
-        handle = _sync_jobs().enqueue(self.name, self._inputs(*args, **kw), key=key, delay=delay, priority=priority)
+        inputs = self._inputs(*args, **kw)
+        handle = shared_sync_jobs().enqueue(self.name, inputs, key=key, delay=delay, priority=priority)
         return SyncEnqueued(handle.id, handle, self._unwrap)
 
     async def aenqueue(
         self, *args: Any, key: str | None = None, delay: timedelta | None = None, priority: int | None = None, **kw: Any
     ) -> Enqueued[R]:
         """`enqueue` for async code."""
-        jobs = await _async_jobs()
+        jobs = await shared_jobs()
         handle = await jobs.enqueue(self.name, self._inputs(*args, **kw), key=key, delay=delay, priority=priority)
         return Enqueued(handle.id, handle, self._unwrap)
 
     def get_result(self, job_id: str) -> SyncEnqueued[R]:
         """The handle of an existing job of this kind by its id (`JobNotFound` if there is none)."""
-        handle = _sync_jobs().locate(job_id)
+        handle = shared_sync_jobs().locate(job_id)
         self._check_kind(job_id, handle.kind)
         return SyncEnqueued(handle.id, handle, self._unwrap)
 
     async def aget_result(self, job_id: str) -> Enqueued[R]:
         """`get_result` for async code."""
-        handle = await (await _async_jobs()).locate(job_id)
+        handle = await (await shared_jobs()).locate(job_id)
         self._check_kind(job_id, handle.kind)
         return Enqueued(handle.id, handle, self._unwrap)
 
@@ -229,7 +230,7 @@ class Enqueued(Generic[R]):
 
     async def status(self) -> JobStatus:
         """The job's state, attempts, failure and progress (as `conveyor status` shows them)."""
-        return await (await _async_jobs()).status(self.id)
+        return await (await shared_jobs()).status(self.id)
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,7 @@ class SyncEnqueued(Generic[R]):
 
     def status(self) -> JobStatus:
         """The job's state, attempts, failure and progress (as `conveyor status` shows them)."""
-        return _sync_jobs().status(self.id)
+        return shared_sync_jobs().status(self.id)
 
 
 _settings: Settings | None = None
@@ -256,8 +257,9 @@ _shared_lock = threading.Lock()
 _per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Jobs] = weakref.WeakKeyDictionary()
 
 
-def _sync_jobs() -> SyncJobs:
-    """One `SyncJobs` per process for every `@job`'s `enqueue` (its loop thread and connection are shared)."""
+def shared_sync_jobs() -> SyncJobs:
+    """One `SyncJobs` per process for every `@job`'s `enqueue` (its loop thread and connection are shared), and
+    for what builds on them (the Django task backend)."""
     global _shared_sync
     with _shared_lock:
         if _shared_sync is None:
@@ -267,7 +269,7 @@ def _sync_jobs() -> SyncJobs:
         return _shared_sync
 
 
-async def _async_jobs() -> Jobs:
+async def shared_jobs() -> Jobs:
     """One `Jobs` per event loop (a Temporal client is bound to the loop that made it)."""
     loop = asyncio.get_running_loop()
     if loop not in _per_loop:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from conveyor import InvalidJobError, Jobs, JobState, JobTimeout, Settings, SyncJobs
+from tests.django_site import django_ready
 from tests.smtp_server import SmtpServer
 from tests.snippets import ROOT, block
 from tests.waiting import eventually
@@ -48,20 +49,21 @@ def closing() -> Iterator[list[SyncJobs]]:
         jobs.close()
 
 
-def django_client(view: Any) -> Any:
-    """Django's test client for a one-route app serving `view` at /signup."""
-    import django
-    from django.conf import settings as django_settings
-    from django.test import Client
+@pytest.fixture
+def django_client() -> Iterator[Callable[[Any], Any]]:
+    """Django's test client for a one-route app serving a view at /signup (the test shop's project, with this
+    module as its URLconf)."""
+    from django.test import Client, override_settings
     from django.urls import path
 
-    if not django_settings.configured:
-        django_settings.configure(
-            DEBUG=True, SECRET_KEY="test", ALLOWED_HOSTS=["testserver"], ROOT_URLCONF=__name__, MIDDLEWARE=[]
-        )
-        django.setup()
-    urlpatterns[:] = [path("signup", view)]
-    return Client()
+    django_ready()
+
+    def client(view: Any) -> Any:
+        urlpatterns[:] = [path("signup", view)]
+        return Client()
+
+    with override_settings(ROOT_URLCONF=__name__):
+        yield client
 
 
 urlpatterns: list[Any] = []
@@ -69,7 +71,11 @@ urlpatterns: list[Any] = []
 
 
 async def test_django_view_enqueues_an_email_that_a_worker_sends(
-    jobs: Jobs, producer_env: None, smtp_server: SmtpServer, closing: list[SyncJobs]
+    jobs: Jobs,
+    producer_env: None,
+    smtp_server: SmtpServer,
+    closing: list[SyncJobs],
+    django_client: Callable[[Any], Any],
 ) -> None:
     app = run_snippet("# myapp/views.py")
     closing.append(app["jobs"])

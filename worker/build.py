@@ -265,11 +265,13 @@ def hosted_kinds(settings: Settings) -> tuple[list[type], dict[str, list[Callabl
     activities: dict[str, list[Callable[..., Any]]] = {}
     threads: ThreadPoolExecutor | None = None
     for kind in KINDS.values():
-        queue = settings.task_queue if callable(kind.queue) else kind.task_queue(settings.queues, None)
+        queues = kind.hosting_queues(settings.queues, settings.task_queue)
         if kind.function is not None:  # a @job function: the one generic wrapper runs it
             if threads is None:
                 threads = ThreadPoolExecutor(settings.max_concurrent_activities, thread_name_prefix="conveyor-job")
-            activities.setdefault(queue, []).append(job_activity(kind, threads))
+            run = job_activity(kind, threads)
+            for queue in queues:
+                activities.setdefault(queue, []).append(run)
         if kind.workflow is not None:  # a @job.workflow class
             workflows.append(kind.workflow)
         if kind.hosted is None:
@@ -277,7 +279,8 @@ def hosted_kinds(settings: Settings) -> tuple[list[type], dict[str, list[Callabl
         module, _, name = kind.hosted.partition(":")
         kind_workflows, kind_activities = getattr(importlib.import_module(module), name)(settings)
         workflows += kind_workflows
-        activities.setdefault(queue, []).extend(kind_activities)
+        for queue in queues:
+            activities.setdefault(queue, []).extend(kind_activities)
     return workflows, activities
 
 
@@ -286,8 +289,9 @@ def served_queues(settings: Settings) -> list[str]:
     kinds defined outside Conveyor."""
     built_in = list(settings.queues.values())
     own = [
-        kind.task_queue(settings.queues, None)
+        queue
         for kind in KINDS.values()
-        if (kind.hosted, kind.function, kind.workflow) != (None, None, None) and not callable(kind.queue)
+        if (kind.hosted, kind.function, kind.workflow) != (None, None, None)
+        for queue in kind.hosting_queues(settings.queues, settings.task_queue)
     ]
     return list(dict.fromkeys([*built_in, *own]))

@@ -24,9 +24,24 @@ JOBS_OPTION = typer.Option(
 )
 
 
-def load_jobs(modules: list[str]) -> None:
-    """Import the `--jobs` modules here, and name them in `CONVEYOR_JOBS` for the processes we start (the dev
-    stack's API), so every one of them knows the same kinds."""
+DJANGO_OPTION = typer.Option(
+    None,
+    "--django",
+    metavar="SETTINGS",
+    help="Host the tasks of this Django project (its settings module; default: DJANGO_SETTINGS_MODULE, if set).",
+)
+DJANGO_PROJECT = "conveyor.contrib.django.project"
+"""The module that sets a Django project up and declares its tasks' kinds (see `conveyor.contrib.django`)."""
+
+
+def load_jobs(modules: list[str], django: str | None = None) -> None:
+    """Import the `--jobs` modules here (and the Django project's tasks, with `--django` or
+    `DJANGO_SETTINGS_MODULE`), and name them in `CONVEYOR_JOBS` for the processes we start (the dev stack's API),
+    so every one of them knows the same kinds."""
+    if django:
+        os.environ["DJANGO_SETTINGS_MODULE"] = django
+    if os.environ.get("DJANGO_SETTINGS_MODULE") and DJANGO_PROJECT not in os.environ.get(JOBS_VARIABLE, ""):
+        modules = [*modules, DJANGO_PROJECT]
     named = ",".join(modules)
     if named:
         os.environ[JOBS_VARIABLE] = ",".join(filter(None, [os.environ.get(JOBS_VARIABLE), named]))
@@ -34,11 +49,11 @@ def load_jobs(modules: list[str]) -> None:
 
 
 @app.command()
-def dev(jobs: list[str] = JOBS_OPTION) -> None:
+def dev(jobs: list[str] = JOBS_OPTION, django: str | None = DJANGO_OPTION) -> None:
     """Run everything locally: Temporal dev server + web UI, SMTP outbox, worker, HTTP API. Ctrl-C stops all."""
     from conveyor.dev.stack import run_dev
 
-    load_jobs(jobs)
+    load_jobs(jobs, django)
     settings = Settings()
     setup_logging(settings)
     command(run_dev)(settings)
@@ -54,11 +69,12 @@ def worker(
         help="Serve only these task queues (comma-separated or repeated); default: all of them.",
     ),
     jobs: list[str] = JOBS_OPTION,
+    django: str | None = DJANGO_OPTION,
 ) -> None:
     """Run the worker against the configured Temporal cluster until SIGTERM/SIGINT."""
     from worker.main import UnknownQueue, chosen_queues, run_worker
 
-    load_jobs(jobs)
+    load_jobs(jobs, django)
     settings = Settings()
     try:
         chosen = chosen_queues(settings, queues)

@@ -1,0 +1,1 @@
+"""Integrations with other frameworks, each an optional extra (`conveyor[django]`): never imported by `conveyor`."""
