@@ -115,6 +115,7 @@ class Receiver:
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
+            request_queue_size = 128  # the default backlog of 5 drops connects beyond it: a 1 s SYN retry each
 
             def get_request(self) -> Any:
                 request = super().get_request()
