@@ -24,8 +24,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.webhook import WebhookActivities, next_delay, retry_after
+from contracts.kinds import KINDS
 from contracts.webhook import WebhookEndpoint
 from conveyor import Jobs, Settings
+from conveyor.client import validate
 from conveyor.endpoints import EndpointSwitch
 from conveyor.errors import EndpointDisabledError, InvalidJobError, JobFailed
 from tests.cli import BIN, env_for, run
@@ -169,6 +171,14 @@ def test_what_a_delivery_cannot_send_is_refused_at_load(url: str, headers: dict[
         WebhookEndpoint(
             url=SecretStr(url), secrets=[SecretStr(SECRETS[0])], headers={k: SecretStr(v) for k, v in headers.items()}
         )
+
+
+def test_a_payload_nested_past_the_limit_is_refused_before_enqueue() -> None:
+    payload: dict[str, Any] = {}
+    for _ in range(100):  # the producer's encoder takes it; the worker's JSON decoder would not (found by the fuzz)
+        payload = {"a": payload}
+    with pytest.raises(InvalidJobError, match="nested more than 32 levels"):
+        validate(KINDS["webhook"], {"endpoint": "acme", "event_type": "a.b", "payload": payload})
 
 
 async def test_gone_endpoint_fails_at_once_and_is_disabled_for_everyone(
