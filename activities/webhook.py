@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import httpcore
 import httpx
 from standardwebhooks import Webhook
 from temporalio import activity
@@ -119,6 +120,7 @@ class WebhookActivities:
         switch: EndpointSwitch | None = None,
         resolve: Resolver = system_resolver,
         read_limit: int = READ_LIMIT,
+        network: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
         self.endpoints = dict(endpoints)
         self.schedule = tuple(schedule)
@@ -126,6 +128,8 @@ class WebhookActivities:
         self.switch = switch
         self.resolve = resolve
         self.read_limit = read_limit
+        self.network = network
+        """The connector under the SSRF check (None: real sockets); a test records every connect with its own."""
         self._routes: dict[str, _Route] = {}
 
     def route(self, name: str) -> _Route:
@@ -134,7 +138,7 @@ class WebhookActivities:
             endpoint = self.endpoints.get(name)
             if endpoint is None:
                 raise EndpointUnknown(f"no webhook endpoint {name!r} in this worker's settings")
-            backend = GuardedBackend(endpoint.allow_internal, f"endpoint {name!r}", self.resolve)
+            backend = GuardedBackend(endpoint.allow_internal, f"endpoint {name!r}", self.resolve, self.network)
             self._routes[name] = _Route(
                 endpoint=endpoint,
                 client=guarded_client(backend, endpoint.concurrency, endpoint.timeout_seconds),

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from contracts.input_checks import nesting_depth
 from contracts.requests import JobRequest
 from contracts.webhook_url import webhook_url_problem
 
@@ -92,8 +93,9 @@ class WebhookEndpoint(BaseModel):
         for name, header in value.items():
             if name.lower() in RESERVED_HEADERS or not name.isascii() or not name.replace("-", "").isalnum():
                 raise ValueError(f"header {name!r} cannot be set (reserved, or not a header name)")
-            if any(c in header.get_secret_value() for c in "\r\n\0"):
-                raise ValueError(f"header {name!r} has a line break in its value")
+            text = header.get_secret_value()
+            if not text.isascii() or not all(c.isprintable() for c in text):  # HTTP clients send ASCII only
+                raise ValueError(f"header {name!r} must be printable ASCII (no line breaks or controls)")
         return value
 
     @field_validator("events")
@@ -125,6 +127,12 @@ class WebhookJob(JobRequest):
     endpoint: str = Field(pattern=ENDPOINT_NAME, description="The endpoint's name, as declared in settings.")
     event_type: str = Field(pattern=EVENT_TYPE, description="What happened, e.g. `invoice.paid`.")
     payload: dict[str, Any] = Field(description="The event's data (a JSON object): the body's `data`.")
+
+    @field_validator("payload")
+    @classmethod
+    def _depth(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Refused here, not at the worker: its JSON decoder stops at a depth the producer's checks let through."""
+        return nesting_depth(value)
 
 
 class WebhookAttempt(BaseModel):

@@ -20,4 +20,6 @@ def webhook_url_problem(url: str) -> str | None:
         return "has no host"
     if any(c.isspace() or not c.isprintable() for c in url):
         return "contains spaces or control characters"
+    if not host.isascii():  # IDNA has two standards (Python's codec: 2003; httpx: 2008) that disagree on some names
+        return "has a non-ASCII host: write it in its xn-- (punycode) form"
     return None

@@ -24,8 +24,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.webhook import WebhookActivities, next_delay, retry_after
+from contracts.kinds import KINDS
 from contracts.webhook import WebhookEndpoint
 from conveyor import Jobs, Settings
+from conveyor.client import validate
 from conveyor.endpoints import EndpointSwitch
 from conveyor.errors import EndpointDisabledError, InvalidJobError, JobFailed
 from tests.cli import BIN, env_for, run
@@ -154,6 +156,29 @@ def test_secrets_never_show(receiver: Receiver) -> None:
     with pytest.raises(ValueError) as bad:
         WebhookEndpoint(url=SecretStr("http://h/x"), secrets=[SecretStr("whsec_hunter2-is-not-base64")])
     assert "hunter2" not in str(bad.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "says"),
+    [
+        ("https://\u216b.example/hook", {}, "xn-- \\(punycode\\) form"),  # IDNA 2003 takes it, httpx's 2008 not
+        ("https://hooks.example.com/hook", {"X-Tenant": "\u00e9t\u00e9"}, "printable ASCII"),
+        ("https://hooks.example.com/hook", {"X-Tenant": "a\r\nX-Injected: 1"}, "printable ASCII"),
+    ],
+)
+def test_what_a_delivery_cannot_send_is_refused_at_load(url: str, headers: dict[str, str], says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        WebhookEndpoint(
+            url=SecretStr(url), secrets=[SecretStr(SECRETS[0])], headers={k: SecretStr(v) for k, v in headers.items()}
+        )
+
+
+def test_a_payload_nested_past_the_limit_is_refused_before_enqueue() -> None:
+    payload: dict[str, Any] = {}
+    for _ in range(100):  # the producer's encoder takes it; the worker's JSON decoder would not (found by the fuzz)
+        payload = {"a": payload}
+    with pytest.raises(InvalidJobError, match="nested more than 32 levels"):
+        validate(KINDS["webhook"], {"endpoint": "acme", "event_type": "a.b", "payload": payload})
 
 
 async def test_gone_endpoint_fails_at_once_and_is_disabled_for_everyone(

@@ -25,13 +25,15 @@ def new_secret(seed: int = 0) -> str:
 
 @dataclass(frozen=True)
 class Answer:
-    """One scripted answer: a status, headers, a body (or `size` bytes of one, streamed), or no answer at all."""
+    """One scripted answer: a status, headers, a body (or `size` bytes of one, streamed, or one byte every `drip`
+    seconds until the client goes or the receiver stops), or no answer at all."""
 
     status: int = 200
     body: bytes = b"ok"
     headers: dict[str, str] = field(default_factory=dict)
     size: int | None = None
     hang: bool = False
+    drip: float | None = None
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,17 @@ class Receiver:
                 for name, value in answer.headers.items():
                     self.send_header(name, value)
                 length = answer.size if answer.size is not None else len(answer.body)
-                self.send_header("Content-Length", str(length))
+                self.send_header("Content-Length", str(length if answer.drip is None else 2**20))
                 self.end_headers()
+                if answer.drip is not None:
+                    try:  # a trickle, paced by the release event, so the receiver's stop ends it
+                        while not receiver.release.wait(answer.drip):
+                            self.wfile.write(b"x")
+                            self.wfile.flush()
+                    except OSError:
+                        pass
+                    self.close_connection = True  # the promised length was never sent
+                    return
                 if answer.size is None:
                     self.wfile.write(answer.body)
                     return
@@ -104,6 +115,7 @@ class Receiver:
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
+            request_queue_size = 128  # the default backlog of 5 drops connects beyond it: a 1 s SYN retry each
 
             def get_request(self) -> Any:
                 request = super().get_request()
