@@ -200,23 +200,18 @@ async def test_failed_jobs_are_listed_masked_and_retried(page: Page, stack: Stac
     assert "ann@example.com" in shown and template in shown and '"password": "***"' in shown
     assert '"link": "***"' in shown and "hunter2" not in await page.content() and KEY not in await page.content()
 
-    # The session's cookie and even its CSRF token, sent from another site, retry nothing.
+    # The session's cookie and even its CSRF token, sent from another site (the Origin a browser puts on a
+    # cross-site form post), retry nothing; nor does the cookie without the token. Sent with httpx: done in the
+    # browser (a second page of the shared context posting a forged form), this part hung for 300 s in a fresh-clone
+    # run and in 2 local runs of 7, the server idle; the cause was not found.
     token = await page.locator('input[name="csrf"]').first.input_value()
-    forged = await page.context.new_page()
-    await forged.set_content(
-        f'<form method="post" action="{url}/ui/retry"><input name="id" value="{ann}">'
-        f'<input name="csrf" value="{token}"><button>Win</button></form>'
-    )
-    async with forged.expect_response(f"{url}/ui/retry") as refused:
-        await forged.get_by_role("button", name="Win").click()
-    assert (await refused.value).status == 403
-    await forged.close()
-    # The session's cookie without the token (sent with httpx: Playwright's request API once hung for 300 s on
-    # this very POST, the server idle, in one run of four).
     session = {cookie["name"]: cookie["value"] for cookie in await page.context.cookies()}
     async with httpx.AsyncClient(cookies=session, timeout=30) as http:
+        forged = await http.post(
+            f"{url}/ui/retry", data={"id": ann, "csrf": token}, headers={"Origin": "https://elsewhere.example"}
+        )
         no_token = await http.post(f"{url}/ui/retry", data={"id": ann})
-    assert no_token.status_code == 403
+    assert forged.status_code == 403 and no_token.status_code == 403
     assert (await stack.jobs.status(ann)).state is JobState.FAILED
 
     add_template(stack.templates, template)  # the cause is fixed ...
