@@ -125,7 +125,8 @@ async def test_a_failing_task_fails_after_its_attempts_with_its_error(shop: Jobs
     assert settings.PAYMENT_API_KEY not in error.traceback + status.failure.message
 
     # Conveyor's operations have it: alerted once, in the dead-letter view, retried as a new run of its attempts.
-    [alert] = await eventually(lambda: asyncio.sleep(0, alerts_of(enqueued.id)), bool)
+    # asyncio.sleep(0, x): `x` as an awaitable for `eventually`, not a wait.
+    [alert] = await eventually(lambda: asyncio.sleep(0, alerts_of(enqueued.id)), bool)  # noqa: sleep-ok
     assert alert["failure_type"] == "shop.tasks.PaymentDeclined" and settings.PAYMENT_API_KEY not in str(alert)
     failed = await eventually(lambda: shop.failed(kind="shop_tasks_charge_card"), lambda jobs: bool(jobs))
     assert enqueued.id in {f.id for f in failed}
@@ -240,7 +241,8 @@ async def test_a_task_whose_worker_is_killed_completes_once_on_the_next(
     with producing_to(own, shop):
         try:
             enqueued = await receipt_when_let.aenqueue(order, str(gate))
-            await eventually(lambda: asyncio.sleep(0, (tmp_path / "gate.started").exists()), bool, timeout=180)
+            started = tmp_path / "gate.started"  # asyncio.sleep(0, x): x as an awaitable, not a wait
+            await eventually(lambda: asyncio.sleep(0, started.exists()), bool, timeout=180)  # noqa: sleep-ok
         finally:
             await stop_worker(first, kill=True)
         second = await worker()
