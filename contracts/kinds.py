@@ -33,6 +33,7 @@ from contracts.cleanup import CleanupJob, CleanupResult
 from contracts.email import EmailJob, EmailResult
 from contracts.errors import InvalidJobError
 from contracts.failure_watch import FailureWatchInput, FailureWatchReport
+from contracts.flow import Debounce, GateState, PerKey, Throttle
 from contracts.image import ImageJob, ImageResult
 from contracts.image_batch import ImageBatchJob, ImageBatchResult
 from contracts.policy import JobPolicy
@@ -117,6 +118,15 @@ class JobKind:
     """For a kind declared with `@job.workflow` (`conveyor.team_jobs`): the team's `@workflow.defn` class, whose
     steps are its `@job` functions (`await crm_sync.step(...)`). Every worker hosts it, as it hosts built-in
     workflows."""
+    concurrency: PerKey | None = None
+    """At most `limit` jobs of this kind with the same key run at once, the others waiting in order (`PerKey`,
+    `workers.flow_slots`). A limited activity-shaped kind runs in its workflow shape: a standalone activity has
+    nowhere to wait for a slot."""
+    debounce: Debounce | None = None
+    """Enqueueing offers the input to the key's gate, which runs one job with the latest input once none came
+    for `wait` (`conveyor.flow`). The job runs in its workflow shape, started by the gate."""
+    throttle: Throttle | None = None
+    """Likewise: at most one job per `every` per key, the first at once, then the latest input of each window."""
 
     def __post_init__(self) -> None:
         # An activity-shaped kind needs something that runs it; without a shape named, a one-step kind would
@@ -125,6 +135,8 @@ class JobKind:
             raise ValueError(f"job kind {self.name!r}: a @job function runs as a standalone activity")
         if self.workflow is not None and self.shape is not Shape.WORKFLOW:
             raise ValueError(f"job kind {self.name!r}: a @job.workflow class runs as a workflow")
+        if self.debounce is not None and self.throttle is not None:
+            raise ValueError(f"job kind {self.name!r}: debounced or throttled, not both")
 
     @property
     def types(self) -> tuple[str, ...]:
@@ -287,6 +299,16 @@ BUILT_IN: tuple[JobKind, ...] = (
         result=CleanupResult,
         policy="cleanup",
         enqueued=False,  # started by the weekly-cleanup schedule (or `temporal schedule trigger`)
+    ),
+    JobKind(
+        name="flow",
+        runs_as="FlowGate",
+        shape=Shape.WORKFLOW,
+        request=GateState,
+        result=GateState,
+        policy="alert",  # it runs no activity: the slots of one key of a limited kind (see workflows.flow_gate)
+        enqueued=False,  # started by the first limited job of its key
+        internal=True,  # bookkeeping, not a job anyone asked for: out of `list` and `stats` unless asked
     ),
     JobKind(
         name="failure_watch",

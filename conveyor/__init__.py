@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from contracts.email import EmailJob, EmailResult
+    from contracts.flow import Debounce, PerKey, Throttle
     from contracts.image import ImageJob, ImageResult
     from contracts.progress import Progress
     from contracts.report import ReportJob, ReportResult
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
     from conveyor.team_jobs import JobFunction, job
 
 _WHERE = {
+    "PerKey": "contracts.flow",
+    "Debounce": "contracts.flow",
+    "Throttle": "contracts.flow",
     "EmailJob": "contracts.email",
     "EmailResult": "contracts.email",
     "ImageJob": "contracts.image",
@@ -71,6 +75,7 @@ _WHERE = {
 }
 __all__ = [
     "ConveyorError",
+    "Debounce",
     "EmailJob",
     "EmailResult",
     "EndpointDisabledError",
@@ -85,6 +90,7 @@ __all__ = [
     "JobStatus",
     "JobTimeout",
     "Jobs",
+    "PerKey",
     "Progress",
     "ReportJob",
     "ReportResult",
@@ -94,6 +100,7 @@ __all__ = [
     "SyncJobHandle",
     "SyncJobs",
     "TemporalUnavailable",
+    "Throttle",
     "WebhookJob",
     "WebhookResult",
     "job",

@@ -48,7 +48,7 @@ from contracts.report import ReportJob
 from contracts.sms import SmsJob
 from contracts.states import JobState
 from contracts.webhook import WebhookJob
-from conveyor import operations, search_attributes
+from conveyor import flow, operations, search_attributes
 from conveyor.connection import WITHOUT_STANDALONE_ACTIVITIES, connect
 from conveyor.endpoints import EndpointSwitch
 from conveyor.errors import (
@@ -380,8 +380,11 @@ class Jobs:
             if reason is not None:
                 raise EndpointDisabledError(model.endpoint, reason)
         delay, start_priority = job_delay(delay), job_priority(priority)
+        gate = await flow.offered(self.client, self.settings.task_queue, self.settings.queues, spec, model, key, delay)
+        if gate is not None:  # debounced or throttled: its key's gate starts the job
+            return JobHandle(id=gate.id, kind=KINDS["flow"], execution=gate)
         jid = job_id(spec, key)
-        if spec.shape is Shape.ACTIVITY and await self.standalone_activities():
+        if spec.shape is Shape.ACTIVITY and spec.concurrency is None and await self.standalone_activities():
             execution: Any = await self._start_activity(spec, model, jid, key, delay, start_priority)
         else:
             execution = await self._start_workflow(spec, model, jid, key, delay, start_priority)
@@ -487,7 +490,7 @@ class Jobs:
         async def read(shape: Shape) -> JobStatus:
             if shape is Shape.ACTIVITY:
                 return await activity_status(self.client.get_activity_handle(job_id), ui, namespace)
-            return await workflow_status(self.client.get_workflow_handle(job_id), ui, namespace)
+            return await workflow_status(self.client.get_workflow_handle(job_id), ui, namespace, self.client)
 
         _, _, status = await self._found(job_id, read, lambda s: KINDS.get(s.kind))
         return status

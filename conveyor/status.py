@@ -20,6 +20,7 @@ from temporalio.client import (
     ActivityExecutionDescription,
     ActivityExecutionStatus,
     ActivityHandle,
+    Client,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
@@ -29,6 +30,7 @@ from temporalio.client import (
 from temporalio.client import PendingActivityState as ActivityRunState
 from temporalio.service import RPCError
 
+from contracts.flow import AHEAD_QUERY, GATE_MEMO, WAITING_MEMO
 from contracts.kinds import JobKind, Shape, kind_of
 from contracts.progress import STATUS_QUERY, Progress
 from contracts.states import JobState
@@ -146,8 +148,9 @@ def show(status: JobStatus, progress: Progress | None) -> None:
     status.detail = progress.describe()
 
 
-async def workflow_status(handle: WorkflowHandle[Any, Any], ui_url: str, namespace: str) -> JobStatus:
-    """A workflow-shaped job's status. Costs one describe, plus a query (open) or one close-event read (closed)."""
+async def workflow_status(handle: WorkflowHandle[Any, Any], ui_url: str, namespace: str, client: Client) -> JobStatus:
+    """A workflow-shaped job's status. Costs one describe, plus a query (open: of the job, or of its key's gate
+    while it waits for a slot) or one close-event read (closed)."""
     desc = await handle.describe()
     kind = kind_of(desc.workflow_type)
     status = JobStatus(
@@ -163,7 +166,7 @@ async def workflow_status(handle: WorkflowHandle[Any, Any], ui_url: str, namespa
         ui_url=ui_link(ui_url, namespace, desc.id),
     )
     if desc.status in (None, WorkflowExecutionStatus.RUNNING):
-        await _open_workflow(handle, desc, status)
+        await _open_workflow(handle, desc, status, client)
     else:
         status.state = WORKFLOW_STATE[desc.status]
         await _closed_workflow(handle, status)
@@ -179,10 +182,18 @@ def _job_steps(desc: WorkflowExecutionDescription) -> list[Any]:
     return [a for a in desc.raw_description.pending_activities if a.activity_type.name != ALERT_ACTIVITY]
 
 
+def waiting_for(desc: WorkflowExecutionDescription) -> str | None:
+    """The key a job limited per key waits for a slot of (its memo says so while it waits), else None."""
+    memo = desc.raw_description.workflow_execution_info.memo.fields
+    return json.loads(memo[WAITING_MEMO].data) if WAITING_MEMO in memo else None
+
+
 def open_workflow_state(desc: WorkflowExecutionDescription) -> JobState:
     """The state of an open workflow, from its description alone (what `list` and `stats` use too)."""
     if desc.execution_time and desc.execution_time > datetime.now(UTC):
         return JobState.SCHEDULED
+    if waiting_for(desc) is not None:
+        return JobState.QUEUED
     state = JobState.QUEUED
     for activity in _job_steps(desc):
         if activity.HasField("last_failure") and activity.last_failure.message:
@@ -195,9 +206,13 @@ def open_workflow_state(desc: WorkflowExecutionDescription) -> JobState:
 
 
 async def _open_workflow(
-    handle: WorkflowHandle[Any, Any], desc: WorkflowExecutionDescription, status: JobStatus
+    handle: WorkflowHandle[Any, Any], desc: WorkflowExecutionDescription, status: JobStatus, client: Client
 ) -> None:
     if status.state is JobState.SCHEDULED:
+        return
+    key = waiting_for(desc)
+    if key is not None:
+        status.stage, status.detail = f"waiting for {key}", await _ahead(client, desc)
         return
     step: Progress | None = None
     if len(_job_steps(desc)) < len(desc.raw_description.pending_activities):  # the job failed; its alert is due
@@ -213,6 +228,18 @@ async def _open_workflow(
     except (RPCError, TimeoutError, WorkflowQueryFailedError):
         job = None  # no worker has picked the job up yet, so nobody can answer the query
     show(status, job.with_step(step) if job is not None else step)
+
+
+async def _ahead(client: Client, desc: WorkflowExecutionDescription) -> str | None:
+    """`3 ahead`: how many jobs wait before this one at its key's gate (one query of the gate); None if unknown."""
+    gate = await desc.memo_value(GATE_MEMO, None)
+    if not isinstance(gate, str):
+        return None
+    try:
+        ahead = await client.get_workflow_handle(gate).query(AHEAD_QUERY, desc.id, rpc_timeout=timedelta(seconds=2))
+    except (RPCError, WorkflowQueryFailedError):
+        return None
+    return f"{ahead} ahead" if isinstance(ahead, int) else None
 
 
 class _StepAttempts:

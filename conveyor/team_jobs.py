@@ -39,6 +39,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from contracts.errors import JobError
+from contracts.flow import Debounce, PerKey, Throttle
 from contracts.kinds import DEFAULT_QUEUE, KINDS, JobKind, Shape
 from contracts.policy import JobPolicy
 from contracts.progress import REPORTER, Progress
@@ -342,6 +343,8 @@ class _Declare:
     queue: str
     stage: str
     example: Mapping[str, Any] | None
+    flow: Mapping[str, Any]
+    """`concurrency`, `debounce`, `throttle`: flow control per key, as given."""
 
     def __call__(self, fn: Callable[P, R]) -> JobFunction[P, R]:
         declared = JobFunction(
@@ -352,6 +355,7 @@ class _Declare:
             queue=self.queue,
             stage=self.stage,
             example=self.example,
+            **self.flow,
         )
         if self.example is not None:
             declared.kind.request.model_validate(self.example)  # a wrong example fails at import, not in the docs
@@ -381,6 +385,9 @@ class _JobDecorator:
         stage: str = "running",
         example: Mapping[str, Any] | None = None,
         policy: JobPolicy | None = None,
+        concurrency: PerKey | None = None,
+        debounce: Debounce | None = None,
+        throttle: Throttle | None = None,
     ) -> _Declare: ...
 
     def __call__(  # type: ignore[misc]  # mypy misreads the keyword-only overload against `fn, /`
@@ -400,13 +407,19 @@ class _JobDecorator:
         stage: str = "running",
         example: Mapping[str, Any] | None = None,
         policy: JobPolicy | None = None,
+        concurrency: PerKey | None = None,
+        debounce: Debounce | None = None,
+        throttle: Throttle | None = None,
     ) -> JobFunction[..., Any] | _Declare:
         """Declare a job. Each attempt may take `timeout`; a failed attempt is retried after `first_retry`, each
         wait growing by `backoff` up to `max_retry_wait`, `attempts` attempts in all; exceptions of the
         `never_retry` classes (and bad input, `InvalidJob`) fail the job at once. A worker that dies is noticed
         after `heartbeat` (kept alive while the function runs). `policy` gives the whole row instead. `queue` is a
         role (`default`) or a task queue of the job's own, which the worker serves too. `example` (a valid input
-        as JSON) is shown in the HTTP API's OpenAPI document."""
+        as JSON) is shown in the HTTP API's OpenAPI document. `concurrency=PerKey("customer_id", limit=1)` runs at
+        most `limit` jobs with the same key at once, the others waiting in order; `debounce=Debounce("customer_id",
+        wait=timedelta(seconds=30))` runs once with the latest input after 30 s without a new one; `throttle=
+        Throttle("customer_id", every=timedelta(minutes=10))` at most once per 10 minutes (see flow control)."""
         if policy is None:
             policy = JobPolicy(
                 attempt_timeout=duration(timeout),
@@ -417,7 +430,9 @@ class _JobDecorator:
                 heartbeat_timeout=None if heartbeat is None else duration(heartbeat),
             )
         named = tuple(dict.fromkeys(("InvalidJob", *policy.never_retry, *(e.__name__ for e in never_retry))))
-        declare = _Declare(name, dataclasses.replace(policy, never_retry=named), never_retry, queue, stage, example)
+        row = dataclasses.replace(policy, never_retry=named)
+        flow = {"concurrency": concurrency, "debounce": debounce, "throttle": throttle}
+        declare = _Declare(name, row, never_retry, queue, stage, example, flow)
         return declare if fn is None else declare(fn)
 
     @staticmethod
@@ -457,9 +472,13 @@ class _JobDecorator:
         name: str | None = None,
         queue: str = DEFAULT_QUEUE,
         example: Mapping[str, Any] | None = None,
+        concurrency: PerKey | None = None,
+        debounce: Debounce | None = None,
+        throttle: Throttle | None = None,
     ) -> Any:
         """Declare a team's `@workflow.defn` class as a job of several steps: its `@job` functions, run with
-        `await crm_sync.step(...)`, with timers and signals between them. Its kind (named after the workflow's
+        `await crm_sync.step(...)`, with timers and signals between them. `concurrency`, `debounce` and `throttle`
+        control its jobs per key as `@job`'s do. Its kind (named after the workflow's
         type in snake case unless `name` is given) is workflow-shaped: enqueued, listed, shown and alerted like
         Conveyor's own workflows; its request and result models are its run method's parameter and return
         annotation. Subclass `conveyor.team_workflows.JobWorkflow` for its `status` query and failure alerts."""
@@ -482,6 +501,9 @@ class _JobDecorator:
                 queue=queue,
                 example=example,
                 workflow=cls,
+                concurrency=concurrency,
+                debounce=debounce,
+                throttle=throttle,
             )
             if example is not None:
                 request.model_validate(example)

@@ -18,6 +18,7 @@ from activities.broadcast_sms import SmsBroadcastActivities
 from activities.cleanup import CleanupActivities
 from activities.email import EmailActivities
 from activities.failure_watch import FailureWatch
+from activities.flow_gate import FlowGates
 from activities.image import ImageActivities
 from activities.image_listing import ImageListing
 from activities.render import TemplateRenderer
@@ -34,6 +35,7 @@ from contracts.kinds import KINDS, Shape
 from conveyor.endpoints import EndpointSwitch
 from conveyor.settings import Settings, SmsProviderName, StorageBackend
 from conveyor.status import ui_link
+from worker.flow_slots import FlowSlots
 from worker.last_attempt import LastAttemptAlerts
 from worker.metrics import JobMetrics
 from worker.queue_guard import QueueGuard, activity_name, misrouted_jobs
@@ -41,6 +43,7 @@ from workflows.broadcast import Broadcast
 from workflows.cleanup import Cleanup
 from workflows.email import SendEmail
 from workflows.failure_watcher import FailureWatcher
+from workflows.flow_gate import FlowGate
 from workflows.image_batch import ImageBatch
 from workflows.one_step import OneStepJob
 from workflows.policies import POLICIES
@@ -80,6 +83,7 @@ WORKFLOWS = [
     FailureWatcher,
     ImageBatch,
     WebhookEndpointDisabled,
+    FlowGate,
 ]
 """Every workflow Conveyor runs; the replay tests replay recorded histories against exactly these."""
 
@@ -191,7 +195,7 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
     webhooks = webhook_activities(client, settings)
     common: dict[str, Any] = {
         "workflows": [*WORKFLOWS, OneStepJob, *extra_workflows],
-        "interceptors": [QueueGuard(settings.queues), metrics, LastAttemptAlerts(POLICIES["alert"])],
+        "interceptors": [QueueGuard(settings.queues), metrics, LastAttemptAlerts(POLICIES["alert"]), FlowSlots()],
         "workflow_runner": workflow_runner(extra_workflows),
         "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
         "graceful_shutdown_timeout": timedelta(seconds=settings.graceful_shutdown_seconds),
@@ -244,6 +248,9 @@ def build_workers(client: Client, settings: Settings, queues: Collection[str] | 
     for queue, activities in extra_activities.items():
         options = per_queue.setdefault(queue, {"max_concurrent_activities": settings.max_concurrent_activities})
         options["activities"] = [*options.get("activities", [alerts.send_alert]), *activities]
+    gates = FlowGates(client, settings.task_queue)
+    for options in per_queue.values():  # a limited job enters its gate as a local activity, on any queue
+        options["activities"] = [*options["activities"], gates.enter]
     return [
         Worker(client, task_queue=queue, **(options | {"activities": with_catch_all(options, settings)}), **common)
         for queue, options in per_queue.items()
