@@ -2,8 +2,7 @@
 
 The job's key comes from its input through the kind's declaration (`contracts.flow.PerKey`): a field, or a team's
 function, which runs here in the worker (never in the workflow sandbox, never through JSON). Then one
-update-with-start puts the job in line at its gate, starting the gate if no job of that key is open; its answer
-says whether the job holds a slot at once (then it runs without another round trip) or waits for the gate's grant.
+signal-with-start puts the job in line at its gate, starting the gate if no job of that key is open.
 """
 
 from __future__ import annotations
@@ -13,22 +12,19 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
-from temporalio.client import Client, WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.client import Client
 
-from contracts.flow import ENTER_UPDATE, Entry, GateState, gate_id
+from contracts.flow import ENTER_SIGNAL, Entry, GateState, gate_id
 from contracts.kinds import kind_of
 
 GATE_WORKFLOW = "FlowGate"
 
 
 class Joined(BaseModel):
-    """Where a job waits: its key and its gate, and whether it holds a slot already (None: it has no key, and runs
-    unlimited)."""
+    """Where a job waits: its key and its gate (None: it has no key, and runs unlimited)."""
 
     key: str
     gate: str
-    granted: bool
 
 
 class FlowGates:
@@ -52,18 +48,13 @@ class FlowGates:
         if key is None:
             return None
         gate = gate_id(kind.name, key)
-        start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+        await self.client.start_workflow(
             GATE_WORKFLOW,
             GateState(kind=kind.name, key=key, limit=kind.concurrency.limit),
             id=gate,
             task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-        granted = await self.client.execute_update_with_start_workflow(
-            ENTER_UPDATE,
-            Entry(job_id=job_id, limit=kind.concurrency.limit),
-            start_workflow_operation=start,
-            result_type=bool,
+            start_signal=ENTER_SIGNAL,
+            start_signal_args=[Entry(job_id=job_id, limit=kind.concurrency.limit)],
             rpc_timeout=timedelta(seconds=10),
         )
-        return Joined(key=key, gate=gate, granted=granted)
+        return Joined(key=key, gate=gate)

@@ -32,10 +32,9 @@ tell a waiting job (`queued`) from a running one by its description alone."""
 GATE_MEMO = "flow_gate"
 """Memo of a limited job: the id of its key's gate, which `status` asks how many wait before it."""
 
-ENTER_UPDATE, LEAVE_SIGNAL, GRANTED_SIGNAL, OFFER_SIGNAL = "flow-enter", "flow-leave", "flow-granted", "flow-offer"
-"""A job enters its gate (update-with-start: the answer says whether it holds a slot at once), the gate grants it
-a slot later if not (a signal), the job leaves (completed, failed or cancelled), freeing the slot for the next in
-line. A producer offers a debounced or throttled job's input (signal-with-start)."""
+ENTER_SIGNAL, LEAVE_SIGNAL, GRANTED_SIGNAL, OFFER_SIGNAL = "flow-enter", "flow-leave", "flow-granted", "flow-offer"
+"""A job enters its gate (signal-with-start), the gate grants it a slot, the job leaves (completed, failed or
+cancelled), freeing the slot for the next in line. A producer offers a debounced or throttled job's input."""
 AHEAD_QUERY = "ahead"
 """The gate's answer to "how many jobs wait before this one" (None: it holds a slot, or the gate never saw it)."""
 

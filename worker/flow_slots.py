@@ -5,15 +5,13 @@ An interceptor, so every workflow-shaped job is limited the same way without a l
 own, a team's `@job.workflow`, and an activity-shaped kind, which runs in its workflow shape when it is limited
 (`OneStepJob`: a standalone activity has nowhere to wait). Any producer is limited, the CLI and `temporal workflow
 start` included, because the job enters its gate itself, in its first workflow task (a local activity,
-`activities.flow_gate`, whose update-with-start answers whether it holds a slot at once); a reset, re-run or
-continued run enters again (a job holding a slot holds it on).
+`activities.flow_gate`); a reset or re-run enters again.
 
 While it waits, the job's memo names its key and gate (`contracts.flow.WAITING_MEMO`), so `list` and `stats` show
 it `queued` from its description alone, and `status` asks the gate how many wait before it.
 
-Cost per job, on top of the job's own: one local activity (one update-with-start RPC from the worker, answered by
-a gate workflow task), and one leave signal (a job workflow task, a gate workflow task). A job that waits adds
-one grant signal (a gate workflow task and a job workflow task) and two memo changes.
+Cost per job, on top of the job's own: one local activity (one signal-with-start RPC from the worker), one grant
+signal (a gate workflow task and a job workflow task) and one leave signal (a gate workflow task).
 """
 
 from __future__ import annotations
@@ -66,6 +64,8 @@ class _Slot(WorkflowInboundInterceptor):
         kind = kind_of(info.workflow_type)
         if kind is None or kind.concurrency is None:
             return await self.next.execute_workflow(input)
+        if info.continued_run_id is not None:  # a job continuing as new keeps the slot its first run had
+            return await self._holding(input, workflow.memo_value(GATE_MEMO, None, type_hint=str))
         granted = False
 
         def grant() -> None:
@@ -80,26 +80,25 @@ class _Slot(WorkflowInboundInterceptor):
         )
         if joined is None:
             return await self.next.execute_workflow(input)
-        if not (joined.granted or granted):
-            workflow.upsert_memo({GATE_MEMO: joined.gate, WAITING_MEMO: joined.key})
-            try:
+        workflow.upsert_memo({GATE_MEMO: joined.gate, WAITING_MEMO: None if granted else joined.key})
+        try:
+            if not granted:
                 await workflow.wait_condition(lambda: granted)
-            except BaseException:
-                await _leave(joined.gate)  # cancelled while in line: out of it
-                raise
-            workflow.upsert_memo({WAITING_MEMO: None})
+                workflow.upsert_memo({WAITING_MEMO: None})
+        except BaseException:
+            await _leave(joined.gate)  # cancelled while in line: out of it
+            raise
         return await self._holding(input, joined.gate)
 
-    async def _holding(self, input: ExecuteWorkflowInput, gate: str) -> Any:
+    async def _holding(self, input: ExecuteWorkflowInput, gate: str | None) -> Any:
         try:
-            result = await self.next.execute_workflow(input)
+            return await self.next.execute_workflow(input)
         except workflow.ContinueAsNewError:
-            raise  # the next run holds the slot on: it enters again and is told it holds it
-        except BaseException:
-            await _leave(gate)
+            gate = None  # the next run holds the slot on
             raise
-        await _leave(gate)
-        return result
+        finally:
+            if gate is not None:
+                await _leave(gate)
 
 
 async def _leave(gate: str) -> None:

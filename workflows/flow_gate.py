@@ -8,10 +8,9 @@ then at most once per `window`, with the latest offer of the window (throttle). 
 
 Slots:
 
-One small workflow per key (`flow-<kind>-<key>`), started by the first job of that key with update-with-start and
-ended after a quiet minute with no job holding or waiting. A job enters (`flow-enter`, an update): the answer grants
-it a slot at once if fewer than `limit` jobs hold one and none waits; otherwise it waits in line, and the gate
-grants it a slot by signalling it (`flow-granted`) when its turn comes, first come first served; the job leaves
+One small workflow per key (`flow-<kind>-<key>`), started by the first job of that key with signal-with-start and
+ended after a quiet minute with no job holding or waiting. A job enters (`flow-enter`); the gate grants it a slot by
+signalling it (`flow-granted`) once fewer than `limit` jobs hold one, first come first served; the job leaves
 (`flow-leave`) when it ends, however it ends (`worker.flow_slots`). All of it is Temporal state, so neither a
 worker nor a server restart loses a slot or a place in line. A worker that dies while its job holds a slot does
 not leak it: the job's step is retried on another worker after its heartbeat time-out, still holding the slot,
@@ -32,7 +31,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from contracts.flow import (
         AHEAD_QUERY,
-        ENTER_UPDATE,
+        ENTER_SIGNAL,
         GRANTED_SIGNAL,
         LEAVE_SIGNAL,
         OFFER_SIGNAL,
@@ -56,6 +55,7 @@ class FlowGate:
     @workflow.init
     def __init__(self, state: GateState) -> None:
         self.state = state
+        self.regrant: list[str] = []  # holders that entered again (a reset or re-run of a job holding a slot)
         self.changed = False
 
     @workflow.run
@@ -78,20 +78,15 @@ class FlowGate:
             except TimeoutError:
                 return self.state  # a quiet minute, nothing holds or waits (a signal arriving now is seen first)
 
-    @workflow.update(name=ENTER_UPDATE)
-    def enter(self, entry: Entry) -> bool:
-        """A job arrives: True if it holds a slot now (a free one, nobody waiting; or it held one already, as a
-        reset or continued run of a job), else it waits in line (once) for the `flow-granted` signal."""
+    @workflow.signal(name=ENTER_SIGNAL)
+    def enter(self, entry: Entry) -> None:
+        """A job arrives: in line (once), or granted again if it holds a slot already."""
         self.state.limit = entry.limit  # the kind's declaration as the latest job's worker knows it
-        self.changed = True
         if entry.job_id in self.state.holders:
-            return True
-        if not self.state.waiting and len(self.state.holders) < self.state.limit:
-            self.state.holders.append(entry.job_id)
-            return True
-        if entry.job_id not in self.state.waiting:
+            self.regrant.append(entry.job_id)
+        elif entry.job_id not in self.state.waiting:
             self.state.waiting.append(entry.job_id)
-        return False
+        self.changed = True
 
     @workflow.signal(name=OFFER_SIGNAL)
     def offer(self, offer: Offer) -> None:
@@ -156,7 +151,7 @@ class FlowGate:
     async def _grant(self) -> None:
         """Tell every job that gets a slot now; a job that is gone (closed before its turn) frees it again."""
         while True:
-            granted: list[str] = []
+            granted, self.regrant = self.regrant, []
             while self.state.waiting and len(self.state.holders) < self.state.limit:
                 job_id = self.state.waiting.pop(0)
                 self.state.holders.append(job_id)
