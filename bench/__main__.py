@@ -32,6 +32,7 @@ from bench import (
     bulk,
     crash,
     dev_ready,
+    flow,
     images,
     imports,
     jobs,
@@ -107,6 +108,7 @@ def cases(sizes: Sizes, quick: bool, timeout: float) -> dict[str, Callable[[], A
         "images": lambda: images.measure(sizes.images, sizes.reps, timeout),
         "page": lambda: jobs_page.measure(sizes.bulk, sizes.reps),
         "pg": lambda: asyncio.to_thread(pg_export.measure, sizes.pg_rows, sizes.reps, timeout),
+        "flow": lambda: flow.measure(max(sizes.jobs // 5, 10), sizes.reps),  # limited jobs are workflows: fewer
     }
 
 

@@ -50,6 +50,8 @@ CASES = [
     "-row PostgreSQL export, XLSX",
     "-row PostgreSQL export, peak RSS",
     "jobs page overview,",
+    "per-key-limited jobs/s, distinct keys",
+    "per-key-limited hand-overs/s, one key at limit 1",
 ]
 
 
