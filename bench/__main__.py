@@ -23,6 +23,7 @@ import os
 import platform
 import sys
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -118,6 +119,7 @@ async def run_case(name: str, make: Callable[[], Awaitable[list[Row]]], timeout:
     except Exception as e:  # a failed case is reported in the table, never hides the others
         reason = (str(e) or "timed out") if isinstance(e, TimeoutError) else f"{type(e).__name__}: {e}"
         print(f"case {name} failed: {reason}", file=sys.stderr)
+        traceback.print_exc()  # where it failed, for whoever reads the log
         rows = [Row(name, "", Spread([]), target="ran", note=f"ERROR {reason}")]
     print(f"case {name}: {time.monotonic() - began:.0f} s", file=sys.stderr)
     return rows
