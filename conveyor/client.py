@@ -59,6 +59,7 @@ from conveyor.errors import (
     JobNotFound,
     JobStateError,
     KeyReused,
+    TemporalUnavailable,
 )
 from conveyor.events import UserEvent, deliver, validate_event
 from conveyor.operations import JobStats, JobSummary
@@ -152,6 +153,47 @@ async def activity_result(handle: ActivityHandle[T]) -> T:
 
 BUSY_PAUSE_MAX = 5.0
 """Longest pause, in seconds, before polling a busy server again for a job's result."""
+
+
+START_TRIES = 5
+"""How often a job's start is sent before its enqueue fails `TemporalUnavailable`."""
+START_PAUSE = 0.2
+"""Seconds before a start's second try, doubled before each next one (3 s in all over `START_TRIES`)."""
+
+TRANSIENT = frozenset(
+    {
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+    }
+)
+"""RPC failures of a start that say nothing of the job: the client's own time-out ("Timeout expired" comes as
+CANCELLED), a server too busy or out of reach."""
+
+
+async def started(jid: str, start: Callable[[], Awaitable[T]]) -> T:
+    """`start()`, sent again while it fails transiently (`TRANSIENT`), then `TemporalUnavailable`.
+
+    Safe because the job's id is fixed before the first try: a start that did land before its answer was lost
+    is found by the next try as the job already started, which hands back that job (or `KeyReused`), so a retried
+    start never enqueues twice. Seen: 1,000 starts at once on a loaded dev server, some answered after the SDK's
+    10 s RPC time-out."""
+    attempt, pause = 1, START_PAUSE
+    while True:
+        try:
+            return await start()
+        except RPCError as e:
+            task = asyncio.current_task()
+            if e.status not in TRANSIENT or (task is not None and task.cancelling()):
+                raise
+            if attempt == START_TRIES:
+                raise TemporalUnavailable(
+                    f"Temporal did not confirm job {jid} after {START_TRIES} tries ({e.message}); it may have been "
+                    f"enqueued: `conveyor status {jid}` tells"
+                ) from None
+        await asyncio.sleep(pause)
+        attempt, pause = attempt + 1, pause * 2
 
 
 def validate(kind: JobKind, job: BaseModel | Mapping[str, Any]) -> BaseModel:
@@ -413,9 +455,11 @@ class Jobs:
         delay, start_priority = job_delay(delay), job_priority(priority)
         jid = job_id(spec, key)
         if spec.shape is Shape.ACTIVITY and await self.standalone_activities():
-            execution: Any = await self._start_activity(spec, model, jid, key, delay, start_priority)
+            execution: Any = await started(
+                jid, lambda: self._start_activity(spec, model, jid, key, delay, start_priority)
+            )
         else:
-            execution = await self._start_workflow(spec, model, jid, key, delay, start_priority)
+            execution = await started(jid, lambda: self._start_workflow(spec, model, jid, key, delay, start_priority))
         return JobHandle(id=jid, kind=spec, execution=execution)
 
     def _search_attributes(self, spec: JobKind, model: BaseModel, key: str | None) -> Any:
