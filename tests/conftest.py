@@ -20,7 +20,7 @@ from contracts.config import SmtpTls
 from contracts.kinds import Shape
 from conveyor import Jobs, Settings, search_attributes
 from conveyor.dev.stack import SINGLE_PARTITION
-from tests import properties
+from tests import background, properties
 from tests.api_server import KEY as API_KEY
 from tests.api_server import ApiThread
 from tests.browser import chromium
@@ -44,6 +44,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(tryfirst=True)  # before hypothesis' plugin reads --hypothesis-seed
 def pytest_configure(config: pytest.Config) -> None:
     properties.configure(config)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start the CPU-only checks whose tests were collected, in the background (`tests.background`)."""
+    if any(item.nodeid == background.MYPY_TEST for item in items):
+        background.start_mypy()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
