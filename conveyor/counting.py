@@ -20,6 +20,7 @@ view's worth — and the ones a later run superseded are taken off.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from conveyor.connection import WITHOUT_STANDALONE_ACTIVITIES
 from conveyor.operations import (
     RETRYABLE,
     JobStats,
+    JobSummary,
     bounded,
     only_latest,
     quote,
@@ -118,8 +120,14 @@ async def slice_counts(
         return states, 0
     running = f"{part.query} AND ExecutionStatus = 'Running'"
     now = quote(_instant(datetime.now(UTC)))
-    states[JobState.SCHEDULED] = sum((await count(client, part.shape, f"{running} AND ExecutionTime > {now}")).values())
-    due = [r async for r in runs(client, part.shape, f"{running} AND ExecutionTime <= {now}", open_limit)]
+
+    async def newest_due() -> list[JobSummary]:
+        return [r async for r in runs(client, part.shape, f"{running} AND ExecutionTime <= {now}", open_limit)]
+
+    scheduled, due = await asyncio.gather(
+        count(client, part.shape, f"{running} AND ExecutionTime > {now}"), newest_due()
+    )
+    states[JobState.SCHEDULED] = sum(scheduled.values())
     for row in await bounded(due, lambda r: with_open_state(client, r)):
         states[row.state] += 1
     return states, max(open_now - states[JobState.SCHEDULED] - len(due), 0)
@@ -137,12 +145,13 @@ async def stats(
     its queue, zeros when it has no job); a kind whose jobs choose their queue has a row per queue with jobs."""
     kinds = shown_kinds(include_internal)
     window = f"(ExecutionStatus = 'Running' OR CloseTime > {quote(_instant(since))})"
-    busy: list[Shape] = []
-    for shape in Shape:  # most often one of the two has no job at all: one query then, not one per kind and queue
+
+    async def busy(shape: Shape) -> bool:  # most often one shape has no job at all: one query, not one per kind
         types = type_clause(shape, kinds)
-        if types is not None and any((await count(client, shape, f"{types} AND {window}")).values()):
-            busy.append(shape)
-    parts = [p for p in slices(kinds, queues) if p.shape in busy]
+        return types is not None and any((await count(client, shape, f"{types} AND {window}")).values())
+
+    shapes = [shape for shape, has in zip(Shape, await asyncio.gather(*map(busy, Shape)), strict=True) if has]
+    parts = [p for p in slices(kinds, queues) if p.shape in shapes]
     counted = await bounded(parts, lambda p: slice_counts(client, p, since, open_limit), QUERY_CONCURRENCY)
     counts: dict[str, dict[str, dict[JobState, int]]] = {}
     beyond: dict[str, int] = {}
@@ -156,6 +165,11 @@ async def stats(
     for kind in kinds:
         counts.setdefault(kind.name, {home_queue(kind, queues): dict.fromkeys(JobState, 0)})
     return JobStats(since=since, counts=counts, open_beyond_limit=beyond)
+
+
+def queues_of(kinds: list[JobKind], queues: Mapping[str, str]) -> list[str]:
+    """Every task queue `stats` may show a row of `kinds` on."""
+    return sorted({p.queue for p in slices(kinds, queues)} | {home_queue(k, queues) for k in kinds})
 
 
 def home_queue(kind: JobKind, queues: Mapping[str, str]) -> str:

@@ -27,6 +27,7 @@ from temporalio.client import (
     ActivityExecutionDescription,
     ActivityExecutionStatus,
     Client,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
 )
 from temporalio.client import WorkflowExecution as Execution
@@ -414,16 +415,21 @@ async def failed_jobs(client: Client, kind: str | None, since: datetime | None, 
     return await list_jobs(client, queries, limit)
 
 
+def described_state(desc: WorkflowExecutionDescription) -> JobState:
+    """A workflow-shaped job's state from its description, named as `status` names it (an open one: scheduled,
+    queued, running or retrying)."""
+    if desc.status in (None, WorkflowExecutionStatus.RUNNING):
+        return open_workflow_state(desc)
+    return WORKFLOW_STATE.get(desc.status, JobState.RUNNING)
+
+
 async def retry(client: Client, namespace: str, job_id: str, shape: Shape) -> str:
     """Run a failed, terminated or timed-out job again from its start, with the same input; the new run's id."""
     if shape is Shape.ACTIVITY:
         return await _retry_activity(client, job_id)
     handle = client.get_workflow_handle(job_id)
     desc = await handle.describe()
-    if desc.status in (None, WorkflowExecutionStatus.RUNNING):
-        state = open_workflow_state(desc)  # named as `status` names it: scheduled, queued, running, retrying
-    else:
-        state = WORKFLOW_STATE.get(desc.status, JobState.RUNNING)
+    state = described_state(desc)
     if state not in RETRYABLE:
         raise JobStateError(f"job {job_id} is {state.value}: only failed, terminated or timed-out jobs are retried")
     reset_point = None
@@ -499,10 +505,7 @@ async def run_now(client: Client, job_id: str, shape: Shape) -> None:
         await _start_again(client, job_id, desc)
         return
     workflow = await client.get_workflow_handle(job_id).describe()
-    state = open_workflow_state(workflow) if workflow.status in (None, WorkflowExecutionStatus.RUNNING) else None
-    _must_be_delayed(
-        job_id, state or WORKFLOW_STATE[workflow.status or WorkflowExecutionStatus.COMPLETED], workflow.execution_time
-    )
+    _must_be_delayed(job_id, described_state(workflow), workflow.execution_time)
     try:
         await client.start_workflow(
             workflow.workflow_type,

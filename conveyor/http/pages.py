@@ -14,6 +14,7 @@ restarting it logs everyone out.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import re
@@ -32,9 +33,10 @@ from contracts.kinds import KINDS
 from contracts.states import JobState
 from conveyor import schedules
 from conveyor.client import KEY_PATTERN, Jobs
+from conveyor.counting import queues_of
 from conveyor.http.guards import key_matches
 from conveyor.http.masking import masked
-from conveyor.operations import bounded
+from conveyor.operations import bounded, shown_kinds
 from conveyor.settings import Settings
 from conveyor.status import ui_link
 from conveyor.workers import live_workers
@@ -166,11 +168,11 @@ def add_pages(app: FastAPI, settings: Settings) -> None:
         if (csrf := session(request)) is None:
             return to_login()
         jobs = jobs_of(request)
-        stats = await jobs.stats()
-        queues = sorted({q for per_queue in stats.counts.values() for q in per_queue})
+        queues = queues_of(shown_kinds(False), jobs.settings.queues)  # every queue a row may show: asked meanwhile
+        stats, pollers = await asyncio.gather(jobs.stats(), live_workers(jobs.client, jobs.settings.namespace, queues))
         return render(
-            "overview.html", csrf, title="Jobs", stats=stats, states=[s.value for s in COUNTED],
-            pollers=await live_workers(jobs.client, jobs.settings.namespace, queues), refresh=REFRESH_SECONDS,
+            "overview.html", csrf, title="Jobs", stats=stats, states=[s.value for s in COUNTED], pollers=pollers,
+            refresh=REFRESH_SECONDS,
         )  # fmt: skip
 
     @router.get("/jobs")
