@@ -48,7 +48,7 @@ from contracts.report import ReportJob
 from contracts.sms import SmsJob
 from contracts.states import JobState
 from contracts.webhook import WebhookJob
-from conveyor import operations, search_attributes
+from conveyor import counting, operations, search_attributes
 from conveyor.connection import WITHOUT_STANDALONE_ACTIVITIES, connect
 from conveyor.endpoints import EndpointSwitch
 from conveyor.errors import (
@@ -614,6 +614,12 @@ class Jobs:
         job = await self.locate(job_id)
         await operations.cancel(self.client, job_id, job.shape)
 
+    async def run_now(self, job_id: str) -> None:
+        """Start a delayed job at once instead of when its `delay` ends (Bull Board's promote): the same job, the
+        same input. `JobStateError` for a job that is not `scheduled`, or is due within seconds anyway."""
+        job = await self.locate(job_id)
+        await operations.run_now(self.client, job_id, job.shape)
+
     async def failed(
         self, kind: str | None = None, since: datetime | None = None, limit: int = 100
     ) -> list[JobSummary]:
@@ -669,7 +675,7 @@ class Jobs:
         Conveyor's own housekeeping kinds (the failure watch) are counted only with `include_internal`."""
         since = datetime.now(UTC) - (window or self.settings.stats_window)
         settings = self.settings
-        counted = operations.stats(self.client, since, settings.queues, settings.stats_open_limit, include_internal)
+        counted = counting.stats(self.client, since, settings.queues, settings.stats_open_limit, include_internal)
         return await self._asked(counted)
 
     async def _asked(self, call: Awaitable[T]) -> T:

@@ -14,20 +14,35 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
-from temporalio.client import ActivityExecution, ActivityExecutionStatus, Client, WorkflowExecutionStatus
+from temporalio.client import (
+    ActivityExecution,
+    ActivityExecutionDescription,
+    ActivityExecutionStatus,
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+)
 from temporalio.client import WorkflowExecution as Execution
-from temporalio.common import ActivityIDConflictPolicy, ActivityIDReusePolicy, Priority, RawValue
+from temporalio.common import (
+    ActivityIDConflictPolicy,
+    ActivityIDReusePolicy,
+    Priority,
+    RawValue,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from contracts.kinds import DEFAULT_QUEUE, KINDS, JobKind, Shape, kind_of
+from contracts.kinds import KINDS, JobKind, Shape, kind_of
 from contracts.states import EXECUTION_STATUS, OPEN, JobState
 from conveyor.connection import WITHOUT_STANDALONE_ACTIVITIES
 from conveyor.errors import InvalidJobError, JobStateError
@@ -80,7 +95,8 @@ class JobStats(BaseModel):
     )
     open_beyond_limit: dict[str, int] = Field(
         default_factory=dict,
-        description="kind -> open jobs past CONVEYOR_STATS_OPEN_LIMIT, counted but not told apart (nor in counts).",
+        description="kind -> open jobs due to run past CONVEYOR_STATS_OPEN_LIMIT (per queue), counted but not told "
+        "apart as queued, running or retrying (nor in counts).",
     )
 
     def by_kind(self) -> dict[str, dict[str, int]]:
@@ -399,64 +415,12 @@ async def failed_jobs(client: Client, kind: str | None, since: datetime | None, 
     return await list_jobs(client, queries, limit)
 
 
-def home_queue(kind: JobKind, queues: Mapping[str, str]) -> str:
-    """The task queue a kind's jobs start on, for a kind with no job to show it by (`queues` maps roles to queue
-    names). A kind whose queue depends on the job (broadcast: SMS ones on the SMS queue) shows the default queue,
-    where its jobs start unless they say otherwise; its jobs, once there are some, show their own."""
-    return kind.task_queue(queues, None) if isinstance(kind.queue, str) else queues[DEFAULT_QUEUE]
-
-
-async def stats(
-    client: Client,
-    since: datetime,
-    queues: Mapping[str, str],
-    open_limit: int = 1000,
-    include_internal: bool = False,
-) -> JobStats:
-    """Jobs per kind, task queue and state: open jobs now (told apart by one describe each, the newest
-    `open_limit` of a kind; the others are counted in `open_beyond_limit`), closed ones that closed after `since`,
-    each job counted once (by its latest run). Housekeeping kinds only with `include_internal`."""
-    counts: dict[str, dict[str, dict[JobState, int]]] = {}
-    beyond: dict[str, int] = {}
-    window = f"CloseTime > {quote(since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ'))}"
-    for kind in shown_kinds(include_internal):
-        for shape in Shape:
-            types = type_clause(shape, [kind])
-            if types is None:
-                continue
-            closed = await _closed_counts(client, shape, f"{types} AND {window}")
-            open_query = f"{types} AND ExecutionStatus = 'Running'"
-            open_rows = [r async for r in runs(client, shape, open_query, open_limit)]
-            if len(open_rows) == open_limit:
-                total = await (client.count_activities if shape is Shape.ACTIVITY else client.count_workflows)(
-                    open_query
-                )
-                beyond[kind.name] = beyond.get(kind.name, 0) + total.count - open_limit
-            open_rows = await bounded(open_rows, lambda r: with_open_state(client, r))
-            for queue, states in closed.items():
-                row = counts.setdefault(kind.name, {}).setdefault(queue, dict.fromkeys(JobState, 0))
-                for state, count in states.items():
-                    row[state] += count
-            for open_row in open_rows:
-                queue_counts = counts.setdefault(kind.name, {}).setdefault(
-                    open_row.task_queue or "", dict.fromkeys(JobState, 0)
-                )
-                queue_counts[open_row.state] += 1
-        if kind.name not in counts:
-            counts[kind.name] = {home_queue(kind, queues): dict.fromkeys(JobState, 0)}
-    return JobStats(since=since, counts=counts, open_beyond_limit=beyond)
-
-
-async def _closed_counts(client: Client, shape: Shape, query: str) -> dict[str, dict[JobState, int]]:
-    """Closed jobs matching `query` per task queue and state, without runs a retry superseded."""
-    closed_query = f"{query} AND ExecutionStatus != 'Running'"
-    rows = [r async for r in runs(client, shape, closed_query, None)]
-    rows = await only_latest(client, shape, rows)
-    result: dict[str, dict[JobState, int]] = {}
-    for row in rows:
-        states = result.setdefault(row.task_queue or "", dict.fromkeys(JobState, 0))
-        states[row.state] += 1
-    return result
+def described_state(desc: WorkflowExecutionDescription) -> JobState:
+    """A workflow-shaped job's state from its description, named as `status` names it (an open one: scheduled,
+    queued, running or retrying)."""
+    if desc.status in (None, WorkflowExecutionStatus.RUNNING):
+        return open_workflow_state(desc)
+    return WORKFLOW_STATE.get(desc.status, JobState.RUNNING)
 
 
 async def retry(client: Client, namespace: str, job_id: str, shape: Shape) -> str:
@@ -465,10 +429,7 @@ async def retry(client: Client, namespace: str, job_id: str, shape: Shape) -> st
         return await _retry_activity(client, job_id)
     handle = client.get_workflow_handle(job_id)
     desc = await handle.describe()
-    if desc.status in (None, WorkflowExecutionStatus.RUNNING):
-        state = open_workflow_state(desc)  # named as `status` names it: scheduled, queued, running, retrying
-    else:
-        state = WORKFLOW_STATE.get(desc.status, JobState.RUNNING)
+    state = described_state(desc)
     if state not in RETRYABLE:
         raise JobStateError(f"job {job_id} is {state.value}: only failed, terminated or timed-out jobs are retried")
     reset_point = None
@@ -495,6 +456,12 @@ async def _retry_activity(client: Client, job_id: str) -> str:
     state = activity_state(desc)
     if state not in RETRYABLE:
         raise JobStateError(f"job {job_id} is {state.value}: only failed, terminated or timed-out jobs are retried")
+    return await _start_again(client, job_id, desc)
+
+
+async def _start_again(client: Client, job_id: str, desc: ActivityExecutionDescription) -> str:
+    """Start the activity-shaped job `desc` describes (closed) again under its id, with its input, policy and
+    priority: a new run, attempts counted from 1, no start delay."""
     kind = kind_of(desc.activity_type)
     if kind is None:
         raise JobStateError(f"{job_id} is not a Conveyor job")
@@ -512,6 +479,54 @@ async def _retry_activity(client: Client, job_id: str) -> str:
         id_conflict_policy=ActivityIDConflictPolicy.FAIL,
     )
     return handle.run_id or ""
+
+
+RUN_NOW_SIGNAL = "run_now"
+"""The signal that starts a delayed workflow-shaped job at once: a signal-with-start to a workflow waiting out its
+start delay dispatches its first task immediately (the rest of the delay is dropped). No workflow handles it: it is
+only recorded in the job's history."""
+RUN_NOW_MARGIN = timedelta(seconds=5)
+"""A job due sooner than this is left to start by itself: an activity-shaped job is run now by ending its delayed
+run and starting it again, which must not catch a run that has just begun."""
+
+
+async def run_now(client: Client, job_id: str, shape: Shape) -> None:
+    """Start a delayed (`scheduled`) job at once, as the same job with the same input — Bull Board's promote.
+
+    A workflow-shaped job: one signal-with-start, which makes its waiting run start now (the same run, durably: the
+    server records it). An activity-shaped job cannot be told to skip its delay (the server's reset of a standalone
+    activity is off by default), so its delayed run is terminated ("run now with conveyor") and the job started
+    again under its id, as `retry` starts it; were this process to stop between the two, the job stays
+    `terminated`, which `retry` starts again."""
+    if shape is Shape.ACTIVITY:
+        desc = await client.get_activity_handle(job_id).describe(include_input=True)
+        _must_be_delayed(job_id, activity_state(desc), desc.execution_time)
+        await client.get_activity_handle(job_id, run_id=desc.activity_run_id).terminate(reason=RUN_NOW_REASON)
+        await _start_again(client, job_id, desc)
+        return
+    workflow = await client.get_workflow_handle(job_id).describe()
+    _must_be_delayed(job_id, described_state(workflow), workflow.execution_time)
+    try:
+        await client.start_workflow(
+            workflow.workflow_type,
+            id=job_id,
+            task_queue=workflow.task_queue,
+            start_signal=RUN_NOW_SIGNAL,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,  # signal the waiting run, never a new one
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        raise JobStateError(f"job {job_id} already ended: nothing to run now") from None
+
+
+RUN_NOW_REASON = "run now with conveyor: started again without its delay"
+
+
+def _must_be_delayed(job_id: str, state: JobState, starts_at: datetime | None) -> None:
+    if state is not JobState.SCHEDULED:
+        raise JobStateError(f"job {job_id} is {state.value}: only a scheduled (delayed) job can be run now")
+    if starts_at is not None and starts_at - datetime.now(UTC) < RUN_NOW_MARGIN:
+        raise JobStateError(f"job {job_id} starts within {RUN_NOW_MARGIN.seconds} s by itself")
 
 
 async def job_input(client: Client, job_id: str, shape: Shape) -> tuple[JobKind | None, Any]:

@@ -238,9 +238,10 @@ class Settings(BaseSettings):
         timedelta(hours=24), gt=timedelta(0), description="`stats` counts jobs that closed within this (e.g. PT24H)."
     )
     stats_open_limit: int = Field(
-        1000,
+        100,
         ge=1,
-        description="`stats` and `list --state` tell apart (one describe each) at most this many open jobs per kind.",
+        description="`stats` tells apart as queued, running or retrying (one describe each) at most this many open "
+        "jobs per kind and queue, and `list --state` looks at this many: the rest are counted, not told apart.",
     )
     recipient_scan_limit: int = Field(
         1000,

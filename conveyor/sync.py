@@ -179,6 +179,7 @@ class SyncJobs:
     retry = _blocking(Jobs.retry)
     retry_failed = _blocking(Jobs.retry_failed)
     cancel = _blocking(Jobs.cancel)
+    run_now = _blocking(Jobs.run_now)
     failed = _blocking(Jobs.failed)
     list = _blocking(Jobs.list)
     stats = _blocking(Jobs.stats)

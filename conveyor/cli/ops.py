@@ -91,6 +91,14 @@ async def cancel(job_id: str) -> None:
     out.print(f"cancelling {job_id}")
 
 
+@app.command("run-now")
+@command
+async def run_now(job_id: str) -> None:
+    """Start a delayed job at once instead of when its delay ends, as the same job with the same input."""
+    await (await Jobs.connect()).run_now(job_id)
+    out.print(f"running {job_id} now")
+
+
 @app.command()
 @command
 async def failed(

@@ -1,6 +1,6 @@
 """The jobs page under `/ui`: counts per kind and queue with the workers polling each, lists per state with the
-failure reasons and progress, one job's view with its (masked) input, retry / retry all shown / cancel, and the
-schedules with pause / resume / run now — for people used to Bull Board or Flower.
+failure reasons and progress, one job's view with its (masked) input, retry / retry all shown / cancel / run now (a
+delayed job), and the schedules with pause / resume / run now — for people used to Bull Board or Flower.
 
 Server-rendered HTML (Jinja2, imported here only, so `import conveyor` stays light), readable without JavaScript;
 the overview refreshes itself with a `<meta http-equiv="refresh">`. It reads the same `Jobs` calls as the JSON API
@@ -14,11 +14,13 @@ restarting it logs everyone out.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -26,19 +28,18 @@ from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from contracts.kinds import KINDS
 from contracts.states import JobState
 from conveyor import schedules
 from conveyor.client import KEY_PATTERN, Jobs
+from conveyor.counting import queues_of
 from conveyor.http.guards import key_matches
 from conveyor.http.masking import masked
-from conveyor.operations import bounded
+from conveyor.operations import bounded, shown_kinds
 from conveyor.settings import Settings
 from conveyor.status import ui_link
+from conveyor.workers import live_workers
 
 if TYPE_CHECKING:
     import jinja2
@@ -105,21 +106,6 @@ def same_origin(request: Request) -> bool:
     return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
 
 
-async def pollers(jobs: Jobs, queues: list[str]) -> dict[str, int]:
-    """Workers polling each queue (workflow or activity tasks), by identity, from Temporal's task-queue description."""
-    found: dict[str, int] = {}
-    service = jobs.client.workflow_service
-    for queue in queues:
-        identities: set[str] = set()
-        for kind in (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY):
-            request = DescribeTaskQueueRequest(
-                namespace=jobs.settings.namespace, task_queue=TaskQueue(name=queue), task_queue_type=kind
-            )
-            identities |= {p.identity for p in (await service.describe_task_queue(request)).pollers}
-        found[queue] = len(identities)
-    return found
-
-
 def add_pages(app: FastAPI, settings: Settings) -> None:
     """Mount the jobs page on `app` under `/ui`."""
     env = templates()
@@ -182,11 +168,11 @@ def add_pages(app: FastAPI, settings: Settings) -> None:
         if (csrf := session(request)) is None:
             return to_login()
         jobs = jobs_of(request)
-        stats = await jobs.stats()
-        queues = sorted({q for per_queue in stats.counts.values() for q in per_queue})
+        queues = queues_of(shown_kinds(False), jobs.settings.queues)  # every queue a row may show: asked meanwhile
+        stats, pollers = await asyncio.gather(jobs.stats(), live_workers(jobs.client, jobs.settings.namespace, queues))
         return render(
-            "overview.html", csrf, title="Jobs", stats=stats, states=[s.value for s in COUNTED],
-            pollers=await pollers(jobs, queues), refresh=REFRESH_SECONDS,
+            "overview.html", csrf, title="Jobs", stats=stats, states=[s.value for s in COUNTED], pollers=pollers,
+            refresh=REFRESH_SECONDS,
         )  # fmt: skip
 
     @router.get("/jobs")
@@ -225,17 +211,23 @@ def add_pages(app: FastAPI, settings: Settings) -> None:
         shown = masked(await jobs.input(status.id), settings.api_keys)
         return render("job.html", csrf, title=f"Job {status.id}", job=status, input=shown, notice=None)
 
+    async def on_job(request: Request, action: Callable[[Jobs, str], Awaitable[object]]) -> Response:
+        """A per-job button: its one job acted on, then the job's view again."""
+        job_id = one_id(await posted(request))
+        await action(jobs_of(request), job_id)
+        return RedirectResponse(f"{ROOT}/job?{urlencode({'id': job_id})}", status_code=303)
+
     @router.post("/retry")
     async def retry(request: Request) -> Response:
-        job_id = one_id(await posted(request))
-        await jobs_of(request).retry(job_id)
-        return RedirectResponse(f"{ROOT}/job?{urlencode({'id': job_id})}", status_code=303)
+        return await on_job(request, Jobs.retry)
 
     @router.post("/cancel")
     async def cancel(request: Request) -> Response:
-        job_id = one_id(await posted(request))
-        await jobs_of(request).cancel(job_id)
-        return RedirectResponse(f"{ROOT}/job?{urlencode({'id': job_id})}", status_code=303)
+        return await on_job(request, Jobs.cancel)
+
+    @router.post("/run-now")
+    async def run_now(request: Request) -> Response:
+        return await on_job(request, Jobs.run_now)
 
     @router.post("/retry-all")
     async def retry_all(request: Request) -> Response:
