@@ -176,6 +176,7 @@ def copied_csv(
 
     header = io.StringIO()
     csv.writer(header, lineterminator="\n").writerow(columns)  # COPY ends its lines with \n: one style a file
+    done = 0
     with _connected(url, ctx, deadline) as conn, path.open("wb", buffering=COPY_BUFFER) as out:
         raw = conn.connection.driver_connection
         assert isinstance(raw, psycopg.Connection)
@@ -184,7 +185,6 @@ def copied_csv(
         try:
             query = cursor.mogrify(str(compiled), compiled.construct_params(values))
             out.write(header.getvalue().encode())
-            done = 0
             with cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
                 for done, line in enumerate(copy, start=1):  # one row per COPY message
                     out.write(line)
@@ -193,8 +193,8 @@ def copied_csv(
         except psycopg.Error as e:  # raised by psycopg itself, not through SQLAlchemy: classified the same way
             conn.invalidate()  # the connection may be gone; it is closed, not rolled back
             raise DBAPIError.instance(None, None, e, psycopg.Error) from None
-        ctx.progress.done = done
-        return done
+    ctx.progress.done = done  # also when cancelled (`_connected` ends quietly then): the result goes unused
+    return done
 
 
 def _backend(url: SecretStr) -> str:
