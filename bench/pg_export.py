@@ -174,7 +174,7 @@ def measure(n: int, reps: int, timeout: float) -> list[Row]:
         Row(f"PostgreSQL export, peak RSS from {n // 10:,} to {n:,} rows", "MB",
             Spread([max(rss[name].values) for name in CONVEYORS]), Spread([tenth[name] for name in CONVEYORS]),
             f"the same at {n // 10:,} rows", "grows ≤ 10 MB", lambda r: max(growth.values()) <= 10,
-            note=", ".join(f"{name} +{growth[name]:.0f} MB" for name in CONVEYORS)),
+            note=", ".join(f"{name} {growth[name]:+.1f} MB" for name in CONVEYORS)),
     ]  # fmt: skip
 
 

@@ -165,10 +165,11 @@ def copied_csv(
     count; None, writing nothing, when the database is not PostgreSQL (its rows then go through the CSV writer).
 
     The server formats the CSV, so the worker only passes bytes through: no row becomes Python values and back
-    (3.5x `COPY`'s time that way, ~1.1x this way; see Performance). `COPY` takes no bound parameters, so the
-    report's parameters are bound client-side by psycopg (`ClientCursor.mogrify`, which quotes each value as a
-    literal of its type), never by string formatting. The same read-only transaction, time-out and interrupt as
-    a streamed read apply; the header is the report's declared column names, as the CSV writer's is.
+    (3.5x `COPY`'s time that way; `COPY`'s own this way, as `python -m bench --only pg` measures). `COPY` takes no
+    bound parameters, so the report's parameters are bound client-side by psycopg (`ClientCursor.mogrify`, which
+    quotes each value as a literal of its type), never by string formatting. The same read-only transaction,
+    time-out and interrupt as a streamed read apply; the header is the report's declared column names, as the CSV
+    writer's is.
     """
     if _backend(url) != "postgresql":
         return None
