@@ -9,6 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
+from sqlalchemy import column, select, table
 
 from activities.reports.sql import sql_report
 
@@ -78,4 +79,9 @@ sql_report(
     "pg-kinds", title="Kinds", database="pg", query=KINDS_QUERY,
     columns={"flag": bool, "at": datetime, "ratio": float, "missing": str, "empty": str, "lines": str,
              "amount": Decimal},
+)  # fmt: skip
+EVENTS_TABLE = table("events", column("id"), column("label"))
+sql_report(
+    "pg-some-events", title="Some events", database="pg", columns={"id": int, "label": str},
+    query=select(*EVENTS_TABLE.c).where(EVENTS_TABLE.c.id.in_([2, 3, 5])).order_by(EVENTS_TABLE.c.id),
 )  # fmt: skip

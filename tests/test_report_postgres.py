@@ -89,6 +89,13 @@ async def test_report_parameters_are_bound_as_literals_into_copy(
         assert db.execute("SELECT label FROM ledger").fetchall() == [("opening",)], "nothing was written"
 
 
+async def test_core_select_with_an_in_list_is_copied(pg_jobs: tuple[Jobs, Settings]) -> None:
+    jobs, settings = pg_jobs
+    result = await (await jobs.report(ReportJob(report="pg-some-events", format="csv"))).result()
+    rows = read_csv(settings.reports_dir / result.key)
+    assert rows == [["id", "label"], ["2", 'event "2", ok'], ["3", 'event "3", ok'], ["5", 'event "5", ok']]
+
+
 async def test_csv_from_postgres_has_postgres_text_forms(pg_jobs: tuple[Jobs, Settings], pg: PostgresServer) -> None:
     jobs, settings = pg_jobs
     result = await (await jobs.report(ReportJob(report="pg-kinds", format="csv"))).result()

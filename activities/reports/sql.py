@@ -181,10 +181,11 @@ def copied_csv(
     with _connected(url, ctx, deadline) as conn, path.open("wb", buffering=COPY_BUFFER) as out:
         raw = conn.connection.driver_connection
         assert isinstance(raw, psycopg.Connection)
-        compiled = statement.compile(dialect=conn.dialect)
+        # The statement as this dialect runs it, `IN` lists expanded to one placeholder a value, then bound.
+        expanded = statement.compile(dialect=conn.dialect).construct_expanded_state(values)
         cursor = psycopg.ClientCursor(raw)
         try:
-            query = cursor.mogrify(str(compiled), compiled.construct_params(values))
+            query = cursor.mogrify(expanded.statement, expanded.parameters)
             out.write(header.getvalue().encode())
             with cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
                 for done, line in enumerate(copy, start=1):  # one row per COPY message
