@@ -49,6 +49,7 @@ CASES = [
     "-row PostgreSQL export, CSV",
     "-row PostgreSQL export, XLSX",
     "-row PostgreSQL export, peak RSS",
+    "PostgreSQL export, peak RSS from",
     "jobs page overview,",
 ]
 
