@@ -50,6 +50,9 @@ CASES = [
     "-row PostgreSQL export, XLSX",
     "-row PostgreSQL export, peak RSS",
     "jobs page overview,",
+    "Django tasks/s end to end (",
+    "Django task.enqueue() tasks/s (",
+    "Django task.aenqueue() tasks/s (",
 ]
 
 
