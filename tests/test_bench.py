@@ -51,7 +51,8 @@ CASES = [
     "-row PostgreSQL export, peak RSS",
     "jobs page overview,",
     "Django tasks/s end to end (",
-    "Django task.enqueue() tasks/s (",
+    "seq.) vs @job sync",  # Django's task.enqueue(), held to the same job's sync enqueue
+    "seq.) vs async",  # and to its async one
     "Django task.aenqueue() tasks/s (",
 ]
 

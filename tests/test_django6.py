@@ -3,8 +3,8 @@
 Django 6 needs Python 3.12 or later and this suite runs on 3.11 (with Django 5.2 and `django-tasks`), so the
 Django tests (`tests/test_django_tasks.py`) run a second time in a Python 3.12 virtualenv of their own with
 Django 6 from PyPI, as a child pytest. The virtualenv is kept under `.venv-django6/` and made again only when
-`pyproject.toml` or the interpreter changes: the first run installs (with uv, ~25 s here), later runs only run
-the tests. It holds what those tests import, nothing of the rest of the suite's tools (no browser, no docs site).
+`pyproject.toml` or the interpreter changes: the first run installs (with uv: 15 s to a minute here), later runs only
+run the tests. It holds what those tests import, nothing of the rest of the suite's tools (no browser, no docs site).
 Python 3.12 is found on the PATH or in pyenv's versions; a machine without it skips this test, CI fails it.
 """
 
@@ -52,7 +52,7 @@ def requirements() -> list[str]:
 
 def django6_python(python: str) -> Path:
     """The virtualenv's interpreter, (re)made if what it was made from changed; one maker at a time. Made with
-    uv (the `test` extra has it): it fetches in parallel, ~25 s here where pip took ~5 minutes."""
+    uv (the `test` extra has it): it fetches in parallel, 15-65 s here where pip took ~5 minutes."""
     stamp = hashlib.sha256(
         "\n".join([python, (ROOT / "pyproject.toml").read_text(), *requirements()]).encode()
     ).hexdigest()
