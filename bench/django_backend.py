@@ -91,8 +91,9 @@ async def rate(calls: int, one: Callable[[int], Awaitable[Any]]) -> float:
 
 
 IN_FLIGHT = 100
-"""Calls a burst keeps in flight: 1,000 starts at once outlasted the client's per-call time-out here under load
-15+ ("Timeout expired"), failing the case; a web app's producers are not a thousand callers at once either."""
+"""Calls a burst keeps in flight: with 1,000 at once the case failed twice here under load 15+ on a call that
+outlasted its time-out (the client's "Timeout expired"); a web app's producers are not a thousand callers at once
+either."""
 
 
 async def burst(calls: int, start: Callable[[int], Awaitable[Any]]) -> float:
@@ -127,8 +128,8 @@ async def run_once(jobs: int, sequential: int, flip: bool) -> Run:
     trivial = team_job()
     ran = Run()
     with scratch() as home, Sink() as sink:
-        # Standalone activities declared, not probed: the probe (one count, 5 s time-out) timed out here on a fresh
-        # dev server under load 15+ and failed the case; it runs once per client and is no per-job cost.
+        # Standalone activities declared rather than probed (one count per client, 5 s time-out): the dev server
+        # started here runs them, and the probe is no per-job cost.
         settings = bench_settings(home, sink.port, standalone_activities=True)
         async with temporal(settings) as client:
             command = (str(BIN / "conveyor"), "worker", "--django", SETTINGS, "--jobs", "bench.team_job")
