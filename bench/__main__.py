@@ -33,6 +33,7 @@ from bench import (
     bulk,
     crash,
     dev_ready,
+    django_backend,
     images,
     imports,
     jobs,
@@ -113,6 +114,7 @@ def cases(sizes: Sizes, quick: bool, timeout: float) -> dict[str, Callable[[], A
         "images": lambda: images.measure(sizes.images, sizes.reps, timeout),
         "page": lambda: jobs_page.measure(sizes.bulk, sizes.reps),
         "pg": lambda: asyncio.to_thread(pg_export.measure, sizes.pg_rows, sizes.reps, timeout),
+        "django": lambda: django_backend.measure(sizes.jobs, sizes.sequential, sizes.reps),
     }
 
 

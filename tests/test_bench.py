@@ -51,6 +51,10 @@ CASES = [
     "-row PostgreSQL export, peak RSS",
     "PostgreSQL export, peak RSS from",
     "jobs page overview,",
+    "Django tasks/s end to end (",
+    "seq.) vs @job sync",  # Django's task.enqueue(), held to the same job's sync enqueue
+    "seq.) vs async",  # and to its async one
+    "Django task.aenqueue() tasks/s (",
 ]
 
 
