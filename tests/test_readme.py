@@ -119,13 +119,17 @@ def test_measured_tables_show_the_latest_run(tmp_path: Path) -> None:
     assert "Not measured in this build" in performance_table(tmp_path / "absent.json", "absent.json")
 
     crash = tmp_path / "crash.json"
-    run = {"jobs": 300, "duplicates_new_id": 0}
-    crash.write_text(json.dumps({"date": "2026-12-07", "jobs": 300, "window_s": 120, "restart_after_s": 2.0, "runs": [
-        run | {"side": "Conveyor", "delivered": 300, "missing": 0, "duplicates_same_id": 4, "last_delivery_s": 13.8},
-        run | {"side": "Celery", "delivered": 298, "missing": 2, "duplicates_same_id": 0, "last_delivery_s": 8.1},
+    run = {"fault": "worker SIGKILL", "jobs": 300, "delivered_at_fault": 100, "duplicates_new_id": 0}
+    crash.write_text(json.dumps({"date": "2026-12-07", "jobs": 300, "wait_s": 300, "outage_s": 60,
+                                 "restart_after_s": 2.0, "runs": [
+        run | {"side": "Conveyor", "delivered": 300, "missing": 0, "missing_for_good": 0, "duplicates_same_id": 4,
+               "last_delivery_s": 13.8},
+        run | {"side": "Celery", "delivered": 298, "missing": 2, "missing_for_good": 0, "duplicates_same_id": 0,
+               "last_delivery_s": 8.1},
     ]}))  # fmt: skip
     shown = crash_table(crash, "crash.json")
-    assert "| Conveyor | 300 of 300 | 0 | 4 | 0 | 13.8 s |" in shown and "| Celery | 298 of 300 | 2 | 0 |" in shown
+    assert "| worker SIGKILL | Conveyor | 300 of 300 | 0 | 0 | 4 | 0 | 13.8 s |" in shown
+    assert "| worker SIGKILL | Celery | 298 of 300 | 2 | 0 | 0 |" in shown and "300 s after the fault" in shown
     assert "Not measured in this build" in crash_table(tmp_path / "absent.json", "absent.json")
 
 
