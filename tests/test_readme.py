@@ -169,3 +169,26 @@ def test_the_tour_leaves_a_fresh_clones_git_status_clean(tmp_path: Path) -> None
     status = subprocess.run([*git, "status", "--porcelain", "--untracked-files=all"], cwd=tmp_path,
                             capture_output=True, text=True, check=True)  # fmt: skip
     assert status.stdout == "", status.stdout
+
+
+REPORT = re.compile(r"\b(?:celery|flower|bullmq)#\d+")
+CITED_TEST = re.compile(r"`(tests/[\w/]+\.py)::(\w+)`")
+
+
+def test_each_celery_report_on_the_docs_page_names_the_test_that_holds_it() -> None:
+    """ "Coming from Celery" answers each failure Celery users report with a test: every test it cites exists, and
+    the first test of each row names, in its docstring, every report the row answers (so a reader of the suite
+    finds the report, and a renamed test fails here, not silently in the docs)."""
+    page = (ROOT / "docs" / "coming-from-celery.md").read_text()
+    rows = [line for line in page.splitlines() if CITED_TEST.search(line)]
+    assert len(rows) >= 6, "the page's table of reports and tests"
+    for row in rows:
+        cited = CITED_TEST.findall(row)
+        for path, name in cited:
+            assert re.search(rf"\n(?:async )?def {name}\(", (ROOT / path).read_text()), f"{path}::{name} is gone"
+        path, name = cited[0]
+        source = (ROOT / path).read_text()
+        body = source[source.index(f"def {name}(") :]
+        docstring = body[: body.index('"""', body.index('"""') + 3)]
+        missing = [r for r in REPORT.findall(row.split("|")[1]) if r.split("#")[1] not in docstring]
+        assert not missing, f"{path}::{name} does not name {missing}"
