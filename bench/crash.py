@@ -1,26 +1,28 @@
-"""`python -m bench crash`: what happens to email jobs when a part breaks mid-run, through Conveyor and through
-Celery, side by side.
+"""`python -m bench crash`: what happens to email jobs when a part breaks mid-run, through Conveyor, Celery and
+BullMQ, side by side.
 
     python -m bench crash                                   # 300 jobs, every fault, 3 repetitions
     python -m bench crash --jobs 100 --reps 1 --outage 10 --wait 60 --faults smtp --out /tmp/crash.json
+    python -m bench crash --sides bullmq --out bench/results/crash-bullmq.json
 
 Every job is enqueued before the worker starts (a backlog, the same on both sides); then each fault comes once a
 third of the jobs have been delivered:
 - `worker`: the worker's whole process group SIGKILLed (as the OOM killer does), a new worker started 2 s later;
 - `server`: the broker or server SIGKILLed and started again 2 s later: Conveyor's Temporal dev server on its file
   database (as `conveyor dev` runs it); Celery's Redis without persistence, and with its AOF fsynced every second;
+  BullMQ's Redis without persistence;
 - `smtp`: the SMTP server gone for `--outage` seconds (connections refused), then back on the same port.
 
 Each run has a fresh stack of its own (`bench/crash_sides.py`); the same email jobs (the `welcome` template, one
 recipient each) go to the same kind of SMTP sink, which records the recipient, Message-ID and time of every message
 it accepts. Per run: jobs delivered (at least once); missing `--wait` seconds after the fault (5 minutes; the run
 ends sooner when every job was delivered); missing for good (missing, less the jobs the broker or server still
-holds, which its own recovery will still run: Conveyor's retry policy, Celery's `visibility_timeout` of 1 h, read
-from the broker rather than waited for); duplicates with the same Message-ID (a receiver can drop them) and with a
-new one (it cannot); seconds from the fault to the last delivery.
+holds, which its own recovery will still run: Conveyor's retry policy, Celery's `visibility_timeout` of 1 h,
+BullMQ's stalled-job check, read from the broker rather than waited for); duplicates with the same Message-ID (a
+receiver can drop them) and with a new one (it cannot); seconds from the fault to the last delivery.
 
-Conveyor's runs go one after another; each repetition's Celery runs go alongside them (they idle, waiting out
-their 5 minutes). The Celery side needs `bench/peers/setup.sh`; without it only Conveyor runs.
+Conveyor's runs go one after another; each repetition's peer runs go alongside them (they idle, waiting out
+their 5 minutes). The peers need `bench/peers/setup.sh`; a peer not set up is skipped, saying so.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ class Run:
     duplicates_same_id: int
     duplicates_new_id: int
     last_delivery_s: float
-    """Seconds from the fault to the last accepted message of the run."""
+    """Seconds from the fault to the last accepted message of the run (0 when none came after the fault)."""
 
 
 def figures(
@@ -92,7 +94,7 @@ def figures(
         missing_for_good=jobs - delivered - held,
         duplicates_same_id=same,
         duplicates_new_id=sum(per_job.values()) - delivered - same,
-        last_delivery_s=round(max((at for _, _, at in ours), default=faulted_at) - faulted_at, 1),
+        last_delivery_s=round(max(max((at for _, _, at in ours), default=faulted_at) - faulted_at, 0.0), 1),
     )
 
 
@@ -156,49 +158,67 @@ def table(runs: list[Run]) -> str:
             f"| {fault} | {side} | {shown([r.delivered for r in ours])} of {ours[0].jobs} "
             f"| {shown([r.missing for r in ours])} | {shown([r.missing_for_good for r in ours])} "
             f"| {shown([r.duplicates_same_id for r in ours])} | {shown([r.duplicates_new_id for r in ours])} "
-            f"| {shown([r.last_delivery_s for r in ours], ' s')} |"
+            f"| {shown([max(r.last_delivery_s, 0.0) for r in ours], ' s')} |"
         )
     return "\n".join(lines)
 
 
-def celery_stacks(jobs: int, fault: str) -> list[Callable[[], AbstractAsyncContextManager[Stack]]]:
-    """Celery's stacks for `fault`: Redis with AOF as well as without persistence when Redis is what is killed."""
-    aofs = [False, True] if fault == "server" else [False]
-    return [functools.partial(crash_sides.celery, jobs, aof) for aof in aofs]
+SIDES = ("conveyor", "celery", "bullmq")
 
 
-async def run(jobs: int, reps: int, faults: list[str], outage: float, wait: float) -> tuple[list[Run], str | None]:
-    """Every repetition of every fault on both sides (Celery's only where its peer is installed); the reason
-    Celery did not run."""
-    skipped = peer.celery_missing()
+def peer_stacks(sides: list[str], jobs: int, fault: str) -> list[Callable[[], AbstractAsyncContextManager[Stack]]]:
+    """The peers' stacks for `fault`: Celery's Redis with AOF as well as without persistence when Redis is what is
+    killed; BullMQ's Redis without persistence."""
+    stacks: list[Callable[[], AbstractAsyncContextManager[Stack]]] = []
+    if "celery" in sides:
+        stacks += [
+            functools.partial(crash_sides.celery, jobs, aof)
+            for aof in ([False, True] if fault == "server" else [False])
+        ]
+    if "bullmq" in sides:
+        stacks.append(functools.partial(crash_sides.bullmq, jobs))
+    return stacks
+
+
+async def run(jobs: int, reps: int, sides: list[str], faults: list[str], outage: float, wait: float) -> list[Run]:
+    """Every repetition of every fault on every side asked for."""
     runs: list[Run] = []
     for _ in range(reps):
         alongside = [
             asyncio.create_task(one_run(stack, fault, outage, wait))
             for fault in faults
-            for stack in (celery_stacks(jobs, fault) if skipped is None else [])
+            for stack in peer_stacks(sides, jobs, fault)
         ]
-        for fault in faults:
+        for fault in faults if "conveyor" in sides else []:
             runs.append(await one_run(lambda: crash_sides.conveyor(jobs), fault, outage, wait))
         runs += await asyncio.gather(*alongside)
     order = {f: n for n, f in enumerate(FAULTS.values())}
-    return sorted(runs, key=lambda r: (order[r.fault], r.side != "Conveyor", r.side)), skipped
+    return sorted(runs, key=lambda r: (order[r.fault], r.side != "Conveyor", r.side))
+
+
+def runnable(asked: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The sides asked for that can run here, and why each other one cannot."""
+    why = {"celery": peer.celery_missing(), "bullmq": peer.missing()}
+    skipped = {side: reason for side, reason in why.items() if side in asked and reason}
+    return [side for side in asked if side not in skipped], skipped
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench crash", description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=300, help="email jobs per run (default 300)")
     parser.add_argument("--reps", type=int, default=3, help="runs per fault and side (default 3)")
+    parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES), help="default: all")
     parser.add_argument("--faults", nargs="+", choices=list(FAULTS), default=list(FAULTS), help="default: all")
     parser.add_argument("--outage", type=float, default=60, help="seconds the SMTP server is down (default 60)")
     parser.add_argument("--wait", type=float, default=300, help="seconds after the fault to count the missing")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON results (default {RESULTS})")
     args = parser.parse_args(argv)
     load_before = load_average()
-    runs, skipped = asyncio.run(run(args.jobs, args.reps, args.faults, args.outage, args.wait))
+    sides, skipped = runnable(args.sides)
+    runs = asyncio.run(run(args.jobs, args.reps, sides, args.faults, args.outage, args.wait))
     print(table(runs))
-    if skipped:
-        print(f"\nCelery not run: {skipped}")
+    for side, reason in skipped.items():
+        print(f"\n{side} not run: {reason}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
@@ -211,7 +231,7 @@ def main(argv: list[str]) -> None:
                 "wait_s": args.wait,
                 "outage_s": args.outage,
                 "restart_after_s": RESTART_AFTER,
-                "celery_skipped": skipped,
+                "skipped": skipped,
                 "runs": [asdict(r) for r in runs],
             },
             indent=2,

@@ -1,10 +1,11 @@
 """The stacks `python -m bench crash` runs its scenarios on, one fresh stack per run: Conveyor (a dev server on its
-file database, as `conveyor dev` runs it, and a `conveyor worker`) and the Celery peer (a redis-server, without
-persistence or with AOF every second, and a Celery 5 worker as `bench/peers/celery_app.py` runs it).
+file database, as `conveyor dev` runs it, and a `conveyor worker`), the Celery peer (a redis-server, without
+persistence or with AOF every second, and a Celery 5 worker as `bench/peers/celery_app.py` runs it) and the BullMQ
+peer (a redis-server without persistence and `bench/peers/bullmq_crash.mjs`).
 
 Each stack says which of the jobs not delivered its broker or server still holds at the end: those its own recovery
 will still run (Conveyor: the email job's retry policy; Celery: Redis's `visibility_timeout`, 1 h by default, for a
-task whose worker died), the others are missing for good.
+task whose worker died; BullMQ: its stalled-job check), the others are missing for good.
 """
 
 from __future__ import annotations
@@ -133,14 +134,18 @@ class CeleryStack(Stack):
     async def held(self, missing: set[int]) -> int:
         """The tasks still in Redis: waiting in the queue, or unacknowledged (held by a worker, alive or dead; a
         dead one's come back after `visibility_timeout`)."""
-        port = self.env["REDIS_PORT"]
-        stored = ""
-        for command in (["LRANGE", "celery", "0", "-1"], ["HVALS", "unacked"]):
-            ran = await asyncio.create_subprocess_exec(
-                "redis-cli", "-p", port, "--raw", *command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-            )
-            stored += (await ran.communicate())[0].decode(errors="replace")
-        return len(missing & {int(i) for i in RECIPIENT.findall(stored)})
+        return await in_redis(self.env["REDIS_PORT"], missing, ["LRANGE", "celery", "0", "-1"], ["HVALS", "unacked"])
+
+
+async def in_redis(port: str, missing: set[int], *reads: list[str]) -> int:
+    """How many of the `missing` jobs' recipients appear in what the redis-cli `reads` return."""
+    stored = ""
+    for command in reads:
+        ran = await asyncio.create_subprocess_exec(
+            "redis-cli", "-p", port, "--raw", *command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        stored += (await ran.communicate())[0].decode(errors="replace")
+    return len(missing & {int(i) for i in RECIPIENT.findall(stored)})
 
 
 @contextlib.asynccontextmanager
@@ -162,3 +167,42 @@ async def celery(jobs: int, aof: bool) -> AsyncIterator[Stack]:
             server.start()
             side = "Celery 5 + Redis (AOF everysec)" if aof else "Celery 5 + Redis"
             yield CeleryStack(side, jobs, sink, w, server, env=env)
+
+
+@dataclass
+class BullmqStack(Stack):
+    env: dict[str, str] = field(kw_only=True)
+
+    async def enqueue(self) -> None:
+        produce = await asyncio.create_subprocess_exec(
+            "node", "bullmq_crash.mjs", "enqueue",
+            cwd=peer.PEERS, env=self.env | {"COUNT": str(self.jobs)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(produce.communicate(), 120)
+        if produce.returncode != 0:
+            raise RuntimeError(f"BullMQ producer failed ({produce.returncode}): {err.decode()[-500:]}")
+
+    async def held(self, missing: set[int]) -> int:
+        """The jobs still in Redis waiting, active (a dead worker's come back after the stalled-job check), or
+        delayed for a retry; a job id is its recipient."""
+        queue = "bull:crash"
+        lists = [["LRANGE", f"{queue}:{name}", "0", "-1"] for name in ("wait", "active", "paused")]
+        sets = [["ZRANGE", f"{queue}:{name}", "0", "-1"] for name in ("delayed", "prioritized")]
+        return await in_redis(self.env["REDIS_PORT"], missing, *lists, *sets)
+
+
+@contextlib.asynccontextmanager
+async def bullmq(jobs: int) -> AsyncIterator[Stack]:
+    with scratch() as home, RecordingSink() as sink, (home / "bullmq.log").open("ab") as log:
+        port = free_port()
+        env = os.environ | {"REDIS_PORT": str(port), "SMTP_PORT": str(sink.port)}
+
+        def launch(argv: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
+                argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+        redis, worker = peer.redis_command(port), ["node", "bullmq_crash.mjs", "worker"]
+        with Restartable(lambda: launch(redis, home)) as server, Restartable(lambda: launch(worker, peer.PEERS)) as w:
+            server.start()
+            yield BullmqStack("BullMQ + Redis", jobs, sink, w, server, env=env)

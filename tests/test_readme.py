@@ -84,7 +84,15 @@ def test_every_generated_reference_shows_its_source() -> None:
             "`RecipientRejected`",
         ],
     }
-    assert {*expected, "performance", "reliability", "celery-peer", "crashes", "crash-bench"} == GENERATORS.keys()
+    assert {
+        *expected,
+        "performance",
+        "reliability",
+        "celery-peer",
+        "crashes",
+        "crash-bench",
+        "crash-bench-bullmq",
+    } == GENERATORS.keys()
     for name, shown in expected.items():
         section = fill(f"<!-- generated: {name} -->", "page.md")
         missing = [text for text in shown if text not in section]

@@ -112,13 +112,13 @@ def reliability_table(path: Path, shown_as: str, scenarios: tuple[str, ...] = ()
     return "\n".join(lines)
 
 
-def crash_table(path: Path, shown_as: str) -> str:
+def crash_table(path: Path, shown_as: str, command: str = "python -m bench crash") -> str:
     """`python -m bench crash`'s committed run: one row per fault and side (median, min-max over its runs)."""
     from bench.crash import Run, table
 
     doc = _read(path)
     if doc is None:
-        return NOT_MEASURED.format(path=shown_as, command="python -m bench crash")
+        return NOT_MEASURED.format(path=shown_as, command=command)
     runs = [Run(**run) for run in doc.get("runs", [])]
     reps = len(runs) // max(len({(r.fault, r.side) for r in runs}), 1)
     load = _load(doc.get("load_average", {}).get("before"))
@@ -130,6 +130,6 @@ def crash_table(path: Path, shown_as: str) -> str:
         "",
         table(runs),
     ]
-    if doc.get("celery_skipped"):
-        lines += ["", f"Celery did not run: {doc['celery_skipped']}."]
+    skipped = doc.get("skipped") or ({"Celery": doc["celery_skipped"]} if doc.get("celery_skipped") else {})
+    lines += [f"\n{side} did not run: {reason}." for side, reason in skipped.items()]
     return "\n".join(lines)
