@@ -94,7 +94,7 @@ def figures(
         missing_for_good=jobs - delivered - held,
         duplicates_same_id=same,
         duplicates_new_id=sum(per_job.values()) - delivered - same,
-        last_delivery_s=round(max(max((at for _, _, at in ours), default=faulted_at) - faulted_at, 0.0), 1),
+        last_delivery_s=max(0.0, round(max((at for _, _, at in ours), default=faulted_at) - faulted_at, 1)),
     )
 
 
@@ -158,7 +158,7 @@ def table(runs: list[Run]) -> str:
             f"| {fault} | {side} | {shown([r.delivered for r in ours])} of {ours[0].jobs} "
             f"| {shown([r.missing for r in ours])} | {shown([r.missing_for_good for r in ours])} "
             f"| {shown([r.duplicates_same_id for r in ours])} | {shown([r.duplicates_new_id for r in ours])} "
-            f"| {shown([max(r.last_delivery_s, 0.0) for r in ours], ' s')} |"
+            f"| {shown([max(0.0, r.last_delivery_s) for r in ours], ' s')} |"
         )
     return "\n".join(lines)
 
