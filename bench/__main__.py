@@ -4,7 +4,7 @@
     python -m bench --quick         # small sizes, 1 repetition, no verdicts: CI's smoke run, under a minute
     python -m bench --only jobs pdf # some cases
     python -m bench --only images --images 50 --out /tmp/images.json   # fewer photos; keep latest.json
-    python -m bench crash           # a worker SIGKILLed mid-run, Conveyor and Celery side by side (bench/crash.py)
+    python -m bench crash           # worker, server, SMTP failures mid-run, Conveyor and Celery (bench/crash.py)
 
 Only a full run of every case writes `bench/results/latest.json` (the docs' table); a `--quick` or `--only` run
 writes `bench/results/partial.json` unless given `--out` elsewhere.
