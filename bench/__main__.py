@@ -40,6 +40,7 @@ from bench import (
     pg_export,
     render_cost,
     report_render,
+    tenants,
     webhooks,
 )
 from bench.figures import Row, Spread, table
@@ -74,6 +75,7 @@ class Sizes:
     images: int
     renders: int
     pg_rows: int
+    flood: int
     reps: int
 
 
@@ -86,10 +88,20 @@ FULL = Sizes(
     images=200,
     renders=2000,
     pg_rows=200_000,
+    flood=10_000,
     reps=3,
 )
 QUICK = Sizes(
-    jobs=20, sequential=5, recipients=200, pdf_rows=2000, bulk=100, images=1, renders=100, pg_rows=2000, reps=1
+    jobs=20,
+    sequential=5,
+    recipients=200,
+    pdf_rows=2000,
+    bulk=100,
+    images=1,
+    renders=100,
+    pg_rows=2000,
+    flood=200,
+    reps=1,
 )
 
 
@@ -107,6 +119,7 @@ def cases(sizes: Sizes, quick: bool, timeout: float) -> dict[str, Callable[[], A
         "images": lambda: images.measure(sizes.images, sizes.reps, timeout),
         "page": lambda: jobs_page.measure(sizes.bulk, sizes.reps),
         "pg": lambda: asyncio.to_thread(pg_export.measure, sizes.pg_rows, sizes.reps, timeout),
+        "tenants": lambda: tenants.measure(sizes.flood, sizes.reps),
     }
 
 

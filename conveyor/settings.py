@@ -311,6 +311,11 @@ class Settings(BaseSettings):
     # Local development stack
     home: Path = Field(Path(".conveyor"), description="Where `conveyor dev` keeps its database and outboxes.")
     dev_ui_port: int = Field(8233, description="Port of the Temporal web UI under `conveyor dev`.")
+    dev_fairness: bool = Field(
+        True,
+        description="`conveyor dev` runs Temporal with task-queue fairness (each tenant's backlog in turn); false: "
+        "first come, first served, the server's default.",
+    )
     dev_outbox: bool = Field(
         True, description="`conveyor dev` runs its SMTP outbox; false: it uses the SMTP server set above."
     )

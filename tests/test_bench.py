@@ -50,6 +50,7 @@ CASES = [
     "-row PostgreSQL export, XLSX",
     "-row PostgreSQL export, peak RSS",
     "jobs page overview,",
+    "tenant B p50 wait behind a",
 ]
 
 

@@ -77,7 +77,7 @@ def server_command(settings: Settings) -> list[str]:
     ]  # fmt: skip
     for pragma in SQLITE_PRAGMAS:
         cmd += ["--sqlite-pragma", pragma]
-    for value in (*SINGLE_PARTITION, *FAIRNESS):
+    for value in (*SINGLE_PARTITION, *(FAIRNESS if settings.dev_fairness else ())):
         cmd += ["--dynamic-config-value", value]
     return cmd
 

@@ -179,8 +179,10 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
         add_enqueue_route(router, kind)
 
     @router.post("/webhooks/events", status_code=202, summary="Send an event to every subscribed webhook endpoint")
-    async def webhook_event(request: Request, event: WebhookEvent, key: str | None = KEY) -> FannedOut:
-        done = await jobs_of(request).webhook_event(event.type, event.payload, key=key)
+    async def webhook_event(
+        request: Request, event: WebhookEvent, key: str | None = KEY, tenant: str | None = TENANT
+    ) -> FannedOut:
+        done = await jobs_of(request).webhook_event(event.type, event.payload, key=key, tenant=tenant)
         return FannedOut(
             ids=[d.id for d in done if not isinstance(d, Exception)],
             errors=[str(d) for d in done if isinstance(d, Exception)],
