@@ -26,7 +26,9 @@ from conveyor.dev.stack import FAIRNESS, server_command
 from conveyor.errors import ConveyorError
 from conveyor.team_jobs import JobFunction
 from conveyor.tenants import apply_config
+from tests.api_server import ApiThread
 from tests.conftest import settings_for, start_dev_server
+from tests.phones import unique_phone
 from tests.smtp_server import SmtpServer
 from tests.waiting import eventually
 from worker.build import build_workers
@@ -176,3 +178,23 @@ async def test_a_bad_tenant_is_refused_before_enqueue(
 def test_the_dev_server_runs_with_fairness_on(settings: Settings) -> None:
     command = server_command(settings)
     assert all(command[command.index(value) - 1] == "--dynamic-config-value" for value in FAIRNESS)
+
+
+async def test_the_http_api_takes_and_filters_by_tenant(temporal_env: WorkflowEnvironment, api: ApiThread) -> None:
+    async with api.client() as http:
+        sent = await http.post("/jobs/sms?delay=PT1H&tenant=acme", json={"to": unique_phone(), "body": "later"})
+        assert sent.status_code == 202, sent.text
+        job_id = sent.json()["id"]
+        desc = await temporal_env.client.get_activity_handle(job_id).describe()
+        assert desc.raw_info.priority.fairness_key == "acme"
+        found = await eventually(
+            lambda: http.get("/jobs", params={"kind": "sms", "tenant": "acme"}),
+            lambda r: job_id in {row["id"] for row in r.json()},
+        )
+        assert all(row["id"] != job_id for row in (await http.get("/jobs?kind=sms&tenant=globex")).json())
+        assert found.status_code == 200
+        for bad in ("/jobs/sms?tenant=a%20b", "/jobs/sms?tenant=acme&tenant_weight=0"):
+            refused = await http.post(bad, json={"to": unique_phone(), "body": "never"})
+            assert refused.status_code == 422, refused.text
+        assert (await http.get("/stats?tenant=%00")).status_code == 422
+        assert (await http.post(f"/jobs/{job_id}/cancel")).status_code == 202
