@@ -25,7 +25,7 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import ActivityExecution, ActivityExecutionStatus, Client, WorkflowExecutionStatus
 from temporalio.client import WorkflowExecution as Execution
 from temporalio.common import ActivityIDConflictPolicy, ActivityIDReusePolicy, Priority, RawValue
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.kinds import DEFAULT_QUEUE, KINDS, JobKind, Shape, kind_of
 from contracts.states import EXECUTION_STATUS, OPEN, JobState
@@ -367,8 +367,13 @@ async def of_tenant(client: Client, rows: list[JobSummary], tenant: str | None) 
     if tenant is None:
         return rows
 
-    async def tenant_of_row(row: JobSummary) -> str:
-        desc = await client.get_activity_handle(row.id, run_id=row.run_id).describe()
+    async def tenant_of_row(row: JobSummary) -> str | None:
+        try:
+            desc = await client.get_activity_handle(row.id, run_id=row.run_id).describe()
+        except RPCError as e:
+            if e.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            return None  # gone since it was listed (a run superseded or deleted meanwhile): no one's now
         return desc.raw_info.priority.fairness_key
 
     tenants = await bounded(rows, tenant_of_row)
