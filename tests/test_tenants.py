@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -27,6 +30,7 @@ from conveyor.errors import ConveyorError
 from conveyor.team_jobs import JobFunction
 from conveyor.tenants import apply_config
 from tests.api_server import ApiThread
+from tests.cli import BIN, env_for, run
 from tests.conftest import settings_for, start_dev_server
 from tests.phones import unique_phone
 from tests.smtp_server import SmtpServer
@@ -198,3 +202,31 @@ async def test_the_http_api_takes_and_filters_by_tenant(temporal_env: WorkflowEn
             assert refused.status_code == 422, refused.text
         assert (await http.get("/stats?tenant=%00")).status_code == 422
         assert (await http.post(f"/jobs/{job_id}/cancel")).status_code == 202
+
+
+async def test_setup_applies_tenant_settings_to_every_queue_once(
+    temporal_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    env = env_for(settings) | {
+        "CONVEYOR_TENANT_WEIGHTS": '{"enterprise": 4, "free": 0.5}',
+        "CONVEYOR_TENANT_RPS_LIMIT": "5",
+    }
+    first = await run(str(BIN / "conveyor"), "setup", env=env)
+    assert first.code == 0, first.err
+    assert f"{settings.task_queue}/activity" in first.out and f"{settings.images_task_queue}/workflow" in first.out
+    for kind in (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY):
+        config = (
+            await temporal_env.client.workflow_service.describe_task_queue(
+                DescribeTaskQueueRequest(
+                    namespace=settings.namespace,
+                    task_queue=TaskQueue(name=settings.sms_task_queue),
+                    task_queue_type=kind,
+                    report_config=True,
+                )
+            )
+        ).config
+        assert dict(config.fairness_weight_overrides) == {"enterprise": 4.0, "free": 0.5}
+        limited = kind == TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY  # the server limits activity tasks only
+        assert config.HasField("fairness_keys_rate_limit_default") is limited
+    again = await run(str(BIN / "conveyor"), "setup", env=env)
+    assert again.code == 0 and "tenant settings: up to date" in again.out, again.out + again.err
