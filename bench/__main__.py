@@ -4,6 +4,7 @@
     python -m bench --quick         # small sizes, 1 repetition, no verdicts: CI's smoke run, under a minute
     python -m bench --only jobs pdf # some cases
     python -m bench --only images --images 50 --out /tmp/images.json   # fewer photos; keep latest.json
+    python -m bench --only tenants --flood 2000 --reps 1              # a smaller flood behind which B waits
     python -m bench crash           # worker, server, SMTP failures mid-run, Conveyor and Celery (bench/crash.py)
 
 Only a full run of every case writes `bench/results/latest.json` (the docs' table); a `--quick` or `--only` run
@@ -42,6 +43,7 @@ from bench import (
     pg_export,
     render_cost,
     report_render,
+    tenants,
     webhooks,
 )
 from bench.figures import Row, Spread, table
@@ -76,6 +78,7 @@ class Sizes:
     images: int
     renders: int
     pg_rows: int
+    flood: int
     reps: int
 
 
@@ -88,10 +91,20 @@ FULL = Sizes(
     images=200,
     renders=2000,
     pg_rows=1_000_000,
+    flood=10_000,
     reps=3,
 )
 QUICK = Sizes(
-    jobs=20, sequential=5, recipients=200, pdf_rows=2000, bulk=100, images=1, renders=100, pg_rows=2000, reps=1
+    jobs=20,
+    sequential=5,
+    recipients=200,
+    pdf_rows=2000,
+    bulk=100,
+    images=1,
+    renders=100,
+    pg_rows=2000,
+    flood=200,
+    reps=1,
 )
 
 
@@ -115,6 +128,7 @@ def cases(sizes: Sizes, quick: bool, timeout: float) -> dict[str, Callable[[], A
         "page": lambda: jobs_page.measure(sizes.bulk, sizes.reps),
         "pg": lambda: asyncio.to_thread(pg_export.measure, sizes.pg_rows, sizes.reps, timeout),
         "django": lambda: django_backend.measure(sizes.jobs, sizes.sequential, sizes.reps),
+        "tenants": lambda: tenants.measure(sizes.flood, sizes.reps),
     }
 
 
@@ -148,6 +162,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, one repetition, no verdicts (CI)")
     parser.add_argument("--reps", type=int, help="repetitions per case (default 3; 1 with --quick)")
     parser.add_argument("--images", type=int, help="photos in the images case (default 200; 1 with --quick)")
+    parser.add_argument(
+        "--flood", type=int, help="tenant A's jobs in the tenants case (default 10,000; 200 with --quick)"
+    )
     parser.add_argument("--only", nargs="+", choices=list(cases(FULL, False, 0)), help="run only these cases")
     parser.add_argument("--timeout", type=float, help="seconds per case (default 900; 120 with --quick)")
     parser.add_argument(
@@ -163,6 +180,8 @@ def main() -> None:
         sizes = Sizes(**(asdict(sizes) | {"reps": args.reps}))
     if args.images:
         sizes = Sizes(**(asdict(sizes) | {"images": args.images}))
+    if args.flood:
+        sizes = Sizes(**(asdict(sizes) | {"flood": args.flood}))
     timeout = args.timeout or (120 if args.quick else 900)
     names = args.only or list(cases(sizes, args.quick, timeout))
     load_before = load_average()

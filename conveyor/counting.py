@@ -16,6 +16,10 @@ workflow never hears of its activity's failed attempts. So those jobs are descri
 
 A retried job counts once: its earlier failed (terminated, timed-out) runs are listed — only those, a dead-letter
 view's worth — and the ones a later run superseded are taken off.
+
+One tenant's jobs: workflow-shaped ones are counted by their `Tenant` attribute like the rest; activity-shaped ones
+carry no attribute to count by, so they are listed over the window and their tenant read from each one's priority
+(`operations.of_tenant`, one describe each) — what a per-tenant view of a busy namespace costs.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from conveyor.operations import (
     JobStats,
     JobSummary,
     bounded,
+    of_tenant,
     only_latest,
     quote,
     runs,
@@ -43,6 +48,7 @@ from conveyor.operations import (
     type_clause,
     with_open_state,
 )
+from conveyor.tenants import tenant_of
 
 STATE_OF_STATUS = {status: state for state, status in EXECUTION_STATUS.items()}
 """The job state of each closed `ExecutionStatus` a count groups by (a run that continued as new is not a job's
@@ -62,16 +68,19 @@ class Slice:
     """Visibility query selecting the slice's executions (types, and the queue when the kind has several)."""
 
 
-def slices(kinds: list[JobKind], queues: Mapping[str, str]) -> list[Slice]:
+def slices(kinds: list[JobKind], queues: Mapping[str, str], tenant: str | None = None) -> list[Slice]:
     """A slice per kind, shape and queue its jobs may start on. Visibility cannot group by task queue, so a kind
     whose jobs choose among queues (a broadcast: SMS ones on the SMS queue) is counted once per queue it may
-    choose; a kind with one queue is counted without naming it."""
+    choose; a kind with one queue is counted without naming it. With `tenant`, workflow-shaped slices select that
+    tenant's jobs (activity-shaped ones cannot: see `tenant_counts`)."""
     found: list[Slice] = []
     for kind in kinds:
         for shape in Shape:
             types = type_clause(shape, [kind])
             if types is None:
                 continue
+            if tenant is not None and shape is Shape.WORKFLOW:
+                types = f"{types} AND Tenant = {quote(tenant)}"
             if not callable(kind.queue):
                 found.append(Slice(kind, shape, kind.task_queue(queues, None), types))
                 continue
@@ -133,16 +142,36 @@ async def slice_counts(
     return states, max(open_now - states[JobState.SCHEDULED] - len(due), 0)
 
 
+async def tenant_counts(
+    client: Client, part: Slice, since: datetime, open_limit: int, tenant: str
+) -> tuple[dict[JobState, int], int]:
+    """An activity-shaped slice's jobs of `tenant` per state: its jobs over the window, each described once for
+    its tenant (`of_tenant`), its open ones the newest `open_limit` (any older open ones cannot be told by tenant
+    without a describe each, so they are not counted), and 0 past that limit."""
+    states = dict.fromkeys(JobState, 0)
+    closed = f"{part.query} AND CloseTime > {quote(_instant(since))} AND ExecutionStatus != 'Running'"
+    rows = await only_latest(client, part.shape, [r async for r in runs(client, part.shape, closed, None)])
+    running = f"{part.query} AND ExecutionStatus = 'Running'"
+    open_rows = [r async for r in runs(client, part.shape, running, open_limit)]
+    open_rows = await bounded(await of_tenant(client, open_rows, tenant), lambda r: with_open_state(client, r))
+    for row in [*await of_tenant(client, rows, tenant), *open_rows]:
+        states[row.state] += 1
+    return states, 0
+
+
 async def stats(
     client: Client,
     since: datetime,
     queues: Mapping[str, str],
     open_limit: int = 100,
     include_internal: bool = False,
+    tenant: str | None = None,
 ) -> JobStats:
     """Jobs per kind, task queue and state: open jobs now, closed ones that closed after `since`, each job
-    counted once (by its latest run). Housekeeping kinds only with `include_internal`. Every kind has a row (on
-    its queue, zeros when it has no job); a kind whose jobs choose their queue has a row per queue with jobs."""
+    counted once (by its latest run). Housekeeping kinds only with `include_internal`; with `tenant`, that
+    tenant's jobs only. Every kind has a row (on its queue, zeros when it has no job); a kind whose jobs choose
+    their queue has a row per queue with jobs."""
+    tenant_of(tenant)
     kinds = shown_kinds(include_internal)
     window = f"(ExecutionStatus = 'Running' OR CloseTime > {quote(_instant(since))})"
 
@@ -151,8 +180,14 @@ async def stats(
         return types is not None and any((await count(client, shape, f"{types} AND {window}")).values())
 
     shapes = [shape for shape, has in zip(Shape, await asyncio.gather(*map(busy, Shape)), strict=True) if has]
-    parts = [p for p in slices(kinds, queues) if p.shape in shapes]
-    counted = await bounded(parts, lambda p: slice_counts(client, p, since, open_limit), QUERY_CONCURRENCY)
+    parts = [p for p in slices(kinds, queues, tenant) if p.shape in shapes]
+
+    async def counted_slice(part: Slice) -> tuple[dict[JobState, int], int]:
+        if tenant is not None and part.shape is Shape.ACTIVITY:
+            return await tenant_counts(client, part, since, open_limit, tenant)
+        return await slice_counts(client, part, since, open_limit)
+
+    counted = await bounded(parts, counted_slice, QUERY_CONCURRENCY)
     counts: dict[str, dict[str, dict[JobState, int]]] = {}
     beyond: dict[str, int] = {}
     for part, (states, past) in zip(parts, counted, strict=True):

@@ -40,7 +40,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from contracts.kinds import KINDS, JobKind, Shape, kind_of
 from contracts.states import EXECUTION_STATUS, OPEN, JobState
@@ -56,6 +56,7 @@ from conveyor.status import (
     open_workflow_state,
     workflow_failure,
 )
+from conveyor.tenants import tenant_of
 from workflows.policies import policy_of
 
 T = TypeVar("T")
@@ -170,6 +171,7 @@ def visibility_queries(
     recipient: str | None = None,
     since: datetime | None = None,
     include_internal: bool = False,
+    tenant: str | None = None,
 ) -> dict[Shape, str]:
     """The visibility query of each shape for jobs matching every filter given (all Conveyor jobs when none, but
     housekeeping ones only with `include_internal` or when `kind` names one). Open states other than `scheduled`
@@ -179,7 +181,8 @@ def visibility_queries(
     A key is an exact match either way: a workflow-shaped job's `JobKey` attribute, an activity-shaped job's id
     (`<kind>-<key>`, which carries no search attribute: see `recipient_runs`). A recipient is a workflow-shaped
     job's `Recipients` attribute; the activity shape's query leaves it out, for `list_jobs` to match in the jobs'
-    input."""
+    input. A tenant likewise: a workflow-shaped job's `Tenant` attribute; an activity-shaped job's priority, matched
+    by `list_jobs`."""
     kinds = [known_kind(kind)] if kind else shown_kinds(include_internal)
     clauses: list[str] = []
     if state in EXECUTION_STATUS:
@@ -194,6 +197,7 @@ def visibility_queries(
         searchable("key", key)
     if recipient is not None:
         searchable("recipient", recipient, RECIPIENT_UNSEARCHABLE)
+    tenant_of(tenant)
     queries: dict[Shape, str] = {}
     for shape in Shape:
         types = type_clause(shape, kinds)
@@ -207,6 +211,8 @@ def visibility_queries(
             own.append(f"JobKey = {quote(key)}")
         if recipient is not None and shape is Shape.WORKFLOW:
             own.append(f"Recipients = {quote(recipient)}")
+        if tenant is not None and shape is Shape.WORKFLOW:
+            own.append(f"Tenant = {quote(tenant)}")
         queries[shape] = " AND ".join([types, *own])
     return queries
 
@@ -318,18 +324,24 @@ async def list_jobs(
     scan_limit: int = 1000,
     recipient: str | None = None,
     recipient_scan_limit: int = 1000,
+    tenant: str | None = None,
 ) -> list[JobSummary]:
     """Up to `limit` jobs matching `queries`, newest first, one row per job (its latest run), each with its open
     state told apart and, when failed, its failure.
 
     With an open `state` (which visibility cannot tell apart: all are `Running`), open jobs are described newest
     first, a page at a time, until `limit` are in that state or `scan_limit` were looked at: the cost is one
-    describe per job looked at, bounded whatever the backlog. With a `recipient`, activity-shaped jobs are those of
-    `recipient_runs` (the activity query of `visibility_queries` leaves the recipient out)."""
+    describe per job looked at, bounded whatever the backlog. With a `recipient` or a `tenant`, activity-shaped jobs
+    are those of `recipient_runs` and `of_tenant` among the newest `recipient_scan_limit` (the activity query of
+    `visibility_queries` leaves both out)."""
     found: list[JobSummary] = []
     for shape, query in queries.items():
-        if recipient is not None and shape is Shape.ACTIVITY:
-            rows = await recipient_runs(client, query, recipient, recipient_scan_limit)
+        if (recipient is not None or tenant is not None) and shape is Shape.ACTIVITY:
+            if recipient is not None:
+                rows = await recipient_runs(client, query, recipient, recipient_scan_limit)
+            else:
+                rows = [r async for r in runs(client, shape, query, recipient_scan_limit)]
+            rows = await of_tenant(client, rows, tenant)
             if state in OPEN and state is not JobState.SCHEDULED:
                 rows = [r for r in await bounded(rows, lambda r: with_open_state(client, r)) if r.state is state]
             found += await only_latest(client, shape, rows)
@@ -362,6 +374,26 @@ async def recipient_runs(client: Client, query: str, recipient: str, scan_limit:
     for row in sorted(matched, key=lambda r: r.created_at):
         newest[row.id] = row
     return list(newest.values())
+
+
+async def of_tenant(client: Client, rows: list[JobSummary], tenant: str | None) -> list[JobSummary]:
+    """The activity-shaped `rows` whose job is `tenant`'s (all of them when `tenant` is None): read from each
+    one's priority, its fairness key, by one describe each (20 at a time). They carry no `Tenant` attribute, for
+    the same reason they carry no other (see `recipient_runs`)."""
+    if tenant is None:
+        return rows
+
+    async def tenant_of_row(row: JobSummary) -> str | None:
+        try:
+            desc = await client.get_activity_handle(row.id, run_id=row.run_id).describe()
+        except RPCError as e:
+            if e.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            return None  # gone since it was listed (a run superseded or deleted meanwhile): no one's now
+        return desc.raw_info.priority.fairness_key
+
+    tenants = await bounded(rows, tenant_of_row)
+    return [r for r, t in zip(rows, tenants, strict=True) if t == tenant]
 
 
 async def _reaches(client: Client, row: JobSummary, recipient: str) -> bool:
@@ -409,10 +441,18 @@ async def bounded(
     return list(await asyncio.gather(*(one(i) for i in items)))
 
 
-async def failed_jobs(client: Client, kind: str | None, since: datetime | None, limit: int) -> list[JobSummary]:
-    """The dead-letter view: jobs whose latest run failed, newest first, each with its failure."""
-    queries = visibility_queries(kind, JobState.FAILED, since=since, include_internal=True)
-    return await list_jobs(client, queries, limit)
+async def failed_jobs(
+    client: Client,
+    kind: str | None,
+    since: datetime | None,
+    limit: int,
+    tenant: str | None = None,
+    scan_limit: int = 1000,
+) -> list[JobSummary]:
+    """The dead-letter view: jobs whose latest run failed, newest first, each with its failure (of `tenant` only,
+    when given: activity-shaped ones among the newest `scan_limit` failed)."""
+    queries = visibility_queries(kind, JobState.FAILED, since=since, include_internal=True, tenant=tenant)
+    return await list_jobs(client, queries, limit, recipient_scan_limit=scan_limit, tenant=tenant)
 
 
 def described_state(desc: WorkflowExecutionDescription) -> JobState:
@@ -472,7 +512,12 @@ async def _start_again(client: Client, job_id: str, desc: ActivityExecutionDescr
         id=job_id,
         task_queue=desc.task_queue,
         **policy_of(kind).activity_options(),
-        priority=Priority(priority_key=desc.raw_info.priority.priority_key or None),
+        # Its priority as it was: its level, and its tenant (fairness key and weight) with it.
+        priority=Priority(
+            priority_key=desc.raw_info.priority.priority_key or None,
+            fairness_key=desc.raw_info.priority.fairness_key or None,
+            fairness_weight=desc.raw_info.priority.fairness_weight or None,
+        ),
         # Only a job that ended without success may run again under its id: the one deliberate exception to
         # "a key never sends twice".
         id_reuse_policy=ActivityIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,

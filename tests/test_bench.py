@@ -59,6 +59,7 @@ CASES = [
     "seq.) vs @job sync",  # Django's task.enqueue(), held to the same job's sync enqueue
     "seq.) vs async",  # and to its async one
     "Django task.aenqueue() tasks/s (",
+    "tenant B p50 wait behind a",
 ]
 
 

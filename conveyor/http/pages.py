@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from contracts.input_checks import TENANT_PATTERN
 from contracts.kinds import KINDS
 from contracts.states import JobState
 from conveyor import schedules
@@ -49,6 +50,17 @@ COOKIE = "conveyor_session"
 SESSION_SECONDS = 12 * 3600
 REFRESH_SECONDS = 5
 KEY_PATTERN_RE = re.compile(KEY_PATTERN)
+
+
+def tenant_filter(tenant: str | None) -> str | None:
+    """The page's tenant filter: empty is none; one that is no tenant is a 422, before any query."""
+    if not tenant:
+        return None
+    if not re.fullmatch(TENANT_PATTERN, tenant):
+        raise HTTPException(422, "a tenant is 1-64 of letters, digits and _ . : @ + = -")
+    return tenant
+
+
 PAGE = 50
 NAV_STATES = ("queued", "scheduled", "running", "retrying", "failed", "completed")
 COUNTED = [JobState(s) for s in NAV_STATES]
@@ -164,21 +176,24 @@ def add_pages(app: FastAPI, settings: Settings) -> None:
         return response
 
     @router.get("")
-    async def overview(request: Request) -> Response:
+    async def overview(request: Request, tenant: str | None = None) -> Response:
         if (csrf := session(request)) is None:
             return to_login()
         jobs = jobs_of(request)
+        tenant = tenant_filter(tenant)
         queues = queues_of(shown_kinds(False), jobs.settings.queues)  # every queue a row may show: asked meanwhile
-        stats, pollers = await asyncio.gather(jobs.stats(), live_workers(jobs.client, jobs.settings.namespace, queues))
+        stats, pollers = await asyncio.gather(
+            jobs.stats(tenant=tenant), live_workers(jobs.client, jobs.settings.namespace, queues)
+        )
         return render(
             "overview.html", csrf, title="Jobs", stats=stats, states=[s.value for s in COUNTED], pollers=pollers,
-            refresh=REFRESH_SECONDS,
+            refresh=REFRESH_SECONDS, tenant=tenant,
         )  # fmt: skip
 
     @router.get("/jobs")
     async def listing(
         request: Request, state: JobState = JobState.FAILED, kind: str | None = None, key: str | None = None,
-        limit: int = PAGE,
+        limit: int = PAGE, tenant: str | None = None,
     ) -> Response:  # fmt: skip
         if (csrf := session(request)) is None:
             return to_login()
@@ -186,18 +201,18 @@ def add_pages(app: FastAPI, settings: Settings) -> None:
         key = key or None
         if key is not None and not KEY_PATTERN_RE.fullmatch(key):
             raise HTTPException(422, "a key is 1-200 of letters, digits and _ . : @ + = -")
-        limit = min(max(limit, 1), 1000)
+        limit, tenant = min(max(limit, 1), 1000), tenant_filter(tenant)
         jobs = jobs_of(request)
-        rows = await jobs.list(kind, state, key, None, limit)
+        rows = await jobs.list(kind, state, key, None, limit, tenant=tenant)
         links = {r.id: ui_link(jobs.settings.web_ui, jobs.settings.namespace, r.id, r.shape, r.run_id) for r in rows}
         progress: dict[str, int | None] = {}
         if state in WITH_PROGRESS:
             statuses = await bounded(rows, lambda r: jobs.status(r.id))
             progress = {s.id: s.progress for s in statuses}
-        query = {k: v for k, v in {"state": state.value, "kind": kind, "key": key}.items() if v}
+        query = {k: v for k, v in {"state": state.value, "kind": kind, "key": key, "tenant": tenant}.items() if v}
         return render(
             "jobs.html", csrf, title=f"{state.value.capitalize()} jobs", rows=rows, state=state.value, kind=kind,
-            key=key, kinds=[k.name for k in KINDS.enqueued()], all_states=[s.value for s in JobState],
+            key=key, tenant=tenant, kinds=[k.name for k in KINDS.enqueued()], all_states=[s.value for s in JobState],
             limit=limit, ui_links=links, progress=progress,
             more=f"{ROOT}/jobs?{urlencode(query | {'limit': limit * 2})}",
         )  # fmt: skip
