@@ -23,11 +23,10 @@ from typing import Any
 
 from temporalio import activity
 
-from activities import thumbnails
 from activities.data_files import data_file, reading_under
+from activities.image_types import Limits, Made, Source, too_big
 from activities.liveness import alive
 from activities.storage import Storage, TooLarge
-from activities.thumbnails import Limits, Made, Source, too_big
 from contracts.errors import AttachmentNotFound, ImageNotFound, ImageRejected, failures_typed
 from contracts.image import ImageJob, ImageResult, MakeImageInput, StoredImage
 from contracts.inputs import any_inputs, decode
@@ -41,7 +40,7 @@ class ImageActivities:
         self.storage = storage
         self.data_dir = data_dir
         self.limits = limits
-        thumbnails.configure(concurrency)
+        self.concurrency = concurrency
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="image")
 
     @activity.defn(name="image")
@@ -79,6 +78,9 @@ class ImageActivities:
 
     def _made(self, path: Path, job: ImageJob, tmp: Path, done: Callable[[int], None]) -> tuple[Source, list[Made]]:
         """In a pool thread: the checked source, and its outputs made in `tmp/out/`."""
+        from activities import thumbnails  # libvips (~8.5 MB) loads with a worker's first image, not at its start
+
+        thumbnails.configure(self.concurrency)
         source = thumbnails.checked(path, self.limits)
         out = tmp / "out"
         out.mkdir()

@@ -141,19 +141,31 @@ class ReportActivities:
         self, report: Report, params: BaseModel, fmt: ReportFormat, path: Path, ctx: ReportContext
     ) -> tuple[int, int | None]:
         with reading_under(self.data_dir):  # this pool thread's context: sources read files only in data_dir
-            rows = iter(report.rows(params, ctx))
-            columns = report.columns or [str(c) for c in next(rows, ())]
-            shown = ", ".join(f"{k}={v}" for k, v in params.model_dump(mode="json").items()) or "none"
-            preamble = [f"Parameters: {shown}", f"Generated: {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"]
-            table = open_table(fmt, path, report.title, columns, preamble)
-            for chunk in chunks(rows):
-                if ctx.cancelled.is_set():
-                    raise RenderCancelled()
-                table.add(chunk)
-                ctx.progress.done += len(chunk)
-            pages = table.close()
-        ctx.progress.total = ctx.progress.done
-        return ctx.progress.done, pages
+            return render(report, params, fmt, path, ctx)
+
+
+def render(
+    report: Report, params: BaseModel, fmt: ReportFormat, path: Path, ctx: ReportContext
+) -> tuple[int, int | None]:
+    """Write `report` as `fmt` to `path`: (rows, pages). A CSV goes the source's own way where it has one (a
+    PostgreSQL query: `COPY`), any other file through the table writer, a chunk of rows at a time."""
+    copied = report.csv(params, ctx, path) if fmt is ReportFormat.CSV and report.csv else None
+    if copied is not None:
+        ctx.progress.total = copied
+        return copied, None
+    rows = iter(report.rows(params, ctx))
+    columns = report.columns or [str(c) for c in next(rows, ())]
+    shown = ", ".join(f"{k}={v}" for k, v in params.model_dump(mode="json").items()) or "none"
+    preamble = [f"Parameters: {shown}", f"Generated: {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"]
+    table = open_table(fmt, path, report.title, columns, preamble)
+    for chunk in chunks(rows):
+        if ctx.cancelled.is_set():
+            raise RenderCancelled()
+        table.add(chunk)
+        ctx.progress.done += len(chunk)
+    pages = table.close()
+    ctx.progress.total = ctx.progress.done
+    return ctx.progress.done, pages
 
 
 def chunks(rows: Iterator[Row]) -> Iterator[list[Row]]:

@@ -20,15 +20,16 @@ Everything here blocks (libvips releases the GIL while it works): `activities.im
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyvips
 
+from activities.image_types import Limits, Made, Source, too_big
 from contracts.errors import ImageRejected, InvalidJob
 from contracts.image import Crop, Fit, ImageFormat, ImageOutput
 
@@ -59,37 +60,11 @@ POSITIONS = {
 WHITE, TRANSPARENT = [255.0, 255.0, 255.0], [0.0, 0.0, 0.0, 0.0]
 
 
-@dataclass(frozen=True)
-class Limits:
-    """What one source may cost the worker (settings `image_max_bytes`, `image_max_pixels`)."""
-
-    max_bytes: int
-    max_pixels: int
-
-
-@dataclass(frozen=True)
-class Made:
-    """One output, encoded to a local file."""
-
-    output: ImageOutput
-    path: Path
-    width: int
-    height: int
-
-
-@dataclass(frozen=True)
-class Source:
-    """A checked source: its loader's format and its size as shown (after EXIF auto-rotation)."""
-
-    path: Path
-    format: str
-    width: int
-    height: int
-
-
+@functools.cache
 def configure(concurrency: int) -> None:
     """Set libvips up for a worker running `concurrency` images at once: each gets the machine's cores divided
-    among them as threads, untrusted loaders are blocked, and no operation cache holds images or open files."""
+    among them as threads, untrusted loaders are blocked, and no operation cache holds images or open files.
+    Called before each image; does its work once."""
     pyvips.concurrency_set(max(1, (os.cpu_count() or 1) // concurrency))
     pyvips.block_untrusted_set(True)
     pyvips.cache_set_max(0)
@@ -126,11 +101,6 @@ def checked(path: Path, limits: Limits) -> Source:
     turned = header.get_typeof("orientation") != 0 and header.get("orientation") in (5, 6, 7, 8)
     width, height = (header.height, header.width) if turned else (header.width, header.height)
     return Source(path, fmt, width, height)
-
-
-def too_big(size: int, limit: int) -> str:
-    """Why a file over the byte limit is refused."""
-    return f"the file is {size:,} bytes, over the {limit:,}-byte limit"
 
 
 def source(path: Path) -> pyvips.Source:

@@ -1,256 +1,224 @@
-"""`python -m bench crash`: a worker killed with SIGKILL mid-run, through Conveyor and through Celery, side by side.
+"""`python -m bench crash`: what happens to email jobs when a part breaks mid-run, through Conveyor, Celery and
+BullMQ, side by side.
 
-    python -m bench crash                  # 300 email jobs, 3 repetitions per side
-    python -m bench crash --jobs 100 --reps 1 --out /tmp/crash.json
+    python -m bench crash                                   # 300 jobs, every fault, 3 repetitions
+    python -m bench crash --jobs 100 --reps 1 --outage 10 --wait 60 --faults smtp --out /tmp/crash.json
+    python -m bench crash --sides bullmq --out bench/results/crash-bullmq.json
 
-Each run has a fresh stack of its own: Conveyor's dev server on its file database (as `conveyor dev` runs it) and a
-`conveyor worker`; or a redis-server (no persistence) and a Celery 5 worker as `bench/peers/celery_app.py` runs it
-(prefork, 2 processes, `acks_late`, prefetch 1). The same email jobs (the `welcome` template, one recipient each) go
-to the same kind of SMTP sink, which records the recipient and Message-ID of every message it accepts. Once a third
-of them have been accepted, the worker's whole process group is SIGKILLed (as the OOM killer does), and a new
-worker starts 2 s later. Then each side has `--window` seconds to deliver the rest.
+Every job is enqueued before the worker starts (a backlog, the same on both sides); then each fault comes once a
+third of the jobs have been delivered:
+- `worker`: the worker's whole process group SIGKILLed (as the OOM killer does), a new worker started 2 s later;
+- `server`: the broker or server SIGKILLed and started again 2 s later: Conveyor's Temporal dev server on its file
+  database (as `conveyor dev` runs it); Celery's Redis without persistence, and with its AOF fsynced every second;
+  BullMQ's Redis without persistence;
+- `smtp`: the SMTP server gone for `--outage` seconds (connections refused), then back on the same port.
 
-Per run: delivered (jobs whose email arrived at least once), missing at the end of the window, duplicates with the
-same Message-ID (a receiver can drop them) and with a new one (it cannot), and seconds from the kill to the last
-delivery. Celery's own recovery for a task its dead worker held is Redis's `visibility_timeout` (1 h by default),
-longer than any window here: what is missing at the window's end stays missing for that hour.
+Each run has a fresh stack of its own (`bench/crash_sides.py`); the same email jobs (the `welcome` template, one
+recipient each) go to the same kind of SMTP sink, which records the recipient, Message-ID and time of every message
+it accepts. Per run: jobs delivered (at least once); missing `--wait` seconds after the fault (5 minutes; the run
+ends sooner when every job was delivered); missing for good (missing, less the jobs the broker or server still
+holds, which its own recovery will still run: Conveyor's retry policy, Celery's `visibility_timeout` of 1 h,
+BullMQ's stalled-job check, read from the broker rather than waited for); duplicates with the same Message-ID (a
+receiver can drop them) and with a new one (it cannot); seconds from the fault to the last delivery.
 
-The Celery side needs `bench/peers/setup.sh` (redis-server and the Celery virtualenv, never in Conveyor's own
-install); without it the Celery rows say what to run.
+Conveyor's runs go one after another; each repetition's peer runs go alongside them (they idle, waiting out
+their 5 minutes). The peers need `bench/peers/setup.sh`; a peer not set up is skipped, saying so.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime
+import functools
 import json
 import os
-import re
-import signal
-import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any
 
-from bench import peer
-from bench.harness import BIN, ROOT, Sink, bench_settings, pollers_ready, scratch, temporal, worker_env
+from bench import crash_sides, peer
+from bench.crash_parts import RecordingSink, recipient, until
+from bench.crash_sides import Stack
 from bench.proc import load_average
-from conveyor import Jobs
-from conveyor.client import BulkJob, JobHandle
 
 RESULTS = Path(__file__).parent / "results" / "crash.json"
 """The committed run the docs' crash table ("Coming from Celery") is generated from."""
 RESTART_AFTER = 2.0
-"""Seconds between the kill and the new worker's start, as an orchestrator restarting a crashed container."""
-MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
-
-
-def recipient(i: int) -> str:
-    """Job i's one recipient: how the sink tells jobs apart, whatever their Message-IDs."""
-    return f"reader{i}@example.com"  # as bench/peers/celery_send.py names them
-
-
-class RecordingSink(Sink):
-    """The bench's SMTP sink, also keeping (recipient, Message-ID, time) of every accepted message."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.accepted: list[tuple[str, bytes, float]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        found = MESSAGE_ID.search(envelope.original_content or envelope.content)
-        for to in envelope.rcpt_tos:
-            self.accepted.append((to, found[1] if found else b"", time.monotonic()))
-        return await super().handle_DATA(server, session, envelope)
-
-    def delivered(self, jobs: int) -> int:
-        """How many of the `jobs` jobs' emails arrived at least once."""
-        wanted = {recipient(i) for i in range(jobs)}
-        return len({to for to, _, _ in self.accepted if to in wanted})
+"""Seconds between a kill and the restart, as an orchestrator restarting a crashed container."""
+QUIET = 5.0
+"""Seconds the sink keeps listening once every job was delivered (and, on Conveyor, every job ended): a copy still
+in flight is counted."""
+FAULTS = {"worker": "worker SIGKILL", "server": "broker / server SIGKILL", "smtp": "SMTP down"}
 
 
 @dataclass(frozen=True)
 class Run:
     """One run's figures."""
 
+    fault: str
     side: str
     jobs: int
+    delivered_at_fault: int
     delivered: int
     missing: int
+    """Not delivered `wait_s` after the fault (or when every job was)."""
+    missing_for_good: int
+    """Missing, and held by neither broker nor server: no recovery will send them."""
     duplicates_same_id: int
     duplicates_new_id: int
     last_delivery_s: float
-    """Seconds from the kill to the last accepted message of the run."""
+    """Seconds from the fault to the last accepted message of the run (0 when none came after the fault)."""
 
 
-def figures(side: str, sink: RecordingSink, jobs: int, killed_at: float) -> Run:
+def figures(
+    sink: RecordingSink, jobs: int, *, side: str, fault: str, at_fault: int, faulted_at: float, held: int
+) -> Run:
+    """A run's figures from what `sink` accepted; `held`: how many missing jobs the broker or server still holds."""
     wanted = {recipient(i) for i in range(jobs)}
     ours = [(to, mid, at) for to, mid, at in sink.accepted if to in wanted]
     per_job = Counter(to for to, _, _ in ours)
-    per_message = Counter((to, mid) for to, mid, _ in ours)
-    same = sum(n - 1 for n in per_message.values())
+    same = sum(n - 1 for n in Counter((to, mid) for to, mid, _ in ours).values())
     delivered = len(per_job)
     return Run(
+        fault=fault,
         side=side,
         jobs=jobs,
+        delivered_at_fault=at_fault,
         delivered=delivered,
         missing=jobs - delivered,
+        missing_for_good=jobs - delivered - held,
         duplicates_same_id=same,
         duplicates_new_id=sum(per_job.values()) - delivered - same,
-        last_delivery_s=round(max((at for _, _, at in ours), default=killed_at) - killed_at, 1),
+        last_delivery_s=max(0.0, round(max((at for _, _, at in ours), default=faulted_at) - faulted_at, 1)),
     )
 
 
-async def until(condition: Callable[[], bool], timeout: float) -> bool:
-    """Wait for `condition` (polled) for at most `timeout` seconds; whether it held."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)  # polling a condition with a deadline
-    return True
+async def inject(fault: str, stack: Stack, outage: float) -> None:
+    """Break one part of `stack` and bring it back."""
+    if fault == "smtp":
+        stack.sink.down()
+        await asyncio.sleep(outage)  # the outage's length, not a wait for a result
+        stack.sink.up()
+        return
+    part = stack.worker if fault == "worker" else stack.server
+    part.kill()
+    await asyncio.sleep(RESTART_AFTER)  # the scenario's restart delay, not a wait for a result
+    part.start()
+    if fault == "server":
+        await stack.server_back()
 
 
-def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL a process started in a session of its own, and every process of its group (its pool's children)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+async def one_run(
+    stack_of: Callable[[], AbstractAsyncContextManager[Stack]], fault: str, outage: float, wait: float
+) -> Run:
+    async with stack_of() as stack:
+        sink: RecordingSink = stack.sink
+        await stack.enqueue()
+        await stack.start_worker()
+        if not await until(lambda: sink.delivered(stack.jobs) >= stack.jobs // 3, wait):
+            raise TimeoutError(f"{stack.side}: {sink.delivered(stack.jobs)} of {stack.jobs} delivered after {wait} s")
+        at_fault, faulted_at = sink.delivered(stack.jobs), time.monotonic()
+        await inject(fault, stack, outage)
 
+        def left() -> float:
+            return faulted_at + wait - time.monotonic()
 
-class Restartable:
-    """A worker's command in a process group of its own, which the scenario kills and starts again; whatever runs
-    on leaving is SIGKILLed with its group."""
-
-    def __init__(self, command: list[str], env: dict[str, str], cwd: Path, log: IO[bytes]) -> None:
-        self.command, self.env, self.cwd, self.log = command, env, cwd, log
-        self.proc = self._launch()
-
-    def _launch(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            self.command, env=self.env, cwd=self.cwd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        if await until(lambda: sink.delivered(stack.jobs) >= stack.jobs, left()):
+            await stack.settle(max(left(), 0))
+            await asyncio.sleep(max(min(QUIET, left()), 0))  # a copy still in flight is counted
+        missing = {i for i in range(stack.jobs) if recipient(i) not in {to for to, _, _ in sink.accepted}}
+        held = await stack.held(missing) if missing else 0
+        return figures(
+            sink, stack.jobs, side=stack.side, fault=FAULTS[fault], at_fault=at_fault, faulted_at=faulted_at, held=held
         )
 
-    def kill(self) -> None:
-        kill_group(self.proc)
 
-    def restart(self) -> None:
-        self.proc = self._launch()
-
-    def __enter__(self) -> Restartable:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.kill()
-
-
-async def crash_and_restart(worker: Restartable, sink: RecordingSink, jobs: int, timeout: float) -> float:
-    """Once a third of the jobs are delivered, SIGKILL the worker's group; start a new one `RESTART_AFTER` s later.
-    Returns when the kill happened."""
-    if not await until(lambda: sink.delivered(jobs) >= jobs // 3, timeout):
-        raise TimeoutError(f"{sink.delivered(jobs)} of {jobs} delivered before the kill, after {timeout} s")
-    worker.kill()
-    killed_at = time.monotonic()
-    await asyncio.sleep(RESTART_AFTER)  # the scenario's restart delay, not a wait for a result
-    worker.restart()
-    return killed_at
-
-
-async def conveyor_run(jobs: int, window: float) -> Run:
-    """The scenario through Conveyor: email jobs enqueued in bulk; waited for by their results."""
-    with scratch() as home, RecordingSink() as sink, (home / "worker.log").open("ab") as log:
-        settings = bench_settings(home, sink.port, task_queue=f"crash-{uuid.uuid4().hex[:8]}")
-        command = [str(BIN / "conveyor"), "worker"]
-        async with temporal(settings) as client:
-            with Restartable(command, worker_env(settings), ROOT, log) as worker:
-                await pollers_ready(client, settings.task_queue)
-                items = [BulkJob("email", welcome(i)) for i in range(jobs)]
-                handles = [h for h in await Jobs(client, settings).bulk(items) if isinstance(h, JobHandle)]
-                killed_at = await crash_and_restart(worker, sink, jobs, window)
-                # Every job's own end: once each has a result, no retry is left to send again.
-                ended = asyncio.gather(*(h.result() for h in handles), return_exceptions=True)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(ended, window)
-        return figures("Conveyor", sink, jobs, killed_at)
-
-
-def welcome(i: int) -> dict[str, Any]:
-    return {"to": [recipient(i)], "template": "welcome", "context": {"name": f"Reader {i}"}}
-
-
-async def celery_run(jobs: int, window: float) -> Run:
-    """The scenario through Celery: the peer's producer enqueues without waiting; the sink tells what arrived."""
-    with scratch() as home, RecordingSink() as sink, peer.redis_server() as port:
-        env = os.environ | {"REDIS_PORT": str(port), "SMTP_PORT": str(sink.port)}
-        command = [str(peer.CELERY_PYTHON), "-m", "celery", "-A", "celery_app", "worker", "--pool=prefork",
-                   "--concurrency=2", "--loglevel=WARNING", "--without-gossip", "--without-mingle",
-                   "--without-heartbeat"]  # fmt: skip
-        with (home / "celery.log").open("ab") as log, Restartable(command, env, peer.PEERS, log) as worker:
-            produce = [str(peer.CELERY_PYTHON), "celery_send.py", "enqueue", str(jobs)]
-            ran = await asyncio.to_thread(
-                subprocess.run, produce, cwd=peer.PEERS, env=env, capture_output=True, text=True, timeout=window
-            )
-            if ran.returncode != 0:
-                raise RuntimeError(f"Celery producer failed ({ran.returncode}): {ran.stderr[-500:]}")
-            killed_at = await crash_and_restart(worker, sink, jobs, window)
-            await until(lambda: sink.delivered(jobs) >= jobs, window)
-        return figures("Celery 5 + Redis", sink, jobs, killed_at)
+def shown(values: list[float], unit: str = "") -> str:
+    """The median, and the min-max when they differ."""
+    values = sorted(values)
+    spread = f" ({values[0]:g}-{values[-1]:g})" if values[0] != values[-1] else ""
+    return f"{values[len(values) // 2]:g}{unit}{spread}"
 
 
 def table(runs: list[Run]) -> str:
-    """One row per side: the median over its runs, and the min-max when they differ."""
+    """One row per fault and side: the median over its runs, and the min-max when they differ."""
     lines = [
-        "| side | delivered | missing at the window's end | duplicates, same Message-ID | duplicates, new Message-ID "
-        "| kill → last delivery |",
-        "|---|---|---|---|---|---|",
+        "| fault | side | delivered | missing after 5 min | missing for good | duplicates, same Message-ID "
+        "| duplicates, new Message-ID | fault → last delivery |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for side in dict.fromkeys(r.side for r in runs):
-        ours = [r for r in runs if r.side == side]
-
-        def shown(of: Callable[[Run], float], unit: str = "", ours: list[Run] = ours) -> str:
-            values = sorted(of(r) for r in ours)
-            median = values[len(values) // 2]
-            spread = f" ({values[0]:g}-{values[-1]:g})" if values[0] != values[-1] else ""
-            return f"{median:g}{unit}{spread}"
-
+    for fault, side in dict.fromkeys((r.fault, r.side) for r in runs):
+        ours = [r for r in runs if (r.fault, r.side) == (fault, side)]
         lines.append(
-            f"| {side} | {shown(lambda r: r.delivered)} of {ours[0].jobs} | {shown(lambda r: r.missing)} "
-            f"| {shown(lambda r: r.duplicates_same_id)} | {shown(lambda r: r.duplicates_new_id)} "
-            f"| {shown(lambda r: r.last_delivery_s, ' s')} |"
+            f"| {fault} | {side} | {shown([r.delivered for r in ours])} of {ours[0].jobs} "
+            f"| {shown([r.missing for r in ours])} | {shown([r.missing_for_good for r in ours])} "
+            f"| {shown([r.duplicates_same_id for r in ours])} | {shown([r.duplicates_new_id for r in ours])} "
+            f"| {shown([max(0.0, r.last_delivery_s) for r in ours], ' s')} |"
         )
     return "\n".join(lines)
 
 
-async def run(jobs: int, reps: int, window: float) -> tuple[list[Run], str | None]:
-    """Every repetition of both sides (Celery's only where its peer is installed); the reason Celery did not run."""
-    skipped = peer.celery_missing()
+SIDES = ("conveyor", "celery", "bullmq")
+
+
+def peer_stacks(sides: list[str], jobs: int, fault: str) -> list[Callable[[], AbstractAsyncContextManager[Stack]]]:
+    """The peers' stacks for `fault`: Celery's Redis with AOF as well as without persistence when Redis is what is
+    killed; BullMQ's Redis without persistence."""
+    stacks: list[Callable[[], AbstractAsyncContextManager[Stack]]] = []
+    if "celery" in sides:
+        stacks += [
+            functools.partial(crash_sides.celery, jobs, aof)
+            for aof in ([False, True] if fault == "server" else [False])
+        ]
+    if "bullmq" in sides:
+        stacks.append(functools.partial(crash_sides.bullmq, jobs))
+    return stacks
+
+
+async def run(jobs: int, reps: int, sides: list[str], faults: list[str], outage: float, wait: float) -> list[Run]:
+    """Every repetition of every fault on every side asked for."""
     runs: list[Run] = []
     for _ in range(reps):
-        runs.append(await conveyor_run(jobs, window))
-        if skipped is None:
-            runs.append(await celery_run(jobs, window))
-    return runs, skipped
+        alongside = [
+            asyncio.create_task(one_run(stack, fault, outage, wait))
+            for fault in faults
+            for stack in peer_stacks(sides, jobs, fault)
+        ]
+        for fault in faults if "conveyor" in sides else []:
+            runs.append(await one_run(lambda: crash_sides.conveyor(jobs), fault, outage, wait))
+        runs += await asyncio.gather(*alongside)
+    order = {f: n for n, f in enumerate(FAULTS.values())}
+    return sorted(runs, key=lambda r: (order[r.fault], r.side != "Conveyor", r.side))
+
+
+def runnable(asked: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The sides asked for that can run here, and why each other one cannot."""
+    why = {"celery": peer.celery_missing(), "bullmq": peer.missing()}
+    skipped = {side: reason for side, reason in why.items() if side in asked and reason}
+    return [side for side in asked if side not in skipped], skipped
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench crash", description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=300, help="email jobs per run (default 300)")
-    parser.add_argument("--reps", type=int, default=3, help="runs per side (default 3)")
-    parser.add_argument("--window", type=float, default=120, help="seconds each side has after the kill")
+    parser.add_argument("--reps", type=int, default=3, help="runs per fault and side (default 3)")
+    parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES), help="default: all")
+    parser.add_argument("--faults", nargs="+", choices=list(FAULTS), default=list(FAULTS), help="default: all")
+    parser.add_argument("--outage", type=float, default=60, help="seconds the SMTP server is down (default 60)")
+    parser.add_argument("--wait", type=float, default=300, help="seconds after the fault to count the missing")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON results (default {RESULTS})")
     args = parser.parse_args(argv)
     load_before = load_average()
-    runs, skipped = asyncio.run(run(args.jobs, args.reps, args.window))
+    sides, skipped = runnable(args.sides)
+    runs = asyncio.run(run(args.jobs, args.reps, sides, args.faults, args.outage, args.wait))
     print(table(runs))
-    if skipped:
-        print(f"\nCelery not run: {skipped}")
+    for side, reason in skipped.items():
+        print(f"\n{side} not run: {reason}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
@@ -259,9 +227,11 @@ def main(argv: list[str]) -> None:
                 "machine": {"cpus": os.cpu_count()},
                 "load_average": {"before": load_before, "after": load_average()},
                 "jobs": args.jobs,
-                "window_s": args.window,
+                "reps": args.reps,
+                "wait_s": args.wait,
+                "outage_s": args.outage,
                 "restart_after_s": RESTART_AFTER,
-                "celery_skipped": skipped,
+                "skipped": skipped,
                 "runs": [asdict(r) for r in runs],
             },
             indent=2,

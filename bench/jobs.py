@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import ActivityHandle, Client
 
 from bench import peer
 from bench.figures import Row, Spread, percentile
 from bench.harness import BIN, Sink, bench_settings, rss_mb, scratch, temporal, worker
 from bench.raw import RAW_ACTIVITY, RAW_WORKFLOW
 from conveyor import Jobs, job
+from conveyor.client import activity_result
 from conveyor.settings import Settings
 from conveyor.team_jobs import JobFunction
 
@@ -40,6 +41,17 @@ def team_job() -> JobFunction[[str], Coroutine[Any, Any, str]]:
     from bench.team_job import bench_trivial
 
     return bench_trivial
+
+
+@dataclass(frozen=True)
+class RawActivity:
+    """A raw standalone activity, waited on as `JobHandle.result` waits on one (the SDK's poll time-out polled
+    again: both sides would otherwise end the bench on it under load)."""
+
+    handle: ActivityHandle[Any]
+
+    async def result(self) -> Any:
+        return await activity_result(self.handle)
 
 
 Start = Callable[[int], Awaitable[Any]]
@@ -86,12 +98,14 @@ def starter(client: Client, settings: Settings, side: str) -> Start:
         )
 
     async def standalone(i: int) -> Any:
-        return await client.start_activity(
-            RAW_ACTIVITY,
-            f"job {i}",
-            id=f"raw-{uuid.uuid4().hex}",
-            task_queue=settings.task_queue,
-            start_to_close_timeout=timedelta(seconds=30),
+        return RawActivity(
+            await client.start_activity(
+                RAW_ACTIVITY,
+                f"job {i}",
+                id=f"raw-{uuid.uuid4().hex}",
+                task_queue=settings.task_queue,
+                start_to_close_timeout=timedelta(seconds=30),
+            )
         )
 
     async def team(i: int) -> Any:

@@ -27,7 +27,7 @@ ON_CRASH = {
     "with the same Message-ID",
     "Celery": "acks_late: a task whose worker process dies is redelivered, but only after Redis's "
     "visibility_timeout (1 h by default); Redis as run here (no RDB/AOF) loses every queued task when it dies; "
-    "a failed send is not retried unless the task declares autoretry_for",
+    "a failed send is retried 3 times with backoff (autoretry_for, retry_backoff), then dropped",
     "BullMQ": "a job whose worker died is moved back to waiting after stalledInterval (30 s), once "
     "(maxStalledCount 1), then failed; Redis as run here (no AOF) loses every queued job when it dies",
 }
@@ -68,12 +68,21 @@ def celery_missing() -> str | None:
     return None
 
 
+def redis_command(port: int, aof_dir: Path | None = None) -> list[str]:
+    """redis-server on `port`: without persistence (no RDB snapshots, no AOF), as the peers run it; or, with
+    `aof_dir`, with its append-only file there, fsynced every second (Redis's advised durable setting)."""
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    if aof_dir is None:
+        return [*command, "--appendonly", "no"]
+    return [*command, "--dir", str(aof_dir), "--appendonly", "yes", "--appendfsync", "everysec"]
+
+
 @contextlib.contextmanager
 def redis_server() -> Iterator[int]:
     """A throwaway redis-server on a free port (no persistence, as the BullMQ peer runs it); yields the port."""
     port = free_port()
     redis = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        redis_command(port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -17,6 +17,10 @@ MAX_DELAY = timedelta(days=365)
 """Longest wait any producer (Python, CLI, HTTP, a raw start) may ask for, a job's `delay` or the welcome flow's
 follow-up: one cap for every path (past it, `now + wait` overflows Python's datetime long before Temporal minds)."""
 
+TENANT_PATTERN = r"^[A-Za-z0-9_.:@+=-]{1,64}$"
+"""What a tenant may be: Temporal caps a fairness key at 64 bytes; the characters are those of an idempotency key,
+so a tenant is searchable as it is and reads the same in a URL, a shell and a visibility query."""
+
 MAX_DEPTH = 32
 """Deepest nesting of lists and objects in a job's variables (templates need a few levels; the JSON encoder
 fails past ~250)."""

@@ -48,7 +48,7 @@ from contracts.report import ReportJob
 from contracts.sms import SmsJob
 from contracts.states import JobState
 from contracts.webhook import WebhookJob
-from conveyor import flow, operations, search_attributes
+from conveyor import counting, flow, operations, search_attributes
 from conveyor.connection import WITHOUT_STANDALONE_ACTIVITIES, connect
 from conveyor.endpoints import EndpointSwitch
 from conveyor.errors import (
@@ -59,11 +59,13 @@ from conveyor.errors import (
     JobNotFound,
     JobStateError,
     KeyReused,
+    TemporalUnavailable,
 )
 from conveyor.events import UserEvent, deliver, validate_event
 from conveyor.operations import JobStats, JobSummary
 from conveyor.settings import Settings
 from conveyor.status import JobStatus, activity_status, workflow_status
+from conveyor.tenants import tenant_in, tenant_of, with_tenant
 from workflows.policies import policy_of
 
 MAX_PAYLOAD_BYTES = 1_500_000
@@ -115,12 +117,84 @@ class JobHandle:
     async def result(self) -> Any:
         """Wait for the job to end; its result model, or `JobFailed` naming the failure's type."""
         try:
+            if isinstance(self.execution, ActivityHandle):
+                return await activity_result(self.execution)
             return await self.execution.result()
         except (WorkflowFailureError, ActivityFailureError) as e:
             cause = e.cause
             kind = cause.type if isinstance(cause, ApplicationError) and cause.type else type(cause).__name__
             message = cause.message if isinstance(cause, FailureError) else str(cause)
             raise JobFailed(self.id, kind or "Failure", message) from None
+
+
+async def activity_result(handle: ActivityHandle[T]) -> T:
+    """`handle.result()`, polled again while only the poll failed, never the job.
+
+    temporalio 1.35 turns a result poll that outlived its RPC deadline on the client side (status CANCELLED,
+    "Timeout expired") into `asyncio.CancelledError`, as if the waiting task had been cancelled; and a server busy
+    with many polls at once answers RESOURCE_EXHAUSTED ("Workflow is busy") once the SDK's own retries are spent.
+    Both were seen with 1,000 jobs awaited at once on a loaded dev server. The job goes on either way, so the wait
+    does too (after a pause that doubles up to `BUSY_PAUSE_MAX`, when busy); a cancellation of the waiting task
+    itself still ends the wait."""
+    pause = 0.1
+    while True:
+        try:
+            return await handle.result()
+        except asyncio.CancelledError as e:
+            task = asyncio.current_task()
+            timed_out = isinstance(e.__cause__, RPCError) and e.__cause__.status == RPCStatusCode.CANCELLED
+            if not timed_out or (task is not None and task.cancelling()):
+                raise
+        except RPCError as e:
+            if e.status != RPCStatusCode.RESOURCE_EXHAUSTED:
+                raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, BUSY_PAUSE_MAX)
+
+
+BUSY_PAUSE_MAX = 5.0
+"""Longest pause, in seconds, before polling a busy server again for a job's result."""
+
+
+START_TRIES = 5
+"""How often a job's start is sent before its enqueue fails `TemporalUnavailable`."""
+START_PAUSE = 0.2
+"""Seconds before a start's second try, doubled before each next one (3 s in all over `START_TRIES`)."""
+
+TRANSIENT = frozenset(
+    {
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+    }
+)
+"""RPC failures of a start that say nothing of the job: the client's own time-out ("Timeout expired" comes as
+CANCELLED), a server too busy or out of reach."""
+
+
+async def started(jid: str, start: Callable[[], Awaitable[T]]) -> T:
+    """`start()`, sent again while it fails transiently (`TRANSIENT`), then `TemporalUnavailable`.
+
+    Safe because the job's id is fixed before the first try: a start that did land before its answer was lost
+    is found by the next try as the job already started, which hands back that job (or `KeyReused`), so a retried
+    start never enqueues twice. Seen: 1,000 starts at once on a loaded dev server, some answered after the SDK's
+    10 s RPC time-out."""
+    attempt, pause = 1, START_PAUSE
+    while True:
+        try:
+            return await start()
+        except RPCError as e:
+            task = asyncio.current_task()
+            if e.status not in TRANSIENT or (task is not None and task.cancelling()):
+                raise
+            if attempt == START_TRIES:
+                raise TemporalUnavailable(
+                    f"Temporal did not confirm job {jid} after {START_TRIES} tries ({e.message}); it may have been "
+                    f"enqueued: `conveyor status {jid}` tells"
+                ) from None
+        await asyncio.sleep(pause)
+        attempt, pause = attempt + 1, pause * 2
 
 
 def validate(kind: JobKind, job: BaseModel | Mapping[str, Any]) -> BaseModel:
@@ -188,6 +262,8 @@ class BulkJob:
     key: str | None = None
     delay: timedelta | None = None
     priority: int | None = None
+    tenant: str | None = None
+    tenant_weight: float | None = None
 
 
 def job_id(kind: JobKind, key: str | None) -> str:
@@ -254,9 +330,13 @@ class Jobs:
         key: str | None = None,
         delay: timedelta | None = None,
         priority: int | None = None,
+        tenant: str | None = None,
+        tenant_weight: float | None = None,
     ) -> JobHandle:
         """Enqueue an email. `key` makes it idempotent; `delay` starts it later; `priority` 1 (first) to 5."""
-        return await self.enqueue("email", job, key=key, delay=delay, priority=priority)
+        return await self.enqueue(
+            "email", job, key=key, delay=delay, priority=priority, tenant=tenant, tenant_weight=tenant_weight
+        )
 
     async def sms(
         self,
@@ -265,9 +345,13 @@ class Jobs:
         key: str | None = None,
         delay: timedelta | None = None,
         priority: int | None = None,
+        tenant: str | None = None,
+        tenant_weight: float | None = None,
     ) -> JobHandle:
         """Enqueue a text message (number normalised to E.164). `key` makes it idempotent; `delay` starts it later."""
-        return await self.enqueue("sms", job, key=key, delay=delay, priority=priority)
+        return await self.enqueue(
+            "sms", job, key=key, delay=delay, priority=priority, tenant=tenant, tenant_weight=tenant_weight
+        )
 
     async def report(
         self,
@@ -276,9 +360,13 @@ class Jobs:
         key: str | None = None,
         delay: timedelta | None = None,
         priority: int | None = None,
+        tenant: str | None = None,
+        tenant_weight: float | None = None,
     ) -> JobHandle:
         """Enqueue a report: rendered, stored, emailed to `deliver_to`. An unknown report name is refused here."""
-        return await self.enqueue("report", job, key=key, delay=delay, priority=priority)
+        return await self.enqueue(
+            "report", job, key=key, delay=delay, priority=priority, tenant=tenant, tenant_weight=tenant_weight
+        )
 
     async def image(
         self,
@@ -287,10 +375,14 @@ class Jobs:
         key: str | None = None,
         delay: timedelta | None = None,
         priority: int | None = None,
+        tenant: str | None = None,
+        tenant_weight: float | None = None,
     ) -> JobHandle:
         """Enqueue an image job: one source, several outputs (sizes, crops, formats) from one decode, stored with
         links. `key` makes it idempotent; `delay` starts it later; `priority` 1 (first) to 5."""
-        return await self.enqueue("image", job, key=key, delay=delay, priority=priority)
+        return await self.enqueue(
+            "image", job, key=key, delay=delay, priority=priority, tenant=tenant, tenant_weight=tenant_weight
+        )
 
     async def image_batch(
         self,
@@ -299,10 +391,14 @@ class Jobs:
         key: str | None = None,
         delay: timedelta | None = None,
         priority: int | None = None,
+        tenant: str | None = None,
+        tenant_weight: float | None = None,
     ) -> JobHandle:
         """Enqueue an image batch: the same outputs for every image of a data-directory folder or storage prefix,
         `parallel` at a time; images that fail are listed in its result."""
-        return await self.enqueue("image_batch", job, key=key, delay=delay, priority=priority)
+        return await self.enqueue(
+            "image_batch", job, key=key, delay=delay, priority=priority, tenant=tenant, tenant_weight=tenant_weight
+        )
 
     async def broadcast(
         self,
@@ -311,10 +407,14 @@ class Jobs:
         key: str | None = None,
         delay: timedelta | None = None,
         priority: int | None = None,
+        tenant: str | None = None,
+        tenant_weight: float | None = None,
     ) -> JobHandle:
         """Enqueue a broadcast. `key` makes it idempotent (and scopes its per-recipient keys); `delay` starts it
         later. Unless the job sets `continue_every`, it is `CONVEYOR_BROADCAST_CONTINUE_EVERY`."""
-        return await self.enqueue("broadcast", job, key=key, delay=delay, priority=priority)
+        return await self.enqueue(
+            "broadcast", job, key=key, delay=delay, priority=priority, tenant=tenant, tenant_weight=tenant_weight
+        )
 
     async def webhook(
         self,
@@ -323,10 +423,14 @@ class Jobs:
         key: str | None = None,
         delay: timedelta | None = None,
         priority: int | None = None,
+        tenant: str | None = None,
+        tenant_weight: float | None = None,
     ) -> JobHandle:
         """Enqueue one webhook delivery to a declared endpoint. `key` makes it idempotent (and names its
         `webhook-id`); an unknown, unsubscribed or disabled endpoint is refused here."""
-        return await self.enqueue("webhook", job, key=key, delay=delay, priority=priority)
+        return await self.enqueue(
+            "webhook", job, key=key, delay=delay, priority=priority, tenant=tenant, tenant_weight=tenant_weight
+        )
 
     async def webhook_event(
         self,
@@ -335,15 +439,21 @@ class Jobs:
         *,
         key: str | None = None,
         concurrency: int = 50,
+        tenant: str | None = None,
     ) -> list[JobHandle | ConveyorError]:
         """One webhook job per enabled endpoint subscribed to `event_type`, so a slow or dead endpoint never holds
         up the others. With `key` (the event's id), job ids are `webhook-<key>.<endpoint>`: the same event sent
-        twice delivers once per endpoint. Disabled endpoints are skipped; each item is a handle or its error."""
+        twice delivers once per endpoint. Disabled endpoints are skipped; each item is a handle or its error. `tenant`:
+        whose event it is (every delivery's fairness key)."""
+        tenant_of(tenant)
         names = [n for n, e in self.settings.endpoints().items() if e.subscribed(event_type)]
         states = await self._endpoints().states(names)
         items = [
             BulkJob(
-                "webhook", {"endpoint": n, "event_type": event_type, "payload": dict(payload)}, key and f"{key}.{n}"
+                "webhook",
+                {"endpoint": n, "event_type": event_type, "payload": dict(payload)},
+                key and f"{key}.{n}",
+                tenant=tenant,
             )
             for n in names
             if states[n] is None
@@ -355,9 +465,11 @@ class Jobs:
             self._switch = EndpointSwitch(self.client, self.settings.task_queue)
         return self._switch
 
-    async def signal_event(self, event: UserEvent | Mapping[str, Any]) -> JobHandle:
-        """Deliver an event (e.g. `user.created`) to the job it drives, starting that job if it is not running."""
-        handle = await deliver(self.client, self.settings, validate_event(event))
+    async def signal_event(self, event: UserEvent | Mapping[str, Any], *, tenant: str | None = None) -> JobHandle:
+        """Deliver an event (e.g. `user.created`) to the job it drives, starting that job if it is not running
+        (as `tenant`'s job, when given)."""
+        priority = with_tenant(Priority.default, tenant)
+        handle = await deliver(self.client, self.settings, validate_event(event), priority)
         return JobHandle(id=handle.id, kind=KINDS.of_id(handle.id), execution=handle)
 
     async def enqueue(
@@ -368,30 +480,38 @@ class Jobs:
         key: str | None = None,
         delay: timedelta | None = None,
         priority: int | None = None,
+        tenant: str | None = None,
+        tenant_weight: float | None = None,
         admitted: bool = False,
     ) -> JobHandle:
         """Enqueue a job of `kind` (see `contracts.kinds.KINDS`); the typed methods above call this. Validated and
         prepared here, so a bad job raises `InvalidJobError` and nothing is enqueued. (`admitted`: the caller has
-        checked the endpoint of a webhook job already.)"""
+        checked the endpoint of a webhook job already.) `tenant` is whose job it is: the fairness key its task queue
+        dispatches by (with `tenant_weight`, its share against other tenants), and what `list`, `stats` and
+        `failed` filter by."""
         spec = enqueued_kind(kind)
         model = prepared(spec, job, self.settings)
         if isinstance(model, WebhookJob) and not admitted:
             reason = await self._endpoints().disabled(model.endpoint)
             if reason is not None:
                 raise EndpointDisabledError(model.endpoint, reason)
-        delay, start_priority = job_delay(delay), job_priority(priority)
+        delay, start_priority = job_delay(delay), with_tenant(job_priority(priority), tenant, tenant_weight)
         gate = await flow.offered(self.client, self.settings.task_queue, self.settings.queues, spec, model, key, delay)
         if gate is not None:  # debounced or throttled: its key's gate starts the job
             return JobHandle(id=gate.id, kind=KINDS["flow"], execution=gate)
         jid = job_id(spec, key)
         if spec.shape is Shape.ACTIVITY and spec.concurrency is None and await self.standalone_activities():
-            execution: Any = await self._start_activity(spec, model, jid, key, delay, start_priority)
+            execution: Any = await started(
+                jid, lambda: self._start_activity(spec, model, jid, key, delay, start_priority)
+            )
         else:
-            execution = await self._start_workflow(spec, model, jid, key, delay, start_priority)
+            execution = await started(jid, lambda: self._start_workflow(spec, model, jid, key, delay, start_priority))
         return JobHandle(id=jid, kind=spec, execution=execution)
 
-    def _search_attributes(self, spec: JobKind, model: BaseModel, key: str | None) -> Any:
-        return search_attributes.for_job(key, spec.recipients(model)) if self.settings.search_attributes else None
+    def _search_attributes(self, spec: JobKind, model: BaseModel, key: str | None, priority: Priority) -> Any:
+        if not self.settings.search_attributes:
+            return None
+        return search_attributes.for_job(key, spec.recipients(model), tenant_in(priority))
 
     async def _start_workflow(
         self, spec: JobKind, model: BaseModel, jid: str, key: str | None, delay: timedelta | None, priority: Priority
@@ -410,7 +530,7 @@ class Jobs:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 start_delay=delay,
                 priority=priority,
-                search_attributes=self._search_attributes(spec, model, key),
+                search_attributes=self._search_attributes(spec, model, key, priority),
                 result_type=spec.result,
             )
         except WorkflowAlreadyStartedError:
@@ -461,7 +581,14 @@ class Jobs:
         async def one(item: BulkJob) -> JobHandle | ConveyorError:
             try:
                 return await self.enqueue(
-                    item.kind, item.job, key=item.key, delay=item.delay, priority=item.priority, admitted=admitted
+                    item.kind,
+                    item.job,
+                    key=item.key,
+                    delay=item.delay,
+                    priority=item.priority,
+                    tenant=item.tenant,
+                    tenant_weight=item.tenant_weight,
+                    admitted=admitted,
                 )
             except ConveyorError as e:
                 return e
@@ -542,19 +669,37 @@ class Jobs:
         job = await self.locate(job_id)
         await operations.cancel(self.client, job_id, job.shape)
 
+    async def run_now(self, job_id: str) -> None:
+        """Start a delayed job at once instead of when its `delay` ends (Bull Board's promote): the same job, the
+        same input. `JobStateError` for a job that is not `scheduled`, or is due within seconds anyway."""
+        job = await self.locate(job_id)
+        await operations.run_now(self.client, job_id, job.shape)
+
     async def failed(
-        self, kind: str | None = None, since: datetime | None = None, limit: int = 100
+        self, kind: str | None = None, since: datetime | None = None, limit: int = 100, tenant: str | None = None
     ) -> list[JobSummary]:
         """The dead-letter view: jobs that failed for good (and were not retried since), newest first, each with
-        its failure."""
-        return await self._asked(operations.failed_jobs(self.client, kind, since, limit))
+        its failure; only `tenant`'s, when given."""
+        return await self._asked(self._failed(kind, since, limit, tenant))
+
+    def _failed(
+        self, kind: str | None, since: datetime | None, limit: int, tenant: str | None
+    ) -> Awaitable[list[JobSummary]]:
+        scan = self.settings.recipient_scan_limit
+        return operations.failed_jobs(self.client, kind, since, limit, tenant, scan)
 
     async def retry_failed(
-        self, kind: str | None = None, since: datetime | None = None, *, limit: int = 1000, concurrency: int = 10
+        self,
+        kind: str | None = None,
+        since: datetime | None = None,
+        *,
+        limit: int = 1000,
+        concurrency: int = 10,
+        tenant: str | None = None,
     ) -> int:
-        """Retry every job that is failed now (of `kind`, since `since`), `concurrency` at a time; how many were
-        retried (a job that moved on meanwhile, e.g. retried by someone else, is skipped)."""
-        jobs = await self._asked(operations.failed_jobs(self.client, kind, since, limit))
+        """Retry every job that is failed now (of `kind`, since `since`, of `tenant`), `concurrency` at a time; how
+        many were retried (a job that moved on meanwhile, e.g. retried by someone else, is skipped)."""
+        jobs = await self._asked(self._failed(kind, since, limit, tenant))
 
         async def one(job: JobSummary) -> bool:
             try:
@@ -573,13 +718,18 @@ class Jobs:
         recipient: str | None = None,
         limit: int = 100,
         include_internal: bool = False,
+        tenant: str | None = None,
     ) -> list[JobSummary]:
         """Jobs matching every filter given, newest first, each shown by its latest run. `key` is exact for every
         job; `recipient` is exact, and finds an email or SMS job among the newest `CONVEYOR_RECIPIENT_SCAN_LIMIT`
         of them matching the other filters (or by its attribute, if it was started before they stopped carrying
         one), any other job within retention. Conveyor's own housekeeping jobs (the failure watch) only with
-        `include_internal`, or when `kind` names them."""
-        queries = operations.visibility_queries(kind, state, key, recipient, include_internal=include_internal)
+        `include_internal`, or when `kind` names them. `tenant` is exact for a workflow-shaped job (its `Tenant`
+        attribute), and finds an activity-shaped one among the newest `CONVEYOR_RECIPIENT_SCAN_LIMIT` (by its
+        priority, one describe each)."""
+        queries = operations.visibility_queries(
+            kind, state, key, recipient, include_internal=include_internal, tenant=tenant
+        )
         listed = operations.list_jobs(
             self.client,
             queries,
@@ -588,16 +738,22 @@ class Jobs:
             self.settings.stats_open_limit,
             recipient,
             self.settings.recipient_scan_limit,
+            tenant,
         )
         return await self._asked(listed)
 
-    async def stats(self, window: timedelta | None = None, include_internal: bool = False) -> JobStats:
+    async def stats(
+        self, window: timedelta | None = None, include_internal: bool = False, tenant: str | None = None
+    ) -> JobStats:
         """Jobs per kind, task queue and state, like a queue dashboard: open jobs now, completed and failed ones
         over `window` (default `CONVEYOR_STATS_WINDOW`, 24 h). A retried job counts once, by its latest run.
-        Conveyor's own housekeeping kinds (the failure watch) are counted only with `include_internal`."""
+        Conveyor's own housekeeping kinds (the failure watch) are counted only with `include_internal`; only
+        `tenant`'s jobs, when given (activity-shaped ones by one describe each)."""
         since = datetime.now(UTC) - (window or self.settings.stats_window)
         settings = self.settings
-        counted = operations.stats(self.client, since, settings.queues, settings.stats_open_limit, include_internal)
+        counted = counting.stats(
+            self.client, since, settings.queues, settings.stats_open_limit, include_internal, tenant
+        )
         return await self._asked(counted)
 
     async def _asked(self, call: Awaitable[T]) -> T:

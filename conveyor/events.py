@@ -13,13 +13,15 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from contracts.kinds import KINDS, JobKind
 from contracts.welcome import EVENT_SIGNAL, UserEvent, WelcomeJob
+from conveyor import search_attributes
 from conveyor.errors import InvalidJobError
 from conveyor.settings import Settings
+from conveyor.tenants import tenant_in
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,11 @@ def validate_event(event: UserEvent | Mapping[str, Any]) -> UserEvent:
         raise InvalidJobError.of("event", e) from None
 
 
-async def deliver(client: Client, settings: Settings, event: UserEvent) -> WorkflowHandle[Any, Any]:
-    """Signal `event` to its flow, starting the flow if needed; the flow's handle (also when it already ended)."""
+async def deliver(
+    client: Client, settings: Settings, event: UserEvent, priority: Priority = Priority.default
+) -> WorkflowHandle[Any, Any]:
+    """Signal `event` to its flow, starting the flow if needed (with `priority`: a tenant's fairness key, which
+    also becomes its `Tenant` search attribute); the flow's handle (also when it already ended)."""
     route = ROUTES[event.name]
     job_id = route.job_id(event)
     job = route.kind.prepare(settings, route.start_input(event))
@@ -65,6 +70,10 @@ async def deliver(client: Client, settings: Settings, event: UserEvent) -> Workf
             start_signal_args=[event],
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            priority=priority,
+            search_attributes=search_attributes.for_job(None, [], tenant_in(priority))
+            if settings.search_attributes
+            else None,
             result_type=route.kind.result,
         )
     except WorkflowAlreadyStartedError:

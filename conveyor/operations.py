@@ -14,20 +14,35 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
-from temporalio.client import ActivityExecution, ActivityExecutionStatus, Client, WorkflowExecutionStatus
+from temporalio.client import (
+    ActivityExecution,
+    ActivityExecutionDescription,
+    ActivityExecutionStatus,
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+)
 from temporalio.client import WorkflowExecution as Execution
-from temporalio.common import ActivityIDConflictPolicy, ActivityIDReusePolicy, Priority, RawValue
-from temporalio.service import RPCError
+from temporalio.common import (
+    ActivityIDConflictPolicy,
+    ActivityIDReusePolicy,
+    Priority,
+    RawValue,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
-from contracts.kinds import DEFAULT_QUEUE, KINDS, JobKind, Shape, kind_of
+from contracts.kinds import KINDS, JobKind, Shape, kind_of
 from contracts.states import EXECUTION_STATUS, OPEN, JobState
 from conveyor.connection import WITHOUT_STANDALONE_ACTIVITIES
 from conveyor.errors import InvalidJobError, JobStateError
@@ -41,6 +56,7 @@ from conveyor.status import (
     open_workflow_state,
     workflow_failure,
 )
+from conveyor.tenants import tenant_of
 from workflows.policies import policy_of
 
 T = TypeVar("T")
@@ -80,7 +96,8 @@ class JobStats(BaseModel):
     )
     open_beyond_limit: dict[str, int] = Field(
         default_factory=dict,
-        description="kind -> open jobs past CONVEYOR_STATS_OPEN_LIMIT, counted but not told apart (nor in counts).",
+        description="kind -> open jobs due to run past CONVEYOR_STATS_OPEN_LIMIT (per queue), counted but not told "
+        "apart as queued, running or retrying (nor in counts).",
     )
 
     def by_kind(self) -> dict[str, dict[str, int]]:
@@ -154,6 +171,7 @@ def visibility_queries(
     recipient: str | None = None,
     since: datetime | None = None,
     include_internal: bool = False,
+    tenant: str | None = None,
 ) -> dict[Shape, str]:
     """The visibility query of each shape for jobs matching every filter given (all Conveyor jobs when none, but
     housekeeping ones only with `include_internal` or when `kind` names one). Open states other than `scheduled`
@@ -163,7 +181,8 @@ def visibility_queries(
     A key is an exact match either way: a workflow-shaped job's `JobKey` attribute, an activity-shaped job's id
     (`<kind>-<key>`, which carries no search attribute: see `recipient_runs`). A recipient is a workflow-shaped
     job's `Recipients` attribute; the activity shape's query leaves it out, for `list_jobs` to match in the jobs'
-    input."""
+    input. A tenant likewise: a workflow-shaped job's `Tenant` attribute; an activity-shaped job's priority, matched
+    by `list_jobs`."""
     kinds = [known_kind(kind)] if kind else shown_kinds(include_internal)
     clauses: list[str] = []
     if state in EXECUTION_STATUS:
@@ -178,6 +197,7 @@ def visibility_queries(
         searchable("key", key)
     if recipient is not None:
         searchable("recipient", recipient, RECIPIENT_UNSEARCHABLE)
+    tenant_of(tenant)
     queries: dict[Shape, str] = {}
     for shape in Shape:
         types = type_clause(shape, kinds)
@@ -191,6 +211,8 @@ def visibility_queries(
             own.append(f"JobKey = {quote(key)}")
         if recipient is not None and shape is Shape.WORKFLOW:
             own.append(f"Recipients = {quote(recipient)}")
+        if tenant is not None and shape is Shape.WORKFLOW:
+            own.append(f"Tenant = {quote(tenant)}")
         queries[shape] = " AND ".join([types, *own])
     return queries
 
@@ -302,18 +324,24 @@ async def list_jobs(
     scan_limit: int = 1000,
     recipient: str | None = None,
     recipient_scan_limit: int = 1000,
+    tenant: str | None = None,
 ) -> list[JobSummary]:
     """Up to `limit` jobs matching `queries`, newest first, one row per job (its latest run), each with its open
     state told apart and, when failed, its failure.
 
     With an open `state` (which visibility cannot tell apart: all are `Running`), open jobs are described newest
     first, a page at a time, until `limit` are in that state or `scan_limit` were looked at: the cost is one
-    describe per job looked at, bounded whatever the backlog. With a `recipient`, activity-shaped jobs are those of
-    `recipient_runs` (the activity query of `visibility_queries` leaves the recipient out)."""
+    describe per job looked at, bounded whatever the backlog. With a `recipient` or a `tenant`, activity-shaped jobs
+    are those of `recipient_runs` and `of_tenant` among the newest `recipient_scan_limit` (the activity query of
+    `visibility_queries` leaves both out)."""
     found: list[JobSummary] = []
     for shape, query in queries.items():
-        if recipient is not None and shape is Shape.ACTIVITY:
-            rows = await recipient_runs(client, query, recipient, recipient_scan_limit)
+        if (recipient is not None or tenant is not None) and shape is Shape.ACTIVITY:
+            if recipient is not None:
+                rows = await recipient_runs(client, query, recipient, recipient_scan_limit)
+            else:
+                rows = [r async for r in runs(client, shape, query, recipient_scan_limit)]
+            rows = await of_tenant(client, rows, tenant)
             if state in OPEN and state is not JobState.SCHEDULED:
                 rows = [r for r in await bounded(rows, lambda r: with_open_state(client, r)) if r.state is state]
             found += await only_latest(client, shape, rows)
@@ -346,6 +374,26 @@ async def recipient_runs(client: Client, query: str, recipient: str, scan_limit:
     for row in sorted(matched, key=lambda r: r.created_at):
         newest[row.id] = row
     return list(newest.values())
+
+
+async def of_tenant(client: Client, rows: list[JobSummary], tenant: str | None) -> list[JobSummary]:
+    """The activity-shaped `rows` whose job is `tenant`'s (all of them when `tenant` is None): read from each
+    one's priority, its fairness key, by one describe each (20 at a time). They carry no `Tenant` attribute, for
+    the same reason they carry no other (see `recipient_runs`)."""
+    if tenant is None:
+        return rows
+
+    async def tenant_of_row(row: JobSummary) -> str | None:
+        try:
+            desc = await client.get_activity_handle(row.id, run_id=row.run_id).describe()
+        except RPCError as e:
+            if e.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            return None  # gone since it was listed (a run superseded or deleted meanwhile): no one's now
+        return desc.raw_info.priority.fairness_key
+
+    tenants = await bounded(rows, tenant_of_row)
+    return [r for r, t in zip(rows, tenants, strict=True) if t == tenant]
 
 
 async def _reaches(client: Client, row: JobSummary, recipient: str) -> bool:
@@ -393,70 +441,26 @@ async def bounded(
     return list(await asyncio.gather(*(one(i) for i in items)))
 
 
-async def failed_jobs(client: Client, kind: str | None, since: datetime | None, limit: int) -> list[JobSummary]:
-    """The dead-letter view: jobs whose latest run failed, newest first, each with its failure."""
-    queries = visibility_queries(kind, JobState.FAILED, since=since, include_internal=True)
-    return await list_jobs(client, queries, limit)
-
-
-def home_queue(kind: JobKind, queues: Mapping[str, str]) -> str:
-    """The task queue a kind's jobs start on, for a kind with no job to show it by (`queues` maps roles to queue
-    names). A kind whose queue depends on the job (broadcast: SMS ones on the SMS queue) shows the default queue,
-    where its jobs start unless they say otherwise; its jobs, once there are some, show their own."""
-    return kind.task_queue(queues, None) if isinstance(kind.queue, str) else queues[DEFAULT_QUEUE]
-
-
-async def stats(
+async def failed_jobs(
     client: Client,
-    since: datetime,
-    queues: Mapping[str, str],
-    open_limit: int = 1000,
-    include_internal: bool = False,
-) -> JobStats:
-    """Jobs per kind, task queue and state: open jobs now (told apart by one describe each, the newest
-    `open_limit` of a kind; the others are counted in `open_beyond_limit`), closed ones that closed after `since`,
-    each job counted once (by its latest run). Housekeeping kinds only with `include_internal`."""
-    counts: dict[str, dict[str, dict[JobState, int]]] = {}
-    beyond: dict[str, int] = {}
-    window = f"CloseTime > {quote(since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ'))}"
-    for kind in shown_kinds(include_internal):
-        for shape in Shape:
-            types = type_clause(shape, [kind])
-            if types is None:
-                continue
-            closed = await _closed_counts(client, shape, f"{types} AND {window}")
-            open_query = f"{types} AND ExecutionStatus = 'Running'"
-            open_rows = [r async for r in runs(client, shape, open_query, open_limit)]
-            if len(open_rows) == open_limit:
-                total = await (client.count_activities if shape is Shape.ACTIVITY else client.count_workflows)(
-                    open_query
-                )
-                beyond[kind.name] = beyond.get(kind.name, 0) + total.count - open_limit
-            open_rows = await bounded(open_rows, lambda r: with_open_state(client, r))
-            for queue, states in closed.items():
-                row = counts.setdefault(kind.name, {}).setdefault(queue, dict.fromkeys(JobState, 0))
-                for state, count in states.items():
-                    row[state] += count
-            for open_row in open_rows:
-                queue_counts = counts.setdefault(kind.name, {}).setdefault(
-                    open_row.task_queue or "", dict.fromkeys(JobState, 0)
-                )
-                queue_counts[open_row.state] += 1
-        if kind.name not in counts:
-            counts[kind.name] = {home_queue(kind, queues): dict.fromkeys(JobState, 0)}
-    return JobStats(since=since, counts=counts, open_beyond_limit=beyond)
+    kind: str | None,
+    since: datetime | None,
+    limit: int,
+    tenant: str | None = None,
+    scan_limit: int = 1000,
+) -> list[JobSummary]:
+    """The dead-letter view: jobs whose latest run failed, newest first, each with its failure (of `tenant` only,
+    when given: activity-shaped ones among the newest `scan_limit` failed)."""
+    queries = visibility_queries(kind, JobState.FAILED, since=since, include_internal=True, tenant=tenant)
+    return await list_jobs(client, queries, limit, recipient_scan_limit=scan_limit, tenant=tenant)
 
 
-async def _closed_counts(client: Client, shape: Shape, query: str) -> dict[str, dict[JobState, int]]:
-    """Closed jobs matching `query` per task queue and state, without runs a retry superseded."""
-    closed_query = f"{query} AND ExecutionStatus != 'Running'"
-    rows = [r async for r in runs(client, shape, closed_query, None)]
-    rows = await only_latest(client, shape, rows)
-    result: dict[str, dict[JobState, int]] = {}
-    for row in rows:
-        states = result.setdefault(row.task_queue or "", dict.fromkeys(JobState, 0))
-        states[row.state] += 1
-    return result
+def described_state(desc: WorkflowExecutionDescription) -> JobState:
+    """A workflow-shaped job's state from its description, named as `status` names it (an open one: scheduled,
+    queued, running or retrying)."""
+    if desc.status in (None, WorkflowExecutionStatus.RUNNING):
+        return open_workflow_state(desc)
+    return WORKFLOW_STATE.get(desc.status, JobState.RUNNING)
 
 
 async def retry(client: Client, namespace: str, job_id: str, shape: Shape) -> str:
@@ -465,10 +469,7 @@ async def retry(client: Client, namespace: str, job_id: str, shape: Shape) -> st
         return await _retry_activity(client, job_id)
     handle = client.get_workflow_handle(job_id)
     desc = await handle.describe()
-    if desc.status in (None, WorkflowExecutionStatus.RUNNING):
-        state = open_workflow_state(desc)  # named as `status` names it: scheduled, queued, running, retrying
-    else:
-        state = WORKFLOW_STATE.get(desc.status, JobState.RUNNING)
+    state = described_state(desc)
     if state not in RETRYABLE:
         raise JobStateError(f"job {job_id} is {state.value}: only failed, terminated or timed-out jobs are retried")
     reset_point = None
@@ -495,6 +496,12 @@ async def _retry_activity(client: Client, job_id: str) -> str:
     state = activity_state(desc)
     if state not in RETRYABLE:
         raise JobStateError(f"job {job_id} is {state.value}: only failed, terminated or timed-out jobs are retried")
+    return await _start_again(client, job_id, desc)
+
+
+async def _start_again(client: Client, job_id: str, desc: ActivityExecutionDescription) -> str:
+    """Start the activity-shaped job `desc` describes (closed) again under its id, with its input, policy and
+    priority: a new run, attempts counted from 1, no start delay."""
     kind = kind_of(desc.activity_type)
     if kind is None:
         raise JobStateError(f"{job_id} is not a Conveyor job")
@@ -505,13 +512,66 @@ async def _retry_activity(client: Client, job_id: str) -> str:
         id=job_id,
         task_queue=desc.task_queue,
         **policy_of(kind).activity_options(),
-        priority=Priority(priority_key=desc.raw_info.priority.priority_key or None),
+        # Its priority as it was: its level, and its tenant (fairness key and weight) with it.
+        priority=Priority(
+            priority_key=desc.raw_info.priority.priority_key or None,
+            fairness_key=desc.raw_info.priority.fairness_key or None,
+            fairness_weight=desc.raw_info.priority.fairness_weight or None,
+        ),
         # Only a job that ended without success may run again under its id: the one deliberate exception to
         # "a key never sends twice".
         id_reuse_policy=ActivityIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         id_conflict_policy=ActivityIDConflictPolicy.FAIL,
     )
     return handle.run_id or ""
+
+
+RUN_NOW_SIGNAL = "run_now"
+"""The signal that starts a delayed workflow-shaped job at once: a signal-with-start to a workflow waiting out its
+start delay dispatches its first task immediately (the rest of the delay is dropped). No workflow handles it: it is
+only recorded in the job's history."""
+RUN_NOW_MARGIN = timedelta(seconds=5)
+"""A job due sooner than this is left to start by itself: an activity-shaped job is run now by ending its delayed
+run and starting it again, which must not catch a run that has just begun."""
+
+
+async def run_now(client: Client, job_id: str, shape: Shape) -> None:
+    """Start a delayed (`scheduled`) job at once, as the same job with the same input — Bull Board's promote.
+
+    A workflow-shaped job: one signal-with-start, which makes its waiting run start now (the same run, durably: the
+    server records it). An activity-shaped job cannot be told to skip its delay (the server's reset of a standalone
+    activity is off by default), so its delayed run is terminated ("run now with conveyor") and the job started
+    again under its id, as `retry` starts it; were this process to stop between the two, the job stays
+    `terminated`, which `retry` starts again."""
+    if shape is Shape.ACTIVITY:
+        desc = await client.get_activity_handle(job_id).describe(include_input=True)
+        _must_be_delayed(job_id, activity_state(desc), desc.execution_time)
+        await client.get_activity_handle(job_id, run_id=desc.activity_run_id).terminate(reason=RUN_NOW_REASON)
+        await _start_again(client, job_id, desc)
+        return
+    workflow = await client.get_workflow_handle(job_id).describe()
+    _must_be_delayed(job_id, described_state(workflow), workflow.execution_time)
+    try:
+        await client.start_workflow(
+            workflow.workflow_type,
+            id=job_id,
+            task_queue=workflow.task_queue,
+            start_signal=RUN_NOW_SIGNAL,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,  # signal the waiting run, never a new one
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        raise JobStateError(f"job {job_id} already ended: nothing to run now") from None
+
+
+RUN_NOW_REASON = "run now with conveyor: started again without its delay"
+
+
+def _must_be_delayed(job_id: str, state: JobState, starts_at: datetime | None) -> None:
+    if state is not JobState.SCHEDULED:
+        raise JobStateError(f"job {job_id} is {state.value}: only a scheduled (delayed) job can be run now")
+    if starts_at is not None and starts_at - datetime.now(UTC) < RUN_NOW_MARGIN:
+        raise JobStateError(f"job {job_id} starts within {RUN_NOW_MARGIN.seconds} s by itself")
 
 
 async def job_input(client: Client, job_id: str, shape: Shape) -> tuple[JobKind | None, Any]:

@@ -1,4 +1,5 @@
-"""The custom search attributes Conveyor tags workflow-shaped jobs with, so they can be found by key or recipient.
+"""The custom search attributes Conveyor tags workflow-shaped jobs with, so they can be found by key, recipient or
+tenant.
 
 Activity-shaped jobs (email, SMS) carry none: the web UI's one-click re-run of a standalone activity fails on any
 search attribute (measured on web UI 2.54.1: see the operating page), so they are found by their id and their
@@ -18,8 +19,10 @@ JOB_KEY = SearchAttributeKey.for_keyword("JobKey")
 """The idempotency key a producer gave (`key=`), if any."""
 RECIPIENTS = SearchAttributeKey.for_keyword_list("Recipients")
 """Every email address or phone number the job reaches."""
+TENANT = SearchAttributeKey.for_keyword("Tenant")
+"""The tenant a producer gave (`tenant=`), if any: also the fairness key of the job's priority (`conveyor.tenants`)."""
 
-ALL: tuple[SearchAttributeKey, ...] = (JOB_KEY, RECIPIENTS)
+ALL: tuple[SearchAttributeKey, ...] = (JOB_KEY, RECIPIENTS, TENANT)
 
 
 def dev_server_flags() -> list[str]:
@@ -31,11 +34,13 @@ def dev_server_flags() -> list[str]:
     return flags
 
 
-def for_job(key: str | None, recipients: list[str]) -> TypedSearchAttributes:
+def for_job(key: str | None, recipients: list[str], tenant: str | None = None) -> TypedSearchAttributes:
     """The search attributes of a new job."""
     pairs: list[SearchAttributePair] = [SearchAttributePair(RECIPIENTS, recipients[:100])]
     if key is not None:
         pairs.append(SearchAttributePair(JOB_KEY, key))
+    if tenant is not None:
+        pairs.append(SearchAttributePair(TENANT, tenant))
     return TypedSearchAttributes(pairs)
 
 

@@ -23,7 +23,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from contracts.broadcast import CONTINUE_EVERY
 from contracts.config import AwsConfig, SmtpConfig, SmtpTls
 from contracts.errors import describe_errors
-from contracts.input_checks import MAX_DELAY
+from contracts.input_checks import MAX_DELAY, TENANT_PATTERN
 from contracts.kinds import DEFAULT_QUEUE, IMAGES_QUEUE, REPORTS_QUEUE, SMS_QUEUE
 from contracts.render_limits import RenderLimits
 from contracts.report import ATTACH_MAX_BYTES
@@ -238,15 +238,29 @@ class Settings(BaseSettings):
         timedelta(hours=24), gt=timedelta(0), description="`stats` counts jobs that closed within this (e.g. PT24H)."
     )
     stats_open_limit: int = Field(
-        1000,
+        100,
         ge=1,
-        description="`stats` and `list --state` tell apart (one describe each) at most this many open jobs per kind.",
+        description="`stats` tells apart as queued, running or retrying (one describe each) at most this many open "
+        "jobs per kind and queue, and `list --state` looks at this many: the rest are counted, not told apart.",
     )
     recipient_scan_limit: int = Field(
         1000,
         ge=1,
         description="`list --recipient` reads the input of (one describe each) at most this many of the newest email "
         "and SMS jobs matching its other filters.",
+    )
+
+    # Tenants (see docs/tenants.md): applied to the task queues by `conveyor setup` and `conveyor dev`
+    tenant_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description='Fairness weight per tenant as JSON, e.g. {"acme": 4, "free-tier": 0.5}: a tenant\'s share of '
+        "dispatch against the others (default 1; a job's own `tenant_weight` wins).",
+    )
+    tenant_rps_limit: float | None = Field(
+        None,
+        gt=0,
+        description="Most jobs per second (activity tasks) dispatched for any one tenant, times its weight; none if "
+        "unset. Temporal enforces it per task queue.",
     )
 
     # Worker
@@ -298,6 +312,11 @@ class Settings(BaseSettings):
     # Local development stack
     home: Path = Field(Path(".conveyor"), description="Where `conveyor dev` keeps its database and outboxes.")
     dev_ui_port: int = Field(8233, description="Port of the Temporal web UI under `conveyor dev`.")
+    dev_fairness: bool = Field(
+        True,
+        description="`conveyor dev` runs Temporal with task-queue fairness (each tenant's backlog in turn); false: "
+        "first come, first served, the server's default.",
+    )
     dev_outbox: bool = Field(
         True, description="`conveyor dev` runs its SMTP outbox; false: it uses the SMTP server set above."
     )
@@ -310,6 +329,14 @@ class Settings(BaseSettings):
         problem = webhook_url_problem(value.get_secret_value()) if value is not None else None
         if problem is not None:
             raise ValueError(f"the alert webhook URL {problem}")
+        return value
+
+    @field_validator("tenant_weights")
+    @classmethod
+    def _tenant_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [t for t, w in value.items() if not re.fullmatch(TENANT_PATTERN, t) or not 0.001 <= w <= 1000]
+        if bad:
+            raise ValueError(f"tenants {bad}: 1-64 of letters, digits and -_.:@+=, each weighted 0.001 to 1000")
         return value
 
     @field_validator("webhook_endpoints")
@@ -355,7 +382,9 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if value is None:
                 continue
-            if name == "webhook_endpoints":
+            if name == "tenant_weights":
+                text = json.dumps(value)
+            elif name == "webhook_endpoints":
                 text = json.dumps({k: v.revealed() for k, v in value.items()})
             elif name == "databases":
                 text = json.dumps({k: v.get_secret_value() for k, v in value.items()})

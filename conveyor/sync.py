@@ -179,6 +179,7 @@ class SyncJobs:
     retry = _blocking(Jobs.retry)
     retry_failed = _blocking(Jobs.retry_failed)
     cancel = _blocking(Jobs.cancel)
+    run_now = _blocking(Jobs.run_now)
     failed = _blocking(Jobs.failed)
     list = _blocking(Jobs.list)
     stats = _blocking(Jobs.stats)
@@ -188,10 +189,18 @@ class SyncJobs:
         return self.call(lambda jobs: jobs.result(job_id), timeout)
 
     def webhook_event(
-        self, event_type: str, payload: dict[str, Any], *, key: str | None = None, concurrency: int = 50
+        self,
+        event_type: str,
+        payload: dict[str, Any],
+        *,
+        key: str | None = None,
+        concurrency: int = 50,
+        tenant: str | None = None,
     ) -> builtins.list[SyncJobHandle | ConveyorError]:
         """One webhook job per enabled endpoint subscribed to `event_type`; each item is a handle or its error."""
-        done = self.call(lambda jobs: jobs.webhook_event(event_type, payload, key=key, concurrency=concurrency))
+        done = self.call(
+            lambda jobs: jobs.webhook_event(event_type, payload, key=key, concurrency=concurrency, tenant=tenant)
+        )
         return [self.wrap(item) if isinstance(item, JobHandle) else item for item in done]
 
     def bulk(self, items: Iterable[BulkJob], *, concurrency: int = 50) -> builtins.list[SyncJobHandle | ConveyorError]:

@@ -67,7 +67,7 @@ WORKFLOW_POLICY = JobPolicy(
 Duration = timedelta | float | str
 """A duration: a `timedelta`, seconds, or `"30s"`, `"5m"`, `"2h"`, `"1d"`."""
 
-ENQUEUE_OPTIONS = ("key", "delay", "priority")
+ENQUEUE_OPTIONS = ("key", "delay", "priority", "tenant", "tenant_weight")
 """Keyword arguments of `enqueue` itself: a job function's parameters may not use these names."""
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -159,20 +159,45 @@ class JobFunction(Generic[P, R]):
     # Producing. The Temporal client loads here, on first use, not when the team's module is imported.
 
     def enqueue(
-        self, *args: Any, key: str | None = None, delay: timedelta | None = None, priority: int | None = None, **kw: Any
+        self,
+        *args: Any,
+        key: str | None = None,
+        delay: timedelta | None = None,
+        priority: int | None = None,
+        tenant: str | None = None,
+        tenant_weight: float | None = None,
+        **kw: Any,
     ) -> SyncEnqueued[R]:
         """Enqueue a job from code without an event loop (a Django or Flask view, a script): validated here
-        (`InvalidJobError`, nothing enqueued); `key` makes it idempotent, `delay` starts it later, `priority` 1-5."""
+        (`InvalidJobError`, nothing enqueued); `key` makes it idempotent, `delay` starts it later, `priority` 1-5,
+        `tenant` names whose job it is (dispatched fairly against other tenants', `tenant_weight` its share)."""
         inputs = self._inputs(*args, **kw)
-        handle = shared_sync_jobs().enqueue(self.name, inputs, key=key, delay=delay, priority=priority)
+        handle = shared_sync_jobs().enqueue(
+            self.name, inputs, key=key, delay=delay, priority=priority, tenant=tenant, tenant_weight=tenant_weight
+        )
         return SyncEnqueued(handle.id, handle, self._unwrap)
 
     async def aenqueue(
-        self, *args: Any, key: str | None = None, delay: timedelta | None = None, priority: int | None = None, **kw: Any
+        self,
+        *args: Any,
+        key: str | None = None,
+        delay: timedelta | None = None,
+        priority: int | None = None,
+        tenant: str | None = None,
+        tenant_weight: float | None = None,
+        **kw: Any,
     ) -> Enqueued[R]:
         """`enqueue` for async code."""
         jobs = await shared_jobs()
-        handle = await jobs.enqueue(self.name, self._inputs(*args, **kw), key=key, delay=delay, priority=priority)
+        handle = await jobs.enqueue(
+            self.name,
+            self._inputs(*args, **kw),
+            key=key,
+            delay=delay,
+            priority=priority,
+            tenant=tenant,
+            tenant_weight=tenant_weight,
+        )
         return Enqueued(handle.id, handle, self._unwrap)
 
     def get_result(self, job_id: str) -> SyncEnqueued[R]:

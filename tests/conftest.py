@@ -19,8 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 from contracts.config import SmtpTls
 from contracts.kinds import Shape
 from conveyor import Jobs, Settings, search_attributes
-from conveyor.dev.stack import SINGLE_PARTITION
-from tests import properties
+from conveyor.dev.stack import FAIRNESS, SINGLE_PARTITION
+from tests import background, properties
 from tests.api_server import KEY as API_KEY
 from tests.api_server import ApiThread
 from tests.browser import chromium
@@ -46,6 +46,12 @@ def pytest_configure(config: pytest.Config) -> None:
     properties.configure(config)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start the CPU-only checks whose tests were collected, in the background (`tests.background`)."""
+    if any(item.nodeid == background.MYPY_TEST for item in items):
+        background.start_mypy()
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return properties.header(config)
 
@@ -56,11 +62,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     terminalreporter.write_line(f"{properties.header(config)}; test order: --randomly-seed={order}")
 
 
-async def start_dev_server(*dynamic_config: str) -> WorkflowEnvironment:
-    """A real Temporal dev server (in memory) with Conveyor's search attributes and one task-queue partition (and
-    `dynamic_config` values, `key=value`)."""
+async def start_dev_server(*dynamic_config: str, fairness: bool = True) -> WorkflowEnvironment:
+    """A real Temporal dev server (in memory) with Conveyor's search attributes, one task-queue partition and, as
+    `conveyor dev` runs it, task-queue fairness (and `dynamic_config` values, `key=value`)."""
     extra: list[str] = []
-    for value in (*SINGLE_PARTITION, *dynamic_config):
+    for value in (*SINGLE_PARTITION, *(FAIRNESS if fairness else ()), *dynamic_config):
         extra += ["--dynamic-config-value", value]
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL),

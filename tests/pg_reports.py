@@ -1,7 +1,7 @@
 """SQL reports for tests over the `pg` database (the session's PostgreSQL, see `tests.postgres`): typed rows to
-compare with `COPY`, a read that waits at row 1,000 on a lock the test holds, a read that times out behind a
-table lock, and queries the database refuses. Importing this module registers them, in the producer and the
-worker."""
+compare with `COPY`, a parameter bound into a `COPY`, PostgreSQL's text forms of other types, a read that waits at
+row 1,000 on a lock the test holds, a read that times out behind a table lock, and queries the database refuses.
+Importing this module registers them, in the producer and the worker."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
+from sqlalchemy import column, select, table
 
 from activities.reports.sql import sql_report
 
@@ -20,6 +21,10 @@ EVENTS_QUERY = "SELECT id, day, at, amount, label FROM events WHERE id <= :upto 
 
 class UpTo(BaseModel):
     upto: int = Field(ge=0)
+
+
+class Labelled(BaseModel):
+    label: str
 
 
 SCHEMA = f"""
@@ -64,3 +69,19 @@ sql_report(
 )  # fmt: skip
 sql_report("pg-missing-table", title="Missing", database="pg", query="SELECT id FROM invoices", columns={"id": int})
 sql_report("pg-bad-sql", title="Bad", database="pg", query="SELEC id FROM events", columns={"id": int})
+sql_report(
+    "pg-labelled", title="Labelled", database="pg", params=Labelled,
+    query="SELECT id, label FROM events WHERE label = :label ORDER BY id", columns={"id": int, "label": str},
+)  # fmt: skip
+KINDS_QUERY = """SELECT true AS flag, timestamptz '2026-03-01 10:30:00.5+01' AS at, 1.0::float8 AS ratio,
+    NULL::text AS missing, '' AS empty, 'a\nb' AS lines, 12.50::numeric(10, 2) AS amount"""
+sql_report(
+    "pg-kinds", title="Kinds", database="pg", query=KINDS_QUERY,
+    columns={"flag": bool, "at": datetime, "ratio": float, "missing": str, "empty": str, "lines": str,
+             "amount": Decimal},
+)  # fmt: skip
+EVENTS_TABLE = table("events", column("id"), column("label"))
+sql_report(
+    "pg-some-events", title="Some events", database="pg", columns={"id": int, "label": str},
+    query=select(*EVENTS_TABLE.c).where(EVENTS_TABLE.c.id.in_([2, 3, 5])).order_by(EVENTS_TABLE.c.id),
+)  # fmt: skip

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import json
 import re
+import smtplib
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.__main__ import PARTIAL_RESULTS, RESULTS, results_path
-from bench.crash import RecordingSink, figures
+from bench.crash import figures
+from bench.crash_parts import RecordingSink
 
 ROOT = Path(__file__).parent.parent
 CASES = [
@@ -49,9 +53,15 @@ CASES = [
     "-row PostgreSQL export, CSV",
     "-row PostgreSQL export, XLSX",
     "-row PostgreSQL export, peak RSS",
+    "PostgreSQL export, peak RSS from",
     "jobs page overview,",
     "per-key-limited jobs/s, distinct keys",
     "per-key-limited hand-overs/s, one key at limit 1",
+    "Django tasks/s end to end (",
+    "seq.) vs @job sync",  # Django's task.enqueue(), held to the same job's sync enqueue
+    "seq.) vs async",  # and to its async one
+    "Django task.aenqueue() tasks/s (",
+    "tenant B p50 wait behind a",
 ]
 
 
@@ -104,7 +114,8 @@ def test_a_quick_run_never_replaces_the_committed_full_results() -> None:
 
 def test_the_crash_figures_tell_a_resent_message_from_a_new_one() -> None:
     """`python -m bench crash` counts a job by its recipient: a second copy with the first's Message-ID is a
-    duplicate a receiver can drop, one with a new Message-ID is not; a job whose email never came is missing."""
+    duplicate a receiver can drop, one with a new Message-ID is not; a job whose email never came is missing, and
+    missing for good unless its broker or server still holds it."""
     sink = RecordingSink()
     sink.accepted = [
         ("reader0@example.com", b"<a@x>", 10.0),
@@ -113,6 +124,20 @@ def test_the_crash_figures_tell_a_resent_message_from_a_new_one() -> None:
         ("reader1@example.com", b"<c@x>", 14.5),
         ("reader-1@example.com", b"<warm-up@x>", 9.0),
     ]
-    run = figures("side", sink, jobs=3, killed_at=10.5)
-    assert (run.delivered, run.missing, run.duplicates_same_id, run.duplicates_new_id) == (2, 1, 1, 1)
+    run = figures(sink, 4, side="side", fault="worker SIGKILL", at_fault=1, faulted_at=10.5, held=1)
+    assert (run.delivered, run.missing, run.missing_for_good) == (2, 2, 1)
+    assert (run.duplicates_same_id, run.duplicates_new_id) == (1, 1)
     assert run.last_delivery_s == 4.0
+
+
+def test_the_crash_sink_refuses_while_down_and_accepts_once_back() -> None:
+    """The SMTP outage of `python -m bench crash`: while the sink is down a sender's connection is refused; once up
+    again, on the same port, messages are recorded."""
+    with RecordingSink() as sink:
+        sink.down()
+        with pytest.raises(ConnectionRefusedError):
+            smtplib.SMTP("127.0.0.1", sink.port, timeout=5)
+        sink.up()
+        with smtplib.SMTP("127.0.0.1", sink.port, timeout=5) as smtp:
+            smtp.sendmail("b@example.com", ["reader0@example.com"], b"Message-ID: <m@x>\r\n\r\nhi\r\n")
+    assert [(to, mid) for to, mid, _ in sink.accepted] == [("reader0@example.com", b"<m@x>")]

@@ -73,7 +73,10 @@ BATCH_SIZE, PARALLEL_BATCHES = 50, 8
 async def test_killed_worker_mid_broadcast_still_reaches_each_recipient_once(
     settings: Settings, temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
-    """ "Once" is once per Message-ID: each recipient's message has one Message-ID, and every copy the SMTP server
+    """A fan-out / fan-in always completes (celery#5630, celery#2922: a chord whose header task's worker died never
+    fires its callback): the broadcast ends with each recipient counted once.
+
+    "Once" is once per Message-ID: each recipient's message has one Message-ID, and every copy the SMTP server
     got carries it, so receivers drop a copy. A kill may cause copies: a batch killed after sending but before its
     heartbeat reached the server re-sends those recipients, so at most one batch's worth per batch in flight."""
     addresses = recipients_csv(tmp_path / "list.csv", 1000)

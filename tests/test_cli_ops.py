@@ -1,4 +1,5 @@
-"""The operations commands run as the real `conveyor` executable: bulk from CSV, failed, retry, cancel, list, stats."""
+"""The operations commands run as the real `conveyor` executable: bulk from CSV, failed, retry, cancel, run-now, list,
+stats."""
 
 from __future__ import annotations
 
@@ -154,3 +155,12 @@ async def test_retry_all_failed_while_stats_watch_follows(
             # Read what it still prints while it exits: an unread pipe fills, and its last redraw would block it.
             await asyncio.wait_for(watch.communicate(), 30)
     assert [len(smtp_server.to(to)) for to in gone] == [1, 1]
+
+
+async def test_run_now_starts_a_delayed_job(jobs: Jobs, settings: Settings) -> None:
+    sent = await conveyor(settings, "send", "email", "--to", "ann@example.com", "--subject", "x", "--text", "y",
+                          "--delay", "1h")  # fmt: skip
+    job_id = sent.out.strip()
+    ran = await conveyor(settings, "run-now", job_id)
+    assert (ran.code, ran.out.strip()) == (0, f"running {job_id} now")
+    await asyncio.wait_for(jobs.result(job_id), 60)  # not in an hour (a refusal: tests/test_jobs_page.py)

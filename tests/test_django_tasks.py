@@ -200,6 +200,18 @@ async def test_priority_orders_the_backlog(
     assert [orders[r.order_id] for r in ran] == sorted(priorities, reverse=True)
 
 
+def test_the_backend_stands_on_this_djangos_own_task_api() -> None:
+    """Django 6's `django.tasks` where Django has it (`tests/test_django6.py` runs this module there), the
+    backport's `django_tasks` on Django 5.2."""
+    import django
+
+    from conveyor.contrib.django import compat
+
+    expected = "django.tasks" if django.VERSION >= (6,) else "django_tasks"
+    assert compat.BaseTaskBackend.__module__.startswith(expected)
+    assert compat.Task.__module__.startswith(expected) and compat.TaskResult.__module__.startswith(expected)
+
+
 def test_priority_keeps_djangos_order_on_temporals_levels() -> None:
     levels = [priority_level(p, 5) for p in range(100, -101, -1)]
     assert levels == sorted(levels) and set(levels) == {1, 2, 3, 4, 5}  # larger runs sooner: a lower key

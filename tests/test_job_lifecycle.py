@@ -104,6 +104,8 @@ async def test_email_fails_after_its_policys_attempts(time_jobs: Jobs, smtp_serv
 
 @pytest.mark.parametrize("shape", Shape)
 async def test_running_job_is_cancelled(jobs: Jobs, smtp_server: SmtpServer, shape: Shape) -> None:
+    """A job cancelled while running stops and is reported cancelled, not lost and not left running (celery#7529:
+    a revoked running task keeps running or ends in no clear state)."""
     to = address("cancel-me")
     job_id = await held_send(jobs, smtp_server, to)
     running = await jobs.status(job_id)

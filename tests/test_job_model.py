@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from contracts.welcome import WelcomeJob
 from conveyor import EmailJob, InvalidJobError, JobFailed, Jobs, JobState, Settings
 from conveyor.client import BulkJob, validate
 from tests.api_server import ApiThread
+from tests.conftest import settings_for
 from tests.smtp_server import SmtpServer
 from tests.waiting import eventually
 from worker.build import build_workers
@@ -186,3 +188,18 @@ def test_bad_input_is_one_error_type_however_the_job_is_built() -> None:
         validate(KINDS["email"], bad)
     assert by_hand.value.fields == from_dict.value.fields and list(by_hand.value.fields) == ["to.0"]
     assert isinstance(by_hand.value, ValueError), "code that caught ValueError still does"
+
+
+async def test_stats_count_every_open_job_and_tell_apart_the_newest_due_ones(
+    own_temporal: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    # No worker: every job stays open. The server counts them all (scheduled ones exactly); the newest 2 due ones
+    # are described (queued), the third is counted as open, not told apart.
+    jobs = Jobs(own_temporal.client, settings_for(own_temporal, smtp_server, tmp_path, stats_open_limit=2))
+    for _ in range(2):
+        await jobs.email(note(address("later")), delay=timedelta(hours=1))
+    for _ in range(3):
+        await jobs.email(note(address("waiting")))
+    expected = {"scheduled": 2, "queued": 2}
+    stats = await eventually(jobs.stats, lambda s: {k: n for k, n in s.by_kind()["email"].items() if n} == expected)
+    assert stats.open_beyond_limit == {"email": 1}

@@ -1,23 +1,27 @@
 """The jobs page (`/ui` of `conveyor api`), driven by headless Chromium: log-in with an API key, an overview whose
 counts are `conveyor stats --json`'s with the workers polling each queue, the failed list with its reasons, a
 job's view with its input masked, retry of one job and "retry all shown" (with its confirmation) once the cause is
-fixed, a report's progress and its cancel, the schedules with pause, resume and run now, every page at phone
-width, and the refusals: no page or action without a session, no POST without its CSRF token or from another site.
+fixed, a report's progress and its cancel, "run now" of a delayed job of each shape, a stopped worker shown missing
+on its queue at once, the schedules with pause, resume and run now, every page at phone width, and the refusals:
+no page or action without a session, no POST without its CSRF token or from another site.
 
 One browser for the session; for this module one dev server of its own (the overview counts the whole namespace,
-which the session's shared server fills with other tests' jobs), one worker, one API and one log-in (each test
+which the session's shared server fills with other tests' jobs), one worker (on every queue but the images one,
+which a test serves and stops), one API and one log-in (each test
 opens its tab in that browser context). Pages are driven by what they show, never by fixed delays. Every test
 leaves no failed or open job behind, so the others' lists and counts stay theirs. Screenshots of the overview, the
-failed list and a job's page are kept in `test-artifacts/`.
+failed list, a failed job's page and a job's page are kept in `test-artifacts/`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +32,7 @@ from temporalio.testing import WorkflowEnvironment
 
 import tests.held_report  # noqa: F401  (registers the `held-rows` report in this process, where the worker runs)
 from conveyor import EmailJob, Jobs, JobState, ReportJob
-from conveyor.errors import JobFailed
+from conveyor.errors import JobFailed, JobStateError
 from tests.api_server import KEY, ApiThread
 from tests.browser import ARTIFACTS, CHROMIUM
 from tests.conftest import settings_for, start_dev_server
@@ -68,7 +72,8 @@ async def stack(smtp_server: SmtpServer, tmp_path_factory: pytest.TempPathFactor
     tmp = tmp_path_factory.mktemp("jobs-page")
     async with await start_dev_server() as env:
         settings = settings_for(env, smtp_server, tmp, templates_dir=tmp / "templates")
-        async with running(build_workers(env.client, settings)):
+        served = [q for q in settings.queues.values() if q != settings.images_task_queue]  # one for a test to stop
+        async with running(build_workers(env.client, settings, served)):
             with ApiThread(settings) as api:
                 yield Stack(env, Jobs(env.client, settings), api.url, tmp / "templates", smtp_server)
 
@@ -155,7 +160,8 @@ async def test_overview_counts_are_stats_with_workers_per_queue(page: Page, stac
             shown.setdefault(kind, {})[queue] = {
                 str(await c.get_attribute("data-state")): int(await c.inner_text()) for c in cells
             }
-            assert int(str(await row.locator("td[data-workers]").get_attribute("data-workers"))) > 0, queue
+            workers = int(str(await row.locator("td[data-workers]").get_attribute("data-workers")))
+            assert (workers > 0) == (queue != stack.jobs.settings.images_task_queue), queue  # no worker serves it
         async with httpx.AsyncClient(base_url=stack.url, headers={"Authorization": f"Bearer {KEY}"}) as http:
             stats = (await http.get("/stats")).json()  # what `conveyor stats --json` prints
         states = ("queued", "scheduled", "running", "retrying", "failed", "completed")
@@ -195,6 +201,8 @@ async def test_failed_jobs_are_listed_masked_and_retried(page: Page, stack: Stac
     await page.screenshot(path=str(ARTIFACTS / "jobs-page-failed.png"), full_page=True)
 
     await page.goto(f"{url}/ui/job?id={ann}")  # the input, its secrets masked
+    assert "TemplateNotFound" in await page.locator("dd.failed").inner_text()
+    await page.screenshot(path=str(ARTIFACTS / "jobs-page-failed-job.png"), full_page=True)
     shown = await page.locator("#input").inner_text()
     assert '"name": "<b>Ann</b>"' in shown and await page.locator("#input b").count() == 0  # text, not HTML
     assert "ann@example.com" in shown and template in shown and '"password": "***"' in shown
@@ -251,6 +259,39 @@ async def test_a_report_shows_its_progress_and_is_cancelled(page: Page, stack: S
     await eventually(lambda: stack.jobs.status(handle.id), lambda s: s.state is JobState.CANCELLED, timeout=30)
     await page.reload()
     assert await page.locator("#state").inner_text() == "cancelled"
+
+
+async def test_run_now_starts_a_delayed_job_at_once(page: Page, stack: Stack, tmp_path: Path) -> None:
+    later = timedelta(hours=1)
+    email = await stack.jobs.email(EmailJob(to=["ann@example.com"], subject="Later", text="Now."), delay=later)
+    params = {"rows": "10", "hold_at": "10", "release": str(tmp_path)}  # held at no row: 10 rows, then done
+    report = await stack.jobs.report(ReportJob(report="held-rows", params=params), delay=later)
+    for handle in (email, report):  # an activity-shaped job, then a workflow-shaped one
+        await page.goto(f"{stack.url}/ui/job?id={handle.id}")
+        assert await page.locator("#state").inner_text() == "scheduled"
+        async with page.expect_navigation():
+            await page.get_by_role("button", name="Run now").click()
+        await asyncio.wait_for(stack.jobs.result(handle.id), 60)  # not an hour: now
+        await page.reload()
+        assert await page.locator("#state").inner_text() == "completed"
+        assert await page.get_by_role("button", name="Run now").count() == 0
+    with pytest.raises(JobStateError):  # only a delayed job runs now
+        await stack.jobs.run_now(email.id)
+
+
+async def test_a_stopped_worker_shows_as_missing_on_its_queue(page: Page, stack: Stack) -> None:
+    queue = stack.jobs.settings.images_task_queue  # served by no worker of the stack: by this test's only
+    cell = page.locator(f'#counts tr[data-queue="{queue}"] td[data-workers]').first
+
+    async def shown() -> str:
+        await page.goto(f"{stack.url}/ui")
+        return await cell.inner_text()
+
+    async with running(build_workers(stack.client, stack.jobs.settings, [queue])):
+        await eventually(shown, lambda text: text == "1")
+    began = time.monotonic()  # the server still lists its pollers (for minutes): its last heartbeat says stopped
+    assert await eventually(shown, lambda text: text == "no worker", timeout=10) == "no worker"
+    print(f"shown missing {time.monotonic() - began:.1f} s after it stopped")
 
 
 async def test_schedules_are_listed_paused_resumed_and_run_now(page: Page, stack: Stack) -> None:

@@ -389,6 +389,8 @@ async def test_bulk_enqueues_all_but_the_bad_item(jobs: Jobs, smtp_server: SmtpS
 async def test_priority_orders_the_backlog(
     temporal_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer, shape: Shape
 ) -> None:
+    """Priority order holds under a backlog (celery#4028: priorities ignored once a worker has prefetched): the
+    server's task queue, not a worker's buffer, decides what runs next."""
     # One at a time: the order tasks leave the backlog is then the order emails arrive.
     settings = settings.model_copy(update={"max_concurrent_activities": 1, "max_concurrent_workflow_tasks": 1})
     jobs = Jobs(temporal_env.client, settings)

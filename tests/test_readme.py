@@ -84,7 +84,15 @@ def test_every_generated_reference_shows_its_source() -> None:
             "`RecipientRejected`",
         ],
     }
-    assert {*expected, "performance", "reliability", "celery-peer", "crashes", "crash-bench"} == GENERATORS.keys()
+    assert {
+        *expected,
+        "performance",
+        "reliability",
+        "celery-peer",
+        "crashes",
+        "crash-bench",
+        "crash-bench-bullmq",
+    } == GENERATORS.keys()
     for name, shown in expected.items():
         section = fill(f"<!-- generated: {name} -->", "page.md")
         missing = [text for text in shown if text not in section]
@@ -119,13 +127,17 @@ def test_measured_tables_show_the_latest_run(tmp_path: Path) -> None:
     assert "Not measured in this build" in performance_table(tmp_path / "absent.json", "absent.json")
 
     crash = tmp_path / "crash.json"
-    run = {"jobs": 300, "duplicates_new_id": 0}
-    crash.write_text(json.dumps({"date": "2026-12-07", "jobs": 300, "window_s": 120, "restart_after_s": 2.0, "runs": [
-        run | {"side": "Conveyor", "delivered": 300, "missing": 0, "duplicates_same_id": 4, "last_delivery_s": 13.8},
-        run | {"side": "Celery", "delivered": 298, "missing": 2, "duplicates_same_id": 0, "last_delivery_s": 8.1},
+    run = {"fault": "worker SIGKILL", "jobs": 300, "delivered_at_fault": 100, "duplicates_new_id": 0}
+    crash.write_text(json.dumps({"date": "2026-12-07", "jobs": 300, "wait_s": 300, "outage_s": 60,
+                                 "restart_after_s": 2.0, "runs": [
+        run | {"side": "Conveyor", "delivered": 300, "missing": 0, "missing_for_good": 0, "duplicates_same_id": 4,
+               "last_delivery_s": 13.8},
+        run | {"side": "Celery", "delivered": 298, "missing": 2, "missing_for_good": 0, "duplicates_same_id": 0,
+               "last_delivery_s": 8.1},
     ]}))  # fmt: skip
     shown = crash_table(crash, "crash.json")
-    assert "| Conveyor | 300 of 300 | 0 | 4 | 0 | 13.8 s |" in shown and "| Celery | 298 of 300 | 2 | 0 |" in shown
+    assert "| worker SIGKILL | Conveyor | 300 of 300 | 0 | 0 | 4 | 0 | 13.8 s |" in shown
+    assert "| worker SIGKILL | Celery | 298 of 300 | 2 | 0 | 0 |" in shown and "300 s after the fault" in shown
     assert "Not measured in this build" in crash_table(tmp_path / "absent.json", "absent.json")
 
 
@@ -165,3 +177,26 @@ def test_the_tour_leaves_a_fresh_clones_git_status_clean(tmp_path: Path) -> None
     status = subprocess.run([*git, "status", "--porcelain", "--untracked-files=all"], cwd=tmp_path,
                             capture_output=True, text=True, check=True)  # fmt: skip
     assert status.stdout == "", status.stdout
+
+
+REPORT = re.compile(r"\b(?:celery|flower|bullmq)#\d+")
+CITED_TEST = re.compile(r"`(tests/[\w/]+\.py)::(\w+)`")
+
+
+def test_each_celery_report_on_the_docs_page_names_the_test_that_holds_it() -> None:
+    """ "Coming from Celery" answers each failure Celery users report with a test: every test it cites exists, and
+    the first test of each row names, in its docstring, every report the row answers (so a reader of the suite
+    finds the report, and a renamed test fails here, not silently in the docs)."""
+    page = (ROOT / "docs" / "coming-from-celery.md").read_text()
+    rows = [line for line in page.splitlines() if CITED_TEST.search(line)]
+    assert len(rows) >= 6, "the page's table of reports and tests"
+    for row in rows:
+        cited = CITED_TEST.findall(row)
+        for path, name in cited:
+            assert re.search(rf"\n(?:async )?def {name}\(", (ROOT / path).read_text()), f"{path}::{name} is gone"
+        path, name = cited[0]
+        source = (ROOT / path).read_text()
+        body = source[source.index(f"def {name}(") :]
+        docstring = body[: body.index('"""', body.index('"""') + 3)]
+        missing = [r for r in REPORT.findall(row.split("|")[1]) if r.split("#")[1] not in docstring]
+        assert not missing, f"{path}::{name} does not name {missing}"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import openpyxl
 import psycopg
+import pypdf
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
@@ -55,33 +56,79 @@ def read_csv(path: Path) -> list[list[str]]:
     return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
 
 
-async def test_large_report_streams_pages_and_matches_copy(pg_jobs: tuple[Jobs, Settings], pg: PostgresServer) -> None:
+def copied(pg: PostgresServer, query: str) -> bytes:
+    """What `COPY (query) TO STDOUT WITH (FORMAT csv, HEADER)` writes, read as the administrator."""
+    with pg.admin() as db, db.cursor().copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)") as copy:
+        return b"".join(bytes(block) for block in copy)
+
+
+async def test_large_csv_report_is_postgres_own_copy_output(pg_jobs: tuple[Jobs, Settings], pg: PostgresServer) -> None:
     jobs, settings = pg_jobs
     result = await (
         await jobs.report(ReportJob(report="pg-events", params={"upto": str(EVENTS)}, format="csv"))
     ).result()
-    with (
-        pg.admin() as db,
-        db.cursor().copy(
-            f"COPY ({EVENTS_QUERY.replace(':upto', str(EVENTS))}) TO STDOUT WITH (FORMAT csv, HEADER)"
-        ) as copy,
-    ):
-        copied = b"".join(bytes(block) for block in copy).decode()
-    rendered = read_csv(settings.reports_dir / result.key)
-    assert result.rows == EVENTS and rendered == list(csv.reader(io.StringIO(copied)))
-    # Read through a server-side cursor 500 rows at a time: what the worker holds does not grow with the result.
-    fetches = [s for s in pg.statements() if s.startswith("FETCH FORWARD")]
-    assert len(fetches) >= EVENTS // 500 and max(int(s.split()[2]) for s in fetches) == 500
+    query = EVENTS_QUERY.replace(":upto", str(EVENTS))
+    assert result.rows == EVENTS
+    assert (settings.reports_dir / result.key).read_bytes() == copied(pg, query)
+    # The server wrote the CSV: one COPY of the query, its parameter bound as a typed literal, and no cursor.
+    bound = query.replace(f"<= {EVENTS}", f"<= {EVENTS}::INTEGER")
+    assert f"COPY ({bound}) TO STDOUT WITH (FORMAT csv)" in pg.statements()
 
 
-async def test_postgres_types_become_typed_xlsx_cells(pg_jobs: tuple[Jobs, Settings]) -> None:
+@pytest.mark.parametrize(
+    ("label", "ids"), [('event "7", ok', [7]), ("x' OR ''='", []), ("x'); SELECT add_mallory(); --", [])]
+)
+async def test_report_parameters_are_bound_as_literals_into_copy(
+    pg_jobs: tuple[Jobs, Settings], pg: PostgresServer, label: str, ids: list[int]
+) -> None:
     jobs, settings = pg_jobs
-    result = await (await jobs.report(ReportJob(report="pg-events", params={"upto": "300"}, format="xlsx"))).result()
+    result = await (await jobs.report(ReportJob(report="pg-labelled", params={"label": label}, format="csv"))).result()
+    rows = read_csv(settings.reports_dir / result.key)
+    assert rows[0] == ["id", "label"] and [int(r[0]) for r in rows[1:]] == ids and result.rows == len(ids)
+    with pg.admin() as db:
+        assert db.execute("SELECT label FROM ledger").fetchall() == [("opening",)], "nothing was written"
+
+
+async def test_core_select_with_an_in_list_is_copied(pg_jobs: tuple[Jobs, Settings]) -> None:
+    jobs, settings = pg_jobs
+    result = await (await jobs.report(ReportJob(report="pg-some-events", format="csv"))).result()
+    rows = read_csv(settings.reports_dir / result.key)
+    assert rows == [["id", "label"], ["2", 'event "2", ok'], ["3", 'event "3", ok'], ["5", 'event "5", ok']]
+
+
+async def test_csv_from_postgres_has_postgres_text_forms(pg_jobs: tuple[Jobs, Settings], pg: PostgresServer) -> None:
+    jobs, settings = pg_jobs
+    result = await (await jobs.report(ReportJob(report="pg-kinds", format="csv"))).result()
+    # Booleans t/f, times with time zone in UTC, the shortest float, NULL empty but '' quoted, numeric's digits.
+    text = (settings.reports_dir / result.key).read_text(encoding="utf-8")
+    assert text == 'flag,at,ratio,missing,empty,lines,amount\nt,2026-03-01 09:30:00.5+00,1,,"","a\nb",12.50\n'
+    assert result.rows == 1
+
+
+async def test_postgres_types_become_typed_xlsx_cells_read_a_page_at_a_time(
+    pg_jobs: tuple[Jobs, Settings], pg: PostgresServer
+) -> None:
+    jobs, settings = pg_jobs
+    before = len(pg.statements())
+    result = await (await jobs.report(ReportJob(report="pg-events", params={"upto": "2000"}, format="xlsx"))).result()
     rows = list(openpyxl.load_workbook(settings.reports_dir / result.key, read_only=True).worksheets[0].iter_rows())
-    assert [c.value for c in rows[0]] == ["id", "day", "at", "amount", "label"] and len(rows) - 1 == 300
+    assert [c.value for c in rows[0]] == ["id", "day", "at", "amount", "label"] and len(rows) - 1 == 2000
     first = rows[1]
     assert [c.value for c in first] == [1, datetime(2026, 1, 2), datetime(2026, 1, 1, 0, 1), 0.01, 'event "1", ok']
     assert [c.number_format for c in first[:3]] == ["0", "yyyy-mm-dd", "yyyy-mm-dd hh:mm:ss"]
+    assert rows[-1][0].value == 2000
+    # Read through a server-side cursor 500 rows at a time: what the worker holds does not grow with the result.
+    fetches = [s for s in pg.statements()[before:] if s.startswith("FETCH FORWARD")]
+    assert len(fetches) >= 2000 // 500 and max(int(s.split()[2]) for s in fetches) == 500
+
+
+async def test_pdf_from_postgres_has_every_row(pg_jobs: tuple[Jobs, Settings]) -> None:
+    jobs, settings = pg_jobs
+    result = await (await jobs.report(ReportJob(report="pg-events", params={"upto": "1000"}, format="pdf"))).result()
+    reader = pypdf.PdfReader(settings.reports_dir / result.key)
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert result.rows == 1000 and result.pages == len(reader.pages) > 1
+    assert 'event "1", ok' in text and 'event "1000", ok' in text and "2026-01-01 16:40:00" in text
 
 
 def report_backends(db: psycopg.Connection, waiting: bool = False) -> list[tuple[int]]:
@@ -118,6 +165,9 @@ async def test_connection_terminated_mid_stream_is_retried_to_one_complete_file(
         db.execute("SELECT pg_advisory_lock(%s)", [HOLD_LOCK])  # the read stops at row 1,000, its FETCH waiting
         handle = await jobs.report(ReportJob(report="pg-held", params={"upto": "5000"}, format="csv"))
         [(pid,)] = await eventually(lambda: asyncio.to_thread(report_backends, db, True), lambda p: len(p) == 1)
+        # The COPY's rows so far show as progress, a page (500) at a time: 999 rows came before the held one.
+        held = await eventually(lambda: jobs.status(handle.id), lambda s: bool(s.reported and s.reported.done))
+        assert held.reported is not None and held.reported.done == 500
         db.execute("SELECT pg_terminate_backend(%s)", [pid])
         retrying = await eventually(lambda: jobs.status(handle.id), lambda s: s.failure is not None)
         db.execute("SELECT pg_advisory_unlock(%s)", [HOLD_LOCK])

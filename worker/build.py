@@ -21,6 +21,7 @@ from activities.failure_watch import FailureWatch
 from activities.flow_gate import FlowGates
 from activities.image import ImageActivities
 from activities.image_listing import ImageListing
+from activities.image_types import Limits
 from activities.render import TemplateRenderer
 from activities.report import ReportActivities
 from activities.s3 import S3Storage
@@ -29,7 +30,6 @@ from activities.sms_providers import OutboxProvider, SmsProvider, SnsProvider
 from activities.smtp import SmtpPool
 from activities.storage import LocalStorage, Storage
 from activities.team_jobs import job_activity
-from activities.thumbnails import Limits
 from activities.webhook import WebhookActivities
 from contracts.kinds import KINDS, Shape
 from conveyor.endpoints import EndpointSwitch

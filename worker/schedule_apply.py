@@ -31,10 +31,13 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
+from temporalio.common import Priority, TypedSearchAttributes
 
+from conveyor import search_attributes
 from conveyor.errors import ConveyorError
 from conveyor.schedules import MEMO_KEY, MEMO_VALUE, describe, is_conveyors
 from conveyor.settings import Settings
+from conveyor.tenants import tenant_in, with_tenant
 from worker.schedules import DeclaredSchedule, declared
 
 log = logging.getLogger("conveyor.schedules")
@@ -65,13 +68,21 @@ class Shape:
     task_queue: str
     workflow_id: str
     input: str
+    tenant: str | None
 
 
 def schedule_for(row: DeclaredSchedule) -> Schedule:
     """The Temporal schedule a declaration stands for."""
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            row.workflow, dict(row.input), id=row.workflow_id, task_queue=row.task_queue
+            row.workflow,
+            dict(row.input),
+            id=row.workflow_id,
+            task_queue=row.task_queue,
+            priority=with_tenant(Priority.default, row.tenant),
+            typed_search_attributes=search_attributes.for_job(None, [], row.tenant)
+            if row.tenant
+            else TypedSearchAttributes.empty,
         ),
         spec=ScheduleSpec(
             cron_expressions=[f"{cron} #{cron}" for cron in row.cron],
@@ -100,6 +111,7 @@ def declared_shape(row: DeclaredSchedule) -> Shape:
         task_queue=row.task_queue,
         workflow_id=row.workflow_id,
         input=json.dumps(dict(row.input), sort_keys=True),
+        tenant=row.tenant,
     )
 
 
@@ -121,6 +133,7 @@ def described_shape(client: Client, desc: ScheduleDescription) -> Shape | None:
         task_queue=action.task_queue,
         workflow_id=action.id,
         input=json.dumps(args[0], sort_keys=True),
+        tenant=tenant_in(action.priority),
     )
 
 

@@ -46,6 +46,8 @@ class DeclaredSchedule:
     paused: bool = False
     """The state it is created in; afterwards pause and unpause belong to operators, and apply leaves them."""
     note: str = ""
+    tenant: str | None = None
+    """Whose jobs it starts: their fairness key and `Tenant` search attribute, as `tenant=` gives an enqueued job."""
 
 
 def job_schedule(id: str, kind: str, job: Mapping[str, Any], settings: Settings, **when: Any) -> DeclaredSchedule:

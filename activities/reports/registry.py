@@ -20,6 +20,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, SecretStr
@@ -61,6 +62,10 @@ class ReportContext:
         return asyncio.run_coroutine_threadsafe(call(self.client), self.loop).result()
 
 
+CsvWriter = Callable[[Any, ReportContext, Path], int | None]
+"""Writes a report's CSV to the path by its own means (see `Report.csv`)."""
+
+
 @dataclass(frozen=True)
 class Report:
     """One registered report."""
@@ -70,6 +75,9 @@ class Report:
     columns: tuple[str, ...] | None
     params: type[BaseModel]
     rows: Callable[[Any, ReportContext], Iterable[Row]]
+    csv: CsvWriter | None = None
+    """A faster way to the report's CSV where its source has one (a PostgreSQL query: `COPY`): writes the file
+    itself and returns its row count, or returns None to leave the rows to the CSV writer."""
 
 
 REPORTS: dict[str, Report] = {}
@@ -79,13 +87,18 @@ F = TypeVar("F", bound=Callable[..., Iterable[Row]])
 
 
 def report(
-    name: str, *, title: str, columns: Sequence[str] | None = None, params: type[BaseModel] = NoParams
+    name: str,
+    *,
+    title: str,
+    columns: Sequence[str] | None = None,
+    params: type[BaseModel] = NoParams,
+    csv: CsvWriter | None = None,
 ) -> Callable[[F], F]:
     """Register the decorated function as report `name`; `params` validates the job's `params` at the edge."""
 
     def register(fn: F) -> F:
         declare_report(name, params)
-        REPORTS[name] = Report(name, title, tuple(columns) if columns is not None else None, params, fn)
+        REPORTS[name] = Report(name, title, tuple(columns) if columns is not None else None, params, fn, csv)
         return fn
 
     return register

@@ -56,9 +56,11 @@ def message(template: str, context: dict[str, Any], to: str, message_id: str) ->
     return msg
 
 
-@app.task(bind=True)
+@app.task(bind=True, autoretry_for=(OSError,), retry_backoff=True)
 def send_email(self: Any, to: str, template: str, context: dict[str, Any]) -> str:
-    """One email job: render, then send over a new connection."""
+    """One email job: render, then send over a new connection. A failed send (refused connection, SMTP error: all
+    `OSError`s) is retried as Celery's docs show, with exponential backoff and jitter, `max_retries` times (its
+    default, 3)."""
     with smtplib.SMTP("127.0.0.1", SMTP_PORT) as smtp:
         smtp.send_message(message(template, context, to, self.request.id))
     return str(self.request.id)

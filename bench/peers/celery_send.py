@@ -2,9 +2,10 @@
 
     REDIS_PORT=38001 SMTP_PORT=38025 python celery_send.py email COUNT SEQUENTIAL
     REDIS_PORT=38001 SMTP_PORT=38025 python celery_send.py broadcast COUNT
-    REDIS_PORT=38001 SMTP_PORT=38025 python celery_send.py enqueue COUNT   # `python -m bench crash`: no waiting
+    REDIS_PORT=38001 SMTP_PORT=38025 python celery_send.py enqueue COUNT   # `python -m bench crash`: a backlog
 
-Waits for one warm-up job first, so the worker's start-up is not timed (as on Conveyor's side). Prints
+Waits for one warm-up job first (not in `enqueue` mode: no worker runs yet), so the worker's start-up is not timed
+(as on Conveyor's side). Prints
 {"seconds": ..., "sent": ..., "latencies_ms": [...]}: `seconds` from the first enqueue to the last result,
 `latencies_ms` enqueue → result of jobs sent one after another.
 """
@@ -29,13 +30,13 @@ def job(i: int) -> tuple[str, str, dict[str, str]]:
 def main() -> None:
     mode, count = sys.argv[1], int(sys.argv[2])
     sequential = int(sys.argv[3]) if len(sys.argv) > 3 else 0
-    send_email.delay(*job(-1)).get(timeout=60)  # warm-up: the worker is up and connected
-    began = time.perf_counter()
-    if mode == "enqueue":  # the crash scenario: the sink, not the results, tells what arrived
+    if mode == "enqueue":  # the crash scenario: a backlog before the worker starts; the sink tells what arrived
         for i in range(count):
             send_email.delay(*job(i))
         print(json.dumps({"sent": count}))
         return
+    send_email.delay(*job(-1)).get(timeout=60)  # warm-up: the worker is up and connected
+    began = time.perf_counter()
     if mode == "email":
         results = [send_email.delay(*job(i)) for i in range(count)]
         sent = sum(1 for r in results if r.get(timeout=600))

@@ -8,6 +8,7 @@ from contracts.broadcast import BroadcastJob
 from contracts.kinds import KINDS
 from conveyor.cli.app import app, command, start_options
 from conveyor.cli.input import template_context
+from conveyor.cli.send import TENANT, TENANT_WEIGHT, Tenancy
 from conveyor.client import Jobs, validate
 from conveyor.events import validate_event
 
@@ -23,6 +24,8 @@ async def broadcast(
     context_json: str | None = typer.Option(None, "--context", help="Template variables as a JSON object."),
     key: str | None = typer.Option(None, "--key", help="Idempotency key: the same key broadcasts once."),
     delay: str | None = typer.Option(None, "--delay", help="Start later: 90s, 10m, 2h, 1d."),
+    tenant: str | None = TENANT,
+    tenant_weight: float | None = TENANT_WEIGHT,
 ) -> None:
     """Send one templated email (or, with --sms, one text) to every recipient of a source; print the job id."""
     message = {"template": template, "context": template_context(var, context_json)}
@@ -30,9 +33,9 @@ async def broadcast(
         message |= {"channel": "sms", "body": sms, "sender_id": sender_id}
     job = validate(KINDS["broadcast"], {"source": source, "message": message})
     assert isinstance(job, BroadcastJob)
-    when = start_options(delay)
+    when, tenancy = start_options(delay), Tenancy(tenant, tenant_weight).checked()
     jobs = await Jobs.connect()
-    print((await jobs.broadcast(job, key=key, delay=when)).id)
+    print((await jobs.broadcast(job, key=key, delay=when, tenant=tenancy.tenant, tenant_weight=tenancy.weight)).id)
 
 
 @app.command()
@@ -42,8 +45,10 @@ async def event(
     user_id: str = typer.Option(..., "--user-id"),
     email: str | None = typer.Option(None, "--email", help="The user's address (user.created)."),
     var: list[str] = typer.Option([], "--var", help="Template variable name=value (repeat)."),
+    tenant: str | None = TENANT,
 ) -> None:
     """Deliver an event to the job it drives (starting it if needed); print the job id."""
     model = validate_event({"name": name, "user_id": user_id, "email": email, "context": template_context(var, None)})
+    Tenancy(tenant).checked()
     jobs = await Jobs.connect()
-    print((await jobs.signal_event(model)).id)
+    print((await jobs.signal_event(model, tenant=tenant)).id)

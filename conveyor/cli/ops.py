@@ -20,6 +20,7 @@ from conveyor.operations import JobStats, JobSummary
 KIND = typer.Option(None, "--kind", help="Only jobs of this kind, e.g. email.")
 SINCE = typer.Option(None, "--since", help="Only jobs started within this long ago (1h, 2d) or since an ISO time.")
 AS_JSON = typer.Option(False, "--json", help="Print JSON.")
+TENANT = typer.Option(None, "--tenant", help="Only jobs of this tenant.")
 ALL = typer.Option(False, "--all", help="Also Conveyor's own housekeeping jobs (the failure watch, every minute).")
 
 
@@ -70,6 +71,7 @@ async def retry(
     all_failed: bool = typer.Option(False, "--all-failed", help="Retry every failed job (with --kind/--since)."),
     kind: str | None = KIND,
     since: str | None = SINCE,
+    tenant: str | None = TENANT,
 ) -> None:
     """Run a failed job again from the start with the same input (a new run of the same job id)."""
     if (job_id is None) == (not all_failed):
@@ -79,7 +81,7 @@ async def retry(
         run_id = await jobs.retry(job_id)
         out.print(f"retrying {job_id} (run {run_id})")
     else:
-        count = await jobs.retry_failed(kind=kind, since=parse_since(since))
+        count = await jobs.retry_failed(kind=kind, since=parse_since(since), tenant=tenant)
         out.print(f"retrying {count} failed job(s)")
 
 
@@ -91,17 +93,26 @@ async def cancel(job_id: str) -> None:
     out.print(f"cancelling {job_id}")
 
 
+@app.command("run-now")
+@command
+async def run_now(job_id: str) -> None:
+    """Start a delayed job at once instead of when its delay ends, as the same job with the same input."""
+    await (await Jobs.connect()).run_now(job_id)
+    out.print(f"running {job_id} now")
+
+
 @app.command()
 @command
 async def failed(
     kind: str | None = KIND,
     since: str | None = SINCE,
     limit: int = typer.Option(100, "--limit"),
+    tenant: str | None = TENANT,
     as_json: bool = AS_JSON,
 ) -> None:
     """The dead-letter view: jobs that failed for good, with their reason."""
     jobs = await Jobs.connect()
-    print_jobs(await jobs.failed(kind=kind, since=parse_since(since), limit=limit), as_json)
+    print_jobs(await jobs.failed(kind=kind, since=parse_since(since), limit=limit, tenant=tenant), as_json)
 
 
 @app.command("list")
@@ -112,13 +123,14 @@ async def list_jobs(
     key: str | None = typer.Option(None, "--key", help="The idempotency key given at enqueue."),
     recipient: str | None = typer.Option(None, "--recipient", help="An email address or phone number."),
     limit: int = typer.Option(50, "--limit"),
+    tenant: str | None = TENANT,
     everything: bool = ALL,
     as_json: bool = AS_JSON,
 ) -> None:
-    """Find jobs by kind, state, key or recipient, newest first."""
+    """Find jobs by kind, state, key, recipient or tenant, newest first."""
     jobs = await Jobs.connect()
     wanted = parse_state(state) if state is not None else None
-    rows = await jobs.list(kind, wanted, key, recipient, limit, include_internal=everything)
+    rows = await jobs.list(kind, wanted, key, recipient, limit, include_internal=everything, tenant=tenant)
     print_jobs(rows, as_json)
 
 
@@ -145,6 +157,7 @@ def stats_table(stats: JobStats) -> RenderableType:
 @command
 async def stats(
     watch: bool = typer.Option(False, "--watch", help="Refresh every 2 s until Ctrl-C."),
+    tenant: str | None = TENANT,
     everything: bool = ALL,
     as_json: bool = AS_JSON,
 ) -> None:
@@ -152,7 +165,7 @@ async def stats(
     jobs = await Jobs.connect()
 
     async def counted() -> JobStats:
-        return await jobs.stats(include_internal=everything)
+        return await jobs.stats(include_internal=everything, tenant=tenant)
 
     if as_json:
         print((await counted()).model_dump_json(indent=2))

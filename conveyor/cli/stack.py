@@ -15,6 +15,7 @@ from conveyor.cli.app import app, command, err, out
 from conveyor.connection import connect
 from conveyor.logs import setup_logging
 from conveyor.settings import Settings
+from conveyor.tenants import apply_tenant_config
 
 JOBS_OPTION = typer.Option(
     [],
@@ -88,7 +89,11 @@ def worker(
 @app.command()
 @command
 async def setup() -> None:
-    """Prepare a cluster for Conveyor: register its search attributes (idempotent)."""
+    """Prepare a cluster for Conveyor: register its search attributes, set its task queues' tenant weights and rate
+    limit from settings (idempotent)."""
     settings = Settings()
-    added = await search_attributes.register(await connect(settings), settings.namespace)
+    client = await connect(settings)
+    added = await search_attributes.register(client, settings.namespace)
     out.print(f"search attributes added: {', '.join(added)}" if added else "search attributes: all present")
+    changed = await apply_tenant_config(client, settings)
+    out.print(f"tenant settings applied to: {', '.join(changed)}" if changed else "tenant settings: up to date")

@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.responses import JSONResponse
 
-from contracts.input_checks import MAX_DELAY
+from contracts.input_checks import MAX_DELAY, TENANT_PATTERN
 from contracts.kinds import KINDS, JobKind
 from contracts.states import JobState
 from contracts.webhook import EVENT_TYPE
@@ -30,6 +30,7 @@ from conveyor.operations import JobStats, JobSummary
 from conveyor.settings import Settings
 from conveyor.status import JobStatus
 from conveyor.telemetry import metrics_runtime
+from conveyor.tenants import MAX_WEIGHT, MIN_WEIGHT
 
 KIND_PATTERN = f"^({'|'.join(KINDS)})$"
 _ISO_DURATION = TypeAdapter(timedelta)
@@ -48,6 +49,11 @@ DELAY = Query(
 )
 INTERNAL = Query(False, description="Also Conveyor's own housekeeping jobs (the failure watch, every minute).")
 PRIORITY = Query(None, ge=1, le=5, description="1 (first) to 5 (last); default 3.")
+TENANT = Query(None, pattern=TENANT_PATTERN, description="Whose job it is: the fairness key it is dispatched by.")
+TENANT_FILTER = Query(None, pattern=TENANT_PATTERN, description="Only jobs of this tenant.")
+TENANT_WEIGHT = Query(
+    None, ge=MIN_WEIGHT, le=MAX_WEIGHT, description="The tenant's share of dispatch against others (default 1)."
+)
 KEY_REUSED: dict[int | str, dict[str, Any]] = {
     409: {"model": Problem, "description": "The Idempotency-Key names a job enqueued with different input."},
 }
@@ -123,8 +129,18 @@ def add_enqueue_route(router: APIRouter, kind: JobKind) -> None:
         key: str | None = KEY,
         delay: str | None = DELAY,
         priority: int | None = PRIORITY,
+        tenant: str | None = TENANT,
+        tenant_weight: float | None = TENANT_WEIGHT,
     ) -> Enqueued:
-        handle = await jobs_of(request).enqueue(kind.name, job, key=key, delay=parse_delay(delay), priority=priority)
+        handle = await jobs_of(request).enqueue(
+            kind.name,
+            job,
+            key=key,
+            delay=parse_delay(delay),
+            priority=priority,
+            tenant=tenant,
+            tenant_weight=tenant_weight,
+        )
         return Enqueued(id=handle.id)
 
     summary = f"Enqueue a job: {kind.name}"
@@ -163,8 +179,10 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
         add_enqueue_route(router, kind)
 
     @router.post("/webhooks/events", status_code=202, summary="Send an event to every subscribed webhook endpoint")
-    async def webhook_event(request: Request, event: WebhookEvent, key: str | None = KEY) -> FannedOut:
-        done = await jobs_of(request).webhook_event(event.type, event.payload, key=key)
+    async def webhook_event(
+        request: Request, event: WebhookEvent, key: str | None = KEY, tenant: str | None = TENANT
+    ) -> FannedOut:
+        done = await jobs_of(request).webhook_event(event.type, event.payload, key=key, tenant=tenant)
         return FannedOut(
             ids=[d.id for d in done if not isinstance(d, Exception)],
             errors=[str(d) for d in done if isinstance(d, Exception)],
@@ -175,8 +193,9 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
         request: Request,
         kind: str | None = Query(None, description="Only jobs of this kind.", pattern=KIND_PATTERN),
         limit: int = Query(100, ge=1, le=1000),
+        tenant: str | None = TENANT_FILTER,
     ) -> list[JobSummary]:
-        return await jobs_of(request).failed(kind=kind, limit=limit)
+        return await jobs_of(request).failed(kind=kind, limit=limit, tenant=tenant)
 
     @router.get("/jobs/{job_id}", summary="A job's state, attempts, failure and progress", responses=JOB_ERRORS)
     async def status(request: Request, job_id: str = JOB_ID) -> JobStatus:
@@ -191,7 +210,7 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
         await jobs_of(request).cancel(job_id)
         return Enqueued(id=job_id)
 
-    @router.get("/jobs", summary="Find jobs by kind, state, key or recipient, newest first")
+    @router.get("/jobs", summary="Find jobs by kind, state, key, recipient or tenant, newest first")
     async def list_jobs(
         request: Request,
         kind: str | None = Query(None, description="Only jobs of this kind.", pattern=KIND_PATTERN),
@@ -200,13 +219,18 @@ def create_app(settings: Settings, jobs: Jobs | None = None) -> FastAPI:
         recipient: str | None = Query(None, max_length=320, description="An email address or phone number."),
         limit: int = Query(100, ge=1, le=1000),
         include_internal: bool = INTERNAL,
+        tenant: str | None = TENANT_FILTER,
     ) -> list[JobSummary]:
-        found = jobs_of(request).list(kind, state, key, recipient, limit, include_internal=include_internal)
+        found = jobs_of(request).list(
+            kind, state, key, recipient, limit, include_internal=include_internal, tenant=tenant
+        )
         return await found
 
     @router.get("/stats", summary="Job counts per kind, task queue and state (closed ones over the stats window)")
-    async def stats(request: Request, include_internal: bool = INTERNAL) -> JobStats:
-        return await jobs_of(request).stats(include_internal=include_internal)
+    async def stats(
+        request: Request, include_internal: bool = INTERNAL, tenant: str | None = TENANT_FILTER
+    ) -> JobStats:
+        return await jobs_of(request).stats(include_internal=include_internal, tenant=tenant)
 
     app.include_router(router)
     pages.add_pages(app, settings)

@@ -1,6 +1,6 @@
 """The jobs page under `/ui`: counts per kind and queue with the workers polling each, lists per state with the
-failure reasons and progress, one job's view with its (masked) input, retry / retry all shown / cancel, and the
-schedules with pause / resume / run now — for people used to Bull Board or Flower.
+failure reasons and progress, one job's view with its (masked) input, retry / retry all shown / cancel / run now (a
+delayed job), and the schedules with pause / resume / run now — for people used to Bull Board or Flower.
 
 Server-rendered HTML (Jinja2, imported here only, so `import conveyor` stays light), readable without JavaScript;
 the overview refreshes itself with a `<meta http-equiv="refresh">`. It reads the same `Jobs` calls as the JSON API
@@ -14,11 +14,13 @@ restarting it logs everyone out.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -26,19 +28,19 @@ from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
+from contracts.input_checks import TENANT_PATTERN
 from contracts.kinds import KINDS
 from contracts.states import JobState
 from conveyor import schedules
 from conveyor.client import KEY_PATTERN, Jobs
+from conveyor.counting import queues_of
 from conveyor.http.guards import key_matches
 from conveyor.http.masking import masked
-from conveyor.operations import bounded
+from conveyor.operations import bounded, shown_kinds
 from conveyor.settings import Settings
 from conveyor.status import ui_link
+from conveyor.workers import live_workers
 
 if TYPE_CHECKING:
     import jinja2
@@ -48,6 +50,17 @@ COOKIE = "conveyor_session"
 SESSION_SECONDS = 12 * 3600
 REFRESH_SECONDS = 5
 KEY_PATTERN_RE = re.compile(KEY_PATTERN)
+
+
+def tenant_filter(tenant: str | None) -> str | None:
+    """The page's tenant filter: empty is none; one that is no tenant is a 422, before any query."""
+    if not tenant:
+        return None
+    if not re.fullmatch(TENANT_PATTERN, tenant):
+        raise HTTPException(422, "a tenant is 1-64 of letters, digits and _ . : @ + = -")
+    return tenant
+
+
 PAGE = 50
 NAV_STATES = ("queued", "scheduled", "running", "retrying", "failed", "completed")
 COUNTED = [JobState(s) for s in NAV_STATES]
@@ -103,21 +116,6 @@ def same_origin(request: Request) -> bool:
     POST, `null` from sandboxed frames and `about:` pages)."""
     origin = request.headers.get("origin")
     return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
-
-
-async def pollers(jobs: Jobs, queues: list[str]) -> dict[str, int]:
-    """Workers polling each queue (workflow or activity tasks), by identity, from Temporal's task-queue description."""
-    found: dict[str, int] = {}
-    service = jobs.client.workflow_service
-    for queue in queues:
-        identities: set[str] = set()
-        for kind in (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY):
-            request = DescribeTaskQueueRequest(
-                namespace=jobs.settings.namespace, task_queue=TaskQueue(name=queue), task_queue_type=kind
-            )
-            identities |= {p.identity for p in (await service.describe_task_queue(request)).pollers}
-        found[queue] = len(identities)
-    return found
 
 
 def add_pages(app: FastAPI, settings: Settings) -> None:
@@ -178,21 +176,24 @@ def add_pages(app: FastAPI, settings: Settings) -> None:
         return response
 
     @router.get("")
-    async def overview(request: Request) -> Response:
+    async def overview(request: Request, tenant: str | None = None) -> Response:
         if (csrf := session(request)) is None:
             return to_login()
         jobs = jobs_of(request)
-        stats = await jobs.stats()
-        queues = sorted({q for per_queue in stats.counts.values() for q in per_queue})
+        tenant = tenant_filter(tenant)
+        queues = queues_of(shown_kinds(False), jobs.settings.queues)  # every queue a row may show: asked meanwhile
+        stats, pollers = await asyncio.gather(
+            jobs.stats(tenant=tenant), live_workers(jobs.client, jobs.settings.namespace, queues)
+        )
         return render(
-            "overview.html", csrf, title="Jobs", stats=stats, states=[s.value for s in COUNTED],
-            pollers=await pollers(jobs, queues), refresh=REFRESH_SECONDS,
+            "overview.html", csrf, title="Jobs", stats=stats, states=[s.value for s in COUNTED], pollers=pollers,
+            refresh=REFRESH_SECONDS, tenant=tenant,
         )  # fmt: skip
 
     @router.get("/jobs")
     async def listing(
         request: Request, state: JobState = JobState.FAILED, kind: str | None = None, key: str | None = None,
-        limit: int = PAGE,
+        limit: int = PAGE, tenant: str | None = None,
     ) -> Response:  # fmt: skip
         if (csrf := session(request)) is None:
             return to_login()
@@ -200,18 +201,18 @@ def add_pages(app: FastAPI, settings: Settings) -> None:
         key = key or None
         if key is not None and not KEY_PATTERN_RE.fullmatch(key):
             raise HTTPException(422, "a key is 1-200 of letters, digits and _ . : @ + = -")
-        limit = min(max(limit, 1), 1000)
+        limit, tenant = min(max(limit, 1), 1000), tenant_filter(tenant)
         jobs = jobs_of(request)
-        rows = await jobs.list(kind, state, key, None, limit)
+        rows = await jobs.list(kind, state, key, None, limit, tenant=tenant)
         links = {r.id: ui_link(jobs.settings.web_ui, jobs.settings.namespace, r.id, r.shape, r.run_id) for r in rows}
         progress: dict[str, int | None] = {}
         if state in WITH_PROGRESS:
             statuses = await bounded(rows, lambda r: jobs.status(r.id))
             progress = {s.id: s.progress for s in statuses}
-        query = {k: v for k, v in {"state": state.value, "kind": kind, "key": key}.items() if v}
+        query = {k: v for k, v in {"state": state.value, "kind": kind, "key": key, "tenant": tenant}.items() if v}
         return render(
             "jobs.html", csrf, title=f"{state.value.capitalize()} jobs", rows=rows, state=state.value, kind=kind,
-            key=key, kinds=[k.name for k in KINDS.enqueued()], all_states=[s.value for s in JobState],
+            key=key, tenant=tenant, kinds=[k.name for k in KINDS.enqueued()], all_states=[s.value for s in JobState],
             limit=limit, ui_links=links, progress=progress,
             more=f"{ROOT}/jobs?{urlencode(query | {'limit': limit * 2})}",
         )  # fmt: skip
@@ -225,17 +226,23 @@ def add_pages(app: FastAPI, settings: Settings) -> None:
         shown = masked(await jobs.input(status.id), settings.api_keys)
         return render("job.html", csrf, title=f"Job {status.id}", job=status, input=shown, notice=None)
 
+    async def on_job(request: Request, action: Callable[[Jobs, str], Awaitable[object]]) -> Response:
+        """A per-job button: its one job acted on, then the job's view again."""
+        job_id = one_id(await posted(request))
+        await action(jobs_of(request), job_id)
+        return RedirectResponse(f"{ROOT}/job?{urlencode({'id': job_id})}", status_code=303)
+
     @router.post("/retry")
     async def retry(request: Request) -> Response:
-        job_id = one_id(await posted(request))
-        await jobs_of(request).retry(job_id)
-        return RedirectResponse(f"{ROOT}/job?{urlencode({'id': job_id})}", status_code=303)
+        return await on_job(request, Jobs.retry)
 
     @router.post("/cancel")
     async def cancel(request: Request) -> Response:
-        job_id = one_id(await posted(request))
-        await jobs_of(request).cancel(job_id)
-        return RedirectResponse(f"{ROOT}/job?{urlencode({'id': job_id})}", status_code=303)
+        return await on_job(request, Jobs.cancel)
+
+    @router.post("/run-now")
+    async def run_now(request: Request) -> Response:
+        return await on_job(request, Jobs.run_now)
 
     @router.post("/retry-all")
     async def retry_all(request: Request) -> Response:

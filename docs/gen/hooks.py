@@ -80,6 +80,16 @@ def _crash_bench() -> str:
     return crash_table(ROOT / "bench/results/crash.json", "bench/results/crash.json")
 
 
+def _crash_bench_bullmq() -> str:
+    from docs.gen.results import crash_table
+
+    return crash_table(
+        ROOT / "bench/results/crash-bullmq.json",
+        "bench/results/crash-bullmq.json",
+        command="python -m bench crash --sides bullmq --out bench/results/crash-bullmq.json",
+    )
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "settings": _settings,
     "cli": _cli,
@@ -90,6 +100,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "celery-peer": _celery_peer,
     "crashes": _crashes,
     "crash-bench": _crash_bench,
+    "crash-bench-bullmq": _crash_bench_bullmq,
 }
 
 

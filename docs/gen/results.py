@@ -112,23 +112,24 @@ def reliability_table(path: Path, shown_as: str, scenarios: tuple[str, ...] = ()
     return "\n".join(lines)
 
 
-def crash_table(path: Path, shown_as: str) -> str:
-    """`python -m bench crash`'s committed run: one row per side (median, min-max over its runs)."""
+def crash_table(path: Path, shown_as: str, command: str = "python -m bench crash") -> str:
+    """`python -m bench crash`'s committed run: one row per fault and side (median, min-max over its runs)."""
     from bench.crash import Run, table
 
     doc = _read(path)
     if doc is None:
-        return NOT_MEASURED.format(path=shown_as, command="python -m bench crash")
+        return NOT_MEASURED.format(path=shown_as, command=command)
     runs = [Run(**run) for run in doc.get("runs", [])]
-    reps = len(runs) // max(len({r.side for r in runs}), 1)
+    reps = len(runs) // max(len({(r.fault, r.side) for r in runs}), 1)
     load = _load(doc.get("load_average", {}).get("before"))
     lines = [
-        f"Measured {doc.get('date', '?')}: {doc.get('jobs', '?')} email jobs per run, {reps} run(s) per side, the "
-        f"worker SIGKILLed once a third were delivered and restarted {doc.get('restart_after_s', '?')} s later, "
-        f"{doc.get('window_s', '?')} s to deliver the rest (load average {load}).",
+        f"Measured {doc.get('date', '?')}: {doc.get('jobs', '?')} email jobs per run, {reps} run(s) per fault and "
+        f"side, each fault once a third were delivered; a killed process restarted {doc.get('restart_after_s', '?')}"
+        f" s later, the SMTP server down for {doc.get('outage_s', '?'):g} s; the missing counted "
+        f"{doc.get('wait_s', '?'):g} s after the fault, or once all were delivered (load average {load}).",
         "",
         table(runs),
     ]
-    if doc.get("celery_skipped"):
-        lines += ["", f"Celery did not run: {doc['celery_skipped']}."]
+    skipped = doc.get("skipped") or ({"Celery": doc["celery_skipped"]} if doc.get("celery_skipped") else {})
+    lines += [f"\n{side} did not run: {reason}." for side, reason in skipped.items()]
     return "\n".join(lines)

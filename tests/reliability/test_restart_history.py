@@ -26,6 +26,8 @@ from tests.smtp_server import SmtpServer, free_port
 async def test_history_and_results_survive_a_kill_of_every_process(
     temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, shape: Shape
 ) -> None:
+    """Job history and results survive a restart of every process (flower#542: Flower's task history is gone
+    after it restarts)."""
     settings = settings_for(
         temporal_env, smtp_server, tmp_path, standalone_activities=shape is Shape.ACTIVITY,
         temporal_address=f"127.0.0.1:{free_port()}", dev_ui_port=free_port(),  # our own server, not the shared one

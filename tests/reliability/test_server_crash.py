@@ -34,6 +34,8 @@ from tests.waiting import eventually
 async def test_server_killed_and_restarted_loses_no_job(
     temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, size: Size, shape: Shape
 ) -> None:
+    """The server SIGKILLed mid-run loses no job it accepted (a Redis broker without persistence loses every task
+    it held: `python -m bench crash` shows it beside this)."""
     base = settings_for(
         temporal_env, smtp_server, tmp_path, sms_rate_per_second=1000, standalone_activities=shape is Shape.ACTIVITY,
         temporal_address=f"127.0.0.1:{free_port()}", dev_ui_port=free_port(),  # our own server, not the shared one

@@ -69,6 +69,9 @@ time-out and its 2 minute attempt time-out, so a send that only the attempt time
 async def test_worker_killed_mid_batch_loses_nothing(
     temporal_env: WorkflowEnvironment, smtp_server: SmtpServer, tmp_path: Path, size: Size, shape: Shape
 ) -> None:
+    """kill -9 mid-job, as the OOM killer does (celery#7924, celery#1628: `acks_late` tasks of a killed worker lost
+    or held until Redis's visibility timeout; bullmq#439: stalled jobs): every job completes, and a send the dead
+    worker held is retried within the heartbeat time-out, any copy with its first send's Message-ID."""
     n = size.crash_jobs
     settings = settings_for(temporal_env, smtp_server, tmp_path, standalone_activities=shape is Shape.ACTIVITY)
     jobs = Jobs(temporal_env.client, settings)
