@@ -113,7 +113,7 @@ def child(renderer: str, url: str, out: Path, upto: int) -> float:
         import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401  (SQLAlchemy's dialect: a worker loaded it long ago)
 
         import activities.report
-        import activities.reports.sql
+        import activities.reports.sql_source
         import activities.reports.xlsx  # noqa: F401
 
     psycopg_url = url.replace("postgresql+psycopg", "postgresql")
