@@ -1,7 +1,7 @@
 """SQL report sources on a real PostgreSQL (the session's cluster, `tests.postgres`): 200,000 rows streamed
-through a server-side cursor to a CSV equal to `COPY`'s, to typed XLSX cells and to a PDF, a connection terminated mid-stream and a
-time-out behind a lock both retried to one complete file, the query's own errors failing for good, the read-only
-transaction refusing writes, and the role's password in no failure, status, history or log."""
+through a server-side cursor to a CSV equal to `COPY`'s, to typed XLSX cells and to a PDF, a connection terminated
+mid-stream and a time-out behind a lock both retried to one complete file, the query's own errors failing for good,
+the read-only transaction refusing writes, and the role's password in no failure, status, history or log."""
 
 from __future__ import annotations
 
