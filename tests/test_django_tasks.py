@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
@@ -17,10 +18,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from contracts.kinds import KINDS, NAME
 from conveyor import Jobs, Settings, job
-from conveyor.contrib.django import kinds
+from conveyor.contrib.django import job_options, kinds
 from conveyor.contrib.django.compat import InvalidTaskError, TaskResultDoesNotExist, TaskResultStatus
 from conveyor.contrib.django.kinds import kind_name, priority_level
-from tests.cli import BIN, env_for, stop_worker
+from tests.cli import BIN, env_for, run, stop_worker
 from tests.conftest import settings_for
 from tests.django_site import PROJECT, django_ready
 from tests.smtp_server import SmtpServer
@@ -99,6 +100,30 @@ async def test_a_view_enqueues_a_task_that_writes_its_row(shop: Jobs) -> None:
     assert (status.kind, status.state.value) == ("shop_tasks_send_receipt", "completed")
     with pytest.raises(Exception, match="Task does not match"):  # Django's TaskResultMismatch
         await charge_card.aget_result(task_id)
+
+
+async def test_a_key_enqueues_a_task_once_and_a_tenant_finds_it(shop: Jobs) -> None:
+    """Under `job_options`, the same key enqueues once (the same result id, one run); the tenant is the job's, so
+    `conveyor list --tenant` (the real command, knowing the project's kinds as the docs say) lists it."""
+    from shop.models import Receipt
+    from shop.tasks import send_receipt
+
+    order, tenant = uuid.uuid4().int % 1_000_000_000, f"shop-{uuid.uuid4().hex[:6]}"
+    with job_options(key=f"receipt-{order}", tenant=tenant):
+        first = await send_receipt.aenqueue(order)
+        again = await asyncio.to_thread(send_receipt.enqueue, order)
+    assert again.id == first.id
+    result = await finished(send_receipt, first.id)
+    assert result.status == TaskResultStatus.SUCCESSFUL and result.attempts == 1
+    assert await asyncio.to_thread(Receipt.objects.filter(order_id=order).count) == 1
+    # The command knows the project's kinds as the docs say: the project named in CONVEYOR_JOBS.
+    env = env_for(shop.settings) | {
+        "CONVEYOR_JOBS": "conveyor.contrib.django.project", "DJANGO_SETTINGS_MODULE": "shopsite.settings",
+        "PYTHONPATH": str(PROJECT),
+    }  # fmt: skip
+    listed = await run(str(BIN / "conveyor"), "list", "--tenant", tenant, "--json", env=env)
+    assert listed.code == 0, listed.err
+    assert [(row["id"], row["state"]) for row in json.loads(listed.out)] == [(first.id, "completed")]
 
 
 async def test_a_failing_task_fails_after_its_attempts_with_its_error(shop: Jobs, webhook: Webhook) -> None:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from conveyor.contrib.django.calls import TaskCall
 from conveyor.contrib.django.compat import BaseTaskBackend, Task, TaskResult, TaskResultStatus, task_enqueued
 from conveyor.contrib.django.kinds import checked_options, priority_level, task_job
+from conveyor.contrib.django.options import current_options
 from conveyor.contrib.django.results import task_result
 from conveyor.team_jobs import shared_jobs, shared_sync_jobs
 
@@ -91,7 +92,8 @@ class TaskBackend(BaseTaskBackend):
         delay = None
         if task.run_after is not None:
             delay = max(task.run_after - timezone.now(), timedelta(0))
-        return call, {"delay": delay, "priority": priority_level(task.priority, self.levels)}, ready
+        options = {"delay": delay, "priority": priority_level(task.priority, self.levels)} | current_options()
+        return call, options, ready
 
     def _enqueued(self, ready: TaskResult, job_id: str) -> TaskResult:
         result = TaskResult(
