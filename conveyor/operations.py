@@ -54,6 +54,7 @@ from conveyor.status import (
     failure_of,
     kind_name,
     open_workflow_state,
+    waiting_for,
     workflow_failure,
 )
 from conveyor.tenants import tenant_of
@@ -85,6 +86,8 @@ class JobSummary(BaseModel):
     closed_at: datetime | None = None
     failure: Failure | None = None
     """Filled in for failed jobs by the dead-letter view (`failed`) and by `list`."""
+    waiting_for: str | None = None
+    """The key a queued job limited per key waits for a slot of (see flow control), once its state is told apart."""
 
 
 class JobStats(BaseModel):
@@ -299,7 +302,8 @@ async def with_open_state(client: Client, row: JobSummary) -> JobSummary:
     if row.shape is Shape.ACTIVITY:
         row.state = activity_state(await client.get_activity_handle(row.id, run_id=row.run_id).describe())
     else:
-        row.state = open_workflow_state(await client.get_workflow_handle(row.id, run_id=row.run_id).describe())
+        desc = await client.get_workflow_handle(row.id, run_id=row.run_id).describe()
+        row.state, row.waiting_for = open_workflow_state(desc), waiting_for(desc)
     return row
 
 

@@ -28,6 +28,7 @@ from contracts.flow import Debounce, GateState, PerKey, Throttle, Timing, gate_i
 from contracts.kinds import KINDS, JobKind, Shape
 from contracts.states import JobState
 from conveyor import InvalidJobError, Jobs, Settings
+from conveyor.cli.ops import job_row
 from conveyor.client import JobHandle
 from conveyor.team_jobs import duration
 from tests.reliability.processes import worker_process
@@ -118,7 +119,9 @@ async def test_waiting_job_shows_its_key_and_place(
         listed = await eventually(
             lambda: jobs.list(kind="flow_sync", key=None), lambda rows: {r.id for r in rows} >= {later[1].id}
         )
-        assert {r.id: r.state for r in listed}[later[1].id] is JobState.QUEUED
+        waiting = {r.id: r for r in listed}[later[1].id]
+        assert (waiting.state, waiting.waiting_for) == (JobState.QUEUED, "busy")
+        assert [cell for cell in job_row(waiting) if cell.startswith("queued")] == ["queued (waiting for busy)"]
         assert (await jobs.status(first.id)).state is JobState.RUNNING
         await asyncio.wait_for(asyncio.gather(*(h.result() for h in [first, *later])), 60)
     assert [e["n"] for e in read(record) if e["event"] == "start"] == [0, 1, 2]  # in the order they came

@@ -51,7 +51,8 @@ JOB_COLUMNS = ("job", "kind", "state", "created", "failure")
 def job_row(r: JobSummary) -> list[str]:
     """One job as table cells, with its failure when known."""
     failure = f"{r.failure.type}: {r.failure.message}" if r.failure else ""
-    return [r.id, r.kind, r.state.value, f"{r.created_at:%Y-%m-%d %H:%M:%S}", failure]
+    state = f"{r.state.value} (waiting for {r.waiting_for})" if r.waiting_for else r.state.value
+    return [r.id, r.kind, state, f"{r.created_at:%Y-%m-%d %H:%M:%S}", failure]
 
 
 def print_jobs(rows: list[JobSummary], as_json: bool) -> None:
