@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import FailureError
+from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -41,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         Offer,
         Timing,
     )
+    from contracts.inputs import any_inputs, decode
 
 CONTINUE_AFTER = 2_000
 """History events after which the gate continues as new (a signal in and a signal out per job: ~4 events each)."""
@@ -53,15 +55,25 @@ class FlowGate:
     """The slots of one key: who holds them, who waits for them, in arrival order."""
 
     @workflow.init
-    def __init__(self, state: GateState) -> None:
-        self.state = state
+    @any_inputs
+    def __init__(self, *raw: Any) -> None:
+        # Its input decoded before the run, for the signals that come with its start; bad input (a malformed
+        # `temporal workflow start`) fails the gate in `run`, typed, instead of failing its every workflow task.
+        self.invalid: ApplicationError | None = None
+        try:
+            self.state = decode(raw, GateState)
+        except ApplicationError as e:
+            self.state, self.invalid = GateState(kind="", key=""), e
         self.regrant: list[str] = []  # holders that entered again (a reset or re-run of a job holding a slot)
         self.changed = False
 
     @workflow.run
-    async def run(self, state: GateState) -> GateState:
+    @any_inputs
+    async def run(self, *raw: Any) -> GateState:
         """Grant slots until no job holds or waits for one for `LINGER`; or start jobs on its timer until none is
         pending. Its last state is its result (for a timer, the jobs it started)."""
+        if self.invalid is not None:
+            raise self.invalid
         if self.state.timing is Timing.DEBOUNCE:
             return await self._debounce()
         if self.state.timing is Timing.THROTTLE:
