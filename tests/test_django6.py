@@ -63,7 +63,9 @@ def django6_python(python: str) -> Path:
             STAMP.unlink(missing_ok=True)
             uv = [sys.executable, "-m", "uv", "--quiet"]
             subprocess.run([*uv, "venv", "--clear", "--python", python, str(VENV)], check=True, timeout=300)
-            install = [*uv, "pip", "install", "--python", str(VENV / "bin" / "python"), *requirements()]
+            # The system's certificates, as pip's configuration names them: uv's own bundle does not know a
+            # machine's TLS-inspecting proxy (a CI run failed `UnknownIssuer` on PyPI without this).
+            install = [*uv, "pip", "install", "--native-tls", "--python", str(VENV / "bin" / "python"), *requirements()]
             subprocess.run(install, check=True, timeout=900)
             STAMP.write_text(stamp)
     return VENV / "bin" / "python"
