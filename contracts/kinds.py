@@ -139,6 +139,12 @@ class JobKind:
             raise ValueError(f"job kind {self.name!r}: debounced or throttled, not both")
 
     @property
+    def standalone(self) -> bool:
+        """Whether its jobs start as standalone activities (where the server runs them): activity-shaped and not
+        limited per key (`concurrency`)."""
+        return self.shape is Shape.ACTIVITY and self.concurrency is None
+
+    @property
     def types(self) -> tuple[str, ...]:
         """Every Temporal type a job of this kind may be (the current one first)."""
         return (self.runs_as, *self.earlier_types)

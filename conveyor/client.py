@@ -500,7 +500,7 @@ class Jobs:
         if gate is not None:  # debounced or throttled: its key's gate starts the job
             return JobHandle(id=gate.id, kind=KINDS["flow"], execution=gate)
         jid = job_id(spec, key)
-        if spec.shape is Shape.ACTIVITY and spec.concurrency is None and await self.standalone_activities():
+        if spec.standalone and await self.standalone_activities():
             execution: Any = await started(
                 jid, lambda: self._start_activity(spec, model, jid, key, delay, start_priority)
             )
@@ -640,7 +640,7 @@ class Jobs:
         still found): the shape it has, its kind (`kind_in` of what was read) and what was read. `JobNotFound` when
         neither shape has it, or when it is an execution of the namespace that is no Conveyor job."""
         spec = KINDS.of_id(operations.searchable("job id", job_id))
-        order = [Shape.ACTIVITY, Shape.WORKFLOW] if spec and spec.shape is Shape.ACTIVITY else list(Shape)[::-1]
+        order = [Shape.ACTIVITY, Shape.WORKFLOW] if spec and spec.standalone else list(Shape)[::-1]
         for shape in order:
             try:
                 value = await read(shape)
