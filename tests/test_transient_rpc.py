@@ -24,55 +24,53 @@ from conveyor.errors import TemporalUnavailable
 from tests.smtp_server import SmtpServer
 
 
-class TimesOutOnce:
-    """A handle whose first poll times out as the SDK's does; the second returns the result."""
+class FailsOnce:
+    """A handle whose first poll fails with `error`, as the SDK raises it; the second returns the result."""
 
-    def __init__(self) -> None:
-        self.polls = 0
-
-    async def result(self) -> str:
-        self.polls += 1
-        if self.polls == 1:
-            raise asyncio.CancelledError() from RPCError("Timeout expired", RPCStatusCode.CANCELLED, b"")
-        return "sent"
-
-
-class BusyOnce:
-    """A handle whose first poll finds the server busy (RESOURCE_EXHAUSTED after the SDK's own retries)."""
-
-    def __init__(self) -> None:
-        self.polls = 0
+    def __init__(self, error: BaseException) -> None:
+        self.error, self.polls = error, 0
 
     async def result(self) -> str:
         self.polls += 1
         if self.polls == 1:
-            raise RPCError("Workflow is busy.", RPCStatusCode.RESOURCE_EXHAUSTED, b"")
+            raise self.error
         return "sent"
+
+
+def timed_out() -> BaseException:
+    """The SDK's report of a result poll past its client-side deadline: a cancellation caused by the RPC's."""
+    error = asyncio.CancelledError()
+    error.__cause__ = RPCError("Timeout expired", RPCStatusCode.CANCELLED, b"")
+    return error
 
 
 class Never:
-    """A handle whose poll waits until cancelled."""
+    """A handle whose poll waits until cancelled (`polling` set once it does)."""
+
+    def __init__(self) -> None:
+        self.polling = asyncio.Event()
 
     async def result(self) -> str:
+        self.polling.set()
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
 
-async def test_a_poll_that_timed_out_is_polled_again() -> None:
-    handle = TimesOutOnce()
-    assert await activity_result(cast(ActivityHandle[Any], handle)) == "sent"
-    assert handle.polls == 2
-
-
-async def test_a_busy_server_is_polled_again() -> None:
-    handle = BusyOnce()
+@pytest.mark.parametrize(
+    "error",
+    [timed_out(), RPCError("Workflow is busy.", RPCStatusCode.RESOURCE_EXHAUSTED, b"")],
+    ids=["timed out", "server busy"],
+)
+async def test_a_poll_that_failed_while_the_job_did_not_is_polled_again(error: BaseException) -> None:
+    handle = FailsOnce(error)
     assert await activity_result(cast(ActivityHandle[Any], handle)) == "sent"
     assert handle.polls == 2
 
 
 async def test_cancelling_the_waiting_task_still_ends_the_wait() -> None:
-    waiting = asyncio.create_task(activity_result(cast(ActivityHandle[Any], Never())))
-    await asyncio.sleep(0)  # one turn of the loop: the task starts its poll before it is cancelled
+    handle = Never()
+    waiting = asyncio.create_task(activity_result(cast(ActivityHandle[Any], handle)))
+    await handle.polling.wait()
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
