@@ -33,15 +33,21 @@ class Sync(BaseModel):
     n: int
     record: str
     seconds: float = 0.05
+    until: str | None = None
+    """A file whose creation by the test ends the job (at most 60 s after it started), instead of `seconds`."""
 
 
 def recorded(sync: Sync) -> int:
-    """Record the start, take `seconds`, record the end; returns `n`."""
+    """Record the start, take `seconds` (or wait for `until`), record the end; returns `n`."""
     log = Path(sync.record)
     note = {"job": job.current_id(), "customer": sync.customer, "n": sync.n, "pid": os.getpid()}
     with log.open("a") as out:
         out.write(json.dumps(note | {"event": "start", "t": time.time()}) + "\n")
-    time.sleep(sync.seconds)  # noqa: sleep-ok (the job's own work, holding its key's slot)
+    if sync.until is None:
+        time.sleep(sync.seconds)  # noqa: sleep-ok (the job's own work, holding its key's slot)
+    deadline = time.monotonic() + 60
+    while sync.until is not None and not Path(sync.until).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # noqa: sleep-ok (the job's own wait for the test's release, in the worker)
     with log.open("a") as out:
         out.write(json.dumps(note | {"event": "end", "t": time.time()}) + "\n")
     return sync.n

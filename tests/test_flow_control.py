@@ -110,7 +110,10 @@ async def test_waiting_job_shows_its_key_and_place(
     record = tmp_path / "record.jsonl"
     jobs = Jobs(temporal_env.client, settings)
     async with running(build_workers(temporal_env.client, settings)):
-        first = await jobs.enqueue("flow_sync", {"customer": "busy", "n": 0, "record": str(record), "seconds": 3})
+        release = tmp_path / "release"  # the first job holds the key's slot until the test has looked
+        first = await jobs.enqueue(
+            "flow_sync", {"customer": "busy", "n": 0, "record": str(record), "until": str(release)}
+        )
         await eventually(lambda: asyncio.to_thread(read, record), lambda events: len(events) >= 1)
         later = [await jobs.enqueue("flow_sync", {"customer": "busy", "n": n, "record": str(record)}) for n in (1, 2)]
         last = await eventually(lambda: jobs.status(later[1].id), lambda s: s.detail == "1 ahead")
@@ -123,6 +126,7 @@ async def test_waiting_job_shows_its_key_and_place(
         assert (waiting.state, waiting.waiting_for) == (JobState.QUEUED, "busy")
         assert [cell for cell in job_row(waiting) if cell.startswith("queued")] == ["queued (waiting for busy)"]
         assert (await jobs.status(first.id)).state is JobState.RUNNING
+        release.touch()
         await asyncio.wait_for(asyncio.gather(*(h.result() for h in [first, *later])), 60)
     assert [e["n"] for e in read(record) if e["event"] == "start"] == [0, 1, 2]  # in the order they came
 
