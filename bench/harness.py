@@ -40,15 +40,26 @@ BIN = Path(sys.executable).parent
 ROOT = Path(__file__).parent.parent
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A port of `PORTS` nobody listens on right now."""
+    """A port of `PORTS` nobody listens on right now, and never one this process handed out before: a stack's
+    settings take several ports before anything binds them (a run once gave its worker's health port to
+    another of its listeners). Once half of them were handed out, the
+    stacks that took the first are long gone: it starts over."""
+    if len(_handed_out) > len(PORTS) // 2:
+        _handed_out.clear()
     for port in random.sample(PORTS, len(PORTS)):
+        if port in _handed_out:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+        _handed_out.add(port)
+        return port
     raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
